@@ -1,0 +1,159 @@
+// pybind11 glue only: argument checks, conversions, GIL release. No numerics here.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "parallel.hpp"
+#include "stats.hpp"
+
+namespace py = pybind11;
+using namespace labelfuse;
+
+namespace {
+
+int threads_arg(const py::object& n_threads) {
+    if (n_threads.is_none()) return resolve_n_threads(kDefaultThreads);
+    if (!py::isinstance<py::int_>(n_threads) || py::isinstance<py::bool_>(n_threads))
+        throw py::type_error("n_threads: expected an int or None");
+    return resolve_n_threads(n_threads.cast<int64_t>());
+}
+
+// A 1-D C-contiguous int64 array (the Python layer converts); nullptr for None.
+const int64_t* int64_vector(const py::object& obj, const char* name, int64_t expected_len) {
+    if (obj.is_none()) return nullptr;
+    if (!py::isinstance<py::array_t<int64_t>>(obj))
+        throw py::type_error(std::string(name) + ": expected a numpy int64 array");
+    auto arr = py::reinterpret_borrow<py::array>(obj);
+    if (arr.ndim() != 1) throw py::value_error(std::string(name) + ": expected a 1-D array");
+    if (!(arr.flags() & py::array::c_style)) throw py::value_error(std::string(name) + ": expected a contiguous array");
+    if (expected_len >= 0 && arr.shape(0) != expected_len)
+        throw py::value_error(std::string(name) + ": expected length " + std::to_string(expected_len) + ", got " +
+                              std::to_string(arr.shape(0)));
+    return static_cast<const int64_t*>(arr.data());
+}
+
+py::array_t<int64_t> to_numpy(std::vector<int64_t>&& v, std::vector<py::ssize_t> shape) {
+    auto* owned = new std::vector<int64_t>(std::move(v));
+    py::capsule free_when_done(owned, [](void* p) { delete static_cast<std::vector<int64_t>*>(p); });
+    return py::array_t<int64_t>(shape, owned->data(), free_when_done);
+}
+
+template <class T>
+Stats stats_typed(const py::array& L, const RowSet& rows, const StatsOptions& opt) {
+    const auto item = static_cast<py::ssize_t>(sizeof(T));
+    if (L.strides(0) % item != 0 || L.strides(1) % item != 0)
+        throw py::value_error("L: strides must be multiples of the item size");
+    LabelView<T> view{static_cast<const T*>(L.data()), L.shape(0), L.shape(1), L.strides(0) / item,
+                      L.strides(1) / item};
+    py::gil_scoped_release release;
+    return compute_stats<T>(view, rows, opt);
+}
+
+py::dict label_stats(const py::array& L, int64_t cardinality, const py::object& gold, const py::object& order,
+                     const py::object& offsets, bool overlap_matrix, int64_t override_col,
+                     const py::object& override_values, int64_t focus_col, const py::object& n_threads) {
+    if (L.ndim() != 2) throw py::value_error("L: expected a 2-D label matrix, got " + std::to_string(L.ndim()) + "-D");
+    const char kind = L.dtype().kind();
+    if (kind != 'i') throw py::type_error("L: expected a signed integer matrix (int8/16/32/64)");
+    const int64_t n = L.shape(0), m = L.shape(1);
+    if (cardinality < 1) throw py::value_error("cardinality: must be at least 1");
+    if (override_col >= m || focus_col >= m) throw py::value_error("column: out of range");
+
+    StatsOptions opt;
+    opt.cardinality = cardinality;
+    opt.overlap_matrix = overlap_matrix;
+    opt.gold = int64_vector(gold, "Y", n);
+    opt.n_threads = threads_arg(n_threads);
+    opt.focus_col = focus_col;
+
+    const int64_t* ord = int64_vector(order, "order", -1);
+    const int64_t* off = int64_vector(offsets, "offsets", -1);
+    int64_t identity_offsets[2] = {0, n};
+    RowSet rows{1, identity_offsets, nullptr};
+    if (off) {
+        const auto n_off = py::reinterpret_borrow<py::array>(offsets).shape(0);
+        if (n_off < 2) throw py::value_error("offsets: expected at least 2 entries");
+        if (!ord) throw py::value_error("order: required with offsets");
+        const auto n_ord = py::reinterpret_borrow<py::array>(order).shape(0);
+        for (py::ssize_t g = 0; g + 1 < n_off; ++g)
+            if (off[g] > off[g + 1]) throw py::value_error("offsets: must be non-decreasing");
+        if (off[0] < 0 || off[n_off - 1] > n_ord) throw py::value_error("offsets: out of the range of order");
+        for (int64_t p = off[0]; p < off[n_off - 1]; ++p)
+            if (ord[p] < 0 || ord[p] >= n) throw py::value_error("order: row id out of range");
+        rows = RowSet{n_off - 1, off, ord};
+    } else if (ord) {
+        throw py::value_error("offsets: required with order");
+    }
+    if (override_col >= 0) {
+        const int64_t span = rows.offsets[rows.n_groups];
+        opt.override_values = int64_vector(override_values, "override_values", span);
+        if (!opt.override_values) throw py::value_error("override_values: required with override_col");
+        opt.override_col = override_col;
+    }
+
+    Stats s;
+    switch (L.itemsize()) {
+        case 1: s = stats_typed<int8_t>(L, rows, opt); break;
+        case 2: s = stats_typed<int16_t>(L, rows, opt); break;
+        case 4: s = stats_typed<int32_t>(L, rows, opt); break;
+        case 8: s = stats_typed<int64_t>(L, rows, opt); break;
+        default: throw py::type_error("L: unsupported integer size");
+    }
+    const py::ssize_t G = s.n_groups, k = cardinality;
+    py::dict out;
+    out["rows"] = to_numpy(std::move(s.rows), {G});
+    out["covered"] = to_numpy(std::move(s.covered), {G});
+    out["overlapping"] = to_numpy(std::move(s.overlapping), {G});
+    out["conflicting"] = to_numpy(std::move(s.conflicting), {G});
+    out["class_counts"] = to_numpy(std::move(s.class_counts), {G, m, k});
+    out["lf_overlaps"] = to_numpy(std::move(s.lf_overlaps), {G, m});
+    out["lf_conflicts"] = to_numpy(std::move(s.lf_conflicts), {G, m});
+    out["covote"] = to_numpy(std::move(s.covote), {G, m, m});
+    out["agree"] = to_numpy(std::move(s.agree), {G, m, m});
+    if (s.has_overlap) out["overlap"] = to_numpy(std::move(s.overlap), {G, m, k, m, k});
+    if (s.has_gold) {
+        out["confusion"] = to_numpy(std::move(s.confusion), {G, m, k, k});
+        out["gold_counts"] = to_numpy(std::move(s.gold_counts), {G, k});
+    }
+    return out;
+}
+
+py::tuple group_order_py(const py::object& groups, int64_t n_groups) {
+    const int64_t* g = int64_vector(groups, "groups", -1);
+    if (!g) throw py::type_error("groups: expected an int64 array");
+    if (n_groups < 1) throw py::value_error("n_groups: must be at least 1");
+    const int64_t n = py::reinterpret_borrow<py::array>(groups).shape(0);
+    std::vector<int64_t> order, offsets;
+    {
+        py::gil_scoped_release release;
+        group_order(g, n, n_groups, order, offsets);
+    }
+    return py::make_tuple(to_numpy(std::move(order), {n}), to_numpy(std::move(offsets), {n_groups + 1}));
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, mod) {
+    mod.doc() = "labelfuse native core (private: use the labelfuse package)";
+    mod.attr("__version__") = LABELFUSE_VERSION;
+    mod.attr("openmp_enabled") = openmp_enabled();
+    mod.def("max_threads", &max_threads);
+    mod.def("resolve_threads", [](const py::object& n) { return threads_arg(n); }, py::arg("n_threads"));
+    mod.def("label_stats", &label_stats, py::arg("L"), py::arg("cardinality"), py::arg("gold") = py::none(),
+            py::arg("order") = py::none(), py::arg("offsets") = py::none(), py::arg("overlap_matrix") = false,
+            py::arg("override_col") = -1, py::arg("override_values") = py::none(), py::arg("focus_col") = -1,
+            py::arg("n_threads") = py::none());
+    mod.def("group_order", &group_order_py, py::arg("groups"), py::arg("n_groups"));
+    mod.def(
+        "_raise_in_parallel",
+        [](int64_t n, int64_t fail_at, const py::object& n_threads) {
+            const int t = threads_arg(n_threads);
+            py::gil_scoped_release release;
+            raise_in_parallel(n, fail_at, t);
+        },
+        py::arg("n_iterations"), py::arg("fail_at"), py::arg("n_threads") = py::none());
+}

@@ -1,0 +1,251 @@
+#include "stats.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "parallel.hpp"
+
+namespace labelfuse {
+
+namespace {
+
+// Every buffer of Stats, so that allocation, clearing and merging cannot forget one.
+template <class F>
+void for_each_buffer(Stats& a, F&& f) {
+    f(a.rows); f(a.covered); f(a.overlapping); f(a.conflicting); f(a.class_counts); f(a.lf_overlaps);
+    f(a.lf_conflicts); f(a.covote); f(a.agree); f(a.overlap); f(a.confusion); f(a.gold_counts);
+}
+template <class F>
+void for_each_buffer_pair(Stats& a, const Stats& b, F&& f) {
+    f(a.rows, b.rows); f(a.covered, b.covered); f(a.overlapping, b.overlapping); f(a.conflicting, b.conflicting);
+    f(a.class_counts, b.class_counts); f(a.lf_overlaps, b.lf_overlaps); f(a.lf_conflicts, b.lf_conflicts);
+    f(a.covote, b.covote); f(a.agree, b.agree); f(a.overlap, b.overlap); f(a.confusion, b.confusion);
+    f(a.gold_counts, b.gold_counts);
+}
+
+// Adds a single-group accumulator into group g of `out`.
+void add_group(Stats& out, int64_t g, const Stats& acc) {
+    for_each_buffer_pair(out, acc, [g](std::vector<int64_t>& dst, const std::vector<int64_t>& src) {
+        const size_t len = src.size();
+        int64_t* d = dst.data() + static_cast<size_t>(g) * len;
+        for (size_t i = 0; i < len; ++i) d[i] += src[i];
+    });
+}
+
+struct BadVote {
+    int64_t row = -1, col = -1, value = 0;
+    void offer(int64_t r, int64_t j, int64_t v) {
+        if (row < 0 || r < row || (r == row && j < col)) { row = r; col = j; value = v; }
+    }
+    void offer(const BadVote& o) { if (o.row >= 0) offer(o.row, o.col, o.value); }
+};
+
+// Accumulates one row at a time into a single-group Stats. Pairs (i < j) go to the upper triangle only;
+// `finalize` derives the rest.
+template <class T>
+class RowAccumulator {
+  public:
+    RowAccumulator(const LabelView<T>& L, const StatsOptions& opt)
+        : L_(L), opt_(opt), m_(L.n_cols), k_(opt.cardinality), idx_(L.n_cols), lab_(L.n_cols) {}
+
+    BadVote bad;
+
+    void visit(int64_t pos, int64_t r, Stats& a) {
+        int64_t nv = 0, lo = k_, hi = -1;
+        for (int64_t j = 0; j < m_; ++j) {
+            const int64_t v = (j == opt_.override_col) ? opt_.override_values[pos] : L_(r, j);
+            if (v == -1) continue;
+            if (v < -1 || v >= k_) { bad.offer(r, j, v); return; }
+            idx_[nv] = j;
+            lab_[nv] = v;
+            ++nv;
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
+        }
+        const int64_t y = opt_.gold ? opt_.gold[r] : -1;
+        a.rows[0] += 1;
+        if (y >= 0) a.gold_counts[y] += 1;
+        if (nv == 0) return;
+        a.covered[0] += 1;
+        const int64_t f = opt_.focus_col;
+        for (int64_t t = 0; t < nv; ++t) {
+            const int64_t j = idx_[t];
+            if (f >= 0 && j != f) continue;
+            a.class_counts[j * k_ + lab_[t]] += 1;
+            if (y >= 0) a.confusion[(j * k_ + y) * k_ + lab_[t]] += 1;
+        }
+        if (nv >= 2) {
+            a.overlapping[0] += 1;
+            for (int64_t t = 0; t < nv; ++t) a.lf_overlaps[idx_[t]] += 1;
+        }
+        if (lo != hi) {
+            a.conflicting[0] += 1;
+            for (int64_t t = 0; t < nv; ++t) a.lf_conflicts[idx_[t]] += 1;
+        }
+        if (nv < 2) return;
+        if (f < 0) {
+            for (int64_t s = 0; s < nv; ++s)
+                for (int64_t t = s + 1; t < nv; ++t) pair(a, idx_[s], lab_[s], idx_[t], lab_[t]);
+        } else {
+            int64_t p = 0;
+            while (p < nv && idx_[p] != f) ++p;
+            if (p == nv) return;  // the focus LF abstains here: no pair of it changes
+            for (int64_t t = 0; t < nv; ++t) {
+                if (t < p) pair(a, idx_[t], lab_[t], f, lab_[p]);
+                else if (t > p) pair(a, f, lab_[p], idx_[t], lab_[t]);
+            }
+        }
+    }
+
+  private:
+    // i < j
+    void pair(Stats& a, int64_t i, int64_t ci, int64_t j, int64_t cj) {
+        if (opt_.overlap_matrix) {
+            a.overlap[((i * k_ + ci) * m_ + j) * k_ + cj] += 1;
+        } else {
+            a.covote[i * m_ + j] += 1;
+            a.agree[i * m_ + j] += (ci == cj);
+        }
+    }
+
+    const LabelView<T>& L_;
+    const StatsOptions& opt_;
+    const int64_t m_, k_;
+    std::vector<int64_t> idx_, lab_;
+};
+
+// Fills what the row loop leaves out: the lower triangles, diagonals, and (with the overlap matrix) the
+// co-vote and agreement counts it implies.
+void finalize(Stats& s) {
+    const int64_t m = s.n_lfs, k = s.cardinality, mk = m * k;
+    for (int64_t g = 0; g < s.n_groups; ++g) {
+        int64_t* cv = s.covote.data() + g * m * m;
+        int64_t* ag = s.agree.data() + g * m * m;
+        const int64_t* cc = s.class_counts.data() + g * m * k;
+        if (s.has_overlap) {
+            int64_t* O = s.overlap.data() + g * mk * mk;
+            for (int64_t i = 0; i < m; ++i)
+                for (int64_t j = i + 1; j < m; ++j) {
+                    int64_t both = 0, same = 0;
+                    for (int64_t a = 0; a < k; ++a)
+                        for (int64_t b = 0; b < k; ++b) {
+                            const int64_t c = O[(i * k + a) * mk + j * k + b];
+                            both += c;
+                            if (a == b) same += c;
+                            O[(j * k + b) * mk + i * k + a] = c;
+                        }
+                    cv[i * m + j] = both;
+                    ag[i * m + j] = same;
+                }
+            for (int64_t i = 0; i < m; ++i)
+                for (int64_t a = 0; a < k; ++a) O[(i * k + a) * mk + i * k + a] = cc[i * k + a];
+        }
+        for (int64_t i = 0; i < m; ++i) {
+            int64_t cov = 0;
+            for (int64_t a = 0; a < k; ++a) cov += cc[i * k + a];
+            cv[i * m + i] = cov;
+            ag[i * m + i] = cov;
+            for (int64_t j = i + 1; j < m; ++j) {
+                cv[j * m + i] = cv[i * m + j];
+                ag[j * m + i] = ag[i * m + j];
+            }
+        }
+    }
+}
+
+struct Task {
+    int64_t group, begin, end;
+};
+
+}  // namespace
+
+void Stats::allocate(int64_t G, int64_t m, int64_t k, bool overlap_matrix, bool gold) {
+    n_groups = G; n_lfs = m; cardinality = k; has_overlap = overlap_matrix; has_gold = gold;
+    rows.assign(G, 0); covered.assign(G, 0); overlapping.assign(G, 0); conflicting.assign(G, 0);
+    class_counts.assign(G * m * k, 0); lf_overlaps.assign(G * m, 0); lf_conflicts.assign(G * m, 0);
+    covote.assign(G * m * m, 0); agree.assign(G * m * m, 0);
+    overlap.assign(overlap_matrix ? G * m * k * m * k : 0, 0);
+    confusion.assign(gold ? G * m * k * k : 0, 0);
+    gold_counts.assign(gold ? G * k : 0, 0);
+}
+
+template <class T>
+Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOptions& opt) {
+    if (opt.cardinality < 1) throw std::invalid_argument("cardinality: must be at least 1");
+    const int64_t G = rows.n_groups, m = L.n_cols, k = opt.cardinality;
+    Stats out;
+    out.allocate(G, m, k, opt.overlap_matrix, opt.gold != nullptr);
+
+    // Rows are cut into tasks that never straddle a group, so each thread accumulates one group at a time.
+    constexpr int64_t kChunk = 8192;
+    std::vector<Task> tasks;
+    for (int64_t g = 0; g < G; ++g)
+        for (int64_t b = rows.offsets[g]; b < rows.offsets[g + 1]; b += kChunk)
+            tasks.push_back({g, b, std::min(b + kChunk, rows.offsets[g + 1])});
+    const int64_t total = rows.offsets[G] - rows.offsets[0];
+    int n_threads = opt.n_threads;
+    if (total * std::max<int64_t>(m, 1) < (int64_t{1} << 16)) n_threads = 1;  // not worth waking threads
+    n_threads = static_cast<int>(std::min<int64_t>(n_threads, std::max<size_t>(tasks.size(), 1)));
+
+    ExceptionCatcher catcher;
+    BadVote bad;
+    const int64_t n_tasks = static_cast<int64_t>(tasks.size());
+#pragma omp parallel num_threads(n_threads)
+    {
+        Stats acc;
+        RowAccumulator<T> visitor(L, opt);
+        int64_t current = -1;
+        catcher.run([&] { acc.allocate(1, m, k, opt.overlap_matrix, opt.gold != nullptr); });
+        auto flush = [&] {
+            if (current < 0) return;
+#pragma omp critical(labelfuse_stats_flush)
+            add_group(out, current, acc);
+            for_each_buffer(acc, [](std::vector<int64_t>& v) { std::fill(v.begin(), v.end(), 0); });
+        };
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t t = 0; t < n_tasks; ++t) {
+            catcher.run([&] {
+                const Task& task = tasks[t];
+                if (task.group != current) {
+                    flush();
+                    current = task.group;
+                }
+                for (int64_t pos = task.begin; pos < task.end; ++pos) visitor.visit(pos, rows.row(pos), acc);
+            });
+        }
+        catcher.run(flush);
+#pragma omp critical(labelfuse_stats_bad)
+        bad.offer(visitor.bad);
+    }
+    catcher.rethrow();
+    if (bad.row >= 0)
+        throw std::invalid_argument("L: entry (row " + std::to_string(bad.row) + ", column " +
+                                    std::to_string(bad.col) + ") is " + std::to_string(bad.value) +
+                                    "; votes must be -1 (abstain) or a class in 0.." + std::to_string(k - 1));
+    finalize(out);
+    return out;
+}
+
+template Stats compute_stats<int8_t>(const LabelView<int8_t>&, const RowSet&, const StatsOptions&);
+template Stats compute_stats<int16_t>(const LabelView<int16_t>&, const RowSet&, const StatsOptions&);
+template Stats compute_stats<int32_t>(const LabelView<int32_t>&, const RowSet&, const StatsOptions&);
+template Stats compute_stats<int64_t>(const LabelView<int64_t>&, const RowSet&, const StatsOptions&);
+
+void group_order(const int64_t* groups, int64_t n, int64_t n_groups, std::vector<int64_t>& order,
+                 std::vector<int64_t>& offsets) {
+    offsets.assign(n_groups + 1, 0);
+    for (int64_t r = 0; r < n; ++r) {
+        const int64_t g = groups[r];
+        if (g < 0 || g >= n_groups)
+            throw std::invalid_argument("groups: entry " + std::to_string(r) + " is " + std::to_string(g) +
+                                        "; expected a group id in 0.." + std::to_string(n_groups - 1));
+        offsets[g + 1] += 1;
+    }
+    for (int64_t g = 0; g < n_groups; ++g) offsets[g + 1] += offsets[g];
+    std::vector<int64_t> next(offsets.begin(), offsets.end() - 1);
+    order.resize(n);
+    for (int64_t r = 0; r < n; ++r) order[next[groups[r]]++] = r;
+}
+
+}  // namespace labelfuse

@@ -1,0 +1,9 @@
+"""labelfuse: weak supervision with a native core."""
+from __future__ import annotations
+
+from . import _core
+from .stats import GroupIndex, LabelStats, label_stats
+
+__version__ = _core.__version__
+
+__all__ = ["GroupIndex", "LabelStats", "label_stats", "__version__"]

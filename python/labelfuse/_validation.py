@@ -1,0 +1,113 @@
+"""Argument checks shared by the public API. Errors name the argument and say what was expected."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+_SIGNED = (np.int8, np.int16, np.int32, np.int64)
+
+
+def as_label_matrix(L: Any, name: str = "L") -> np.ndarray:
+    """Return L as a 2-D signed-integer ndarray without copying when it already is one.
+
+    A copy happens only for inputs that are not numpy arrays (lists, DataFrames), for non-native byte order, and
+    for strides that are not whole elements; C order, Fortran order and strided views are read in place.
+    """
+    if hasattr(L, "to_numpy") and not isinstance(L, np.ndarray):  # pandas
+        L = L.to_numpy()
+    if not isinstance(L, np.ndarray):
+        try:
+            L = np.asarray(L)
+        except Exception as exc:  # ragged lists and the like
+            raise TypeError(f"{name}: expected a 2-D integer array, could not convert ({exc})") from None
+    if L.dtype == np.bool_ or L.dtype.kind not in "iu":
+        raise TypeError(
+            f"{name}: expected a signed integer matrix (int8/int16/int32/int64, -1 = abstain), got dtype {L.dtype}"
+        )
+    if L.dtype.kind == "u":
+        raise TypeError(f"{name}: unsigned dtype {L.dtype} cannot hold -1 (abstain); use a signed integer type")
+    if L.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D label matrix (n_rows, n_lfs), got {L.ndim}-D shape {L.shape}")
+    if L.shape[1] == 0:
+        raise ValueError(f"{name}: has no columns (no labeling functions)")
+    if not L.dtype.isnative:
+        L = L.astype(L.dtype.newbyteorder("="))
+    if any(s % L.itemsize for s in L.strides):
+        L = np.ascontiguousarray(L)
+    return L
+
+
+def require_rows(L: np.ndarray, name: str = "L") -> None:
+    if L.shape[0] == 0:
+        raise ValueError(f"{name}: has no rows")
+
+
+def infer_cardinality(L: np.ndarray, cardinality: Optional[int], Y: Any = None, name: str = "cardinality") -> int:
+    """The number of classes: given, or one more than the largest label seen in L or Y (at least 2)."""
+    if cardinality is not None:
+        return check_cardinality(cardinality, name)
+    top = int(L.max()) if L.size else -1
+    if Y is not None:
+        Y = np.asarray(Y)
+        if Y.size and Y.dtype.kind in "iu":
+            top = max(top, int(Y.max()))
+    return max(2, top + 1)
+
+
+def check_cardinality(cardinality: Any, name: str = "cardinality") -> int:
+    if isinstance(cardinality, (bool, np.bool_)) or not isinstance(cardinality, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int, got {type(cardinality).__name__}")
+    if cardinality < 2:
+        raise ValueError(f"{name}: expected at least 2 classes, got {cardinality}")
+    return int(cardinality)
+
+
+def as_labels(Y: Any, n: int, cardinality: int, name: str = "Y") -> np.ndarray:
+    """Gold labels as a contiguous int64 vector of length n with values in 0..cardinality-1 (a copy)."""
+    if hasattr(Y, "to_numpy") and not isinstance(Y, np.ndarray):
+        Y = Y.to_numpy()
+    Y = np.asarray(Y)
+    if Y.dtype == np.bool_ or Y.dtype.kind not in "iu":
+        if Y.dtype.kind == "f" and Y.size and np.all(np.isfinite(Y)) and np.all(Y == np.round(Y)):
+            Y = Y.astype(np.int64)
+        else:
+            raise TypeError(f"{name}: expected integer class labels, got dtype {Y.dtype}")
+    if Y.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array of labels, got shape {Y.shape}")
+    if Y.shape[0] != n:
+        raise ValueError(f"{name}: expected {n} labels (one per row of L), got {Y.shape[0]}")
+    if Y.size:
+        lo, hi = int(Y.min()), int(Y.max())
+        if lo < 0 or hi >= cardinality:
+            bad = int(np.flatnonzero((Y < 0) | (Y >= cardinality))[0])
+            raise ValueError(f"{name}: entry {bad} is {int(Y[bad])}; expected a class in 0..{cardinality - 1}")
+    return np.ascontiguousarray(Y, dtype=np.int64)
+
+
+def as_groups(groups: Any, n: int, n_groups: Optional[int], name: str = "groups") -> tuple[np.ndarray, int]:
+    """Group ids as contiguous int64 (a copy when the dtype differs) and the number of groups."""
+    groups = np.asarray(groups)
+    if groups.dtype == np.bool_ or groups.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected integer group ids, got dtype {groups.dtype}")
+    if groups.ndim != 1 or groups.shape[0] != n:
+        raise ValueError(f"{name}: expected a 1-D array with one group id per row ({n}), got shape {groups.shape}")
+    top = int(groups.max()) + 1 if n else 1
+    if n_groups is None:
+        n_groups = max(top, 1)
+    elif isinstance(n_groups, bool) or not isinstance(n_groups, (int, np.integer)) or n_groups < 1:
+        raise ValueError(f"n_groups: expected a positive int, got {n_groups!r}")
+    if n and (int(groups.min()) < 0 or top > n_groups):
+        bad = int(np.flatnonzero((groups < 0) | (groups >= n_groups))[0])
+        raise ValueError(f"{name}: entry {bad} is {int(groups[bad])}; expected a group id in 0..{n_groups - 1}")
+    return np.ascontiguousarray(groups, dtype=np.int64), int(n_groups)
+
+
+def check_n_threads(n_threads: Any) -> Optional[int]:
+    if n_threads is None:
+        return None
+    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, (int, np.integer)):
+        raise TypeError(f"n_threads: expected an int or None, got {type(n_threads).__name__}")
+    if n_threads == 0:
+        raise ValueError("n_threads: must not be 0 (None = default, -1 = all cores, -2 = all but one, ...)")
+    return int(n_threads)
