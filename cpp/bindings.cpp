@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "inference.hpp"
 #include "parallel.hpp"
 #include "stats.hpp"
 
@@ -42,23 +43,43 @@ py::array_t<int64_t> to_numpy(std::vector<int64_t>&& v, std::vector<py::ssize_t>
     return py::array_t<int64_t>(shape, owned->data(), free_when_done);
 }
 
-template <class T>
-Stats stats_typed(const py::array& L, const RowSet& rows, const StatsOptions& opt) {
-    const auto item = static_cast<py::ssize_t>(sizeof(T));
+// Checks a label matrix (2-D, signed integer, whole-element strides) and calls f(LabelView<T>) for its dtype.
+template <class F>
+auto with_label_view(const py::array& L, F&& f) {
+    if (L.ndim() != 2) throw py::value_error("L: expected a 2-D label matrix, got " + std::to_string(L.ndim()) + "-D");
+    if (L.dtype().kind() != 'i') throw py::type_error("L: expected a signed integer matrix (int8/16/32/64)");
+    const auto item = L.itemsize();
     if (L.strides(0) % item != 0 || L.strides(1) % item != 0)
         throw py::value_error("L: strides must be multiples of the item size");
-    LabelView<T> view{static_cast<const T*>(L.data()), L.shape(0), L.shape(1), L.strides(0) / item,
-                      L.strides(1) / item};
-    py::gil_scoped_release release;
-    return compute_stats<T>(view, rows, opt);
+    auto view = [&](auto* typed) {
+        using T = std::remove_const_t<std::remove_pointer_t<decltype(typed)>>;
+        return LabelView<T>{static_cast<const T*>(L.data()), L.shape(0), L.shape(1), L.strides(0) / item,
+                            L.strides(1) / item};
+    };
+    switch (item) {
+        case 1: return f(view(static_cast<const int8_t*>(nullptr)));
+        case 2: return f(view(static_cast<const int16_t*>(nullptr)));
+        case 4: return f(view(static_cast<const int32_t*>(nullptr)));
+        case 8: return f(view(static_cast<const int64_t*>(nullptr)));
+        default: throw py::type_error("L: unsupported integer size");
+    }
+}
+
+// A C-contiguous float64 array of exactly `size` elements.
+const double* float64_buffer(const py::object& obj, const char* name, int64_t size) {
+    if (!py::isinstance<py::array_t<double>>(obj)) throw py::type_error(std::string(name) + ": expected a float64 array");
+    auto arr = py::reinterpret_borrow<py::array>(obj);
+    if (!(arr.flags() & py::array::c_style)) throw py::value_error(std::string(name) + ": expected a contiguous array");
+    if (arr.size() != size)
+        throw py::value_error(std::string(name) + ": expected " + std::to_string(size) + " values, got " +
+                              std::to_string(arr.size()));
+    return static_cast<const double*>(arr.data());
 }
 
 py::dict label_stats(const py::array& L, int64_t cardinality, const py::object& gold, const py::object& order,
                      const py::object& offsets, bool overlap_matrix, int64_t override_col,
                      const py::object& override_values, int64_t focus_col, const py::object& n_threads) {
     if (L.ndim() != 2) throw py::value_error("L: expected a 2-D label matrix, got " + std::to_string(L.ndim()) + "-D");
-    const char kind = L.dtype().kind();
-    if (kind != 'i') throw py::type_error("L: expected a signed integer matrix (int8/16/32/64)");
     const int64_t n = L.shape(0), m = L.shape(1);
     if (cardinality < 1) throw py::value_error("cardinality: must be at least 1");
     if (override_col >= m || focus_col >= m) throw py::value_error("column: out of range");
@@ -95,14 +116,10 @@ py::dict label_stats(const py::array& L, int64_t cardinality, const py::object& 
         opt.override_col = override_col;
     }
 
-    Stats s;
-    switch (L.itemsize()) {
-        case 1: s = stats_typed<int8_t>(L, rows, opt); break;
-        case 2: s = stats_typed<int16_t>(L, rows, opt); break;
-        case 4: s = stats_typed<int32_t>(L, rows, opt); break;
-        case 8: s = stats_typed<int64_t>(L, rows, opt); break;
-        default: throw py::type_error("L: unsupported integer size");
-    }
+    Stats s = with_label_view(L, [&](auto view) {
+        py::gil_scoped_release release;
+        return compute_stats(view, rows, opt);
+    });
     const py::ssize_t G = s.n_groups, k = cardinality;
     py::dict out;
     out["rows"] = to_numpy(std::move(s.rows), {G});
@@ -135,6 +152,52 @@ py::tuple group_order_py(const py::object& groups, int64_t n_groups) {
     return py::make_tuple(to_numpy(std::move(order), {n}), to_numpy(std::move(offsets), {n_groups + 1}));
 }
 
+py::array_t<double> posterior_py(const py::array& L, const py::object& log_cpt, const py::object& log_prior,
+                                 int64_t cardinality, int64_t n_groups, const py::object& groups,
+                                 const py::object& n_threads) {
+    if (L.ndim() != 2) throw py::value_error("L: expected a 2-D label matrix, got " + std::to_string(L.ndim()) + "-D");
+    if (cardinality < 1) throw py::value_error("cardinality: must be at least 1");
+    if (n_groups < 1) throw py::value_error("n_groups: must be at least 1");
+    const int64_t n = L.shape(0), m = L.shape(1), k = cardinality;
+    PosteriorModel model;
+    model.n_lfs = m;
+    model.cardinality = k;
+    model.n_groups = n_groups;
+    model.log_cpt = float64_buffer(log_cpt, "log_cpt", n_groups * m * (k + 1) * k);
+    model.log_prior = float64_buffer(log_prior, "log_prior", n_groups * k);
+    model.groups = int64_vector(groups, "groups", n);
+    if (n_groups > 1 && !model.groups) throw py::value_error("groups: required with several groups");
+    const int t = threads_arg(n_threads);
+    py::array_t<double> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(k)});
+    double* o = out.mutable_data();
+    with_label_view(L, [&](auto view) {
+        py::gil_scoped_release release;
+        posterior(view, model, o, t);
+        return 0;
+    });
+    return out;
+}
+
+// Each capability registers its functions in its own section below, so parallel work merges cleanly.
+// ---- label models ---------------------------------------------------------------------------------------------
+void bind_label_models(py::module_& mod) {
+    mod.def("posterior", &posterior_py, py::arg("L"), py::arg("log_cpt"), py::arg("log_prior"),
+            py::arg("cardinality"), py::arg("n_groups") = 1, py::arg("groups") = py::none(),
+            py::arg("n_threads") = py::none());
+}
+
+// ---- dawid-skene ----------------------------------------------------------------------------------------------
+void bind_dawid_skene(py::module_& mod) { (void)mod; }
+
+// ---- triplet ---------------------------------------------------------------------------------------------------
+void bind_triplet(py::module_& mod) { (void)mod; }
+
+// ---- covariance ------------------------------------------------------------------------------------------------
+void bind_covariance(py::module_& mod) { (void)mod; }
+
+// ---- extension (embeddings) ------------------------------------------------------------------------------------
+void bind_extend(py::module_& mod) { (void)mod; }
+
 }  // namespace
 
 PYBIND11_MODULE(_core, mod) {
@@ -156,4 +219,9 @@ PYBIND11_MODULE(_core, mod) {
             raise_in_parallel(n, fail_at, t);
         },
         py::arg("n_iterations"), py::arg("fail_at"), py::arg("n_threads") = py::none());
+    bind_label_models(mod);
+    bind_dawid_skene(mod);
+    bind_triplet(mod);
+    bind_covariance(mod);
+    bind_extend(mod);
 }
