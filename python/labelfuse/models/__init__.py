@@ -1,0 +1,1 @@
+"""Label models: turn a label matrix into probabilistic labels without ground truth."""

@@ -1,0 +1,95 @@
+"""Label matrices drawn from the conditionally independent generative model, and its exact posterior.
+
+Used by the tests (recovery of known parameters) and the benchmarks (scaling curves). The model: y ~ Cat(prior);
+LF j votes with probability ``coverage[j]`` independently of y, and when it votes it is right with probability
+``accuracy[j]``, otherwise it picks one of the other k-1 classes uniformly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence, Union
+
+import numpy as np
+
+__all__ = ["SyntheticLabels", "make_label_matrix", "conditional_table", "bayes_posterior"]
+
+
+@dataclass
+class SyntheticLabels:
+    L: np.ndarray            # (n, m) int8, -1 = abstain
+    Y: np.ndarray            # (n,) int64 true classes
+    accuracy: np.ndarray     # (m,) P(vote = y | votes)
+    coverage: np.ndarray     # (m,) P(votes)
+    class_balance: np.ndarray  # (k,)
+    cpt: np.ndarray          # (m, k+1, k): P(lambda_j = c | y), vote axis 0 = abstain
+
+    @property
+    def cardinality(self) -> int:
+        return int(self.class_balance.shape[0])
+
+
+def conditional_table(accuracy: np.ndarray, coverage: np.ndarray, cardinality: int) -> np.ndarray:
+    """P(lambda_j = c | y) as an (m, k+1, k) array; index 0 of the vote axis is the abstention."""
+    acc = np.asarray(accuracy, dtype=np.float64)
+    cov = np.asarray(coverage, dtype=np.float64)
+    m, k = acc.shape[0], cardinality
+    cpt = np.empty((m, k + 1, k))
+    cpt[:, 0, :] = (1.0 - cov)[:, None]
+    wrong = cov * (1.0 - acc) / (k - 1)
+    cpt[:, 1:, :] = wrong[:, None, None]
+    idx = np.arange(k)
+    cpt[:, 1 + idx, idx] = (cov * acc)[:, None]
+    return cpt
+
+
+def make_label_matrix(
+    n: int,
+    m: int = 10,
+    cardinality: int = 2,
+    *,
+    accuracy: Union[Sequence[float], tuple] = (0.55, 0.95),
+    coverage: Union[Sequence[float], tuple] = (0.05, 0.6),
+    class_balance: Optional[Sequence[float]] = None,
+    seed: Optional[int] = 0,
+) -> SyntheticLabels:
+    """Draw (L, Y) from the generative model.
+
+    ``accuracy`` and ``coverage`` are either m values or a (low, high) range sampled uniformly per LF.
+    """
+    rng = np.random.default_rng(seed)
+    k = int(cardinality)
+    if k < 2:
+        raise ValueError(f"cardinality: expected at least 2, got {cardinality}")
+
+    def per_lf(spec, name):
+        spec = np.asarray(spec, dtype=np.float64)
+        if spec.shape == (m,):
+            return spec
+        if spec.shape == (2,):
+            return rng.uniform(spec[0], spec[1], size=m)
+        raise ValueError(f"{name}: expected {m} values or a (low, high) pair, got shape {spec.shape}")
+
+    acc, cov = per_lf(accuracy, "accuracy"), per_lf(coverage, "coverage")
+    prior = np.full(k, 1.0 / k) if class_balance is None else np.asarray(class_balance, dtype=np.float64)
+    if prior.shape != (k,) or np.any(prior < 0) or not np.isclose(prior.sum(), 1.0):
+        raise ValueError(f"class_balance: expected {k} non-negative values summing to 1")
+    Y = rng.choice(k, size=n, p=prior).astype(np.int64)
+    votes = rng.random((n, m)) < cov
+    right = rng.random((n, m)) < acc
+    # a wrong vote is y + s (mod k) for a uniform shift s in 1..k-1
+    shift = rng.integers(1, k, size=(n, m))
+    lab = np.where(right, Y[:, None], (Y[:, None] + shift) % k)
+    L = np.where(votes, lab, -1).astype(np.int8 if k <= 127 else np.int32)
+    return SyntheticLabels(L, Y, acc, cov, prior, conditional_table(acc, cov, k))
+
+
+def bayes_posterior(L: np.ndarray, cpt: np.ndarray, class_balance: np.ndarray) -> np.ndarray:
+    """Exact p(y | votes) under conditional independence, in plain numpy (the slow reference)."""
+    L = np.asarray(L)
+    cpt = np.asarray(cpt, dtype=np.float64)
+    logp = np.log(np.asarray(class_balance, dtype=np.float64))[None, :].repeat(L.shape[0], axis=0)
+    for j in range(L.shape[1]):
+        logp = logp + np.log(cpt[j, L[:, j] + 1, :])
+    logp -= logp.max(axis=1, keepdims=True)
+    p = np.exp(logp)
+    return p / p.sum(axis=1, keepdims=True)
