@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from . import _core
+from .analysis import LFAnalysis
 from .stats import GroupIndex, LabelStats, label_stats
 
 __version__ = _core.__version__
 
-__all__ = ["GroupIndex", "LabelStats", "label_stats", "__version__"]
+__all__ = ["GroupIndex", "LFAnalysis", "LabelStats", "label_stats", "__version__"]
