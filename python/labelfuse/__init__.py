@@ -8,3 +8,9 @@ from .stats import GroupIndex, LabelStats, label_stats
 __version__ = _core.__version__
 
 __all__ = ["GroupIndex", "LFAnalysis", "LabelStats", "label_stats", "__version__"]
+
+# -- labeling functions, appliers, data sets -------------------------------------------------------------------------
+from .datasets import Dataset, Split, load_dataset  # noqa: E402
+from .labeling import LFApplier, LabelingFunction, apply_lfs, labeling_function  # noqa: E402
+
+__all__ += ["Dataset", "LFApplier", "LabelingFunction", "Split", "apply_lfs", "labeling_function", "load_dataset"]
