@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from itertools import chain
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -219,11 +220,11 @@ def _int_matrix(rows: List[Any], what: str, where: str, keys: Sequence[str]) -> 
                     f"{where}: example {key!r}: {what} must be a list with one vote per LF "
                     f"({len(first) if first is not None else '?'}), got {r!r:.80}"
                 )
-    arr = np.array(rows)
-    if arr.dtype == np.bool_ or arr.dtype.kind not in "iu":
-        bad = next(i for i, r in enumerate(rows) if any(isinstance(v, bool) or not isinstance(v, int) for v in r))
+    # One C-level pass over the value types: numpy would silently turn true/false into 1/0 next to ints.
+    if set(map(type, chain.from_iterable(rows))) - {int}:
+        bad = next(i for i, r in enumerate(rows) if any(type(v) is not int for v in r))
         raise ValueError(f"{where}: example {keys[bad]!r}: {what} must be integers, got {rows[bad]!r:.80}")
-    return arr.reshape(len(rows), -1).astype(np.int64, copy=False)
+    return np.array(rows, dtype=np.int64).reshape(len(rows), -1)
 
 
 def _read_split(folder: Any, split: str, k: int) -> Split:

@@ -321,7 +321,7 @@ class LFApplier:
         failures: List[LFFailure] = []
         any_pre = any(lf.pre for lf in lfs)
         names = [lf.name for lf in lfs]
-        bar = tqdm(total=n, desc="Applying LFs", unit="row", disable=not self.progress, leave=False)
+        bar = tqdm(total=n, desc="Applying LFs", unit="row", disable=not self.progress)
         try:
             pos = 0
             for i in range(n):
