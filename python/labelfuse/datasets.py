@@ -349,7 +349,8 @@ def load_dataset(name_or_path: Union[str, "os.PathLike[str]"] = DEFAULT_DATASET,
     if splits is None:
         wanted = present
         if not wanted:
-            raise FileNotFoundError(f"{folder}: no split files (expected some of {', '.join(s + '.json' for s in SPLITS)})")
+            expected = ", ".join(f"{s}.json" for s in SPLITS)
+            raise FileNotFoundError(f"{folder}: no split files (expected some of {expected})")
     else:
         if isinstance(splits, str):
             splits = [splits]

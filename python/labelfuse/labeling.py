@@ -15,11 +15,12 @@ flat typed buffer, and preprocessors shared by several LFs run once per row.
 from __future__ import annotations
 
 import numbers
+import sys
 import warnings
 from array import array
 from collections import Counter, namedtuple
 from dataclasses import dataclass
-from functools import update_wrapper
+from functools import partial, update_wrapper
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -96,6 +97,14 @@ class LabelingFunction:
                 hit = cache.get(key, _MISSING)
                 x = cache[key] = _preprocess(p, x) if hit is _MISSING else hit
         return self.f(x, **self.resources) if self.resources else self.f(x)
+
+    def _caller(self, cache: Dict[Tuple[int, ...], Any]) -> Callable[[Any], Any]:
+        """``x -> raw vote`` for an applier loop: the bare function when there is nothing to add."""
+        if self.pre:
+            return partial(self._vote, cache=cache)
+        if self.resources:
+            return partial(self.f, **self.resources)
+        return self.f
 
     def __repr__(self) -> str:
         pre = f", pre={[getattr(p, '__name__', repr(p)) for p in self.pre]}" if self.pre else ""
@@ -319,34 +328,37 @@ class LFApplier:
         n, m = len(rows), len(lfs)
         votes = array("q", bytes(8 * n * m))  # flat int64 buffer; typed writes are cheaper than ndarray item sets
         failures: List[LFFailure] = []
+        # One preprocessor cache shared by every LF and cleared per row; LFs without preprocessors or resources
+        # are called directly, without going through LabelingFunction.
+        cache: Dict[Tuple[int, ...], Any] = {}
+        calls = [lf._caller(cache) for lf in lfs]
         any_pre = any(lf.pre for lf in lfs)
-        names = [lf.name for lf in lfs]
+        upper = k if k is not None else sys.maxsize
         bar = tqdm(total=n, desc="Applying LFs", unit="row", disable=not self.progress)
         try:
             pos = 0
             for i in range(n):
                 x = rows[i]
-                cache: Optional[Dict[Tuple[int, ...], Any]] = {} if any_pre else None
-                for lf in lfs:
+                if any_pre:
+                    cache.clear()
+                for j in range(m):
                     try:
-                        raw = lf._vote(x, cache)
+                        raw = calls[j](x)
                     except Exception as exc:
                         if not self.fault_tolerant:
-                            raise LFApplyError(lf.name, i, exc) from exc
-                        failures.append(LFFailure(i, lf.name, exc))
-                        votes[pos] = ABSTAIN
-                        pos += 1
-                        continue
+                            raise LFApplyError(lfs[j].name, i, exc) from exc
+                        failures.append(LFFailure(i, lfs[j].name, exc))
+                        raw = ABSTAIN
                     # Fast path: a Python int in range needs no further checks.
-                    if type(raw) is int and raw >= ABSTAIN and (k is None or raw < k):
+                    if type(raw) is int and ABSTAIN <= raw < upper:
                         votes[pos] = raw
                     else:
                         try:
-                            votes[pos] = check_vote(raw, lf.name, k, row=i)
+                            votes[pos] = check_vote(raw, lfs[j].name, k, row=i)
                         except (TypeError, ValueError) as exc:
                             if not self.fault_tolerant:
                                 raise
-                            failures.append(LFFailure(i, lf.name, exc))
+                            failures.append(LFFailure(i, lfs[j].name, exc))
                             votes[pos] = ABSTAIN
                     pos += 1
                 if (i + 1) % _BAR_EVERY == 0:
@@ -354,7 +366,7 @@ class LFApplier:
             bar.update(n - bar.n)
         finally:
             bar.close()
-        self.failures_ = LFFailures(failures, names)
+        self.failures_ = LFFailures(failures, [lf.name for lf in lfs])
         if failures:
             warnings.warn(
                 f"{len(failures)} labeling-function calls failed and were left as abstains ({self.failures_!r}); "
