@@ -279,6 +279,9 @@ def test_fault_tolerant_records_failures_and_leaves_abstain():
     assert frame["message"].iloc[0] == "odd 1"
     assert failures.counts().to_dict() == {"odd": 3, "ok": 0, "badval": 1}
     assert "odd: 3" in repr(failures)
+    # a second run starts a fresh report
+    applier.apply([0, 2])
+    assert len(applier.failures_) == 0
 
 
 def test_fault_tolerant_without_failures_is_silent_and_empty():

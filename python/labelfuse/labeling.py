@@ -60,7 +60,8 @@ class LabelingFunction:
         f: ``f(x, **resources) -> int | None``; return a class id in 0..k-1, or -1 / None to abstain.
         resources: keyword arguments passed to ``f`` on every call (keyword lists, models, lookup tables).
         pre: preprocessors applied in order before ``f``: each maps an example to a (richer) example, e.g. adding
-            a parsed document. Within one applier run, a preprocessor chain shared by several LFs runs once per row.
+            a parsed document. Within one applier run, a preprocessor chain shared by several LFs runs once per row
+            and its result is shared, so LFs must not mutate what a preprocessor returns.
 
     Calling the LF on one example returns a plain ``int`` (-1 = abstain) and raises TypeError/ValueError when
     ``f`` returns something that is not a label.
