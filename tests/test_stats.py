@@ -23,7 +23,8 @@ def assert_matches(stats, ref, extra=()):
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64])
 @pytest.mark.parametrize("layout", ["C", "F", "strided", "reversed"])
-def test_matches_numpy_reference_every_dtype_and_layout(dtype, layout):
+@pytest.mark.parametrize("overlap", [False, True])  # False takes the bitset path, True the row path
+def test_matches_numpy_reference_every_dtype_and_layout(dtype, layout, overlap):
     base = random_L(700, 13, 3, seed=1, dtype=dtype)
     if layout == "C":
         L = base
@@ -34,8 +35,8 @@ def test_matches_numpy_reference_every_dtype_and_layout(dtype, layout):
         assert not L.flags.c_contiguous and not L.flags.f_contiguous
     else:
         L = base[::-1, ::-1]
-    s = lf.label_stats(L, 3, overlap_matrix=True)
-    assert_matches(s, reference_stats(L, 3, overlap=True), extra=("overlap",))
+    s = lf.label_stats(L, 3, overlap_matrix=overlap)
+    assert_matches(s, reference_stats(L, 3, overlap=overlap), extra=("overlap",) if overlap else ())
 
 
 @pytest.mark.parametrize("k", [2, 4, 10])
@@ -58,6 +59,15 @@ def test_large_matrix_matches_reference():
     L = random_L(100_000, 100, 2, seed=3, density=0.2)
     s = lf.label_stats(L, 2)
     assert_matches(s, reference_stats(L, 2))
+
+
+@pytest.mark.parametrize("k", [1 + 1, 5, 17, 127, 128, 300])  # plane counts, histogram and row fallbacks
+@pytest.mark.parametrize("grouped", [False, True])
+def test_every_cardinality_path_matches_reference(k, grouped):
+    L = random_L(3000, 9, k, seed=k, density=0.5, dtype=np.int16)
+    groups = np.random.default_rng(k).integers(0, 3, 3000) if grouped else None
+    s = lf.label_stats(L, k, groups=groups, n_groups=3 if grouped else None)
+    assert_matches(s, reference_stats(L, k, groups=groups, n_groups=3 if grouped else 1))
 
 
 def test_medium_multiclass_matches_reference():
