@@ -260,3 +260,21 @@ def test_accepts_lists_and_dataframes():
     ref = lf.label_stats(L, 2)
     assert lf.label_stats(L.tolist(), 2) == ref
     assert lf.label_stats(pd.DataFrame(L), 2) == ref
+
+
+@pytest.mark.parametrize("m", [15, 16, 17, 48, 70])
+@pytest.mark.parametrize("n", [1, 15, 257, 1031])
+def test_int8_tiles_and_tails_match_reference(m, n):
+    L = random_L(n, m, 3, seed=m * n)
+    assert_matches(lf.label_stats(L, 3), reference_stats(L, 3))
+    rows = np.random.default_rng(0).permutation(n)[: max(1, n // 2)]
+    view = L[np.sort(rows)]  # a gathered copy with the same layout
+    assert_matches(lf.label_stats(view, 3), reference_stats(view, 3))
+
+
+@pytest.mark.parametrize("value", [-2, 3, 127, -128])
+def test_invalid_vote_inside_a_simd_tile_is_reported(value):
+    L = random_L(5000, 40, 3, seed=2)
+    L[4321, 17] = value
+    with pytest.raises(ValueError, match=rf"row 4321, column 17\) is {value}"):
+        lf.label_stats(L, 3)
