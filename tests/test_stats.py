@@ -278,3 +278,10 @@ def test_invalid_vote_inside_a_simd_tile_is_reported(value):
     L[4321, 17] = value
     with pytest.raises(ValueError, match=rf"row 4321, column 17\) is {value}"):
         lf.label_stats(L, 3)
+
+
+def test_show_versions_reports_the_core(capsys):
+    lf.show_versions()
+    out = capsys.readouterr().out
+    assert "openmp" in out and "numpy" in out
+    assert lf._versions.versions()["core"] == lf.__version__
