@@ -23,7 +23,8 @@ def assert_matches(stats, ref, extra=()):
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64])
 @pytest.mark.parametrize("layout", ["C", "F", "strided", "reversed"])
-def test_matches_numpy_reference_every_dtype_and_layout(dtype, layout):
+@pytest.mark.parametrize("overlap", [False, True])  # False takes the bitset path, True the row path
+def test_matches_numpy_reference_every_dtype_and_layout(dtype, layout, overlap):
     base = random_L(700, 13, 3, seed=1, dtype=dtype)
     if layout == "C":
         L = base
@@ -34,8 +35,8 @@ def test_matches_numpy_reference_every_dtype_and_layout(dtype, layout):
         assert not L.flags.c_contiguous and not L.flags.f_contiguous
     else:
         L = base[::-1, ::-1]
-    s = lf.label_stats(L, 3, overlap_matrix=True)
-    assert_matches(s, reference_stats(L, 3, overlap=True), extra=("overlap",))
+    s = lf.label_stats(L, 3, overlap_matrix=overlap)
+    assert_matches(s, reference_stats(L, 3, overlap=overlap), extra=("overlap",) if overlap else ())
 
 
 @pytest.mark.parametrize("k", [2, 4, 10])
@@ -58,6 +59,15 @@ def test_large_matrix_matches_reference():
     L = random_L(100_000, 100, 2, seed=3, density=0.2)
     s = lf.label_stats(L, 2)
     assert_matches(s, reference_stats(L, 2))
+
+
+@pytest.mark.parametrize("k", [1 + 1, 5, 17, 127, 128, 300])  # plane counts, histogram and row fallbacks
+@pytest.mark.parametrize("grouped", [False, True])
+def test_every_cardinality_path_matches_reference(k, grouped):
+    L = random_L(3000, 9, k, seed=k, density=0.5, dtype=np.int16)
+    groups = np.random.default_rng(k).integers(0, 3, 3000) if grouped else None
+    s = lf.label_stats(L, k, groups=groups, n_groups=3 if grouped else None)
+    assert_matches(s, reference_stats(L, k, groups=groups, n_groups=3 if grouped else 1))
 
 
 def test_medium_multiclass_matches_reference():
@@ -250,3 +260,28 @@ def test_accepts_lists_and_dataframes():
     ref = lf.label_stats(L, 2)
     assert lf.label_stats(L.tolist(), 2) == ref
     assert lf.label_stats(pd.DataFrame(L), 2) == ref
+
+
+@pytest.mark.parametrize("m", [15, 16, 17, 48, 70])
+@pytest.mark.parametrize("n", [1, 15, 257, 1031])
+def test_int8_tiles_and_tails_match_reference(m, n):
+    L = random_L(n, m, 3, seed=m * n)
+    assert_matches(lf.label_stats(L, 3), reference_stats(L, 3))
+    rows = np.random.default_rng(0).permutation(n)[: max(1, n // 2)]
+    view = L[np.sort(rows)]  # a gathered copy with the same layout
+    assert_matches(lf.label_stats(view, 3), reference_stats(view, 3))
+
+
+@pytest.mark.parametrize("value", [-2, 3, 127, -128])
+def test_invalid_vote_inside_a_simd_tile_is_reported(value):
+    L = random_L(5000, 40, 3, seed=2)
+    L[4321, 17] = value
+    with pytest.raises(ValueError, match=rf"row 4321, column 17\) is {value}"):
+        lf.label_stats(L, 3)
+
+
+def test_show_versions_reports_the_core(capsys):
+    lf.show_versions()
+    out = capsys.readouterr().out
+    assert "openmp" in out and "numpy" in out
+    assert lf._versions.versions()["core"] == lf.__version__

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from . import _core
+from ._versions import show_versions
 from .analysis import LFAnalysis
 from .stats import GroupIndex, LabelStats, label_stats
 
 __version__ = _core.__version__
 
-__all__ = ["GroupIndex", "LFAnalysis", "LabelStats", "label_stats", "__version__"]
+__all__ = ["GroupIndex", "LFAnalysis", "LabelStats", "label_stats", "show_versions", "__version__"]
 
 # -- labeling functions, appliers, data sets -------------------------------------------------------------------------
 from .datasets import Dataset, Split, load_dataset  # noqa: E402
