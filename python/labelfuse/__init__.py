@@ -15,3 +15,14 @@ from .datasets import Dataset, Split, load_dataset  # noqa: E402
 from .labeling import LFApplier, LabelingFunction, apply_lfs, labeling_function  # noqa: E402
 
 __all__ += ["Dataset", "LFApplier", "LabelingFunction", "Split", "apply_lfs", "labeling_function", "load_dataset"]
+
+# -- scale-out on Dask (optional extra; imported on first use so that labelfuse works without dask) -------------------
+_LAZY_SUBMODULES = ("distributed",)
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
