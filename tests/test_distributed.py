@@ -346,3 +346,86 @@ def test_label_model_params_and_errors(data):
         model.predict_proba(da.zeros((3, M), dtype=np.int8, chunks=3))
     with pytest.raises(ValueError, match="method: expected one of"):
         lfd.DaskLabelModel(K, method="nope").fit(da.zeros((3, M), dtype=np.int8, chunks=3))
+
+
+# -- Dawid-Skene (distributed EM) ----------------------------------------------------------------------------------------
+def local_em(L, k, groups=None, n_groups=1, max_iter=100, tol=1e-8, smoothing=0.01):
+    """The same EM on the whole matrix in one process, written out with plain numpy loops (the reference)."""
+    from labelfuse._dask_em import em_block, m_step
+
+    stats = em_block(L, groups, n_groups, k, None)
+    cpt, prior = m_step(stats, smoothing, None, majority=True)
+    previous = None
+    for it in range(1, max_iter + 1):
+        stats = em_block(L, groups, n_groups, k, (np.log(np.maximum(cpt, 1e-300)), np.log(prior)))
+        ll = stats.loglik / stats.rows
+        cpt, prior = m_step(stats, smoothing, None, majority=False)
+        if it > 1 and abs(ll[0] - previous) < tol:
+            break
+        previous = ll[0]
+    return cpt, prior, it
+
+
+def test_em_block_counts_match_loops():
+    from labelfuse._dask_em import em_block
+
+    syn = make_label_matrix(40, 4, 3, seed=2)
+    fit = true_fit(syn)
+    log_cpt, log_prior = (np.log(syn.cpt)[None], np.log(syn.class_balance)[None])
+    out = em_block(syn.L, None, 1, 3, (log_cpt, log_prior))
+    P = bayes_posterior(syn.L, syn.cpt, syn.class_balance)
+    counts = np.zeros((4, 3, 3))
+    for i in range(40):
+        for j in range(4):
+            if syn.L[i, j] >= 0:
+                counts[j, syn.L[i, j]] += P[i]
+    np.testing.assert_allclose(out.counts[0], counts, atol=1e-12)
+    np.testing.assert_allclose(out.mass[0], P.sum(axis=0), atol=1e-12)
+    ll = sum(np.log(sum(syn.class_balance[y] * np.prod([syn.cpt[j, syn.L[i, j] + 1, y] for j in range(4)])
+                        for y in range(3))) for i in range(40))
+    assert out.loglik[0] == pytest.approx(ll, abs=1e-10)
+    assert fit.cpt.shape == (4, 4, 3)
+
+
+@pytest.mark.parametrize("npartitions", [1, 3, 7])
+def test_dawid_skene_equals_single_process_em(client, data, npartitions):
+    syn, frame = data
+    L = applied(client, frame, npartitions)
+    # tol 1e-6 keeps the test short (about 25 passes); the reference runs the same iterations
+    model = lfd.DaskLabelModel(K, method="dawid_skene", method_options={"tol": 1e-6}).fit(L, client=client)
+    cpt, prior, n_iter = local_em(syn.L, K, tol=1e-6)
+    np.testing.assert_allclose(model.cpt_, cpt[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(model.class_balance_, prior[0], rtol=0, atol=1e-12)
+    assert model.fits_[0].info["n_iter"] == n_iter and model.fits_[0].info["converged"]
+    # recovery: the generative model's accuracies, to sampling error at n = 1500
+    acc = (model.cpt_[:, 1:, :] * model.class_balance_).trace(axis1=1, axis2=2) / (
+        (1 - model.cpt_[:, 0, :]) * model.class_balance_).sum(axis=1)
+    np.testing.assert_allclose(acc, syn.accuracy, atol=0.08)
+    got = client.compute(model.predict_proba(L)).result(timeout=TIMEOUT)
+    np.testing.assert_allclose(got, lf._core.posterior(syn.L, *model.fits_[0].log_tables(), K), rtol=0, atol=1e-12)
+
+
+def test_dawid_skene_matches_native_fit(client, data):
+    native = pytest.importorskip("labelfuse.models._dawid_skene")
+    syn, frame = data
+    L = applied(client, frame, 3)
+    model = lfd.DaskLabelModel(K, method="dawid_skene").fit(L, client=client)
+    expected = native.fit_dawid_skene(syn.L, K, accelerate=False)
+    np.testing.assert_allclose(model.cpt_, expected.cpt, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(model.class_balance_, expected.class_balance, rtol=0, atol=1e-9)
+
+
+def test_grouped_dawid_skene_runs_each_group_alone(client, data):
+    syn, frame = data
+    L = applied(client, frame, 3)
+    groups = (np.arange(N) % 2).astype(np.int64)
+    model = lfd.DaskLabelModel(K, method="dawid_skene", method_options={"tol": 1e-5}).fit(
+        L, groups=groups, n_groups=2, client=client)
+    iterations = set()
+    for g in range(2):
+        cpt, prior, n_iter = local_em(syn.L[groups == g], K, tol=1e-5)
+        iterations.add(n_iter)
+        np.testing.assert_allclose(model.cpt_[g], cpt[0], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(model.class_balance_[g], prior[0], rtol=0, atol=1e-12)
+        assert model.fits_[g].info["n_iter"] == n_iter
+    assert len(iterations) == 2  # the groups stop at different iterations: the frozen one must not move
