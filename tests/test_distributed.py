@@ -429,3 +429,53 @@ def test_grouped_dawid_skene_runs_each_group_alone(client, data):
         np.testing.assert_allclose(model.class_balance_[g], prior[0], rtol=0, atol=1e-12)
         assert model.fits_[g].info["n_iter"] == n_iter
     assert len(iterations) == 2  # the groups stop at different iterations: the frozen one must not move
+
+
+# -- more edge cases -----------------------------------------------------------------------------------------------------
+def test_blocks_cast_to_widest_dtype_without_cardinality(client, data):
+    _, frame = data
+    wide = labeling_function(name="wide")(lambda x: 200 if x.v0 == 1 and x.y == 1 else x.v0)
+    ddf = frame_of(frame, 7)
+    L = run_with_timeout(lfd.apply_lfs, [wide], ddf, progress=False, client=client)
+    local = LFApplier([wide], progress=False).apply(frame)
+    assert L.dtype == np.int16 == local.dtype
+    np.testing.assert_array_equal(L.compute(), local)
+
+
+def test_liger_partitions_end_to_end(client, data):
+    syn, frame = data
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(N, 8)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    try:
+        from labelfuse.embeddings import KMeansPartition
+
+        partitioner = KMeansPartition(3, seed=0)
+    except ImportError:  # the fusion work has not landed in this build: a stand-in with fit/predict
+        partitioner = NearestCentre(3)
+    L = applied(client, frame, 3)
+    Xd = da.from_array(X, chunks=250)  # not aligned with L's blocks: groups are rechunked to L's rows
+    fitted = lfd.fit_partitions(Xd, partitioner, sample_size=600, client=client)
+    ids = lfd.assign_partitions(Xd, fitted)
+    ids_local = fitted.predict(X)
+    stats = lfd.label_stats(L, K, groups=ids, n_groups=3, client=client)
+    assert stats == lf.label_stats(syn.L, K, groups=ids_local, n_groups=3)
+    fits = [true_fit(syn)] * 3
+    got = client.compute(lfd.predict_proba(L, fits, groups=ids)).result(timeout=TIMEOUT)
+    np.testing.assert_allclose(got, lf._core.posterior(syn.L, *true_fit(syn).log_tables(), K), rtol=0, atol=1e-12)
+
+
+def test_local_cluster_refuses_fork():
+    import dask
+
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+        with pytest.raises(ValueError, match="not fork-safe"):
+            lfd.local_cluster()
+
+
+def test_client_required_for_apply(data):
+    _, frame = data
+    # a fresh thread has no current client only if none exists; the module fixture may be running, so pass a
+    # wrong type instead of relying on global state
+    with pytest.raises(TypeError, match="client: expected a dask.distributed.Client"):
+        lfd.apply_lfs(LFS, frame_of(frame, 2), client="tcp://nowhere")
