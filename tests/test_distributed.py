@@ -479,3 +479,15 @@ def test_client_required_for_apply(data):
     # wrong type instead of relying on global state
     with pytest.raises(TypeError, match="client: expected a dask.distributed.Client"):
         lfd.apply_lfs(LFS, frame_of(frame, 2), client="tcp://nowhere")
+
+
+def test_worker_that_dies_is_reported_not_hung(data):
+    import dask
+
+    _, frame = data
+    dies = labeling_function(name="dies")(lambda x: os._exit(3))
+    # a cluster of its own: the crash must not disturb the shared one; no retries on other workers
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with lfd.local_cluster(n_workers=1, memory_limit="1GiB") as cluster, distributed.Client(cluster) as c:
+            with pytest.raises(distributed.KilledWorker):
+                run_with_timeout(lfd.apply_lfs, [dies], frame_of(frame, 2), cardinality=K, progress=False, client=c)

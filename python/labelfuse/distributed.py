@@ -216,11 +216,8 @@ class DaskLFApplier:
         try:
             with tqdm(total=len(results), desc="Applying LFs", unit="partition", disable=not self.progress) as bar:
                 for fut in distributed.as_completed(results):
-                    if fut.status == "error":
-                        exc = fut.exception()
-                        raise exc.with_traceback(None)
-                    if fut.status == "cancelled":
-                        raise RuntimeError("apply: a partition's task was cancelled (the cluster lost it)")
+                    if fut.status != "finished":
+                        fut.result()  # re-raises the worker's exception (DistributedLFError, KilledWorker, ...)
                     bar.update(1)
         except BaseException:
             client.cancel(results)
@@ -510,7 +507,7 @@ class DaskLabelModel:
     ``fit(L, groups=..., n_groups=G)`` fits one model per group (Liger partitions, e.g. from
     :func:`assign_partitions`); ``predict_proba`` then needs the same kind of groups.
 
-    Fitted attributes: ``stats_`` (the reduced LabelStats), ``fits_`` (one FitResult per group), ``cpt_``
+    Fitted attributes: ``stats_`` (the reduced LabelStats; None for Dawid-Skene), ``fits_`` (one FitResult per group), ``cpt_``
     ((m, k+1, k), or (G, m, k+1, k) when grouped), ``class_balance_`` ((k,) or (G, k)), ``n_groups_``.
     """
 
