@@ -14,6 +14,12 @@ back so that posteriors are computed block by block on the workers::
     model = lfd.DaskLabelModel(2, method="triplet").fit(L)
     P = model.predict_proba(L)                           # dask array (n, k) float64
 
+Label models: the triplet and covariance fits need only the reduced statistics. Dawid-Skene needs the rows at
+every iteration: it runs as a distributed EM (one pass over the persisted blocks per iteration, per-block expected
+counts reduced in the same tree; see ``labelfuse._dask_em``). Liger-style partitioned models: fit the partitioner
+on a sample (:func:`fit_partitions`), assign partition ids on the workers (:func:`assign_partitions`) and pass
+them as ``groups`` to :func:`label_stats` / :class:`DaskLabelModel`: one model per partition from one reduction.
+
 Threads: Dask's nanny starts workers with ``OMP_NUM_THREADS=1``, so the native core runs one OpenMP thread per
 task by default (``n_threads=None``), and parallelism comes from the worker threads and processes. Pass
 ``n_threads`` to give each task more OpenMP threads: worth it with few, large partitions and idle cores; harmful
@@ -63,6 +69,7 @@ __all__ = [
     "label_stats",
     "local_cluster",
     "predict_proba",
+    "tree_sum",
 ]
 
 SPLIT_EVERY = 8  # fan-in of the reduction tree: log_8(partitions) levels, each node adds 8 small objects
