@@ -1,0 +1,78 @@
+#include "majority.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "parallel.hpp"
+
+namespace labelfuse {
+
+template <class T>
+void majority_proba(const LabelView<T>& L, int64_t k, const double* fallback, double* out, int n_threads) {
+    const int64_t n = L.n_rows, m = L.n_cols;
+    if (n * m < (int64_t{1} << 15)) n_threads = 1;
+    ExceptionCatcher catcher;
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (int64_t r = 0; r < n; ++r) {
+        catcher.run([&] {
+            double* o = out + r * k;
+            std::fill(o, o + k, 0.0);
+            int64_t votes = 0;
+            for (int64_t j = 0; j < m; ++j) {
+                const int64_t c = L(r, j);
+                if (c == -1) continue;
+                if (c < -1 || c >= k)
+                    throw std::invalid_argument("L: entry (row " + std::to_string(r) + ", column " +
+                                                std::to_string(j) + ") is " + std::to_string(c) +
+                                                "; votes must be -1 (abstain) or a class in 0.." +
+                                                std::to_string(k - 1));
+                o[c] += 1.0;
+                ++votes;
+            }
+            if (votes == 0) {
+                std::copy(fallback, fallback + k, o);
+            } else {
+                const double inv = 1.0 / static_cast<double>(votes);
+                for (int64_t y = 0; y < k; ++y) o[y] *= inv;
+            }
+        });
+    }
+    catcher.rethrow();
+}
+
+template <class A, class B>
+void changed_columns(const LabelView<A>& a, const LabelView<B>& b, uint8_t* changed, int n_threads) {
+    const int64_t n = a.n_rows, m = a.n_cols;
+    if (b.n_rows != n || b.n_cols != m) throw std::invalid_argument("L: shape differs from the fitted matrix");
+    if (n * m < (int64_t{1} << 15)) n_threads = 1;
+    std::fill(changed, changed + m, uint8_t{0});
+#pragma omp parallel num_threads(n_threads)
+    {
+        std::vector<uint8_t> local(m, 0);
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < n; ++r)
+            for (int64_t j = 0; j < m; ++j) local[j] |= static_cast<uint8_t>(a(r, j) != b(r, j));
+#pragma omp critical(labelfuse_changed_columns)
+        for (int64_t j = 0; j < m; ++j) changed[j] |= local[j];  // OR: order-independent
+    }
+}
+
+#define LABELFUSE_MAJORITY(T) \
+    template void majority_proba<T>(const LabelView<T>&, int64_t, const double*, double*, int);
+LABELFUSE_MAJORITY(int8_t)
+LABELFUSE_MAJORITY(int16_t)
+LABELFUSE_MAJORITY(int32_t)
+LABELFUSE_MAJORITY(int64_t)
+
+#define LABELFUSE_CHANGED(A, B) \
+    template void changed_columns<A, B>(const LabelView<A>&, const LabelView<B>&, uint8_t*, int);
+#define LABELFUSE_CHANGED_ALL(A) \
+    LABELFUSE_CHANGED(A, int8_t) LABELFUSE_CHANGED(A, int16_t) LABELFUSE_CHANGED(A, int32_t) LABELFUSE_CHANGED(A, int64_t)
+LABELFUSE_CHANGED_ALL(int8_t)
+LABELFUSE_CHANGED_ALL(int16_t)
+LABELFUSE_CHANGED_ALL(int32_t)
+LABELFUSE_CHANGED_ALL(int64_t)
+
+}  // namespace labelfuse
