@@ -153,8 +153,9 @@ class LabelModel(BaseLabelModel):
             )
         self.cpt_ = cpt
         self.class_balance_ = balance
-        self.accuracies_ = accuracies_from_cpt(cpt, balance)
         self.coverage_ = np.asarray(stats.lf_coverage(), dtype=np.float64)
+        # An LF with no vote in the data has no accuracy to speak of (its table is only the smoothing prior).
+        self.accuracies_ = np.where(self.coverage_ > 0, accuracies_from_cpt(cpt, balance), np.nan)
         info = dict(result.info)
         self.n_iter_ = info.get("n_iter")
         self.info_ = info
