@@ -202,7 +202,7 @@ const double* optional_float64(const py::object& obj, const char* name, int64_t 
 
 py::dict dawid_skene_py(const py::array& L, int64_t cardinality, int64_t max_iter, double tol, double smoothing,
                         bool model_abstentions, const py::object& fixed_prior, const py::object& init_cpt,
-                        const py::object& init_prior, const py::object& n_threads) {
+                        const py::object& init_prior, bool accelerate, const py::object& n_threads) {
     if (L.ndim() != 2) throw py::value_error("L: expected a 2-D label matrix, got " + std::to_string(L.ndim()) + "-D");
     if (cardinality < 2) throw py::value_error("cardinality: expected at least 2 classes");
     const int64_t m = L.shape(1), k = cardinality;
@@ -214,6 +214,7 @@ py::dict dawid_skene_py(const py::array& L, int64_t cardinality, int64_t max_ite
     opt.fixed_prior = optional_float64(fixed_prior, "class_balance", k);
     opt.init_cpt = optional_float64(init_cpt, "init_cpt", m * (k + 1) * k);
     opt.init_prior = optional_float64(init_prior, "init_prior", k);
+    opt.accelerate = accelerate;
     opt.n_threads = threads_arg(n_threads);
     DawidSkeneResult res = with_label_view(L, [&](auto view) {
         py::gil_scoped_release release;
@@ -268,9 +269,9 @@ py::array_t<bool> changed_columns_py(const py::array& L, const py::array& previo
 
 void bind_dawid_skene(py::module_& mod) {
     mod.def("dawid_skene", &dawid_skene_py, py::arg("L"), py::arg("cardinality"), py::arg("max_iter") = 100,
-            py::arg("tol") = 1e-6, py::arg("smoothing") = 0.01, py::arg("model_abstentions") = true,
+            py::arg("tol") = 1e-8, py::arg("smoothing") = 0.01, py::arg("model_abstentions") = true,
             py::arg("class_balance") = py::none(), py::arg("init_cpt") = py::none(),
-            py::arg("init_prior") = py::none(), py::arg("n_threads") = py::none());
+            py::arg("init_prior") = py::none(), py::arg("accelerate") = true, py::arg("n_threads") = py::none());
     mod.def("majority_proba", &majority_proba_py, py::arg("L"), py::arg("cardinality"), py::arg("fallback"),
             py::arg("n_threads") = py::none());
     mod.def("changed_columns", &changed_columns_py, py::arg("L"), py::arg("previous"),

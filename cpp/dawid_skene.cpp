@@ -199,6 +199,7 @@ class EM {
         acc_.assign(n_chunks_ * stride, 0.0);
         counts_.assign(m_ * k_ * k_, 0.0);
         class_mass_.assign(k_, 0.0);
+        theta_.assign(m_ * (k_ + 1) * k_, 0.0);
         log_abstain_.assign(m_ * k_, 0.0);
         log_delta_.assign(m_ * k_ * k_, 0.0);
         prior_.assign(k_, 1.0 / k_);
@@ -207,6 +208,9 @@ class EM {
         // Rows with no vote: at most one pattern (patterns are distinct).
         for (int64_t p = 0; p < np_; ++p)
             if (P.offsets[p] == P.offsets[p + 1]) empty_pattern_ = p;
+        lf_votes_.assign(m_, 0.0);
+        for (int64_t p = 0; p < np_; ++p)
+            for (int64_t t = P.offsets[p]; t < P.offsets[p + 1]; ++t) lf_votes_[P.codes[t] / k_] += P.counts[p];
         covered_rows_ = static_cast<double>(P.n_rows) - (empty_pattern_ >= 0 ? P.counts[empty_pattern_] : 0.0);
     }
 
@@ -219,24 +223,83 @@ class EM {
             pass(/*majority=*/true);
             m_step();
         }
-        double previous = 0.0;
-        for (int64_t it = 0; it < opt_.max_iter; ++it) {
-            const double ll = pass(false);
-            res.n_iter = it + 1;
-            res.log_likelihood = ll;
-            m_step();
-            if (it > 0 && std::abs(ll - previous) < opt_.tol) {
-                res.converged = true;
-                break;
-            }
-            previous = ll;
-        }
+        if (opt_.accelerate) run_squarem(res);
+        else run_plain(res);
         res.cpt = cpt();
         res.prior = prior_;
         return res;
     }
 
   private:
+    // One EM step from the current parameters; returns the log-likelihood of the parameters it started from.
+    double em_step(DawidSkeneResult& res) {
+        const double ll = pass(false);
+        m_step();
+        res.n_iter += 1;
+        res.log_likelihood = ll;
+        return ll;
+    }
+
+    void run_plain(DawidSkeneResult& res) {
+        double previous = 0.0;
+        while (res.n_iter < opt_.max_iter) {
+            const double ll = em_step(res);
+            if (res.n_iter > 1 && std::abs(ll - previous) < opt_.tol) {
+                res.converged = true;
+                return;
+            }
+            previous = ll;
+        }
+    }
+
+    // SQUAREM (Varadhan & Roland 2008, scheme S3): two EM steps give r = t1 - t0 and v = t2 - 2 t1 + t0, and
+    // the next point is t0 - 2 a r + a^2 v with a = -|r| / |v| (a = -1 is plain EM: t2). A point that lowers
+    // the likelihood is dropped for t2. Slow EM (weak LFs, imbalanced classes) needs hundreds of plain steps.
+    void run_squarem(DawidSkeneResult& res) {
+        double previous = 0.0;
+        bool have_previous = false;
+        std::vector<double> t0, t1, t2;
+        while (res.n_iter < opt_.max_iter) {
+            t0 = state();
+            const double ll0 = em_step(res);
+            if (have_previous && std::abs(ll0 - previous) < opt_.tol) {
+                res.converged = true;
+                return;
+            }
+            if (have_previous && ll0 < previous && !t2.empty()) {
+                set_state(t2);  // the extrapolated point was worse than plain EM would have been
+                have_previous = false;
+                continue;
+            }
+            previous = ll0;
+            have_previous = true;
+            if (res.n_iter >= opt_.max_iter) return;
+            t1 = state();
+            const double ll1 = em_step(res);
+            if (std::abs(ll1 - ll0) < opt_.tol) {
+                res.converged = true;
+                return;
+            }
+            previous = ll1;
+            t2 = state();
+            double rr = 0.0, vv = 0.0;
+            for (size_t i = 0; i < t0.size(); ++i) {
+                const double r = t1[i] - t0[i], v = t2[i] - 2.0 * t1[i] + t0[i];
+                rr += r * r;
+                vv += v * v;
+            }
+            double step = (vv > 0) ? -std::sqrt(rr / vv) : -1.0;
+            if (!std::isfinite(step) || step > -1.0) step = -1.0;
+            if (step == -1.0) continue;  // the state is t2 already
+            std::vector<double> next(t0.size());
+            for (size_t i = 0; i < t0.size(); ++i) {
+                const double r = t1[i] - t0[i], v = t2[i] - 2.0 * t1[i] + t0[i];
+                next[i] = t0[i] - 2.0 * step * r + step * step * v;
+            }
+            set_state(next);
+        }
+    }
+
     // Returns the mean log-likelihood per row under the current parameters (0 for the majority-vote pass).
     double pass(bool majority) {
         const int64_t m = m_, k = k_, stride = m * k * k + k + 1;
@@ -313,6 +376,7 @@ class EM {
         return rows > 0 ? ll / rows : 0.0;
     }
 
+    // Expected counts -> parameters theta_ [j][v][y] (v = 0 abstain, 1..k votes) and prior_.
     void m_step() {
         const int64_t m = m_, k = k_;
         const double alpha = opt_.smoothing;
@@ -321,83 +385,97 @@ class EM {
         for (int64_t y = 0; y < k; ++y) {
             if (opt_.fixed_prior) prior_[y] = opt_.fixed_prior[y];
             else if (total > 0) prior_[y] = (class_mass_[y] + alpha) / (total + k * alpha);
+            // no mass at all (no rows, no smoothing): keep the previous prior rather than divide by zero
         }
-        // Without any signal (no rows, no smoothing) keep the previous prior rather than dividing by zero.
+        const bool model = opt_.model_abstentions;
         for (int64_t j = 0; j < m; ++j)
             for (int64_t y = 0; y < k; ++y) {
                 double voted = 0.0;
                 for (int64_t c = 0; c < k; ++c) voted += counts_[(j * k + c) * k + y];
-                double denom, abstained = 0.0;
-                if (opt_.model_abstentions) {
-                    abstained = std::max(0.0, class_mass_[y] - voted);
-                    denom = class_mass_[y] + alpha * (k + 1);
-                } else {
-                    denom = voted + alpha * k;
-                }
-                const double log_abst =
-                    opt_.model_abstentions ? safe_log(abstained + alpha, denom, k + 1) : 0.0;
+                const double denom = model ? class_mass_[y] + alpha * (k + 1) : voted + alpha * k;
+                const double outcomes = static_cast<double>(model ? k + 1 : k);
+                auto share = [&](double num) { return denom > 0 ? num / denom : 1.0 / outcomes; };
+                theta_[(j * (k + 1)) * k + y] = model ? share(std::max(0.0, class_mass_[y] - voted) + alpha) : 0.0;
+                for (int64_t c = 0; c < k; ++c)
+                    theta_[(j * (k + 1) + c + 1) * k + y] = share(counts_[(j * k + c) * k + y] + alpha);
+            }
+        refresh_logs();
+    }
+
+    void refresh_logs() {
+        const int64_t m = m_, k = k_;
+        const bool model = opt_.model_abstentions;
+        for (int64_t j = 0; j < m; ++j)
+            for (int64_t y = 0; y < k; ++y) {
+                const double log_abst = model ? std::log(std::max(theta_[(j * (k + 1)) * k + y], 1e-300)) : 0.0;
                 log_abstain_[j * k + y] = log_abst;
                 for (int64_t c = 0; c < k; ++c)
                     log_delta_[(j * k + c) * k + y] =
-                        safe_log(counts_[(j * k + c) * k + y] + alpha, denom, opt_.model_abstentions ? k + 1 : k) -
-                        log_abst;
+                        std::log(std::max(theta_[(j * (k + 1) + c + 1) * k + y], 1e-300)) - log_abst;
             }
     }
 
-    // log(num / denom), uniform over `outcomes` when there is no mass at all.
-    static double safe_log(double num, double denom, int64_t outcomes) {
-        if (denom <= 0) return -std::log(static_cast<double>(outcomes));
-        return std::log(std::max(num / denom, 1e-300));
+    // Parameters as one flat vector (tables, then prior) for the extrapolation, and back: set_state projects
+    // onto valid distributions (negative entries to 0, each column and the prior renormalised).
+    std::vector<double> state() const {
+        std::vector<double> v(theta_);
+        v.insert(v.end(), prior_.begin(), prior_.end());
+        return v;
     }
 
+    void set_state(const std::vector<double>& v) {
+        const int64_t m = m_, k = k_;
+        const bool model = opt_.model_abstentions;
+        std::copy(v.begin(), v.begin() + theta_.size(), theta_.begin());
+        for (int64_t j = 0; j < m; ++j)
+            for (int64_t y = 0; y < k; ++y) {
+                double sum = 0.0;
+                for (int64_t c = model ? 0 : 1; c <= k; ++c) {
+                    double& t = theta_[(j * (k + 1) + c) * k + y];
+                    t = std::max(t, 0.0);
+                    sum += t;
+                }
+                for (int64_t c = model ? 0 : 1; c <= k; ++c) theta_[(j * (k + 1) + c) * k + y] /= sum;
+            }
+        if (!opt_.fixed_prior) {
+            double sum = 0.0;
+            for (int64_t y = 0; y < k; ++y) sum += (prior_[y] = std::max(v[theta_.size() + y], 0.0));
+            for (int64_t y = 0; y < k; ++y) prior_[y] /= sum;
+        }
+        refresh_logs();
+    }
+
+    // Warm start from a (m, k+1, k) table and a prior.
     void set_parameters(const double* cpt, const double* prior) {
         const int64_t m = m_, k = k_;
         for (int64_t y = 0; y < k; ++y) prior_[y] = prior ? prior[y] : 1.0 / k;
         for (int64_t j = 0; j < m; ++j)
             for (int64_t y = 0; y < k; ++y) {
-                const double abst = cpt[(j * (k + 1)) * k + y];
-                const double voted = 1.0 - abst;
-                const double log_abst = opt_.model_abstentions ? std::log(std::max(abst, 1e-300)) : 0.0;
-                log_abstain_[j * k + y] = log_abst;
+                const double abst = cpt[(j * (k + 1)) * k + y], voted = 1.0 - abst;
+                theta_[(j * (k + 1)) * k + y] = opt_.model_abstentions ? abst : 0.0;
                 for (int64_t c = 0; c < k; ++c) {
                     const double pc = cpt[(j * (k + 1) + c + 1) * k + y];
-                    const double v = opt_.model_abstentions ? pc : (voted > 0 ? pc / voted : 1.0 / k);
-                    log_delta_[(j * k + c) * k + y] = std::log(std::max(v, 1e-300)) - log_abst;
+                    theta_[(j * (k + 1) + c + 1) * k + y] =
+                        opt_.model_abstentions ? pc : (voted > 0 ? pc / voted : 1.0 / k);
                 }
             }
+        refresh_logs();
     }
 
     // P(lambda_j = c | y) with vote index 0 = abstain. Ignoring abstentions, an LF abstains with its observed
     // rate whatever the class, which leaves posteriors unchanged.
     std::vector<double> cpt() const {
+        if (opt_.model_abstentions) return theta_;
         const int64_t m = m_, k = k_;
-        std::vector<double> out(m * (k + 1) * k);
-        std::vector<double> coverage(m, 0.0);
-        if (!opt_.model_abstentions) {
-            // Every covered row's posterior sums to 1, so the expected counts of LF j sum to its votes.
-            for (int64_t j = 0; j < m; ++j) {
-                double v = 0.0;
-                for (int64_t i = 0; i < k * k; ++i) v += counts_[j * k * k + i];
-                coverage[j] = P_.n_rows > 0 ? v / static_cast<double>(P_.n_rows) : 0.0;
+        std::vector<double> out(theta_.size());
+        for (int64_t j = 0; j < m; ++j) {
+            const double coverage = P_.n_rows > 0 ? lf_votes_[j] / static_cast<double>(P_.n_rows) : 0.0;
+            for (int64_t y = 0; y < k; ++y) {
+                out[(j * (k + 1)) * k + y] = 1.0 - coverage;
+                for (int64_t c = 0; c < k; ++c)
+                    out[(j * (k + 1) + c + 1) * k + y] = coverage * theta_[(j * (k + 1) + c + 1) * k + y];
             }
         }
-        for (int64_t j = 0; j < m; ++j)
-            for (int64_t y = 0; y < k; ++y) {
-                const double a = std::exp(log_abstain_[j * k + y]);
-                double col = 0.0;
-                for (int64_t c = 0; c < k; ++c) col += std::exp(log_delta_[(j * k + c) * k + y] + log_abstain_[j * k + y]);
-                if (opt_.model_abstentions) {
-                    out[(j * (k + 1)) * k + y] = a;
-                    for (int64_t c = 0; c < k; ++c)
-                        out[(j * (k + 1) + c + 1) * k + y] =
-                            std::exp(log_delta_[(j * k + c) * k + y] + log_abstain_[j * k + y]);
-                } else {
-                    out[(j * (k + 1)) * k + y] = 1.0 - coverage[j];
-                    for (int64_t c = 0; c < k; ++c)
-                        out[(j * (k + 1) + c + 1) * k + y] =
-                            coverage[j] * std::exp(log_delta_[(j * k + c) * k + y]) / col;
-                }
-            }
         return out;
     }
 
@@ -407,7 +485,8 @@ class EM {
     int64_t n_chunks_ = 1, empty_pattern_ = -1;
     int n_threads_ = 1;
     double covered_rows_ = 0.0;
-    std::vector<double> acc_, counts_, class_mass_, log_abstain_, log_delta_, prior_;
+    std::vector<double> lf_votes_;  // rows each LF votes on
+    std::vector<double> acc_, counts_, class_mass_, theta_, log_abstain_, log_delta_, prior_;
 };
 
 }  // namespace

@@ -74,7 +74,7 @@ class LabelModel(BaseLabelModel):
         *,
         abstentions: str = "model",
         max_iter: int = 100,
-        tol: float = 1e-6,
+        tol: float = 1e-8,
         smoothing: float = 0.01,
         method_options: Optional[Dict[str, Any]] = None,
         tie_policy: str = "abstain",
