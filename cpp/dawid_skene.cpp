@@ -52,16 +52,31 @@ VotePatterns vote_patterns(const LabelView<T>& L, int64_t k, int n_threads) {
     for (int64_t c = 0; c < n_row_chunks; ++c) {
         const int64_t end = std::min(n, (c + 1) * kRowChunk);
         for (int64_t r = c * kRowChunk; r < end; ++r) {
-            uint64_t h = 0x9e3779b97f4a7c15ULL;
-            for (int64_t j = 0; j < m; ++j) {
+            // Four independent multiply chains (a single chain is bound by the multiplier's latency).
+            uint64_t h0 = 0x9e3779b97f4a7c15ULL, h1 = 0x632be59bd9b4e019ULL, h2 = 0x85ebca6b27d4eb4fULL,
+                     h3 = 0xc2b2ae3d27d4eb4fULL;
+            bool bad = false;
+            auto code = [&](int64_t j) {
                 const int64_t v = L(r, j);
-                if (v < -1 || v >= k) {
-                    if (bad_row[c] < 0) { bad_row[c] = r; bad_col[c] = j; bad_val[c] = v; }
-                    continue;
-                }
-                h = (h ^ static_cast<uint64_t>(v + 2)) * 0x100000001b3ULL;
+                bad |= (v < -1) | (v >= k);
+                return static_cast<uint64_t>(v + 2);
+            };
+            int64_t j = 0;
+            for (; j + 4 <= m; j += 4) {
+                h0 = (h0 ^ code(j)) * 0x100000001b3ULL;
+                h1 = (h1 ^ code(j + 1)) * 0x100000001b3ULL;
+                h2 = (h2 ^ code(j + 2)) * 0x100000001b3ULL;
+                h3 = (h3 ^ code(j + 3)) * 0x100000001b3ULL;
             }
-            hash[r] = finalize_hash(h);
+            for (; j < m; ++j) h0 = (h0 ^ code(j)) * 0x100000001b3ULL;
+            if (bad && bad_row[c] < 0) {
+                for (int64_t jj = 0; jj < m; ++jj) {
+                    const int64_t v = L(r, jj);
+                    if (v < -1 || v >= k) { bad_row[c] = r; bad_col[c] = jj; bad_val[c] = v; break; }
+                }
+            }
+            const uint64_t h[4] = {h0, h1, h2, h3};
+            hash[r] = finalize_hash(h[0] ^ finalize_hash(h[1] ^ finalize_hash(h[2] ^ finalize_hash(h[3]))));
         }
     }
     for (int64_t c = 0; c < n_row_chunks; ++c)
@@ -143,36 +158,49 @@ VotePatterns vote_patterns(const LabelView<T>& L, int64_t k, int n_threads) {
         }
     }
 
-    // 4. Compact into the sparse pattern list.
+    // 4. Number the patterns by their first row (so the sparse list is built reading L in row order: reading
+    //    representative rows in bucket order, i.e. at random, costs a cache and TLB miss per row).
     std::vector<int64_t> first(n_buckets + 1, 0);
     for (int64_t b = 0; b < n_buckets; ++b) first[b + 1] = first[b] + n_local[b];
     const int64_t n_pat = first[n_buckets];
+    std::vector<int64_t> slot_of_row(n, -1);
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 64)
+    for (int64_t b = 0; b < n_buckets; ++b)
+        for (int64_t i = 0; i < n_local[b]; ++i) slot_of_row[rep[bucket_start[b] + i]] = bucket_start[b] + i;
+    std::vector<int64_t> reps;
+    reps.reserve(n_pat);
     VotePatterns out;
     out.n_rows = n;
     out.n_lfs = m;
     out.cardinality = k;
     out.counts.resize(n_pat);
-    std::vector<int64_t> reps(n_pat);
-    out.offsets.assign(n_pat + 1, 0);
-#pragma omp parallel for num_threads(n_threads) schedule(dynamic, 64)
-    for (int64_t b = 0; b < n_buckets; ++b)
-        for (int64_t i = 0; i < n_local[b]; ++i) {
-            const int64_t p = first[b] + i, r = rep[bucket_start[b] + i];
-            reps[p] = r;
-            out.counts[p] = static_cast<double>(row_count[bucket_start[b] + i]);
-            int64_t votes = 0;
-            for (int64_t j = 0; j < m; ++j) votes += (L(r, j) != -1);
-            out.offsets[p + 1] = votes;
+    for (int64_t r = 0; r < n; ++r)
+        if (slot_of_row[r] >= 0) {
+            out.counts[reps.size()] = static_cast<double>(row_count[slot_of_row[r]]);
+            reps.push_back(r);
         }
-    for (int64_t p = 0; p < n_pat; ++p) out.offsets[p + 1] += out.offsets[p];
-    out.codes.resize(out.offsets[n_pat]);
+    out.offsets.assign(n_pat + 1, 0);
 #pragma omp parallel for num_threads(n_threads) schedule(static)
     for (int64_t p = 0; p < n_pat; ++p) {
-        int32_t* dst = out.codes.data() + out.offsets[p];
-        const int64_t r = reps[p];
-        for (int64_t j = 0; j < m; ++j) {
-            const int64_t v = L(r, j);
-            if (v != -1) *dst++ = static_cast<int32_t>(j * k + v);
+        int64_t votes = 0;
+        for (int64_t j = 0; j < m; ++j) votes += (L(reps[p], j) != -1);
+        out.offsets[p + 1] = votes;
+    }
+    for (int64_t p = 0; p < n_pat; ++p) out.offsets[p + 1] += out.offsets[p];
+    out.codes.resize(out.offsets[n_pat]);
+#pragma omp parallel num_threads(n_threads)
+    {
+        std::vector<int32_t> row(m);  // branch-free gather (votes are unpredictable), then one copy
+#pragma omp for schedule(static)
+        for (int64_t p = 0; p < n_pat; ++p) {
+            const int64_t r = reps[p];
+            int64_t nv = 0;
+            for (int64_t j = 0; j < m; ++j) {
+                const int64_t v = L(r, j);
+                row[nv] = static_cast<int32_t>(j * k + v);
+                nv += (v != -1);
+            }
+            std::copy(row.begin(), row.begin() + nv, out.codes.begin() + out.offsets[p]);
         }
     }
     return out;
@@ -208,9 +236,13 @@ class EM {
         // Rows with no vote: at most one pattern (patterns are distinct).
         for (int64_t p = 0; p < np_; ++p)
             if (P.offsets[p] == P.offsets[p + 1]) empty_pattern_ = p;
-        lf_votes_.assign(m_, 0.0);
+        class_of_code_.resize(m_ * k_);
+        for (int64_t i = 0; i < m_ * k_; ++i) class_of_code_[i] = static_cast<int32_t>(i % k_);
+        std::vector<double> per_code(m_ * k_, 0.0);
         for (int64_t p = 0; p < np_; ++p)
-            for (int64_t t = P.offsets[p]; t < P.offsets[p + 1]; ++t) lf_votes_[P.codes[t] / k_] += P.counts[p];
+            for (int64_t t = P.offsets[p]; t < P.offsets[p + 1]; ++t) per_code[P.codes[t]] += P.counts[p];
+        lf_votes_.assign(m_, 0.0);
+        for (int64_t i = 0; i < m_ * k_; ++i) lf_votes_[i / k_] += per_code[i];
         covered_rows_ = static_cast<double>(P.n_rows) - (empty_pattern_ >= 0 ? P.counts[empty_pattern_] : 0.0);
     }
 
@@ -302,7 +334,7 @@ class EM {
 
     // Returns the mean log-likelihood per row under the current parameters (0 for the majority-vote pass).
     double pass(bool majority) {
-        const int64_t m = m_, k = k_, stride = m * k * k + k + 1;
+        const int64_t m = m_, k = K ? K : k_, stride = m * k * k + k + 1;  // K: a compile-time trip count
         std::fill(acc_.begin(), acc_.end(), 0.0);
         std::vector<double> base(k);
         for (int64_t y = 0; y < k; ++y) {
@@ -329,7 +361,8 @@ class EM {
                     if (nv == 0 && (majority || ignore)) continue;  // handled after the pass / not modelled
                     if (majority) {
                         for (int64_t y = 0; y < k; ++y) s[y] = 0.0;
-                        for (int64_t t = 0; t < nv; ++t) s[code[t] % k] += 1.0 / static_cast<double>(nv);
+                        const double share = 1.0 / static_cast<double>(nv);
+                        for (int64_t t = 0; t < nv; ++t) s[class_of_code_[code[t]]] += share;
                     } else {
                         for (int64_t y = 0; y < k; ++y) s[y] = base[y];
                         for (int64_t t = 0; t < nv; ++t) {
@@ -486,6 +519,7 @@ class EM {
     int n_threads_ = 1;
     double covered_rows_ = 0.0;
     std::vector<double> lf_votes_;  // rows each LF votes on
+    std::vector<int32_t> class_of_code_;  // code % k without a division per vote
     std::vector<double> acc_, counts_, class_mass_, theta_, log_abstain_, log_delta_, prior_;
 };
 

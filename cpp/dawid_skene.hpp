@@ -8,8 +8,8 @@
 namespace labelfuse {
 
 // The distinct rows of a label matrix with their multiplicities, votes stored sparsely: pattern p votes
-// codes[offsets[p] .. offsets[p+1]-1], each code = j * k + c (LF j voted class c). Patterns appear in a fixed
-// order that depends only on L (never on the thread count).
+// codes[offsets[p] .. offsets[p+1]-1], each code = j * k + c (LF j voted class c). Patterns appear in the order
+// of their first row (never dependent on the thread count).
 struct VotePatterns {
     int64_t n_rows = 0, n_lfs = 0, cardinality = 0;
     std::vector<int64_t> offsets;  // n_patterns + 1
