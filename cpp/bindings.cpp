@@ -228,6 +228,7 @@ py::dict dawid_skene_py(const py::array& L, int64_t cardinality, int64_t max_ite
     out["converged"] = res.converged;
     out["log_likelihood"] = res.log_likelihood;
     out["n_patterns"] = res.n_patterns;
+    out["coverage"] = doubles_to_numpy(std::move(res.coverage), {m});
     return out;
 }
 
@@ -246,6 +247,18 @@ py::array_t<double> majority_proba_py(const py::array& L, int64_t cardinality, c
         return 0;
     });
     return out;
+}
+
+py::tuple majority_share_sum_py(const py::array& L, int64_t cardinality, const py::object& n_threads) {
+    if (L.ndim() != 2) throw py::value_error("L: expected a 2-D label matrix, got " + std::to_string(L.ndim()) + "-D");
+    if (cardinality < 1) throw py::value_error("cardinality: must be at least 1");
+    const int t = threads_arg(n_threads);
+    std::vector<double> sum(cardinality);
+    const int64_t covered = with_label_view(L, [&](auto view) {
+        py::gil_scoped_release release;
+        return majority_share_sum(view, cardinality, sum.data(), t);
+    });
+    return py::make_tuple(doubles_to_numpy(std::move(sum), {cardinality}), covered);
 }
 
 py::array_t<bool> changed_columns_py(const py::array& L, const py::array& previous, const py::object& n_threads) {
@@ -273,6 +286,8 @@ void bind_dawid_skene(py::module_& mod) {
             py::arg("class_balance") = py::none(), py::arg("init_cpt") = py::none(),
             py::arg("init_prior") = py::none(), py::arg("accelerate") = true, py::arg("n_threads") = py::none());
     mod.def("majority_proba", &majority_proba_py, py::arg("L"), py::arg("cardinality"), py::arg("fallback"),
+            py::arg("n_threads") = py::none());
+    mod.def("majority_share_sum", &majority_share_sum_py, py::arg("L"), py::arg("cardinality"),
             py::arg("n_threads") = py::none());
     mod.def("changed_columns", &changed_columns_py, py::arg("L"), py::arg("previous"),
             py::arg("n_threads") = py::none());

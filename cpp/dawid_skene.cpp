@@ -259,6 +259,8 @@ class EM {
         else run_plain(res);
         res.cpt = cpt();
         res.prior = prior_;
+        res.coverage.resize(m_);
+        for (int64_t j = 0; j < m_; ++j) res.coverage[j] = P_.n_rows > 0 ? lf_votes_[j] / P_.n_rows : 0.0;
         return res;
     }
 

@@ -43,6 +43,7 @@ struct DawidSkeneResult {
     bool converged = false;
     double log_likelihood = 0;  // mean per row, of the last E-step (ignoring mode: covered rows only)
     int64_t n_patterns = 0;
+    std::vector<double> coverage;  // (m,) fraction of rows each LF votes on
 };
 
 DawidSkeneResult dawid_skene(const VotePatterns& patterns, const DawidSkeneOptions& opt);

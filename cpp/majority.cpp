@@ -42,6 +42,60 @@ void majority_proba(const LabelView<T>& L, int64_t k, const double* fallback, do
     catcher.rethrow();
 }
 
+template <class T>
+int64_t majority_share_sum(const LabelView<T>& L, int64_t k, double* sum, int n_threads) {
+    const int64_t n = L.n_rows, m = L.n_cols;
+    constexpr int64_t kBlock = 16384;
+    const int64_t n_blocks = (n + kBlock - 1) / kBlock;
+    if (n * m < (int64_t{1} << 15)) n_threads = 1;
+    std::vector<double> partial(n_blocks * k, 0.0);
+    std::vector<int64_t> covered(n_blocks, 0), bad_row(n_blocks, -1);
+#pragma omp parallel num_threads(n_threads)
+    {
+        std::vector<int64_t> counts(k);
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            double* acc = partial.data() + b * k;
+            const int64_t end = std::min(n, (b + 1) * kBlock);
+            for (int64_t r = b * kBlock; r < end; ++r) {
+                std::fill(counts.begin(), counts.end(), 0);
+                int64_t votes = 0;
+                for (int64_t j = 0; j < m; ++j) {
+                    const int64_t c = L(r, j);
+                    if (c == -1) continue;
+                    if (c < -1 || c >= k) {
+                        if (bad_row[b] < 0) bad_row[b] = r;
+                        continue;
+                    }
+                    ++counts[c];
+                    ++votes;
+                }
+                if (votes == 0) continue;
+                ++covered[b];
+                const double inv = 1.0 / static_cast<double>(votes);
+                for (int64_t y = 0; y < k; ++y) acc[y] += counts[y] * inv;
+            }
+        }
+    }
+    for (int64_t b = 0; b < n_blocks; ++b)
+        if (bad_row[b] >= 0)
+            for (int64_t j = 0; j < m; ++j) {
+                const int64_t c = L(bad_row[b], j);
+                if (c < -1 || c >= k)
+                    throw std::invalid_argument("L: entry (row " + std::to_string(bad_row[b]) + ", column " +
+                                                std::to_string(j) + ") is " + std::to_string(c) +
+                                                "; votes must be -1 (abstain) or a class in 0.." +
+                                                std::to_string(k - 1));
+            }
+    std::fill(sum, sum + k, 0.0);
+    int64_t total = 0;
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        for (int64_t y = 0; y < k; ++y) sum[y] += partial[b * k + y];
+        total += covered[b];
+    }
+    return total;
+}
+
 template <class A, class B>
 void changed_columns(const LabelView<A>& a, const LabelView<B>& b, uint8_t* changed, int n_threads) {
     const int64_t n = a.n_rows, m = a.n_cols;
@@ -60,7 +114,8 @@ void changed_columns(const LabelView<A>& a, const LabelView<B>& b, uint8_t* chan
 }
 
 #define LABELFUSE_MAJORITY(T) \
-    template void majority_proba<T>(const LabelView<T>&, int64_t, const double*, double*, int);
+    template void majority_proba<T>(const LabelView<T>&, int64_t, const double*, double*, int); \
+    template int64_t majority_share_sum<T>(const LabelView<T>&, int64_t, double*, int);
 LABELFUSE_MAJORITY(int8_t)
 LABELFUSE_MAJORITY(int16_t)
 LABELFUSE_MAJORITY(int32_t)

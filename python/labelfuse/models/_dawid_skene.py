@@ -61,5 +61,6 @@ def fit_dawid_skene(
         "log_likelihood": float(out["log_likelihood"]),
         "n_patterns": int(out["n_patterns"]),
         "warm_start": init is not None,
+        "coverage": out["coverage"],  # (m,) fraction of rows each LF votes on (LabelModel takes it out)
     }
     return FitResult(cpt=out["cpt"], class_balance=out["class_balance"], info=info)

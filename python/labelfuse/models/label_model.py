@@ -113,7 +113,11 @@ class LabelModel(BaseLabelModel):
             balance = check_class_balance(self.class_balance, k)
         else:
             balance = None
-        stats = label_stats(L, k, overlap_matrix=method == "covariance", n_threads=self._threads())
+        # Dawid-Skene works on the rows (its own pattern compression) and needs no pairwise statistics, which
+        # would cost more than its whole fit at m = 50.
+        stats = None
+        if method != "dawid_skene":
+            stats = label_stats(L, k, overlap_matrix=method == "covariance", n_threads=self._threads())
         self._fit_balance = balance
         self._method_fitted = method
         result = self._run_method(method, L, stats, k, balance, warm=None)
@@ -143,7 +147,7 @@ class LabelModel(BaseLabelModel):
 
         return fit_covariance(stats, balance, **options)
 
-    def _set_fitted(self, result: FitResult, stats: LabelStats, k: int, m: int) -> None:
+    def _set_fitted(self, result: FitResult, stats: Optional[LabelStats], k: int, m: int) -> None:
         cpt = np.ascontiguousarray(result.cpt, dtype=np.float64)
         balance = np.ascontiguousarray(result.class_balance, dtype=np.float64)
         if cpt.shape != (m, k + 1, k) or balance.shape != (k,):
@@ -153,10 +157,11 @@ class LabelModel(BaseLabelModel):
             )
         self.cpt_ = cpt
         self.class_balance_ = balance
-        self.coverage_ = np.asarray(stats.lf_coverage(), dtype=np.float64)
+        info = dict(result.info)
+        coverage = info.pop("coverage", None) if stats is None else stats.lf_coverage()
+        self.coverage_ = np.asarray(coverage, dtype=np.float64)
         # An LF with no vote in the data has no accuracy to speak of (its table is only the smoothing prior).
         self.accuracies_ = np.where(self.coverage_ > 0, accuracies_from_cpt(cpt, balance), np.nan)
-        info = dict(result.info)
         self.n_iter_ = info.get("n_iter")
         self.info_ = info
         self.cardinality_ = k
@@ -175,9 +180,10 @@ class LabelModel(BaseLabelModel):
         then the parameters are re-estimated from the statistics. ``columns`` names the changed LFs (skipping
         the O(n*m) comparison with the previous L); by default they are found by comparing.
 
-        Dawid-Skene needs the rows, not only statistics: its refit reuses the previous parameters as the EM
-        starting point (warm start, typically a few iterations) but recompresses L's vote patterns. Triplet and
-        covariance refits are exactly a fresh fit's result. Returns self.
+        Dawid-Skene needs the rows, not statistics: its refit updates the private copy of L column by column and
+        reuses the previous parameters as the EM starting point (warm start), but recompresses the vote patterns
+        and runs full EM passes, so it costs a good part of a fit. Triplet and covariance refits give exactly a
+        fresh fit's result. Returns self.
         """
         self._check_fitted()
         if getattr(self, "_last_L", None) is None:
@@ -196,7 +202,6 @@ class LabelModel(BaseLabelModel):
             changed = np.unique(cols)
         if changed.size == 0:
             return self
-        stats = self._stats
         for j in changed:
             column = L_new[:, j]
             lo, hi = int(column.min()), int(column.max())
@@ -206,10 +211,12 @@ class LabelModel(BaseLabelModel):
                     f"L_new: entry (row {bad}, column {j}) is {int(column[bad])}; votes must be -1 (abstain) or "
                     f"a class in 0..{k - 1}"
                 )
+        stats = self._stats
         for j in changed:
             previous = old[:, j].copy()
             old[:, j] = L_new[:, j]
-            stats = stats.update_column(old, int(j), previous, n_threads=self._threads())
+            if stats is not None:
+                stats = stats.update_column(old, int(j), previous, n_threads=self._threads())
         self._stats = stats
         warm = FitResult(self.cpt_, self.class_balance_) if self._method_fitted == "dawid_skene" else None
         result = self._run_method(self._method_fitted, old, stats, k, self._fit_balance, warm=warm)

@@ -63,9 +63,8 @@ class MajorityVote(BaseLabelModel):
         elif self.class_balance is not None:
             balance = check_class_balance(self.class_balance, k)
         else:
-            shares = _core.majority_proba(L, k, np.full(k, np.nan), n_threads=self._threads())
-            covered = ~np.isnan(shares[:, 0])
-            balance = shares[covered].mean(axis=0) if covered.any() else np.full(k, 1.0 / k)
+            total, covered = _core.majority_share_sum(L, k, n_threads=self._threads())
+            balance = total / covered if covered else np.full(k, 1.0 / k)
         self.cardinality_ = k
         self.n_lfs_ = int(L.shape[1])
         self.class_balance_ = np.ascontiguousarray(balance, dtype=np.float64)
