@@ -9,35 +9,58 @@
 
 namespace labelfuse {
 
+namespace {
+
+// Counts row r's votes into cnt[0..k] (slot 0 = abstentions) without branching on the votes, which are
+// unpredictable; returns false if a vote is out of range.
+template <class T>
+inline bool count_votes(const LabelView<T>& L, int64_t r, int64_t k, int64_t* cnt) {
+    std::fill(cnt, cnt + k + 1, 0);
+    bool ok = true;
+    for (int64_t j = 0; j < L.n_cols; ++j) {
+        const uint64_t slot = static_cast<uint64_t>(L(r, j) + 1);  // -1 -> 0; anything below -1 wraps around
+        ok &= slot <= static_cast<uint64_t>(k);
+        cnt[slot <= static_cast<uint64_t>(k) ? slot : 0] += 1;
+    }
+    return ok;
+}
+
+template <class T>
+[[noreturn]] void throw_bad_vote(const LabelView<T>& L, int64_t r, int64_t k) {
+    for (int64_t j = 0; j < L.n_cols; ++j) {
+        const int64_t c = L(r, j);
+        if (c < -1 || c >= k)
+            throw std::invalid_argument("L: entry (row " + std::to_string(r) + ", column " + std::to_string(j) +
+                                        ") is " + std::to_string(c) +
+                                        "; votes must be -1 (abstain) or a class in 0.." + std::to_string(k - 1));
+    }
+    throw std::logic_error("throw_bad_vote: row has no bad vote");
+}
+
+}  // namespace
+
 template <class T>
 void majority_proba(const LabelView<T>& L, int64_t k, const double* fallback, double* out, int n_threads) {
     const int64_t n = L.n_rows, m = L.n_cols;
     if (n * m < (int64_t{1} << 15)) n_threads = 1;
     ExceptionCatcher catcher;
-#pragma omp parallel for num_threads(n_threads) schedule(static)
-    for (int64_t r = 0; r < n; ++r) {
-        catcher.run([&] {
-            double* o = out + r * k;
-            std::fill(o, o + k, 0.0);
-            int64_t votes = 0;
-            for (int64_t j = 0; j < m; ++j) {
-                const int64_t c = L(r, j);
-                if (c == -1) continue;
-                if (c < -1 || c >= k)
-                    throw std::invalid_argument("L: entry (row " + std::to_string(r) + ", column " +
-                                                std::to_string(j) + ") is " + std::to_string(c) +
-                                                "; votes must be -1 (abstain) or a class in 0.." +
-                                                std::to_string(k - 1));
-                o[c] += 1.0;
-                ++votes;
-            }
-            if (votes == 0) {
-                std::copy(fallback, fallback + k, o);
-            } else {
-                const double inv = 1.0 / static_cast<double>(votes);
-                for (int64_t y = 0; y < k; ++y) o[y] *= inv;
-            }
-        });
+#pragma omp parallel num_threads(n_threads)
+    {
+        std::vector<int64_t> cnt(k + 1);
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < n; ++r) {
+            catcher.run([&] {
+                if (!count_votes(L, r, k, cnt.data())) throw_bad_vote(L, r, k);
+                double* o = out + r * k;
+                const int64_t votes = m - cnt[0];
+                if (votes == 0) {
+                    std::copy(fallback, fallback + k, o);
+                } else {
+                    const double inv = 1.0 / static_cast<double>(votes);
+                    for (int64_t y = 0; y < k; ++y) o[y] = static_cast<double>(cnt[y + 1]) * inv;
+                }
+            });
+        }
     }
     catcher.rethrow();
 }
@@ -52,41 +75,26 @@ int64_t majority_share_sum(const LabelView<T>& L, int64_t k, double* sum, int n_
     std::vector<int64_t> covered(n_blocks, 0), bad_row(n_blocks, -1);
 #pragma omp parallel num_threads(n_threads)
     {
-        std::vector<int64_t> counts(k);
+        std::vector<int64_t> cnt(k + 1);
 #pragma omp for schedule(static)
         for (int64_t b = 0; b < n_blocks; ++b) {
             double* acc = partial.data() + b * k;
             const int64_t end = std::min(n, (b + 1) * kBlock);
             for (int64_t r = b * kBlock; r < end; ++r) {
-                std::fill(counts.begin(), counts.end(), 0);
-                int64_t votes = 0;
-                for (int64_t j = 0; j < m; ++j) {
-                    const int64_t c = L(r, j);
-                    if (c == -1) continue;
-                    if (c < -1 || c >= k) {
-                        if (bad_row[b] < 0) bad_row[b] = r;
-                        continue;
-                    }
-                    ++counts[c];
-                    ++votes;
+                if (!count_votes(L, r, k, cnt.data())) {
+                    if (bad_row[b] < 0) bad_row[b] = r;
+                    continue;
                 }
+                const int64_t votes = m - cnt[0];
                 if (votes == 0) continue;
                 ++covered[b];
                 const double inv = 1.0 / static_cast<double>(votes);
-                for (int64_t y = 0; y < k; ++y) acc[y] += counts[y] * inv;
+                for (int64_t y = 0; y < k; ++y) acc[y] += static_cast<double>(cnt[y + 1]) * inv;
             }
         }
     }
     for (int64_t b = 0; b < n_blocks; ++b)
-        if (bad_row[b] >= 0)
-            for (int64_t j = 0; j < m; ++j) {
-                const int64_t c = L(bad_row[b], j);
-                if (c < -1 || c >= k)
-                    throw std::invalid_argument("L: entry (row " + std::to_string(bad_row[b]) + ", column " +
-                                                std::to_string(j) + ") is " + std::to_string(c) +
-                                                "; votes must be -1 (abstain) or a class in 0.." +
-                                                std::to_string(k - 1));
-            }
+        if (bad_row[b] >= 0) throw_bad_vote(L, bad_row[b], k);
     std::fill(sum, sum + k, 0.0);
     int64_t total = 0;
     for (int64_t b = 0; b < n_blocks; ++b) {
