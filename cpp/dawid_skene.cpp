@@ -34,6 +34,16 @@ int64_t n_fixed_chunks(int64_t items, int64_t min_items_per_chunk, int64_t max_c
 }
 inline int64_t chunk_begin(int64_t c, int64_t n_chunks, int64_t items) { return c * items / n_chunks; }
 
+// Scratch space is allocated before each parallel region (one slice per thread), so nothing inside a region
+// can throw (an exception must not escape an OpenMP region).
+inline int thread_index() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 }  // namespace
 
 template <class T>
@@ -122,16 +132,20 @@ VotePatterns vote_patterns(const LabelView<T>& L, int64_t k, int n_threads) {
 
     // 3. Deduplicate each bucket; its patterns take the slots bucket_start[b] .. + n_local[b] - 1 of rep/count.
     std::vector<int64_t> rep(n), row_count(n, 0), n_local(n_buckets, 0);
+    int64_t max_cap = 16;
+    for (int64_t b = 0; b < n_buckets; ++b)
+        while (max_cap < 2 * (bucket_start[b + 1] - bucket_start[b])) max_cap <<= 1;
+    std::vector<int64_t> tables(static_cast<size_t>(n_threads) * max_cap);
 #pragma omp parallel num_threads(n_threads)
     {
-        std::vector<int64_t> table;
+        int64_t* table = tables.data() + static_cast<int64_t>(thread_index()) * max_cap;  // local pattern ids
 #pragma omp for schedule(dynamic, 16)
         for (int64_t b = 0; b < n_buckets; ++b) {
             const int64_t s = bucket_start[b], e = bucket_start[b + 1];
             if (s == e) continue;
             int64_t cap = 16;
             while (cap < 2 * (e - s)) cap <<= 1;
-            table.assign(cap, -1);  // local pattern ids
+            std::fill(table, table + cap, int64_t{-1});
             int64_t found = 0;
             for (int64_t p = s; p < e; ++p) {
                 const int64_t r = sorted[p];
@@ -188,9 +202,10 @@ VotePatterns vote_patterns(const LabelView<T>& L, int64_t k, int n_threads) {
     }
     for (int64_t p = 0; p < n_pat; ++p) out.offsets[p + 1] += out.offsets[p];
     out.codes.resize(out.offsets[n_pat]);
+    std::vector<int32_t> rows_scratch(static_cast<size_t>(n_threads) * m);
 #pragma omp parallel num_threads(n_threads)
     {
-        std::vector<int32_t> row(m);  // branch-free gather (votes are unpredictable), then one copy
+        int32_t* row = rows_scratch.data() + static_cast<int64_t>(thread_index()) * m;  // branch-free gather
 #pragma omp for schedule(static)
         for (int64_t p = 0; p < n_pat; ++p) {
             const int64_t r = reps[p];
@@ -200,7 +215,7 @@ VotePatterns vote_patterns(const LabelView<T>& L, int64_t k, int n_threads) {
                 row[nv] = static_cast<int32_t>(j * k + v);
                 nv += (v != -1);
             }
-            std::copy(row.begin(), row.begin() + nv, out.codes.begin() + out.offsets[p]);
+            std::copy(row, row + nv, out.codes.begin() + out.offsets[p]);
         }
     }
     return out;
@@ -345,11 +360,11 @@ class EM {
             base[y] = b;
         }
         const bool ignore = !opt_.model_abstentions;
+        std::vector<double> scratch(static_cast<size_t>(n_threads_) * k);
 #pragma omp parallel num_threads(n_threads_)
         {
             double post[K ? K : 1];
-            std::vector<double> dyn(K ? 0 : k);
-            double* s = K ? post : dyn.data();
+            double* s = K ? post : scratch.data() + static_cast<int64_t>(thread_index()) * k;
 #pragma omp for schedule(dynamic, 1)
             for (int64_t c = 0; c < n_chunks_; ++c) {
                 double* a = acc_.data() + c * stride;

@@ -11,6 +11,15 @@ namespace labelfuse {
 
 namespace {
 
+// Scratch is allocated before a parallel region, one slice per thread, so that nothing inside can throw.
+inline int thread_index() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 // Counts row r's votes into cnt[0..k] (slot 0 = abstentions) without branching on the votes, which are
 // unpredictable; returns false if a vote is out of range.
 template <class T>
@@ -44,13 +53,14 @@ void majority_proba(const LabelView<T>& L, int64_t k, const double* fallback, do
     const int64_t n = L.n_rows, m = L.n_cols;
     if (n * m < (int64_t{1} << 15)) n_threads = 1;
     ExceptionCatcher catcher;
+    std::vector<int64_t> scratch(static_cast<size_t>(n_threads) * (k + 1));
 #pragma omp parallel num_threads(n_threads)
     {
-        std::vector<int64_t> cnt(k + 1);
+        int64_t* cnt = scratch.data() + static_cast<int64_t>(thread_index()) * (k + 1);
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < n; ++r) {
             catcher.run([&] {
-                if (!count_votes(L, r, k, cnt.data())) throw_bad_vote(L, r, k);
+                if (!count_votes(L, r, k, cnt)) throw_bad_vote(L, r, k);
                 double* o = out + r * k;
                 const int64_t votes = m - cnt[0];
                 if (votes == 0) {
@@ -73,15 +83,16 @@ int64_t majority_share_sum(const LabelView<T>& L, int64_t k, double* sum, int n_
     if (n * m < (int64_t{1} << 15)) n_threads = 1;
     std::vector<double> partial(n_blocks * k, 0.0);
     std::vector<int64_t> covered(n_blocks, 0), bad_row(n_blocks, -1);
+    std::vector<int64_t> scratch(static_cast<size_t>(n_threads) * (k + 1));
 #pragma omp parallel num_threads(n_threads)
     {
-        std::vector<int64_t> cnt(k + 1);
+        int64_t* cnt = scratch.data() + static_cast<int64_t>(thread_index()) * (k + 1);
 #pragma omp for schedule(static)
         for (int64_t b = 0; b < n_blocks; ++b) {
             double* acc = partial.data() + b * k;
             const int64_t end = std::min(n, (b + 1) * kBlock);
             for (int64_t r = b * kBlock; r < end; ++r) {
-                if (!count_votes(L, r, k, cnt.data())) {
+                if (!count_votes(L, r, k, cnt)) {
                     if (bad_row[b] < 0) bad_row[b] = r;
                     continue;
                 }
@@ -110,9 +121,10 @@ void changed_columns(const LabelView<A>& a, const LabelView<B>& b, uint8_t* chan
     if (b.n_rows != n || b.n_cols != m) throw std::invalid_argument("L: shape differs from the fitted matrix");
     if (n * m < (int64_t{1} << 15)) n_threads = 1;
     std::fill(changed, changed + m, uint8_t{0});
+    std::vector<uint8_t> scratch(static_cast<size_t>(n_threads) * m, 0);
 #pragma omp parallel num_threads(n_threads)
     {
-        std::vector<uint8_t> local(m, 0);
+        uint8_t* local = scratch.data() + static_cast<int64_t>(thread_index()) * m;
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < n; ++r)
             for (int64_t j = 0; j < m; ++j) local[j] |= static_cast<uint8_t>(a(r, j) != b(r, j));
