@@ -188,7 +188,7 @@ def test_load_rejects_unknown_version_and_other_files(tmp_path):
         LabelModel.load(path)
 
 
-def test_loads_a_file_written_by_format_version_1(shared_datadir=None):
+def test_loads_a_file_written_by_format_version_1():
     """A file written by format_version 1 (tests/data, made by tests/data/make_model_v1.py) keeps loading."""
     import pathlib
 
