@@ -1,7 +1,7 @@
 """Dawid-Skene fit: the native EM (cpp/dawid_skene.cpp) behind the FitResult contract."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
