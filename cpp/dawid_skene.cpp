@@ -369,7 +369,11 @@ class EM {
             for (int64_t c = 0; c < n_chunks_; ++c) {
                 double* a = acc_.data() + c * stride;
                 double* mass = a + m * k * k;
-                double& ll = a[m * k * k + k];
+                // log-likelihood: sum of w * (top + log z). For single rows (w = 1, the rule when m is large)
+                // the z's are multiplied instead and their log taken once per chunk: a log per pattern costs
+                // as much as the rest of the E-step. The running product is renormalised (exactly) by frexp.
+                double ll_top = 0.0, ll_log = 0.0, z_product = 1.0;
+                int64_t z_exponent = 0;
                 const int64_t end = chunk_begin(c + 1, n_chunks_, np_);
                 for (int64_t p = chunk_begin(c, n_chunks_, np_); p < end; ++p) {
                     const int32_t* code = P_.codes.data() + P_.offsets[p];
@@ -389,8 +393,18 @@ class EM {
                         double top = s[0];
                         for (int64_t y = 1; y < k; ++y) top = std::max(top, s[y]);
                         double z = 0.0;
-                        for (int64_t y = 0; y < k; ++y) z += (s[y] = std::exp(s[y] - top));
-                        ll += w * (top + std::log(z));
+                        for (int64_t y = 0; y < k; ++y) z += (s[y] = (s[y] == top) ? 1.0 : std::exp(s[y] - top));
+                        ll_top += w * top;
+                        if (w == 1.0) {
+                            z_product *= z;  // z is in [1, k]
+                            if (z_product > 1e200) {
+                                int e;
+                                z_product = std::frexp(z_product, &e);
+                                z_exponent += e;
+                            }
+                        } else {
+                            ll_log += w * std::log(z);
+                        }
                         const double inv = 1.0 / z;
                         for (int64_t y = 0; y < k; ++y) s[y] *= inv;
                     }
@@ -400,6 +414,7 @@ class EM {
                         for (int64_t y = 0; y < k; ++y) dst[y] += w * s[y];
                     }
                 }
+                a[m * k * k + k] = ll_top + ll_log + std::log(z_product) + static_cast<double>(z_exponent) * 0.6931471805599453;  // ln 2
             }
         }
         // Fixed-order reduction over chunks.
