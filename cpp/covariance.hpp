@@ -1,0 +1,2 @@
+// Covariance recovery: placeholder until the next commit.
+#pragma once
