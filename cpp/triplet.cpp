@@ -202,6 +202,10 @@ TripletResult fit_triplet(const TripletInput& in, const TripletOptions& opt) {
         for (auto& p : out.class_balance) p = std::max(p, 0.0);
         double s = 0.0;
         for (auto p : out.class_balance) s += p;
+        if (!(s > 0.0)) {  // every estimate came out negative (worse-than-random LFs): no information
+            std::fill(out.class_balance.begin(), out.class_balance.end(), 1.0);
+            s = static_cast<double>(k);
+        }
         for (auto& p : out.class_balance) p = std::max(p / s, floor);
         s = 0.0;
         for (auto p : out.class_balance) s += p;
