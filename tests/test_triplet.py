@@ -185,5 +185,7 @@ def test_bad_arguments():
         fit_triplet(st, aggregate="mode")
     with pytest.raises(ValueError, match="fallback_accuracy"):
         fit_triplet(st, fallback_accuracy=1.5)
+    with pytest.raises(ValueError, match="min_denominator_z"):
+        fit_triplet(st, min_denominator_z=-1.0)
     with pytest.raises(TypeError, match="min_overlap"):
         fit_triplet(st, min_overlap=2.5)

@@ -12,7 +12,7 @@ the estimated class balance (no one-vs-rest models). Posteriors use the class pr
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -64,6 +64,10 @@ def fit_triplet(
     stats = single_group(stats)
     k, m = stats.cardinality, stats.n_lfs
     prior = check_class_balance(class_balance, k)
+    if isinstance(min_denominator_z, bool) or not isinstance(min_denominator_z, (int, float, np.integer, np.floating)):
+        raise TypeError(f"min_denominator_z: expected a float, got {type(min_denominator_z).__name__}")
+    if not min_denominator_z >= 0:
+        raise ValueError(f"min_denominator_z: expected a value >= 0, got {min_denominator_z}")
     if aggregate not in ("weighted_mean", "median"):
         raise ValueError(f"aggregate: expected 'weighted_mean' or 'median', got {aggregate!r}")
     r = _core.triplet_fit(
