@@ -6,7 +6,8 @@ Prints a markdown table and writes bench/results/moment_models.{md,json}.
 
 Timings are wall-clock seconds on this machine (2 cores shared with other work: look at the load average printed
 with the table). labelfuse runs with n_threads=2; "fit" includes computing the statistics from L. Peers whose
-memory or time would not fit are run on the first `rows` rows only (said in the table): Snorkel's fit and
+memory or time would not fit are run on the first rows only (the table gives the rows fitted and predicted; ratios
+scale peer times to the full n per row): Snorkel's fit and
 predict_proba build a dense float64 one-hot L of n*m*k*8 bytes; FlyingSquid's predict_proba_marginalized takes
 ~17 s per 1e5 rows at m = 50.
 """
@@ -60,8 +61,8 @@ def run_labelfuse(name, fit, overlap, L, Y, k, truth):
     tables = result.log_tables()
     P, predict = timed(_core.posterior, L, *tables, k, n_threads=THREADS)
     err = float(np.nanmax(np.abs(result.info["accuracy"] - truth.accuracy)))
-    return dict(contender=name, rows=len(Y), fit_cold_s=cold, fit_s=warm, fit_only_s=fit_only, predict_s=predict,
-                accuracy=accuracy(P, Y), max_lf_accuracy_error=err,
+    return dict(contender=name, fit_rows=len(Y), rows=len(Y), fit_cold_s=cold, fit_s=warm, fit_only_s=fit_only,
+                predict_s=predict, accuracy=accuracy(P, Y), max_lf_accuracy_error=err,
                 class_balance=np.round(result.class_balance, 3).tolist())
 
 
@@ -76,8 +77,8 @@ def run_snorkel(L, Y, k, prior_name, class_balance=None):
     model = LabelModel(cardinality=k, verbose=False)
     _, fit_s = timed(model.fit, Ls, class_balance=class_balance, progress_bar=False, seed=0)
     P, predict_s = timed(model.predict_proba, Ls)
-    return dict(contender=f"Snorkel LabelModel ({prior_name})", rows=rows, fit_cold_s=fit_s, fit_s=fit_s,
-                fit_only_s=None, predict_s=predict_s, accuracy=accuracy(P, Ys), max_lf_accuracy_error=None,
+    return dict(contender=f"Snorkel LabelModel ({prior_name})", fit_rows=rows, rows=rows, fit_cold_s=fit_s,
+                fit_s=fit_s, fit_only_s=None, predict_s=predict_s, accuracy=accuracy(P, Ys), max_lf_accuracy_error=None,
                 class_balance=None if class_balance is None else np.round(class_balance, 3).tolist())
 
 
@@ -85,8 +86,9 @@ def run_snorkel_majority(L, Y, k):
     from snorkel.labeling.model import MajorityLabelVoter
 
     P, predict_s = timed(MajorityLabelVoter(cardinality=k).predict_proba, np.asarray(L, dtype=np.int64))
-    return dict(contender="Snorkel MajorityLabelVoter", rows=len(Y), fit_cold_s=None, fit_s=None, fit_only_s=None,
-                predict_s=predict_s, accuracy=accuracy(P, Y), max_lf_accuracy_error=None, class_balance=None)
+    return dict(contender="Snorkel MajorityLabelVoter", fit_rows=None, rows=len(Y), fit_cold_s=None, fit_s=None,
+                fit_only_s=None, predict_s=predict_s, accuracy=accuracy(P, Y), max_lf_accuracy_error=None,
+                class_balance=None)
 
 
 def run_flyingsquid(L, Y, truth):
@@ -102,7 +104,7 @@ def run_flyingsquid(L, Y, truth):
     P = np.stack([1 - p1, p1], axis=1)
     # FlyingSquid reports P(lambda_i = y) over all rows (abstentions count as wrong): condition on voting
     acc_est = np.asarray(model.estimated_accuracies()).ravel() / np.maximum((L >= 0).mean(axis=0), 1e-12)
-    return dict(contender="FlyingSquid", rows=rows, fit_cold_s=fit_s, fit_s=fit_s, fit_only_s=None,
+    return dict(contender="FlyingSquid", fit_rows=n, rows=rows, fit_cold_s=fit_s, fit_s=fit_s, fit_only_s=None,
                 predict_s=predict_s, accuracy=accuracy(P, Y[:rows]),
                 max_lf_accuracy_error=float(np.max(np.abs(acc_est - truth.accuracy))), class_balance=None)
 
@@ -148,17 +150,19 @@ def main():
                 print(f"flyingsquid not available: {exc}")
         rows += peers
         timed_peers = [r for r in peers if r["fit_s"] is not None]
-        fastest_fit = min((r["fit_s"] * n / r["rows"] for r in timed_peers), default=None)
+        fastest_fit = min((r["fit_s"] * n / r["fit_rows"] for r in timed_peers), default=None)
         fastest_pred = min((r["predict_s"] * n / r["rows"] for r in peers), default=None)
         best_acc = max((r["accuracy"] for r in peers), default=None)
         lines.append(f"### {title}: n = {n:,}, m = {m}, k = {k}, prior = {prior or 'uniform'}; "
                      f"Bayes accuracy with the true parameters {bayes:.4f}")
         lines.append("")
-        lines.append("| contender | rows | fit s (cold) | fit s (best of 3) | fit only s | predict s | accuracy | "
-                     "max LF acc error | class balance |")
-        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+        lines.append("| contender | fit rows | predict rows | fit s (cold) | fit s (best of 3) | fit only s | "
+                     "predict s | accuracy | max LF acc error | class balance |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         for r in rows:
-            lines.append("| " + " | ".join([r["contender"], f"{r['rows']:,}", fmt(r["fit_cold_s"]), fmt(r["fit_s"]),
+            fit_rows = "—" if r["fit_rows"] is None else f"{r['fit_rows']:,}"
+            lines.append("| " + " | ".join([r["contender"], fit_rows, f"{r['rows']:,}", fmt(r["fit_cold_s"]),
+                                             fmt(r["fit_s"]),
                                              fmt(r["fit_only_s"], 4), fmt(r["predict_s"]), fmt(r["accuracy"], 4),
                                              fmt(r["max_lf_accuracy_error"]), fmt(r["class_balance"])]) + " |")
         lines.append("")

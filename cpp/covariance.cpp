@@ -117,7 +117,8 @@ class Solver {
             block_product(mu, i, T.data());
             for (int64_t y = 0; y < k_; ++y)
                 for (int64_t z = 0; z < k_; ++z)
-                    H[y * k_ + z] = pi[y] * pi[z] * (2.0 * (G[y * k_ + z] - g[y * k_ + z]) + w2) + (y == z ? lambda : 0.0);
+                    H[y * k_ + z] =
+                        pi[y] * pi[z] * (2.0 * (G[y * k_ + z] - g[y * k_ + z]) + w2) + (y == z ? lambda : 0.0);
             if (!cholesky(H, k_)) continue;  // cannot happen with lambda > 0; keep the block as it is
             for (int64_t a = 0; a < k_; ++a) {
                 for (int64_t y = 0; y < k_; ++y)
@@ -344,7 +345,8 @@ CovarianceResult fit_covariance(const CovarianceInput& in, const CovarianceOptio
             for (int64_t c = 0; c < k; ++c) cov += static_cast<double>(in.class_counts[i * k + c]) / n;
             for (int64_t y = 0; y < k; ++y) {
                 t[y] = 1.0 - cov;
-                for (int64_t c = 0; c < k; ++c) t[(c + 1) * k + y] = static_cast<double>(in.class_counts[i * k + c]) / n;
+                for (int64_t c = 0; c < k; ++c)
+                    t[(c + 1) * k + y] = static_cast<double>(in.class_counts[i * k + c]) / n;
             }
             continue;
         }

@@ -194,7 +194,8 @@ TripletResult fit_triplet(const TripletInput& in, const TripletOptions& opt) {
         if (sw <= 0.0) {  // nothing identified: pooled vote frequencies (smoothed), uniform without votes
             for (int64_t i = 0; i < m; ++i)
                 if (active[i])
-                    for (int64_t c = 0; c < k; ++c) out.class_balance[c] += static_cast<double>(in.class_counts[i * k + c]);
+                    for (int64_t c = 0; c < k; ++c)
+                        out.class_balance[c] += static_cast<double>(in.class_counts[i * k + c]);
             for (int64_t c = 0; c < k; ++c) out.class_balance[c] += 1.0;
         }
         // a class may come out slightly negative from sampling noise: floor it, then renormalise
@@ -224,7 +225,8 @@ TripletResult fit_triplet(const TripletInput& in, const TripletOptions& opt) {
         } else if (out.source[i] == kDuplicate) {
             for (int64_t y = 0; y < k; ++y) {
                 t[y] = 1.0 - cov;
-                for (int64_t c = 0; c < k; ++c) t[(c + 1) * k + y] = static_cast<double>(in.class_counts[i * k + c]) / n;
+                for (int64_t c = 0; c < k; ++c)
+                    t[(c + 1) * k + y] = static_cast<double>(in.class_counts[i * k + c]) / n;
             }
         } else {
             symmetric_cpt(out.accuracy[i], cov, k, t);
