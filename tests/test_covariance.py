@@ -22,7 +22,9 @@ def posterior(L, fit):
 
 
 @pytest.mark.parametrize(
-    "k,prior", [(2, None), (2, [0.8, 0.2]), (4, None), (4, [0.6, 0.25, 0.1, 0.05]), (10, None)]
+    "k,prior",
+    [(2, None), (2, [0.8, 0.2]), (4, None), (4, [0.6, 0.25, 0.1, 0.05]), (10, None),
+     (10, list(np.array([8, 6, 5, 4, 3, 2, 2, 1, 1, 1]) / 33))],
 )
 def test_recovers_tables_prior_and_posterior(k, prior):
     data = make_label_matrix(N, 10, k, class_balance=prior, seed=21 + k)
