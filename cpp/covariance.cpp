@@ -258,11 +258,31 @@ CovarianceResult fit_covariance(const CovarianceInput& in, const CovarianceOptio
     out.duplicate_of = warm.duplicate_of;
     std::vector<char> active(m);
     std::vector<double> mu0(m * kk, 0.0);
+    // Warm start: the triplet (symmetric-noise) table with each vote row rescaled so that it reproduces the LF's
+    // observed vote frequencies (mu0_i pi = o_i). The rescaling keeps the symmetric model's likelihood ratios
+    // P(vote c | y = c) / P(vote c | y) but lets LFs that vote only some classes (common in practice) have zero rows
+    // and class-dependent abstention; on data from the symmetric model it changes nothing beyond sampling noise.
+    const double inv_n = 1.0 / static_cast<double>(std::max<int64_t>(in.n_rows, 1));
     for (int64_t i = 0; i < m; ++i) {
         active[i] = warm.source[i] != kNeverVotes && warm.source[i] != kDuplicate;
         if (!active[i]) continue;
-        for (int64_t c = 0; c < k; ++c)
-            for (int64_t y = 0; y < k; ++y) mu0[(i * k + c) * k + y] = warm.cpt[(i * (k + 1) + c + 1) * k + y];
+        double* m0 = mu0.data() + i * kk;
+        for (int64_t c = 0; c < k; ++c) {
+            double predicted = 0.0;
+            for (int64_t y = 0; y < k; ++y) {
+                m0[c * k + y] = warm.cpt[(i * (k + 1) + c + 1) * k + y];
+                predicted += m0[c * k + y] * warm.class_balance[y];
+            }
+            const double observed = static_cast<double>(in.class_counts[i * k + c]) * inv_n;
+            const double scale = predicted > 0.0 ? observed / predicted : 0.0;
+            for (int64_t y = 0; y < k; ++y) m0[c * k + y] *= scale;
+        }
+        for (int64_t y = 0; y < k; ++y) {  // P(vote | y) <= 1
+            double s = 0.0;
+            for (int64_t c = 0; c < k; ++c) s += m0[c * k + y];
+            if (s > 1.0)
+                for (int64_t c = 0; c < k; ++c) m0[c * k + y] /= s;
+        }
     }
     std::vector<double> pi = warm.class_balance, mu = mu0;
 

@@ -164,6 +164,12 @@ def covariance_reference(L, k, class_balance=None, max_sweeps=30, max_outer=6, t
             if i == j or not (active[i] and active[j]):
                 O4[i, :, j, :] = 0
     mu0 = np.where(active[:, None, None], warm["cpt"][:, 1:, :], 0.0)
+    # warm start: each vote row rescaled to reproduce the LF's vote frequencies, then P(vote | y) <= 1
+    predicted = mu0 @ warm["class_balance"]                      # (m, k)
+    observed = o.reshape(m, k)
+    scale = np.where(predicted > 0, observed / np.where(predicted > 0, predicted, 1), 0.0)
+    mu0 = mu0 * scale[:, :, None]
+    mu0 = mu0 / np.maximum(mu0.sum(axis=1, keepdims=True), 1.0)
     mu, pi = mu0.copy(), warm["class_balance"].copy()
     G0 = sum(mu0[i].T @ mu0[i] for i in range(m))
     lam = ridge * max(np.sum(pi**2 * np.diag(G0)) / k, 1e-12)

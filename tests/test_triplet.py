@@ -189,3 +189,12 @@ def test_bad_arguments():
         fit_triplet(st, min_denominator_z=-1.0)
     with pytest.raises(TypeError, match="min_overlap"):
         fit_triplet(st, min_overlap=2.5)
+
+
+def test_warns_about_lfs_that_vote_one_class():
+    data = make_label_matrix(20_000, 6, 3, seed=14)
+    L = data.L.copy()
+    L[L[:, 0] != 2, 0] = -1  # LF 0 now only ever votes class 2
+    fit = fit_triplet(label_stats(L, 3))
+    assert any("1 of 6 LFs vote a single class ([0])" in w and "class_balance" in w for w in fit.info["warnings"])
+    assert not any("single class" in w for w in fit_triplet(label_stats(data.L, 3)).info["warnings"])

@@ -10,7 +10,8 @@ in the native core by block-coordinate least squares (each k x k block ``mu_i`` 
 alternating, when the class balance is not given, with a closed-form step along the scale valley O cannot see
 (mu D with P D^-2 fits O equally; the first moments choose the point). The within-LF blocks
 O_ii are not used: they are diagonal (one vote per LF) and not explained by the low-rank term. ``mu0`` is the triplet
-fit, used as the warm start and as a weak ridge target. Deterministic; no torch.
+fit with each vote row rescaled to the LF's observed vote frequencies (so LFs that vote only some classes get
+zero rows and class-dependent abstention), used as the warm start and as a weak ridge target. Deterministic; no torch.
 
 Identifiability: O determines ``Z = mu P^{1/2}`` only up to a rotation R with ``R^T sqrt(pi) = sqrt(pi)`` (the
 first moments pin that vector). For k = 2 that leaves only the label swap, broken by the better-than-random
@@ -29,7 +30,7 @@ import numpy as np
 
 from .. import _core
 from ..stats import LabelStats
-from ._moments import check_class_balance, check_count, single_group
+from ._moments import check_class_balance, check_count, one_sided_warning, single_group
 from ._params import FitResult
 
 __all__ = ["fit_covariance"]
@@ -117,6 +118,7 @@ def fit_covariance(
         warnings.append(f"{m} LFs: the off-diagonal blocks do not identify mu; the fit stays near the triplet fallback")
     if not np.array_equal(r["permutation"], np.arange(k)):
         warnings.append(f"columns relabelled {r['permutation'].tolist()} by the better-than-random assumption")
+    warnings += one_sided_warning(stats, prior is None)
     info = {
         "method": "covariance",
         "mu": r["mu"],

@@ -47,3 +47,24 @@ def check_count(value: Any, name: str, minimum: int = 0) -> int:
     if value < minimum:
         raise ValueError(f"{name}: expected at least {minimum}, got {value}")
     return int(value)
+
+
+def one_sided_lfs(stats: LabelStats, min_votes: int = 30) -> list:
+    """LFs with at least ``min_votes`` votes, all for one class.
+
+    The moment models assume that an LF's abstention does not depend on y and that its errors spread over the
+    other classes; an LF that only ever votes one class breaks both (its abstention carries information about y),
+    and moment estimates of the class balance from such LFs are biased.
+    """
+    counts = stats.class_counts[0]
+    return [int(j) for j in np.flatnonzero((counts.sum(axis=1) >= min_votes) & ((counts > 0).sum(axis=1) == 1))]
+
+
+def one_sided_warning(stats: LabelStats, estimated_balance: bool) -> list:
+    lfs = one_sided_lfs(stats)
+    if not lfs:
+        return []
+    advice = (" The class balance was estimated from moments and may be far off: pass class_balance (e.g. from a "
+              "labeled dev set) or compare with Dawid-Skene." if estimated_balance else "")
+    return [f"{len(lfs)} of {stats.n_lfs} LFs vote a single class ({lfs[:10]}{' ...' if len(lfs) > 10 else ''}): "
+            f"outside the symmetric-noise, class-independent-abstention model.{advice}"]

@@ -18,7 +18,13 @@ import numpy as np
 
 from .. import _core
 from ..stats import LabelStats
-from ._moments import check_class_balance, check_count, check_probability, single_group
+from ._moments import (
+    check_class_balance,
+    check_count,
+    check_probability,
+    one_sided_warning,
+    single_group,
+)
 from ._params import FitResult
 
 __all__ = ["fit_triplet", "SOURCES"]
@@ -92,7 +98,8 @@ def fit_triplet(
         "n_triplets": r["n_triplets"],
         "duplicate_of": r["duplicate_of"],
         "class_balance_estimated": prior is None,
-        "warnings": _warnings(source, r["duplicate_of"], fallback_accuracy, m),
+        "warnings": (_warnings(source, r["duplicate_of"], fallback_accuracy, m)
+                     + one_sided_warning(stats, prior is None)),
     }
     return FitResult(cpt=r["cpt"], class_balance=r["class_balance"], info=info)
 
