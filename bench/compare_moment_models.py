@@ -63,7 +63,7 @@ def run_labelfuse(name, fit, overlap, L, Y, k, truth):
     err = float(np.nanmax(np.abs(result.info["accuracy"] - truth.accuracy)))
     return dict(contender=name, fit_rows=len(Y), rows=len(Y), fit_cold_s=cold, fit_s=warm, fit_only_s=fit_only,
                 predict_s=predict, accuracy=accuracy(P, Y), max_lf_accuracy_error=err,
-                class_balance=np.round(result.class_balance, 3).tolist())
+                class_balance=np.round(result.class_balance, 3).tolist(), correct=P.argmax(1) == Y)
 
 
 def run_snorkel(L, Y, k, prior_name, class_balance=None):
@@ -158,7 +158,7 @@ def main():
         timed_peers = [r for r in peers if r["fit_s"] is not None]
         fastest_fit = min((r["fit_s"] * n / r["fit_rows"] for r in timed_peers), default=None)
         fastest_pred = min((r["predict_s"] * n / r["rows"] for r in peers), default=None)
-        best_acc = max((r["accuracy"] for r in peers), default=None)
+        best = max(peers, key=lambda r: r["accuracy"], default=None)
         lines.append(f"### {title}: n = {n:,}, m = {m}, k = {k}, prior = {prior or 'uniform'}; "
                      f"Bayes accuracy with the true parameters {bayes:.4f}")
         lines.append("")
@@ -178,10 +178,14 @@ def main():
                 bits.append(f"fit {fastest_fit / r['fit_s']:.1f}x faster than the fastest peer fit (per row)")
             if fastest_pred:
                 bits.append(f"predict {fastest_pred / r['predict_s']:.1f}x the fastest peer predict (per row)")
-            if best_acc is not None:
-                bits.append(f"accuracy {r['accuracy'] - best_acc:+.4f} vs the best peer")
+            if best is not None:  # on the rows the best peer predicted
+                ours = float(np.mean(r["correct"][: best["rows"]]))
+                bits.append(f"accuracy {ours - best['accuracy']:+.4f} vs the best peer ({best['contender']}, on its "
+                            f"{best['rows']:,} rows)")
             lines.append(f"- {r['contender']}: " + "; ".join(bits))
         lines.append("")
+        for r in rows[:2]:
+            r.pop("correct")
         out["configs"].append(dict(title=title, n=n, m=m, k=k, prior=prior, bayes_accuracy=bayes, rows=rows))
         print("\n".join(lines[-(len(rows) + 8):]), flush=True)
         # written after every configuration, so that a run cut short keeps what it measured
