@@ -38,15 +38,18 @@ GOAL_VS_READ = 10.0
 GOAL_VS_SNORKEL = 50.0
 
 
-def time_it(fn: Callable[[], object], repeats: int, warmup: bool) -> List[float]:
+def time_it(fn: Callable[[], object], repeats: int, warmup: bool) -> Dict[str, List[float]]:
+    """Wall and process CPU seconds per call. On a shared machine the CPU time of a 1-thread contender is what
+    its wall time would be without the other tenants (for 2 threads it is the sum over both)."""
     if warmup:
         fn()
-    out = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
-        out.append(time.perf_counter() - t0)
-    return out
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return {"wall": wall, "cpu": cpu}
 
 
 def contenders(L: np.ndarray, k: int) -> Dict[str, tuple]:
@@ -84,9 +87,12 @@ def run_config(n: int, m: int, k: int, repeats: int, peer_repeats: int) -> Dict[
     # Correctness before speed: labelfuse must equal the numpy reference on this very matrix.
     _common.assert_same_counts(_common.numpy_stats(L, k), label_stats(L, k))
     times: Dict[str, List[float]] = {}
+    cpu: Dict[str, List[float]] = {}
     for name, (fn, slow) in tqdm(contenders(L, k).items(), desc=f"n={n} m={m} k={k}", leave=False):
-        times[name] = time_it(fn, peer_repeats if slow else repeats, warmup=not slow)
-    return {"n": n, "m": m, "k": k, "votes_per_row": float(np.count_nonzero(L != -1) / n), "times": times}
+        t = time_it(fn, peer_repeats if slow else repeats, warmup=not slow)
+        times[name], cpu[name] = t["wall"], t["cpu"]
+    return {"n": n, "m": m, "k": k, "votes_per_row": float(np.count_nonzero(L != -1) / n), "times": times,
+            "cpu_times": cpu, "loadavg_after": " ".join(f"{x:.2f}" for x in os.getloadavg())}
 
 
 def summarize(cfg: Dict[str, object]) -> Dict[str, object]:
@@ -109,16 +115,20 @@ def summarize(cfg: Dict[str, object]) -> Dict[str, object]:
 def markdown(configs: List[Dict[str, object]], env: Dict[str, str]) -> str:
     lines = [f"Measured {env['date']} on {env['cpu']} ({env['cores']} cores, load average at start "
              f"{env['loadavg']}); labelfuse {env['labelfuse']}, numpy {env['numpy']}, snorkel {env['snorkel']}.",
-             "Times are seconds over repeated calls on the same int8 L; ratios use the minima.", ""]
+             "Times are wall seconds over repeated calls on the same int8 L; ratios use the minima of wall times. "
+             "CPU s is process CPU time (both threads summed for 2 threads): on this shared 2-core machine it "
+             "shows what a 1-thread contender costs without the other tenants.", ""]
     for cfg in configs:
         times: Dict[str, List[float]] = cfg["times"]  # type: ignore[assignment]
+        cpu: Dict[str, List[float]] = cfg["cpu_times"]  # type: ignore[assignment]
         read = min(times[ONE_READ_NAME])
         lines += [f"### n = {cfg['n']:,}, m = {cfg['m']}, k = {cfg['k']} "
-                  f"({cfg['votes_per_row']:.1f} votes per row)", "",
-                  "| contender | runs | min s | median s | min / one read |", "|---|---:|---:|---:|---:|"]
+                  f"({cfg['votes_per_row']:.1f} votes per row; load average after: {cfg['loadavg_after']})", "",
+                  "| contender | runs | min s | median s | min / one read | min CPU s |",
+                  "|---|---:|---:|---:|---:|---:|"]
         for name, ts in times.items():
             lines.append(f"| {name} | {len(ts)} | {min(ts):.4f} | {statistics.median(ts):.4f} | "
-                         f"{min(ts) / read:.1f}x |")
+                         f"{min(ts) / read:.1f}x | {min(cpu[name]):.4f} |")
         lines += ["", "| ratio | value | goal |", "|---|---:|---|"]
         for name, value in cfg["ratios"].items():  # type: ignore[union-attr]
             goal = ""
