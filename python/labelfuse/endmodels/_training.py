@@ -279,6 +279,6 @@ def predict_head_probs(
             with ctx:
                 out = net(inputs.take(idx, device), heads=heads)
             for name, logits in out.items():
-                chunks.setdefault(name, []).append(torch.softmax(logits.float(), dim=1).double().cpu().numpy())
+                chunks.setdefault(name, []).append(torch.softmax(logits.double(), dim=1).cpu().numpy())
     net.train(was_training)
     return {name: np.concatenate(c) for name, c in chunks.items()}
