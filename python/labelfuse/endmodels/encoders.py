@@ -52,7 +52,9 @@ class MiniLMEncoder(nn.Module):
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
             raise TypeError("X: MiniLMEncoder expects a sequence of strings per batch")
         device = next(self.model.parameters()).device
-        features = {k: v.to(device) for k, v in self.model.tokenize(list(texts)).items()}
+        features = {
+            k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in self.model.tokenize(list(texts)).items()
+        }
         emb = self.model(features)["sentence_embedding"]
         return nn.functional.normalize(emb, dim=1) if self.normalize else emb
 
