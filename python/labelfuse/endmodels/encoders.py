@@ -52,9 +52,8 @@ class MiniLMEncoder(nn.Module):
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
             raise TypeError("X: MiniLMEncoder expects a sequence of strings per batch")
         device = next(self.model.parameters()).device
-        features = {
-            k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in self.model.tokenize(list(texts)).items()
-        }
+        tokenize = getattr(self.model, "preprocess", None) or self.model.tokenize  # tokenize: sentence-transformers < 6
+        features = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in tokenize(list(texts)).items()}
         emb = self.model(features)["sentence_embedding"]
         return nn.functional.normalize(emb, dim=1) if self.normalize else emb
 
