@@ -238,3 +238,10 @@ def test_import_labelfuse_does_not_import_torch():
     code = "import sys, labelfuse, labelfuse.endmodels; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_progress_bar_shows_running_loss_and_dev_metric(capsys):
+    X, P, y = linear_problem(n=100, k=2)
+    Adapter(hidden=(4,), max_epochs=2, seed=0, progress=True, n_threads=1, device="cpu").fit(X, P, X[:20], y[:20])
+    err = capsys.readouterr().err
+    assert "Adapter" in err and "loss=" in err and "dev=" in err

@@ -205,8 +205,9 @@ class _Trainer:
             mean_loss = float(np.mean(losses)) if losses else float("nan")
             before = self.best_score
             score = self._evaluate(stage, epoch, mean_loss, time.perf_counter() - start)
-            bar.update(1)
             bar.set_postfix(loss=f"{mean_loss:.4f}", dev="-" if score is None else f"{score:.4f}", refresh=False)
+            bar.update(1)
+            bar.refresh()  # once per epoch: cheap, and the postfix shows even when epochs are faster than mininterval
             if patience is not None and score is not None:
                 wait = 0 if self.best_score > before else wait + 1
                 if wait >= patience:
