@@ -47,6 +47,6 @@ def test_mixed_precision_off_matches_cpu_closely():
 def test_hier_mtl_on_cuda():
     tasks = {"a": {"cardinality": 2, "parent": None}, "b": {"cardinality": 2, "parent": ("a", 0)}}
     X, P2, y = problem(n=600)
-    P = np.concatenate([P2 * 0.5, P2[:, :1] * 0.5], axis=1)
+    P = np.stack([P2[:, 0] * 0.5, P2[:, 0] * 0.5, P2[:, 1]], axis=1)  # end labels (a0,b0), (a0,b1), (a1)
     model = HierMTL(tasks, max_epochs=2, seed=0, progress=False).fit(X, P)
     assert model.device_.type == "cuda" and model.predict_proba(X).shape == (600, 3)
