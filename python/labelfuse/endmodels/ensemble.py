@@ -135,6 +135,8 @@ class Ensemble:
 
 def load_model(path: "str | os.PathLike", device: Any = "auto", input_module: Any = None) -> Any:
     """Load any saved end model or ensemble; the class comes from the file's config (from a fixed registry)."""
+    from . import adapter, multitask, slices  # noqa: F401  (importing them registers their classes)
+
     config = read_config(Path(path))
     if config["class"] == "Ensemble":
         return Ensemble.load(path, device=device, input_module=input_module)
