@@ -136,3 +136,12 @@ def test_ensemble_averages_member_probabilities(tmp_path: Path):
         Ensemble(Adapter(**FAST), vary="dev_split").fit(X, P)
     both = Ensemble.from_models(ens.members_[:2])
     np.testing.assert_allclose(both.predict_proba(X), np.mean([m.predict_proba(X) for m in ens.members_[:2]], 0))
+
+
+def test_ensemble_of_slice_models_passes_membership_through():
+    X, P, y, S = sliced_problem(n=300)
+    base = SliceClassifier(hidden=(8,), max_epochs=2, **FAST)
+    ens = Ensemble(base, n_members=2, vary="dev_split", dev_fraction=0.5)
+    ens.fit(X[:200], P[:200], X[200:], y[200:], S=S.iloc[:200], S_dev=S.iloc[200:].reset_index(drop=True))
+    proba = ens.predict_proba(X, S)
+    np.testing.assert_allclose(proba, np.mean([m.predict_proba(X, S) for m in ens.members_], axis=0))

@@ -69,10 +69,18 @@ class Inputs:
     def __len__(self) -> int:
         return len(self.data)
 
+    #: Feature matrices up to this size move to the GPU once instead of batch by batch.
+    DEVICE_RESIDENT_BYTES = 1 << 30
+
+    def to_device(self, device: torch.device) -> "Inputs":
+        if self.is_tensor and device.type != "cpu" and self.data.nbytes <= self.DEVICE_RESIDENT_BYTES:
+            self.data = self.data.to(device)
+        return self
+
     def take(self, idx: torch.Tensor, device: torch.device):
         if self.is_tensor:
-            batch = self.data.index_select(0, idx)
-            return batch.to(device, non_blocking=True) if device.type != "cpu" else batch
+            batch = self.data.index_select(0, idx.to(self.data.device))
+            return batch if batch.device == device else batch.to(device, non_blocking=True)
         return [self.data[i] for i in idx.tolist()]
 
 
@@ -147,6 +155,8 @@ class _Trainer:
         self.net, self.inputs, self.targets, self.s = net, inputs, targets, settings
         self.device, self.amp, self.gen, self.dev_score = device, amp, gen, dev_score
         self.scaler = torch.amp.GradScaler("cuda") if amp else None
+        # targets live on the training device once; batch indices stay on the CPU (shuffles use a CPU generator)
+        self.on_device = {name: (t.probs.to(device), t.weight.to(device)) for name, t in targets.items()}
         self.best_score, self.best_state, self.best_epoch = -np.inf, None, -1
         self.history: list[dict] = []
 
@@ -161,12 +171,12 @@ class _Trainer:
         with self._autocast():
             out = self.net(x, heads=names)
         loss = None
+        idx_dev = idx.to(self.device)
         for name in names:
-            t = self.targets[name]
-            w = t.weight[idx].to(self.device)
-            if float(w.sum()) <= 0:
+            if float(self.targets[name].weight[idx].sum()) <= 0:  # CPU copy: no device sync
                 continue
-            term = soft_cross_entropy(out[name], t.probs[idx].to(self.device), w)
+            probs, weight = self.on_device[name]
+            term = soft_cross_entropy(out[name], probs[idx_dev], weight[idx_dev])
             loss = term if loss is None else loss + term
         if loss is None:
             return None
@@ -257,7 +267,7 @@ def train_network(
     dev_score: Optional[Callable[[], float]] = None,
 ) -> tuple[list[dict], Optional[float]]:
     """Train in place; with dev_score, keep the weights of the best dev epoch. Returns (history, best dev score)."""
-    trainer = _Trainer(net, inputs, targets, settings, device, amp, gen, dev_score)
+    trainer = _Trainer(net, inputs.to_device(device), targets, settings, device, amp, gen, dev_score)
     history = trainer.run()
     return history, (trainer.best_score if trainer.best_state is not None else None)
 
@@ -275,6 +285,7 @@ def predict_head_probs(
     net.eval()
     chunks: dict[str, list[np.ndarray]] = {}
     ctx = torch.autocast(device_type="cuda", dtype=torch.float16) if amp else contextlib.nullcontext()
+    inputs.to_device(device)
     with torch.no_grad():
         for idx in torch.split(torch.arange(len(inputs)), batch_size):
             with ctx:

@@ -61,6 +61,8 @@ class Ensemble:
         return ens
 
     def fit(self, X: Any, P: Any, X_dev: Any = None, Y_dev: Any = None, **fit_kwargs: Any) -> "Ensemble":
+        """Fit every member on the same data; ``fit_kwargs`` go to each member's fit (e.g. ``S=``, ``S_dev=`` for a
+        SliceClassifier, ``mask=``)."""
         if self.estimator is None or not hasattr(self.estimator, "get_params"):
             raise TypeError("estimator: expected an unfitted end model (e.g. Adapter(...))")
         if isinstance(self.n_members, bool) or not isinstance(self.n_members, (int, np.integer)) or self.n_members < 1:
@@ -87,7 +89,7 @@ class Ensemble:
                 dev_y = np.asarray(Y_dev)[keep]
                 if extra.get("S_dev") is not None:
                     extra["S_dev"] = _take(extra["S_dev"], keep)
-            self.members_.append(member.fit(X, P, dev_x, dev_y, **extra))
+            self.members_.append(member.fit(X, P, X_dev=dev_x, Y_dev=dev_y, **extra))
         return self
 
     def predict_proba(self, X: Any, *args: Any, **kwargs: Any) -> np.ndarray:
