@@ -227,6 +227,7 @@ def test_import_labelfuse_without_torch():
     code = (
         "import sys; sys.modules['torch'] = None\n"
         "import labelfuse\n"
+        "from labelfuse import *\n"
         "from labelfuse.endmodels import TaskTree, slicing_function\n"
         "try:\n    labelfuse.Adapter\nexcept ImportError as e:\n    print('IMPORTERROR', e)\n"
     )

@@ -224,7 +224,7 @@ def test_finetune_stage_changes_only_heads():
     trunk = [k for k in a if not k.startswith("heads.")]
     assert trunk and all(torch.equal(a[k], b[k]) for k in trunk)
     assert not all(torch.equal(a[k], b[k]) for k in a if k.startswith("heads."))
-    assert {h["stage"] for h in tuned.history_} == {"joint", "finetune:coarse", "finetune:corp", "finetune:mkt"}
+    assert {h["stage"] for h in tuned.history_} == {"train", "finetune:coarse", "finetune:corp", "finetune:mkt"}
     assert all(p.requires_grad for p in tuned.network_.parameters())
 
 

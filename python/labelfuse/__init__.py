@@ -17,8 +17,8 @@ from .labeling import LFApplier, LabelingFunction, apply_lfs, labeling_function 
 __all__ += ["Dataset", "LFApplier", "LabelingFunction", "Split", "apply_lfs", "labeling_function", "load_dataset"]
 
 # ---- end models (labelfuse.endmodels): torch is optional, so these names import it on first use only ----------
+# Left out of __all__ on purpose: `from labelfuse import *` must neither need torch nor pay for importing it.
 _ENDMODEL_NAMES = ("Adapter", "SingleTask", "FlatMTL", "HierMTL", "SliceClassifier", "Ensemble")
-__all__ += list(_ENDMODEL_NAMES)
 
 
 def __getattr__(name: str):

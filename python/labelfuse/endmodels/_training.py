@@ -165,7 +165,10 @@ class _Trainer:
             return torch.autocast(device_type="cuda", dtype=torch.float16)
         return contextlib.nullcontext()
 
-    def _step(self, opt, head: Optional[str], idx: torch.Tensor, only: Optional[Sequence[str]] = None) -> Optional[float]:
+    def _step(
+        self, opt, head: Optional[str], idx: torch.Tensor, only: Optional[Sequence[str]] = None
+    ) -> Optional[torch.Tensor]:
+        """One optimiser step on one batch; returns the detached loss (kept on the device: no sync per step)."""
         names = [head] if head is not None else list(only or self.targets)
         x = self.inputs.take(idx, self.device)
         with self._autocast():
@@ -188,7 +191,7 @@ class _Trainer:
         else:
             loss.backward()
             opt.step()
-        return float(loss.detach())
+        return loss.detach()
 
     def _evaluate(self, stage: str, epoch: int, loss: float, seconds: float) -> Optional[float]:
         score = None
@@ -212,7 +215,7 @@ class _Trainer:
                 loss = self._step(opt, head, idx, only=list(targets))
                 if loss is not None:
                     losses.append(loss)
-            mean_loss = float(np.mean(losses)) if losses else float("nan")
+            mean_loss = float(torch.stack(losses).float().mean()) if losses else float("nan")  # one sync per epoch
             before = self.best_score
             score = self._evaluate(stage, epoch, mean_loss, time.perf_counter() - start)
             bar.set_postfix(loss=f"{mean_loss:.4f}", dev="-" if score is None else f"{score:.4f}", refresh=False)
@@ -229,7 +232,7 @@ class _Trainer:
         n_heads = len(self.targets)
         total = s.max_epochs + (s.finetune_epochs * n_heads if s.finetune_epochs else 0)
         with tqdm(total=total, desc=s.description, disable=not s.progress, leave=False) as bar:
-            self._run_epochs("joint", s.max_epochs, self.net.parameters(), self.targets, bar, s.patience)
+            self._run_epochs("train", s.max_epochs, self.net.parameters(), self.targets, bar, s.patience)
             if s.finetune_epochs:
                 self._finetune_heads(bar)
         if self.best_state is not None:
