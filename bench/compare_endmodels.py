@@ -129,7 +129,8 @@ def write_markdown(all_results: dict, seeds: int, path: Path) -> None:
     lines = [
         f"# Label model vs Adapter on MiniLM embeddings (test split; mean ± std over {seeds} seeds)",
         "",
-        "| data set | labels from | model | accuracy | F1 (spam) | accuracy where all LFs abstain (n) | ensemble acc / F1 | CPU ms/epoch |",
+        "| data set | labels from | model | accuracy | F1 (spam) | accuracy where all LFs abstain (n) "
+        "| ensemble acc / F1 | CPU ms/epoch |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, res in all_results["sets"].items():

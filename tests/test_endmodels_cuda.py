@@ -27,7 +27,8 @@ def problem(n=2000, seed=0):
 
 def test_auto_device_uses_cuda_with_mixed_precision_and_learns(tmp_path: Path):
     X, P, y = problem()
-    model = Adapter(hidden=(64,), max_epochs=20, seed=0, progress=False).fit(X[:1500], P[:1500], X[1500:1700], y[1500:1700])
+    model = Adapter(hidden=(64,), max_epochs=20, seed=0, progress=False)
+    model.fit(X[:1500], P[:1500], X[1500:1700], y[1500:1700])
     assert model.device_.type == "cuda"
     assert next(model.network_.parameters()).device.type == "cuda"
     assert model.score(X[1700:], y[1700:]) > 0.9

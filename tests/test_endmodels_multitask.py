@@ -77,7 +77,10 @@ def test_task_tree_three_levels_and_leaf_labels_mixed():
     [
         ({"a": {"cardinality": 2, "parent": None}, "b": {"cardinality": 2, "parent": None}}, "exactly one root"),
         ({"a": {"cardinality": 2, "parent": None}, "b": {"cardinality": 2, "parent": ("z", 0)}}, "'z' does not exist"),
-        ({"a": {"cardinality": 2, "parent": None}, "b": {"cardinality": 2, "parent": ("a", 2)}}, "label 2 does not exist"),
+        (
+            {"a": {"cardinality": 2, "parent": None}, "b": {"cardinality": 2, "parent": ("a", 2)}},
+            "label 2 does not exist",
+        ),
         (
             {
                 "a": {"cardinality": 2, "parent": None},

@@ -137,7 +137,8 @@ class EndModel:
 
     def _build_network(self) -> MultiTaskNet:
         hidden = tuple(int(h) for h in self.hidden)
-        return MultiTaskNet(self.input_dim_, hidden, self._head_specs(len(hidden)), self._input_module(), float(self.dropout))
+        heads = self._head_specs(len(hidden))
+        return MultiTaskNet(self.input_dim_, hidden, heads, self._input_module(), float(self.dropout))
 
     def _fit_targets(
         self,

@@ -95,7 +95,8 @@ def as_soft_labels(
     missing = nan.all(axis=1)
     partial = nan.any(axis=1) & ~missing
     if partial.any():
-        raise ValueError(f"{name}: row {int(np.flatnonzero(partial)[0])} is partly NaN; a row is all NaN (no label) or none")
+        row = int(np.flatnonzero(partial)[0])
+        raise ValueError(f"{name}: row {row} is partly NaN; a row is all NaN (no label) or has no NaN")
     P[missing] = 1.0 / P.shape[1]
     if not np.isfinite(P).all():
         raise ValueError(f"{name}: holds inf; expected probabilities in [0, 1]")

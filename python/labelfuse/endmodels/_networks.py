@@ -102,12 +102,8 @@ class MultiTaskNet(nn.Module):
             if not 0 <= h.layer <= len(hidden):
                 raise ValueError(f"heads: {h.name!r} reads layer {h.layer}, the trunk has 0..{len(hidden)}")
         self.order = _compute_order(heads)
-        self.heads = nn.ModuleDict(
-            {
-                h.name: nn.Linear(widths[h.layer] + sum(self.head_specs[f].cardinality for f in h.feeders), h.cardinality)
-                for h in heads
-            }
-        )
+        fed = {h.name: sum(self.head_specs[f].cardinality for f in h.feeders) for h in heads}
+        self.heads = nn.ModuleDict({h.name: nn.Linear(widths[h.layer] + fed[h.name], h.cardinality) for h in heads})
 
     def needed(self, heads: Optional[Sequence[str]]) -> list[str]:
         if heads is None:

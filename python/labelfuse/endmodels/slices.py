@@ -105,7 +105,9 @@ class SliceClassifier(EndModel):
 
     def _check_slice_count(self, member: np.ndarray, name: str) -> None:
         if member.shape[1] != len(self.slice_names_):
-            raise ValueError(f"{name}: expected {len(self.slice_names_)} slice columns (as in fit), got {member.shape[1]}")
+            raise ValueError(
+                f"{name}: expected {len(self.slice_names_)} slice columns (as in fit), got {member.shape[1]}"
+            )
 
     def _membership(self, S: Any, n: int, name: str = "S") -> np.ndarray:
         if S is None:

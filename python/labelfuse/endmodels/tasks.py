@@ -54,7 +54,8 @@ class TaskTree:
                 )
             if (parent, label) in self.children:
                 raise ValueError(
-                    f"tasks[{t.name!r}]: label {label} of {parent!r} already routes to {self.children[(parent, label)]!r}"
+                    f"tasks[{t.name!r}]: label {label} of {parent!r} already routes to "
+                    f"{self.children[(parent, label)]!r}"
                 )
             self.children[(parent, label)] = t.name
         self.depth: dict[str, int] = {}
