@@ -189,19 +189,22 @@ class EndModel:
             self.input_dim_ = self._infer_input_dim(inputs)
             net = self._build_network().to(self.device_)
             self.network_ = net
-            dev_score = None
-            if dev is not None:
-
-                def dev_score() -> float:
-                    probs = self._end_probs(predict_head_probs(net, dev[0], None, self.device_, amp), dev_context)
-                    return dev[2](dev[1], probs.argmax(axis=1))
-
+            dev_score = None if dev is None else self._dev_scorer(net, dev, dev_context, amp)
             gen = torch.Generator().manual_seed(self.seed_)
             head_targets = {name: HeadTarget.from_numpy(p, w) for name, (p, w) in targets.items()}
             self.history_, self.best_dev_score_ = train_network(
                 net, inputs, head_targets, settings, self.device_, amp, gen, dev_score
             )
         return self
+
+    def _dev_scorer(self, net, dev, dev_context, amp):
+        dev_inputs, y_dev, metric = dev
+
+        def dev_score() -> float:
+            probs = self._end_probs(predict_head_probs(net, dev_inputs, None, self.device_, amp), dev_context)
+            return metric(y_dev, probs.argmax(axis=1))
+
+        return dev_score
 
     # ---- prediction ----------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
