@@ -295,3 +295,13 @@ def test_bad_architecture_settings():
         FlatMTL(TASKS, schedule="random", max_epochs=1, **FAST).fit(X, P)
     with pytest.raises(ValueError, match="hidden"):
         FlatMTL(TASKS, hidden=(0,), **FAST).fit(X, P)
+
+
+def test_model_built_from_a_task_tree_object_saves_its_plain_description(tmp_path: Path):
+    X, P, _ = hierarchy_problem(n=100)
+    tree = TaskTree(TASKS)
+    model = FlatMTL(tree, hidden=(8,), max_epochs=1, seed=0, **FAST).fit(X, P)
+    model.save(tmp_path / "f")
+    loaded = FlatMTL.load(tmp_path / "f", device="cpu")
+    assert TaskTree(loaded.tasks).end_label_paths == tree.end_label_paths
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
