@@ -44,7 +44,7 @@ def label_models(L_train: np.ndarray, k: int) -> dict:
         from labelfuse.models import LabelModel
     except ImportError:
         return models
-    for method in ("triplet", "dawid_skene"):
+    for method in ("triplet", "covariance", "dawid_skene"):
         try:
             lm = LabelModel(cardinality=k, method=method, random_state=0).fit(L_train)
         except Exception as exc:  # a method not implemented yet on main
