@@ -7,9 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "dawid_skene.hpp"
 #include "inference.hpp"
+#include "majority.hpp"
 #include "parallel.hpp"
 #include "stats.hpp"
+#include "triplet.hpp"
+#include "covariance.hpp"
 
 namespace py = pybind11;
 using namespace labelfuse;
@@ -88,7 +92,6 @@ py::dict label_stats(const py::array& L, int64_t cardinality, const py::object& 
     opt.cardinality = cardinality;
     opt.overlap_matrix = overlap_matrix;
     opt.gold = int64_vector(gold, "Y", n);
-    opt.n_threads = threads_arg(n_threads);
     opt.focus_col = focus_col;
 
     const int64_t* ord = int64_vector(order, "order", -1);
@@ -187,13 +190,225 @@ void bind_label_models(py::module_& mod) {
 }
 
 // ---- dawid-skene ----------------------------------------------------------------------------------------------
-void bind_dawid_skene(py::module_& mod) { (void)mod; }
+// Majority vote and the column diff for refits live here too: they serve the same estimators.
+py::array_t<double> doubles_to_numpy(std::vector<double>&& v, std::vector<py::ssize_t> shape) {
+    auto* owned = new std::vector<double>(std::move(v));
+    py::capsule free_when_done(owned, [](void* p) { delete static_cast<std::vector<double>*>(p); });
+    return py::array_t<double>(shape, owned->data(), free_when_done);
+}
+
+const double* optional_float64(const py::object& obj, const char* name, int64_t size) {
+    return obj.is_none() ? nullptr : float64_buffer(obj, name, size);
+}
+
+py::dict dawid_skene_py(const py::array& L, int64_t cardinality, int64_t max_iter, double tol, double smoothing,
+                        bool model_abstentions, const py::object& fixed_prior, const py::object& init_cpt,
+                        const py::object& init_prior, bool accelerate, const py::object& n_threads) {
+    if (L.ndim() != 2) throw py::value_error("L: expected a 2-D label matrix, got " + std::to_string(L.ndim()) + "-D");
+    if (cardinality < 2) throw py::value_error("cardinality: expected at least 2 classes");
+    const int64_t m = L.shape(1), k = cardinality;
+    DawidSkeneOptions opt;
+    opt.max_iter = max_iter;
+    opt.tol = tol;
+    opt.smoothing = smoothing;
+    opt.model_abstentions = model_abstentions;
+    opt.fixed_prior = optional_float64(fixed_prior, "class_balance", k);
+    opt.init_cpt = optional_float64(init_cpt, "init_cpt", m * (k + 1) * k);
+    opt.init_prior = optional_float64(init_prior, "init_prior", k);
+    opt.accelerate = accelerate;
+    opt.n_threads = threads_arg(n_threads);
+    DawidSkeneResult res = with_label_view(L, [&](auto view) {
+        py::gil_scoped_release release;
+        const VotePatterns patterns = vote_patterns(view, k, opt.n_threads);
+        return dawid_skene(patterns, opt);
+    });
+    py::dict out;
+    out["cpt"] = doubles_to_numpy(std::move(res.cpt), {m, k + 1, k});
+    out["class_balance"] = doubles_to_numpy(std::move(res.prior), {k});
+    out["n_iter"] = res.n_iter;
+    out["converged"] = res.converged;
+    out["log_likelihood"] = res.log_likelihood;
+    out["n_patterns"] = res.n_patterns;
+    out["coverage"] = doubles_to_numpy(std::move(res.coverage), {m});
+    return out;
+}
+
+py::array_t<double> majority_proba_py(const py::array& L, int64_t cardinality, const py::object& fallback,
+                                      const py::object& n_threads) {
+    if (L.ndim() != 2) throw py::value_error("L: expected a 2-D label matrix, got " + std::to_string(L.ndim()) + "-D");
+    if (cardinality < 1) throw py::value_error("cardinality: must be at least 1");
+    const int64_t n = L.shape(0), k = cardinality;
+    const double* fb = float64_buffer(fallback, "fallback", k);
+    const int t = threads_arg(n_threads);
+    py::array_t<double> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(k)});
+    double* o = out.mutable_data();
+    with_label_view(L, [&](auto view) {
+        py::gil_scoped_release release;
+        majority_proba(view, k, fb, o, t);
+        return 0;
+    });
+    return out;
+}
+
+py::tuple majority_share_sum_py(const py::array& L, int64_t cardinality, const py::object& n_threads) {
+    if (L.ndim() != 2) throw py::value_error("L: expected a 2-D label matrix, got " + std::to_string(L.ndim()) + "-D");
+    if (cardinality < 1) throw py::value_error("cardinality: must be at least 1");
+    const int t = threads_arg(n_threads);
+    std::vector<double> sum(cardinality);
+    const int64_t covered = with_label_view(L, [&](auto view) {
+        py::gil_scoped_release release;
+        return majority_share_sum(view, cardinality, sum.data(), t);
+    });
+    return py::make_tuple(doubles_to_numpy(std::move(sum), {cardinality}), covered);
+}
+
+py::array_t<bool> changed_columns_py(const py::array& L, const py::array& previous, const py::object& n_threads) {
+    if (L.ndim() != 2 || previous.ndim() != 2) throw py::value_error("L: expected 2-D label matrices");
+    if (L.shape(0) != previous.shape(0) || L.shape(1) != previous.shape(1))
+        throw py::value_error("L: shape (" + std::to_string(L.shape(0)) + ", " + std::to_string(L.shape(1)) +
+                              ") differs from the fitted matrix's (" + std::to_string(previous.shape(0)) + ", " +
+                              std::to_string(previous.shape(1)) + ")");
+    const int t = threads_arg(n_threads);
+    py::array_t<bool> out(static_cast<py::ssize_t>(L.shape(1)));
+    auto* o = reinterpret_cast<uint8_t*>(out.mutable_data());
+    with_label_view(L, [&](auto a) {
+        return with_label_view(previous, [&](auto b) {
+            py::gil_scoped_release release;
+            changed_columns(a, b, o, t);
+            return 0;
+        });
+    });
+    return out;
+}
+
+void bind_dawid_skene(py::module_& mod) {
+    mod.def("dawid_skene", &dawid_skene_py, py::arg("L"), py::arg("cardinality"), py::arg("max_iter") = 100,
+            py::arg("tol") = 1e-8, py::arg("smoothing") = 0.01, py::arg("model_abstentions") = true,
+            py::arg("class_balance") = py::none(), py::arg("init_cpt") = py::none(),
+            py::arg("init_prior") = py::none(), py::arg("accelerate") = true, py::arg("n_threads") = py::none());
+    mod.def("majority_proba", &majority_proba_py, py::arg("L"), py::arg("cardinality"), py::arg("fallback"),
+            py::arg("n_threads") = py::none());
+    mod.def("majority_share_sum", &majority_share_sum_py, py::arg("L"), py::arg("cardinality"),
+            py::arg("n_threads") = py::none());
+    mod.def("changed_columns", &changed_columns_py, py::arg("L"), py::arg("previous"),
+            py::arg("n_threads") = py::none());
+}
 
 // ---- triplet ---------------------------------------------------------------------------------------------------
-void bind_triplet(py::module_& mod) { (void)mod; }
+py::array_t<double> to_numpy_f64(std::vector<double>&& v, std::vector<py::ssize_t> shape) {
+    auto* owned = new std::vector<double>(std::move(v));
+    py::capsule free_when_done(owned, [](void* p) { delete static_cast<std::vector<double>*>(p); });
+    return py::array_t<double>(shape, owned->data(), free_when_done);
+}
+
+// Pairwise counts of one group (flattened by the Python layer) -> accuracies, class balance, tables.
+py::dict triplet_fit_py(const py::object& covote, const py::object& agree, const py::object& class_counts,
+                        int64_t n_rows, int64_t cardinality, const py::object& class_balance, int64_t min_overlap,
+                        double min_denominator_z, double fallback_accuracy, double max_accuracy, bool median,
+                        bool dedupe) {
+    if (cardinality < 2) throw py::value_error("cardinality: expected at least 2 classes");
+    const int64_t k = cardinality;
+    const int64_t* cc = int64_vector(class_counts, "class_counts", -1);
+    if (!cc) throw py::type_error("class_counts: required");
+    const int64_t mk = py::reinterpret_borrow<py::array>(class_counts).shape(0);
+    if (mk % k) throw py::value_error("class_counts: length is not a multiple of the cardinality");
+    const int64_t m = mk / k;
+    TripletInput in;
+    in.n_lfs = m;
+    in.cardinality = k;
+    in.n_rows = n_rows;
+    in.class_counts = cc;
+    in.covote = int64_vector(covote, "covote", m * m);
+    in.agree = int64_vector(agree, "agree", m * m);
+    if (!in.covote || !in.agree) throw py::type_error("covote, agree: required");
+    if (!class_balance.is_none()) in.class_balance = float64_buffer(class_balance, "class_balance", k);
+    TripletOptions opt;
+    opt.min_overlap = min_overlap;
+    opt.min_denominator_z = min_denominator_z;
+    opt.fallback_accuracy = fallback_accuracy;
+    opt.max_accuracy = max_accuracy;
+    opt.median = median;
+    opt.dedupe = dedupe;
+    TripletResult r;
+    {
+        py::gil_scoped_release release;
+        r = fit_triplet(in, opt);
+    }
+    py::dict out;
+    out["accuracy"] = to_numpy_f64(std::move(r.accuracy), {m});
+    out["class_balance"] = to_numpy_f64(std::move(r.class_balance), {k});
+    out["cpt"] = to_numpy_f64(std::move(r.cpt), {m, k + 1, k});
+    out["source"] = to_numpy(std::move(r.source), {m});
+    out["n_triplets"] = to_numpy(std::move(r.n_triplets), {m});
+    out["duplicate_of"] = to_numpy(std::move(r.duplicate_of), {m});
+    return out;
+}
+
+void bind_triplet(py::module_& mod) {
+    mod.def("triplet_fit", &triplet_fit_py, py::arg("covote"), py::arg("agree"), py::arg("class_counts"),
+            py::arg("n_rows"), py::arg("cardinality"), py::arg("class_balance") = py::none(),
+            py::arg("min_overlap") = 10, py::arg("min_denominator_z") = 3.0, py::arg("fallback_accuracy") = 0.7,
+            py::arg("max_accuracy") = 0.999, py::arg("median") = false, py::arg("dedupe") = true);
+}
 
 // ---- covariance ------------------------------------------------------------------------------------------------
-void bind_covariance(py::module_& mod) { (void)mod; }
+// One group's counts (flattened by the Python layer) -> class-conditional tables, class balance.
+py::dict covariance_fit_py(const py::object& overlap, const py::object& covote, const py::object& agree,
+                           const py::object& class_counts, int64_t n_rows, int64_t cardinality,
+                           const py::object& class_balance, int64_t max_sweeps, int64_t max_outer, double tol,
+                           double ridge, double first_moment_weight, bool clamp, bool dedupe) {
+    if (cardinality < 2) throw py::value_error("cardinality: expected at least 2 classes");
+    const int64_t k = cardinality;
+    const int64_t* cc = int64_vector(class_counts, "class_counts", -1);
+    if (!cc) throw py::type_error("class_counts: required");
+    const int64_t mk = py::reinterpret_borrow<py::array>(class_counts).shape(0);
+    if (mk % k) throw py::value_error("class_counts: length is not a multiple of the cardinality");
+    const int64_t m = mk / k;
+    CovarianceInput in;
+    in.n_lfs = m;
+    in.cardinality = k;
+    in.n_rows = n_rows;
+    in.class_counts = cc;
+    in.overlap = int64_vector(overlap, "overlap", mk * mk);
+    in.covote = int64_vector(covote, "covote", m * m);
+    in.agree = int64_vector(agree, "agree", m * m);
+    if (!in.overlap || !in.covote || !in.agree) throw py::type_error("overlap, covote, agree: required");
+    if (!class_balance.is_none()) in.class_balance = float64_buffer(class_balance, "class_balance", k);
+    CovarianceOptions opt;
+    opt.max_sweeps = max_sweeps;
+    opt.max_outer = max_outer;
+    opt.tol = tol;
+    opt.ridge = ridge;
+    opt.first_moment_weight = first_moment_weight;
+    opt.clamp = clamp;
+    opt.warm.dedupe = dedupe;
+    CovarianceResult r;
+    {
+        py::gil_scoped_release release;
+        r = fit_covariance(in, opt);
+    }
+    py::dict out;
+    out["mu"] = to_numpy_f64(std::move(r.mu), {m, k, k});
+    out["class_balance"] = to_numpy_f64(std::move(r.class_balance), {k});
+    out["cpt"] = to_numpy_f64(std::move(r.cpt), {m, k + 1, k});
+    out["accuracy"] = to_numpy_f64(std::move(r.accuracy), {m});
+    out["warm_accuracy"] = to_numpy_f64(std::move(r.warm_accuracy), {m});
+    out["duplicate_of"] = to_numpy(std::move(r.duplicate_of), {m});
+    out["permutation"] = to_numpy(std::move(r.permutation), {k});
+    out["sweeps"] = r.sweeps;
+    out["outer"] = r.outer;
+    out["clamped"] = r.clamped;
+    out["loss"] = r.loss;
+    out["converged"] = r.converged;
+    return out;
+}
+
+void bind_covariance(py::module_& mod) {
+    mod.def("covariance_fit", &covariance_fit_py, py::arg("overlap"), py::arg("covote"), py::arg("agree"),
+            py::arg("class_counts"), py::arg("n_rows"), py::arg("cardinality"), py::arg("class_balance") = py::none(),
+            py::arg("max_sweeps") = 30, py::arg("max_outer") = 6, py::arg("tol") = 1e-4, py::arg("ridge") = 1e-2,
+            py::arg("first_moment_weight") = 1.0, py::arg("clamp") = true, py::arg("dedupe") = true);
+}
 
 // ---- extension (embeddings) ------------------------------------------------------------------------------------
 void bind_extend(py::module_& mod) { (void)mod; }
