@@ -491,3 +491,19 @@ def test_worker_that_dies_is_reported_not_hung(data):
         with lfd.local_cluster(n_workers=1, memory_limit="1GiB") as cluster, distributed.Client(cluster) as c:
             with pytest.raises(distributed.KilledWorker):
                 run_with_timeout(lfd.apply_lfs, [dies], frame_of(frame, 2), cardinality=K, progress=False, client=c)
+
+
+@pytest.mark.parametrize("method", ["triplet", "dawid_skene"])
+def test_to_label_model_saves_and_predicts(client, data, method, tmp_path):
+    pytest.importorskip("labelfuse.models.label_model")
+    syn, frame = data
+    L = applied(client, frame, 3)
+    model = lfd.DaskLabelModel(K, method=method, method_options={"tol": 1e-4} if method == "dawid_skene" else None)
+    model.fit(L, client=client)
+    local = model.to_label_model()
+    np.testing.assert_allclose(local.coverage_, lf.label_stats(syn.L, K).lf_coverage(), rtol=0, atol=1e-15)
+    path = tmp_path / "model.lfm"
+    local.save(path)
+    loaded = lf.models.load(path)
+    P = client.compute(model.predict_proba(L)).result(timeout=TIMEOUT)
+    np.testing.assert_allclose(loaded.predict_proba(syn.L), P, rtol=0, atol=1e-12)

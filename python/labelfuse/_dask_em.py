@@ -164,6 +164,8 @@ def fit_dawid_skene_dask(
 
     first = e_step(None)
     cpt, prior = m_step(first, smoothing, fixed, majority=True)
+    # majority pass: each covered row spreads weight 1 over the classes, so these are vote counts per LF
+    coverage = np.rint(first.counts.sum(axis=(2, 3))) / np.maximum(first.rows, 1)[:, None]
     rows = np.maximum(first.rows, 1).astype(np.float64)
     n_iter = np.zeros(G, dtype=np.int64)
     converged = np.zeros(G, dtype=bool)
@@ -183,6 +185,7 @@ def fit_dawid_skene_dask(
     return [
         FitResult(cpt=cpt[g], class_balance=prior[g], info={
             "method": "dawid_skene", "n_iter": int(n_iter[g]), "converged": bool(converged[g]),
-            "log_likelihood": float(loglik[g]), "distributed": True, "accelerate": False})
+            "log_likelihood": float(loglik[g]), "distributed": True, "accelerate": False,
+            "coverage": coverage[g]})
         for g in range(G)
     ], None

@@ -94,7 +94,7 @@ def local_cluster(n_workers: int = 2, threads_per_worker: int = 1, **kwargs: Any
             "is not fork-safe: set it to 'spawn' (dask.config.set({'distributed.worker.multiprocessing-method': "
             "'spawn'}))"
         )
-    kwargs.setdefault("dashboard_address", None)
+    kwargs.setdefault("dashboard_address", ":0")  # a free port: never collide with another cluster
     return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
                                     **kwargs)
 
@@ -576,6 +576,28 @@ class DaskLabelModel:
         if (groups is None) != (self.n_groups_ is None):
             raise ValueError("groups: pass groups exactly when the model was fitted with groups")
         return predict_proba(L, self.fits_, groups=groups, n_threads=self.n_threads)
+
+    def to_label_model(self) -> Any:
+        """The fitted parameters as a single-machine :class:`labelfuse.LabelModel` (ungrouped models only): for
+        ``save``/``load`` (no pickle), ``score`` and in-memory ``predict_proba``. It holds no rows, so its
+        ``refit`` asks for a fresh ``fit``."""
+        from .models import LabelModel
+
+        if not hasattr(self, "fits_"):
+            raise RuntimeError("DaskLabelModel: not fitted; call fit(L) first")
+        if self.n_groups_ is not None:
+            raise ValueError("to_label_model: this model has one fit per group; LabelModel holds one")
+        options = dict(self.method_options or {})
+        em = {key: options.pop(key) for key in ("max_iter", "tol", "smoothing") if key in options}
+        model = LabelModel(self.cardinality, method=self.method, class_balance=self.class_balance,
+                           method_options=options or None, n_threads=self.n_threads, **em)
+        fit = self.fits_[0]
+        model._set_fitted(fit, self.stats_, int(self.cardinality), fit.cpt.shape[0])
+        model._method_fitted = self.method
+        model._fit_balance = None if self.class_balance is None else np.asarray(self.class_balance, np.float64)
+        model._stats = self.stats_
+        model._last_L = None
+        return model
 
     def predict(self, L: Any, *, groups: Any = None) -> "da.Array":
         """Most probable class per row (lowest class id on ties), as a lazy int64 dask array."""
