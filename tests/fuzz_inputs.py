@@ -33,15 +33,12 @@ class LabelInput:
     values: Optional[np.ndarray]  # the entries as int64 (None when the dtype is not a signed integer)
     layout: str
     dtype: Any
+    shape: tuple                 # (n, m) as drawn (a list of no rows no longer knows its m)
     keepalive: Any = None        # the buffer a view points into (checked for mutation too)
 
     @property
     def signed_int(self) -> bool:
         return self.values is not None
-
-    @property
-    def shape(self):
-        return np.shape(self.L)
 
     def snapshot(self) -> List[Any]:
         return snapshot(self.L, self.keepalive)
@@ -124,7 +121,7 @@ def _layout(V: np.ndarray, dtype, layout: str):
 
 @st.composite
 def label_inputs(draw, k: Optional[int] = None, n_m=None, allow_invalid: bool = True,
-                 allow_bad_dtype: bool = True) -> LabelInput:
+                 allow_bad_dtype: bool = True, allow_list: bool = True) -> LabelInput:
     k = draw(cardinalities()) if k is None else k
     n, m = draw(shapes()) if n_m is None else n_m
     n = min(n, max(2_000_000 // (m * k), 1))  # keeps the one-hot numpy reference small
@@ -136,13 +133,13 @@ def label_inputs(draw, k: Optional[int] = None, n_m=None, allow_invalid: bool = 
     layout = draw(st.sampled_from(LAYOUTS))
     if layout in ("unaligned", "byteswapped", "odd_strides") and (dtype.itemsize == 1 or dtype.kind in "bOc"):
         layout = "C"
-    if layout == "list" and dtype.kind != "i":
+    if layout == "list" and (dtype.kind != "i" or not allow_list):
         layout = "C"
     L, buf = _layout(V, dtype, layout)
     values = None
-    if dtype.kind == "i":
+    if dtype.kind == "i" and not (layout == "list" and n == 0):  # [] has lost its columns: not a matrix
         values = np.array(L, dtype=np.int64)
-    return LabelInput(L=L, values=values, layout=layout, dtype=dtype, keepalive=buf)
+    return LabelInput(L=L, values=values, layout=layout, dtype=dtype, shape=(n, m), keepalive=buf)
 
 
 @st.composite
@@ -176,7 +173,7 @@ def label_vectors(draw, n: int, k: int):
     y = rng.integers(0, k, size=n)
     kind = draw(st.sampled_from(["ok"] * 6 + ["list", "short", "long", "negative", "too_big", "float", "bool",
                                               "2d", "object"]))
-    dtype = draw(st.sampled_from(SIGNED + UNSIGNED))
+    dtype = draw(st.sampled_from([t for t in SIGNED + UNSIGNED if np.iinfo(t).max >= k]))
     if kind == "list":
         return y.tolist(), y, "ok"
     if kind == "short":

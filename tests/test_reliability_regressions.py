@@ -58,6 +58,13 @@ def test_more_threads_than_int64_means_all():
     np.testing.assert_allclose(P, 0.5)
 
 
+def test_raw_kernel_takes_numpy_integer_thread_counts():
+    P = _core.posterior(np.zeros((3, 1), np.int8), np.zeros(6), np.log([0.5, 0.5]), 2, n_threads=np.int64(2))
+    np.testing.assert_allclose(P, 0.5)  # was TypeError: n_threads: expected an int
+    with pytest.raises(TypeError, match="^n_threads:"):
+        _core.posterior(np.zeros((3, 1), np.int8), np.zeros(6), np.log([0.5, 0.5]), 2, n_threads=np.bool_(True))
+
+
 def test_group_index_from_a_scalar_names_groups():
     with pytest.raises(ValueError, match="^groups:"):  # was IndexError
         lf.GroupIndex.from_groups(5)
@@ -66,6 +73,12 @@ def test_group_index_from_a_scalar_names_groups():
 def test_empty_gold_list_for_an_empty_shard():
     s = lf.label_stats(np.zeros((0, 3), np.int8), 2, Y=[])  # [] is a float64 array to numpy
     assert s.n_rows == 0 and s.gold_counts.sum() == 0
+
+
+def test_empty_group_list_for_an_empty_shard():
+    s = lf.label_stats(np.zeros((0, 3), np.int8), 2, groups=[], n_groups=4)
+    assert s.n_groups == 4 and s.n_rows == 0
+    assert lf.GroupIndex.from_groups([]).n_groups == 1
 
 
 def test_est_weights_that_are_not_numbers_name_the_argument():
@@ -77,6 +90,12 @@ def test_update_column_blames_old_column_for_its_own_bad_votes():
     s = lf.label_stats(L4, 2)
     with pytest.raises(ValueError, match=r"^old_column: entry 2 is 7"):  # was "L: entry (row 2, ...) is 7"
         s.update_column(L4, 1, np.array([0, 0, 7, 0]))
+
+
+def test_update_column_checks_n_threads_even_when_nothing_changed():
+    s = lf.label_stats(L4, 2)
+    with pytest.raises(ValueError, match="^n_threads:"):  # was silently accepted (early return)
+        s.update_column(L4, 1, L4[:, 1], n_threads=0)
 
 
 def test_posterior_rejects_byte_swapped_votes():
