@@ -53,5 +53,6 @@ export LD_PRELOAD="$PRELOAD"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:check_initialization_order=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export PYTHONPATH="$PKG_DIR"
-# -p no:cacheprovider: the run must not write into the working tree; -s would interleave reports, keep the default
-time "$PY" -m pytest -q -p no:cacheprovider "$@"
+# --capture=sys: pytest's default fd-level capture swallows a sanitizer report when the process aborts; this
+# keeps fd 2 on the terminal. -p no:cacheprovider: the run must not write into the working tree.
+time "$PY" -m pytest -q -p no:cacheprovider --capture=sys "$@"
