@@ -31,6 +31,19 @@ def test_absurd_cardinality_is_refused_not_a_segfault():
     assert proc.stdout.startswith("ValueError cardinality:"), proc.stdout
 
 
+@pytest.mark.parametrize("overlap_matrix", [False, True])
+def test_core_refuses_sizes_that_overflow(overlap_matrix):
+    # the private binding too, not only the Python facade in front of it
+    with pytest.raises(ValueError, match="^cardinality:"):
+        _core.label_stats(L4, 2**62, overlap_matrix=overlap_matrix)
+    # one group fits in int64, 2**20 of them do not
+    order, offsets = np.arange(4, dtype=np.int64), np.zeros(2**20 + 1, dtype=np.int64)
+    offsets[-1] = 4
+    with pytest.raises(ValueError, match="^offsets:"):
+        _core.label_stats(L4, 2**40 if not overlap_matrix else 2**20, order=order, offsets=offsets,
+                          overlap_matrix=overlap_matrix)
+
+
 @pytest.mark.parametrize("cardinality", [2**40, 2**63 - 1, 2**70])
 def test_huge_cardinality_is_a_value_error_naming_it(cardinality):
     with pytest.raises(ValueError, match="^cardinality:"):  # was MemoryError / pybind's "incompatible arguments"
