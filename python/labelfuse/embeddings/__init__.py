@@ -1,0 +1,10 @@
+"""Embedding-side tools: neighbour graph (faiss), partitions, smoothness diagnostics, encoders.
+
+faiss is optional: this package imports without it, and the classes that need it import it on use.
+"""
+from __future__ import annotations
+
+from .extend import ExtensionReport, as_thresholds, extend_votes
+from .graph import GRAPH_FORMAT_VERSION, NeighborGraph
+
+__all__ = ["NeighborGraph", "GRAPH_FORMAT_VERSION", "extend_votes", "ExtensionReport", "as_thresholds"]
