@@ -6,5 +6,8 @@ from __future__ import annotations
 
 from .extend import ExtensionReport, as_thresholds, extend_votes
 from .graph import GRAPH_FORMAT_VERSION, NeighborGraph
+from .partition import KMeansPartition
+from .thresholds import nearest_neighbor_thresholds, tune_thresholds
 
-__all__ = ["NeighborGraph", "GRAPH_FORMAT_VERSION", "extend_votes", "ExtensionReport", "as_thresholds"]
+__all__ = ["NeighborGraph", "GRAPH_FORMAT_VERSION", "extend_votes", "ExtensionReport", "as_thresholds",
+           "KMeansPartition", "nearest_neighbor_thresholds", "tune_thresholds"]
