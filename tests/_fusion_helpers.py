@@ -43,3 +43,21 @@ def clustered_embeddings(n, d=16, n_clusters=5, spread=0.3, seed=0):
     z = rng.integers(0, n_clusters, size=n)
     X = centres[z] + spread * rng.standard_normal((n, d))
     return X.astype(np.float32), z
+
+
+def symmetric_fit(accuracy=0.8):
+    """A stand-in label model (a fit function of the statistics): every LF right with a fixed probability,
+    coverage from the counts, class balance given or uniform. Deterministic, so the plumbing can be checked
+    against numpy exactly."""
+    from labelfuse.models._params import FitResult
+    from labelfuse.synthetic import conditional_table
+
+    def fit(stats, class_balance):
+        k = stats.cardinality
+        coverage = stats.class_counts[0].sum(axis=1) / max(int(stats.rows[0]), 1)
+        coverage = np.clip(coverage, 1e-3, 1 - 1e-3)
+        cpt = conditional_table(np.full(stats.n_lfs, accuracy), coverage, k)
+        cb = np.full(k, 1.0 / k) if class_balance is None else np.asarray(class_balance, dtype=np.float64)
+        return FitResult(cpt=cpt, class_balance=cb)
+
+    return fit
