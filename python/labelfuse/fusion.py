@@ -180,7 +180,8 @@ class _FusionBase:
 
         Dev data (all three of L_dev, X_dev, Y_dev) is used for tuning and per-part class balances only.
         """
-        from .embeddings import KMeansPartition, NeighborGraph, nearest_neighbor_thresholds, tune_thresholds
+        from .embeddings import (KMeansPartition, NeighborGraph, extend_votes, nearest_neighbor_thresholds,
+                                 tune_thresholds)
         from .embeddings.extend import as_thresholds
 
         L = as_label_matrix(L, "L")
@@ -235,17 +236,30 @@ class _FusionBase:
         self.threshold_mode_ = "tuned" if tune else ("unsupervised" if isinstance(spec, str) else "given")
 
         candidates = list(self._parts_candidates(Y_dev is not None))
+        scored = Y_dev is not None and (len(candidates) > 1 or len(offsets) > 1)
+        extended = {}  # offset -> (training extension, its report, dev extension): they do not depend on parts
+
+        def extension(off: float):
+            if off not in extended:
+                thr = per_lf + off
+                train, report = extend_votes(L, graph, thr, cardinality=k, n_threads=n_threads, return_report=True)
+                dev = extend_votes(L, graph, thr, L_query=L_dev, neighbors=dev_neighbors, cardinality=k,
+                                   n_threads=n_threads) if scored else None
+                extended[off] = (train, report, dev)
+            return extended[off]
+
         search = []
         best = None
         for n_parts in candidates:
             partition = KMeansPartition(n_parts, seed=self.seed).fit(graph.X_) if n_parts > 1 else None
             dev_parts = partition.predict(dev_neighbors[2]) if (partition is not None and has_dev) else None
             for off in sorted(offsets, key=lambda o: (abs(o), o)):
-                self._install(partition, per_lf + off, Y_dev, dev_parts)
-                self._refit_all(n_threads, compute_train=False)
                 score = None
-                if Y_dev is not None and (len(candidates) > 1 or len(offsets) > 1):
-                    P = self._predict_from(L_dev, dev_neighbors, dev_parts, n_threads)
+                if scored:
+                    self._install(partition, per_lf + off, Y_dev, dev_parts)
+                    self.L_extended_, self.extension_report_, dev_ext = extension(off)
+                    self._fit_tables(n_threads)
+                    P = _posterior(dev_ext, self.cpt_, self.class_balance_, k, dev_parts, n_threads)
                     score = _score(Y_dev, P, self.scoring)
                 search.append({"n_parts": n_parts, "offset": float(off), "score": score})
                 if best is None or (score is not None and score > best[0] + 1e-12):
