@@ -7,7 +7,9 @@ from __future__ import annotations
 from .extend import ExtensionReport, as_thresholds, extend_votes
 from .graph import GRAPH_FORMAT_VERSION, NeighborGraph
 from .partition import KMeansPartition
+from .smoothness import SmoothnessCurve, label_smoothness, plot_smoothness
 from .thresholds import nearest_neighbor_thresholds, tune_thresholds
 
 __all__ = ["NeighborGraph", "GRAPH_FORMAT_VERSION", "extend_votes", "ExtensionReport", "as_thresholds",
-           "KMeansPartition", "nearest_neighbor_thresholds", "tune_thresholds"]
+           "KMeansPartition", "nearest_neighbor_thresholds", "tune_thresholds",
+           "SmoothnessCurve", "label_smoothness", "plot_smoothness"]
