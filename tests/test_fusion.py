@@ -4,7 +4,7 @@ import pytest
 pytest.importorskip("faiss")
 
 from labelfuse.embeddings import NeighborGraph  # noqa: E402
-from labelfuse.fusion import Epoxy, Liger, fit_partitioned, ws_knn_proba  # noqa: E402
+from labelfuse.fusion import Epoxy, Liger, fit_partitioned, partitioned_stats, ws_knn_proba  # noqa: E402
 from labelfuse.synthetic import bayes_posterior, conditional_table  # noqa: E402
 
 from _fusion_helpers import brute_force_extend, clustered_embeddings, symmetric_fit  # noqa: E402
@@ -136,7 +136,8 @@ def test_part_fit_failure_falls_back_to_global():
 
     from labelfuse.stats import GroupIndex
     parts = np.arange(200) % 2
-    res = fit_partitioned(L, 2, fragile, group_index=GroupIndex.from_groups(parts), shrinkage=0.0)
+    stats = partitioned_stats(L, 2, group_index=GroupIndex.from_groups(parts))
+    res = fit_partitioned(stats, fragile, shrinkage=0.0)
     assert res["fallbacks"] == [0]
     np.testing.assert_allclose(res["cpt"][0], res["global"].cpt)
 
@@ -180,3 +181,20 @@ def test_params_save_load_and_errors(tmp_path):
         Epoxy(symmetric_fit(), neighbor_graph=NeighborGraph(3).fit(X[:50])).fit(L, X)
     with pytest.raises(ValueError, match="label_model"):
         Epoxy("no_such_method").fit(L, X)
+
+
+def test_refit_detects_changed_columns_and_survives_save_load(tmp_path):
+    X, L, _ = smooth_task(250, seed=10)
+    est = Liger(symmetric_fit(), thresholds=0.6, n_parts=2, n_neighbors=5).fit(L, X)
+    path = tmp_path / "m.npz"
+    est.save(path)
+    L2 = L.copy()
+    L2[:, 1] = np.where(L[:, 1] >= 0, 1 - L[:, 1], -1)
+    est.refit(L2)  # only column 1 differs: detected, redone, statistics updated incrementally
+    fresh = Liger(symmetric_fit(), thresholds=0.6, n_parts=2, neighbor_graph=est.graph_).fit(L2, X)
+    assert est.stats_ == fresh.stats_
+    np.testing.assert_allclose(est.train_proba_, fresh.train_proba_, atol=1e-12)
+    back = Liger.load(path, label_model=symmetric_fit()).refit(L2)
+    np.testing.assert_allclose(back.train_proba_, fresh.train_proba_, atol=1e-12)
+    with pytest.raises(ValueError, match="columns"):
+        est.refit(L2, columns=[9])

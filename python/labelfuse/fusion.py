@@ -30,7 +30,7 @@ from ._validation import as_label_matrix, as_labels, check_n_threads, infer_card
 from .models._params import FitResult
 from .stats import GroupIndex, LabelStats, label_stats
 
-__all__ = ["Epoxy", "Liger", "fit_partitioned", "ws_knn_proba", "FUSION_FORMAT_VERSION"]
+__all__ = ["Epoxy", "Liger", "fit_partitioned", "partitioned_stats", "ws_knn_proba", "FUSION_FORMAT_VERSION"]
 
 FUSION_FORMAT_VERSION = 1
 FitFunction = Callable[[LabelStats, Optional[np.ndarray]], FitResult]
@@ -60,27 +60,40 @@ def _blend(part: FitResult, glob: FitResult, n_rows: float, shrinkage: float) ->
     return cpt, prior / prior.sum()
 
 
+def needs_overlap(label_model: Union[str, FitFunction]) -> bool:
+    """Whether a method's fit reads the one-hot overlap matrix (costly to count: only when needed)."""
+    if callable(label_model):
+        return bool(getattr(label_model, "needs_overlap", False))
+    return label_model == "covariance"
+
+
+def partitioned_stats(L: np.ndarray, cardinality: int, *, group_index: Optional[GroupIndex] = None,
+                      overlap_matrix: bool = False, n_threads: Optional[int] = None) -> LabelStats:
+    """Statistics of the (extended) votes per part, in one native pass."""
+    m, k = L.shape[1], int(cardinality)
+    G = 1 if group_index is None else group_index.n_groups
+    if overlap_matrix and 8 * G * (m * k) ** 2 > _OVERLAP_BYTES_LIMIT:
+        raise ValueError(f"overlap_matrix: {G} parts x ({m} LFs x {k} classes)^2 counts need more than "
+                         f"{_OVERLAP_BYTES_LIMIT >> 20} MiB; use fewer parts or a method without it")
+    return label_stats(L, k, group_index=group_index, overlap_matrix=overlap_matrix, n_threads=n_threads)
+
+
 def fit_partitioned(
-    L: np.ndarray,
-    cardinality: int,
+    stats: LabelStats,
     fit: FitFunction,
     *,
-    group_index: Optional[GroupIndex] = None,
     class_balance: Optional[np.ndarray] = None,
     shrinkage: float = 100.0,
-    n_threads: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """Fit one label model per part (and a global one) from grouped statistics counted in one pass.
+    """Fit one label model per part (and a global one) from grouped statistics (see :func:`partitioned_stats`).
 
     ``class_balance``: None, (k,) for every part, or (G, k) per part (the global fit gets their row-weighted
-    mean). Returns ``cpt`` (G, m, k+1, k), ``class_balance`` (G, k), ``stats`` (grouped), ``fallbacks``
-    (parts that used the global fit) and ``global`` (the global FitResult).
+    mean). Returns ``cpt`` (G, m, k+1, k), ``class_balance`` (G, k), ``fallbacks`` (parts that used the global
+    fit) and ``global`` (the global FitResult).
     """
-    k = int(cardinality)
-    m = L.shape[1]
-    G = 1 if group_index is None else group_index.n_groups
-    overlap = 8 * G * (m * k) ** 2 <= _OVERLAP_BYTES_LIMIT
-    stats = label_stats(L, k, group_index=group_index, overlap_matrix=overlap, n_threads=n_threads)
+    k = stats.cardinality
+    m = stats.n_lfs
+    G = stats.n_groups
     rows = stats.rows.astype(np.float64)
     if class_balance is not None:
         cb = np.asarray(class_balance, dtype=np.float64)
@@ -91,8 +104,7 @@ def fit_partitioned(
     glob = fit(stats.total(), global_balance)
     if G == 1:
         return {"cpt": np.asarray(glob.cpt, dtype=np.float64)[None], "class_balance":
-                np.asarray(glob.class_balance, dtype=np.float64)[None], "stats": stats, "fallbacks": [],
-                "global": glob}
+                np.asarray(glob.class_balance, dtype=np.float64)[None], "fallbacks": [], "global": glob}
     cpt = np.empty((G, m, k + 1, k))
     prior = np.empty((G, k))
     fallbacks = []
@@ -106,7 +118,7 @@ def fit_partitioned(
             part = glob
             fallbacks.append(g)
         cpt[g], prior[g] = _blend(part, glob, rows[g], shrinkage)
-    return {"cpt": cpt, "class_balance": prior, "stats": stats, "fallbacks": fallbacks, "global": glob}
+    return {"cpt": cpt, "class_balance": prior, "fallbacks": fallbacks, "global": glob}
 
 
 def _posterior(L: np.ndarray, cpt: np.ndarray, prior: np.ndarray, k: int, groups: Optional[np.ndarray],
@@ -296,12 +308,14 @@ class _FusionBase:
         if compute_train:
             self.train_proba_ = self._train_posterior(n_threads)
 
-    def _fit_tables(self, n_threads: Optional[int]) -> None:
-        res = fit_partitioned(self.L_extended_, self.cardinality_, self._fit_fn, group_index=self._group_index,
-                              class_balance=self._class_balance, shrinkage=self._shrinkage(), n_threads=n_threads)
+    def _fit_tables(self, n_threads: Optional[int], stats: Optional[LabelStats] = None) -> None:
+        if stats is None:
+            stats = partitioned_stats(self.L_extended_, self.cardinality_, group_index=self._group_index,
+                                      overlap_matrix=needs_overlap(self.label_model), n_threads=n_threads)
+        res = fit_partitioned(stats, self._fit_fn, class_balance=self._class_balance, shrinkage=self._shrinkage())
         self.cpt_, self.class_balance_ = res["cpt"], res["class_balance"]
         self.fallback_parts_ = res["fallbacks"]
-        self.stats_ = res["stats"]
+        self.stats_ = stats
 
     def _train_posterior(self, n_threads: Optional[int]) -> np.ndarray:
         groups = None if self.partition_ is None else self.partition_.labels_
@@ -311,34 +325,47 @@ class _FusionBase:
     def refit(self, L: Any, columns: Optional[Sequence[int]] = None):
         """Refit on edited training votes, reusing the cached graph, partitions and thresholds.
 
-        ``columns``: the LFs that changed (default: all). Only their extension is redone. Thresholds stay as
-        fitted, except unsupervised ones, which are recomputed for the changed LFs (they depend on the votes).
+        ``columns``: the LFs to redo. Default: the columns that differ from the votes of the last fit/refit (an
+        O(n m) comparison), so editing one LF redoes one column of extension and updates the statistics of the
+        rows where its extended column changed; then the per-part fits and posteriors are redone. Thresholds stay
+        as fitted, except unsupervised ones, which are recomputed for the redone LFs (they depend on the votes).
         Updates ``L_extended_``, the per-part tables and ``train_proba_``; returns self.
         """
         from .embeddings import nearest_neighbor_thresholds
         from .embeddings.extend import extend_votes
 
         self._check_fitted()
+        if self._fit_fn is None:
+            raise RuntimeError("refit: this model was loaded without its label_model callable; "
+                               "load it with label_model=...")
         L = as_label_matrix(L, "L")
         if L.shape != self.L_train_.shape:
             raise ValueError(f"L: expected shape {self.L_train_.shape} (the training votes' shape), got {L.shape}")
         n_threads = check_n_threads(self.n_threads)
-        cols = range(L.shape[1]) if columns is None else [int(c) for c in columns]
-        if self.threshold_mode_ == "unsupervised":
-            fresh = nearest_neighbor_thresholds(L, self.graph_, quantile=self.threshold_quantile)
-            self.thresholds_[list(cols)] = fresh[list(cols)]
-        self.L_train_ = L
+        m = L.shape[1]
         if columns is None:
-            self._refit_all(n_threads, compute_train=True)
-            return self
-        L_ext = self.L_extended_.copy() if self.L_extended_.dtype == L.dtype else self.L_extended_.astype(L.dtype)
+            cols = [j for j in range(m) if not np.array_equal(L[:, j], self.L_train_[:, j])]
+        else:
+            cols = sorted({int(c) for c in columns})
+            if any(not 0 <= c < m for c in cols):
+                raise ValueError(f"columns: expected LF indices in 0..{m - 1}, got {list(columns)}")
+        if self.threshold_mode_ == "unsupervised" and cols:
+            fresh = nearest_neighbor_thresholds(L, self.graph_, quantile=self.threshold_quantile)
+            self.thresholds_[cols] = fresh[cols]
+        self.L_train_ = L
+        current = self.L_extended_ if self.L_extended_.dtype == L.dtype else self.L_extended_.astype(L.dtype)
+        L_ext = current.copy()
+        stats = self.stats_
+        groups = None if self.partition_ is None else self.partition_.labels_
         for j in cols:
-            # a column view (no copy) extended against the same column of the database
-            col = L[:, j:j + 1]
-            L_ext[:, j] = extend_votes(col, self.graph_, self.thresholds_[j:j + 1], cardinality=self.cardinality_,
-                                       n_threads=n_threads)[:, 0]
+            # a column view (no copy) of the votes, extended against the same column of the database
+            new = extend_votes(L[:, j:j + 1], self.graph_, self.thresholds_[j:j + 1], cardinality=self.cardinality_,
+                               n_threads=n_threads)[:, 0]
+            old = L_ext[:, j].copy()
+            L_ext[:, j] = new
+            stats = stats.update_column(L_ext, j, old, groups=groups, n_threads=n_threads)
         self.L_extended_ = L_ext
-        self._fit_tables(n_threads)
+        self._fit_tables(n_threads, stats=stats)
         self.train_proba_ = self._train_posterior(n_threads)
         return self
 
@@ -397,6 +424,8 @@ class _FusionBase:
         arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), "L_train": self.L_train_,
                   "L_extended": self.L_extended_, "thresholds": self.thresholds_, "cpt": self.cpt_,
                   "class_balance": self.class_balance_}
+        if self._class_balance is not None:
+            arrays["balance_input"] = self._class_balance
         if self.partition_ is not None:
             arrays["centers"] = self.partition_.centers_
             arrays["part_labels"] = self.partition_.labels_
@@ -431,6 +460,7 @@ class _FusionBase:
             model.cpt_ = f["cpt"]
             model.class_balance_ = f["class_balance"]
             model.partition_ = None
+            balance_input = f["balance_input"] if "balance_input" in f else None
             if "centers" in f:
                 part = KMeansPartition(model.cpt_.shape[0], seed=model.seed)
                 part._set(np.asarray(f["part_labels"], dtype=np.int64), f["centers"])
@@ -438,13 +468,15 @@ class _FusionBase:
         model.n_parts_ = model.cpt_.shape[0]
         model._group_index = None if model.partition_ is None else GroupIndex.from_groups(
             model.partition_.labels_, n_groups=model.n_parts_)
-        model._class_balance = None
+        model._class_balance = balance_input
         model.graph_ = NeighborGraph.load(_graph_path(path))
         model.train_proba_ = model._train_posterior(check_n_threads(model.n_threads))
         try:
             model._fit_fn = resolve_fit(model.label_model)
         except (ValueError, TypeError, ImportError):
             model._fit_fn = None  # predictions work; refit needs label_model=...
+        model.stats_ = partitioned_stats(model.L_extended_, model.cardinality_, group_index=model._group_index,
+                                         overlap_matrix=needs_overlap(model.label_model))
         return model
 
 
