@@ -15,17 +15,21 @@ constexpr int64_t kNeedsExact = -2;  // marks an (i, j) pair for the exact scan 
 
 std::string cell(int64_t r, int64_t j) { return "(row " + std::to_string(r) + ", column " + std::to_string(j) + ")"; }
 
+// Validates the votes; optionally counts voters per LF and votes per row (for the sparse copy below).
 template <class T>
-void check_votes(const LabelView<T>& L, int64_t k, const char* name, int n_threads, std::vector<int64_t>* voters) {
+void check_votes(const LabelView<T>& L, int64_t k, const char* name, int n_threads, std::vector<int64_t>* voters,
+                 std::vector<int64_t>* row_votes) {
     const int64_t n = L.n_rows, m = L.n_cols;
     ExceptionCatcher catcher;
     std::vector<std::vector<int64_t>> per_thread;
+    if (row_votes) row_votes->assign(n, 0);
 #pragma omp parallel num_threads(n_threads)
     {
         std::vector<int64_t> local(m, 0);
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < n; ++r) {
             catcher.run([&] {
+                int64_t count = 0;
                 for (int64_t j = 0; j < m; ++j) {
                     const int64_t v = L(r, j);
                     if (v < -1 || v >= k)
@@ -33,7 +37,9 @@ void check_votes(const LabelView<T>& L, int64_t k, const char* name, int n_threa
                                                     std::to_string(v) + "; votes must be -1 (abstain) or a class in 0.." +
                                                     std::to_string(k - 1));
                     local[j] += v >= 0;
+                    count += v >= 0;
                 }
+                if (row_votes) (*row_votes)[r] = count;
             });
         }
 #pragma omp critical
@@ -47,11 +53,45 @@ void check_votes(const LabelView<T>& L, int64_t k, const char* name, int n_threa
     }
 }
 
+// The database votes row by row, abstentions left out: scanning a neighbour then costs its votes, not m.
+struct SparseVotes {
+    std::vector<int64_t> offsets;  // n + 1
+    std::vector<int32_t> lf, cls;
+};
+
+template <class T>
+SparseVotes sparse_votes(const LabelView<T>& L, const std::vector<int64_t>& row_votes, int n_threads) {
+    const int64_t n = L.n_rows, m = L.n_cols;
+    SparseVotes sv;
+    sv.offsets.assign(n + 1, 0);
+    for (int64_t r = 0; r < n; ++r) sv.offsets[r + 1] = sv.offsets[r] + row_votes[r];
+    sv.lf.resize(sv.offsets[n]);
+    sv.cls.resize(sv.offsets[n]);
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (int64_t r = 0; r < n; ++r) {
+        int64_t at = sv.offsets[r];
+        for (int64_t j = 0; j < m; ++j) {
+            const int64_t v = L(r, j);
+            if (v >= 0) {
+                sv.lf[at] = static_cast<int32_t>(j);
+                sv.cls[at] = static_cast<int32_t>(v);
+                ++at;
+            }
+        }
+    }
+    return sv;
+}
+
 // Dot products of kRows query rows with one database row, in float32 with 8 independent lanes per row: the lanes
 // vectorise without -ffast-math, and the summation order is fixed, so results do not depend on threads.
 constexpr int kRows = 4;
 constexpr int kLanes = 8;
 
+// An AVX2 clone is picked at load time where the CPU has it; both clones do the same float operations in the same
+// order (no FMA contraction), so the results are bit-identical.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 void dot_block(const float* const* q, int n_q, const float* b, int64_t d, float* out) {
     float acc[kRows][kLanes] = {};
     int64_t t = 0;
@@ -81,47 +121,55 @@ ExtendReport extend_votes(const LabelView<T>& L_db, const LabelView<T>& L_query,
         if (std::isnan(in.thresholds[j])) throw std::invalid_argument("thresholds: entry " + std::to_string(j) + " is NaN");
     if (nq * std::max<int64_t>(m, 1) * std::max<int64_t>(K, 1) < (int64_t{1} << 15)) n_threads = 1;
 
-    std::vector<int64_t> voters;
-    check_votes(L_db, k, "L_db", n_threads, &voters);
-    if (&L_query.data[0] != &L_db.data[0] || L_query.row_stride != L_db.row_stride)
-        check_votes(L_query, k, "L_query", n_threads, nullptr);
+    std::vector<int64_t> voters, row_votes;
+    check_votes(L_db, k, "L_db", n_threads, &voters, &row_votes);
+    if (L_query.data != L_db.data || L_query.row_stride != L_db.row_stride || L_query.col_stride != L_db.col_stride)
+        check_votes(L_query, k, "L_query", n_threads, nullptr, nullptr);
+    const SparseVotes db = sparse_votes(L_db, row_votes, n_threads);
+    // LFs by decreasing threshold: as the similarity falls along a list, LFs close in this order
+    std::vector<int64_t> by_threshold(m);
+    for (int64_t j = 0; j < m; ++j) by_threshold[j] = j;
+    std::stable_sort(by_threshold.begin(), by_threshold.end(),
+                     [&](int64_t a, int64_t b) { return in.thresholds[a] > in.thresholds[b]; });
 
     ExtendReport report;
     report.extended.assign(m, 0);
     report.fallback.assign(m, 0);
     const int64_t self_gap = in.self_query ? 1 : 0;
 
-    // Phase 1: decide every (row, LF) pair that the row's top-K list can decide.
+    // Phase 1: decide every (row, LF) pair that the row's top-K list can decide. Walking down the list, an LF is
+    // OPEN until its first voter appears (FOUND: that voter's similarity is the LF's maximum) or the similarity
+    // falls to its threshold (CLOSED: nothing further can pass). A FOUND LF is settled once the similarity falls
+    // below its maximum; until then a voter of another class at the same similarity makes a tie.
+    enum : char { kIdle = 0, kOpen = 1, kFound = 2, kClosed = 3 };
     ExceptionCatcher catcher;
     std::vector<std::vector<int64_t>> tallies;  // per thread: extended[m] then fallback[m]
 #pragma omp parallel num_threads(n_threads)
     {
         std::vector<int64_t> tally(2 * m, 0);
-        std::vector<int64_t> pending;
-        std::vector<int64_t> best_class(m);
+        std::vector<char> state(m), tie(m);
+        std::vector<int32_t> best_class(m);
         std::vector<float> best_sim(m);
-        std::vector<char> tie(m);
-        pending.reserve(m);
 #pragma omp for schedule(dynamic, 256)
         for (int64_t i = 0; i < nq; ++i) {
             catcher.run([&] {
                 T* o = out + i * m;
-                pending.clear();
+                int64_t n_open = 0;
                 for (int64_t j = 0; j < m; ++j) {
                     o[j] = static_cast<T>(L_query(i, j));
-                    if (o[j] == -1 && voters[j] > 0) {
-                        pending.push_back(j);
-                        best_class[j] = -1;
-                        tie[j] = 0;
-                    }
+                    const bool pending = o[j] == -1 && voters[j] > 0;
+                    state[j] = pending ? kOpen : kIdle;
+                    tie[j] = 0;
+                    n_open += pending;
                 }
-                if (pending.empty()) return;
+                if (n_open == 0) return;
                 const int64_t* ids = in.nbr_ids + i * K;
                 const float* sims = in.nbr_sims + i * K;
-                int64_t seen = 0;  // list entries other than row i itself
+                int64_t seen = 0, closing = 0, p = 0;
                 float previous = std::numeric_limits<float>::infinity();
-                int64_t p = 0;
-                for (; p < K && !pending.empty(); ++p) {
+                float lowest_found = std::numeric_limits<float>::infinity();
+                bool settled = false;
+                for (; p < K; ++p) {
                     const int64_t r = ids[p];
                     if (r < 0) break;  // padding of a short list
                     if (r >= in.n_db)
@@ -132,44 +180,49 @@ ExtendReport extend_votes(const LabelView<T>& L_db, const LabelView<T>& L_query,
                         throw std::invalid_argument("nbr_sims: row " + std::to_string(i) +
                                                     " is not sorted by decreasing similarity (or has NaN)");
                     previous = s;
+                    for (; closing < m && in.thresholds[by_threshold[closing]] >= static_cast<double>(s); ++closing) {
+                        const int64_t j = by_threshold[closing];
+                        if (state[j] == kOpen) {
+                            state[j] = kClosed;
+                            --n_open;
+                        }
+                    }
+                    if (n_open == 0 && s < lowest_found) {  // nothing can be found or tied any more
+                        settled = true;
+                        break;
+                    }
                     if (in.self_query && r == i) continue;
                     ++seen;
-                    size_t keep = 0;
-                    for (size_t q = 0; q < pending.size(); ++q) {
-                        const int64_t j = pending[q];
-                        if (best_class[j] >= 0) {
-                            if (s < best_sim[j]) {  // nothing at the best similarity is left: decided
-                                if (!tie[j]) {
-                                    o[j] = static_cast<T>(best_class[j]);
-                                    ++tally[j];
-                                }
-                                continue;
-                            }
-                            const int64_t v = L_db(r, j);
-                            if (v >= 0 && v != best_class[j]) tie[j] = 1;
-                        } else {
-                            if (static_cast<double>(s) <= in.thresholds[j]) continue;  // no voter can pass any more
-                            const int64_t v = L_db(r, j);
-                            if (v >= 0) {
-                                best_class[j] = v;
-                                best_sim[j] = s;
-                            }
+                    for (int64_t e = db.offsets[r]; e < db.offsets[r + 1]; ++e) {
+                        const int32_t j = db.lf[e], c = db.cls[e];
+                        if (state[j] == kOpen) {  // its threshold is below s, or it would be closed
+                            state[j] = kFound;
+                            best_class[j] = c;
+                            best_sim[j] = s;
+                            lowest_found = s;
+                            --n_open;
+                        } else if (state[j] == kFound && c != best_class[j] && s == best_sim[j]) {
+                            tie[j] = 1;
                         }
-                        pending[keep++] = j;
                     }
-                    pending.resize(keep);
                 }
-                if (pending.empty()) return;
-                // Count the rest of the list (after an early exit) to know whether it holds every database row.
-                for (; p < K && ids[p] >= 0; ++p) seen += !(in.self_query && ids[p] == i);
-                const bool complete = seen >= in.n_db - self_gap;
-                for (const int64_t j : pending) {
-                    if (best_class[j] >= 0 && (tie[j] || complete)) {
-                        if (!tie[j]) {
+                bool complete = settled;
+                const float last = previous;
+                if (!settled) {
+                    for (; p < K && ids[p] >= 0; ++p) seen += !(in.self_query && ids[p] == i);
+                    complete = seen >= in.n_db - self_gap;  // the list holds every other database row
+                }
+                for (int64_t j = 0; j < m; ++j) {
+                    if (state[j] == kFound) {
+                        if (tie[j]) continue;  // a tie at the maximum: nothing further can break it
+                        if (complete || best_sim[j] > last) {
                             o[j] = static_cast<T>(best_class[j]);
                             ++tally[j];
+                        } else {  // voters of another class at the same similarity may follow the list
+                            o[j] = static_cast<T>(kNeedsExact);
+                            ++tally[m + j];
                         }
-                    } else if (!complete) {
+                    } else if (state[j] == kOpen && !complete) {  // above its threshold to the end of the list
                         o[j] = static_cast<T>(kNeedsExact);
                         ++tally[m + j];
                     }

@@ -140,3 +140,14 @@ def test_bad_arguments():
     unsorted = g.sims_[:, ::-1].copy()
     with pytest.raises(ValueError, match="not sorted"):
         _core.extend_votes(L, L, g.ids_, unsorted, g.X_, g.X_, np.full(2, -2.0), 2, self_query=True)
+
+
+def test_fallback_is_identical_for_any_thread_count():
+    X = lattice_embeddings(3000, d=8, seed=21)  # many exact ties and many pairs left to the exact scan
+    L = random_votes(3000, 6, 3, 0.02, seed=22)
+    g = NeighborGraph(n_neighbors=3).fit(X)
+    a, ra = extend_votes(L, g, 0.25, cardinality=3, n_threads=1, return_report=True)
+    b, rb = extend_votes(L, g, 0.25, cardinality=3, n_threads=2, return_report=True)
+    assert ra.fallback.sum() > 100
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ra.extended, rb.extended)

@@ -35,6 +35,7 @@ __all__ = ["Epoxy", "Liger", "fit_partitioned", "partitioned_stats", "ws_knn_pro
 FUSION_FORMAT_VERSION = 1
 FitFunction = Callable[[LabelStats, Optional[np.ndarray]], FitResult]
 _OVERLAP_BYTES_LIMIT = 256 << 20
+_INCREMENTAL_COLUMNS = 2  # refit: up to this many edited LFs update the statistics row-wise
 
 
 # -- label models ---------------------------------------------------------------------------------------------------
@@ -355,6 +356,9 @@ class _FusionBase:
         self.L_train_ = L
         current = self.L_extended_ if self.L_extended_.dtype == L.dtype else self.L_extended_.astype(L.dtype)
         L_ext = current.copy()
+        # the statistics of a few edited LFs are updated on the rows where their extended column changed; when many
+        # LFs changed one full pass is cheaper
+        incremental = len(cols) <= _INCREMENTAL_COLUMNS
         stats = self.stats_
         groups = None if self.partition_ is None else self.partition_.labels_
         for j in cols:
@@ -363,9 +367,10 @@ class _FusionBase:
                                n_threads=n_threads)[:, 0]
             old = L_ext[:, j].copy()
             L_ext[:, j] = new
-            stats = stats.update_column(L_ext, j, old, groups=groups, n_threads=n_threads)
+            if incremental:
+                stats = stats.update_column(L_ext, j, old, groups=groups, n_threads=n_threads)
         self.L_extended_ = L_ext
-        self._fit_tables(n_threads, stats=stats)
+        self._fit_tables(n_threads, stats=stats if incremental else None)
         self.train_proba_ = self._train_posterior(n_threads)
         return self
 
@@ -509,7 +514,7 @@ class Epoxy(_FusionBase):
 
     def __init__(self, label_model: Union[str, FitFunction] = "triplet", thresholds: Any = "auto", *,
                  threshold_quantile: float = 0.5, threshold_offsets: Sequence[float] = (-0.1, -0.05, 0.0, 0.05, 0.1),
-                 n_neighbors: int = 32, index: str = "flat", neighbor_graph: Any = None,
+                 n_neighbors: int = 64, index: str = "flat", neighbor_graph: Any = None,
                  cardinality: Optional[int] = None, scoring: str = "accuracy", seed: int = 0,
                  n_threads: Optional[int] = None):
         self.label_model = label_model
@@ -541,7 +546,7 @@ class Liger(_FusionBase):
     def __init__(self, label_model: Union[str, FitFunction] = "triplet", thresholds: Any = "auto", *,
                  n_parts: Union[int, str] = "auto", parts_grid: Sequence[int] = (1, 2, 3, 4, 6, 8),
                  shrinkage: float = 100.0, balance_pseudocount: float = 10.0, threshold_quantile: float = 0.5,
-                 threshold_offsets: Sequence[float] = (-0.1, -0.05, 0.0, 0.05, 0.1), n_neighbors: int = 32,
+                 threshold_offsets: Sequence[float] = (-0.1, -0.05, 0.0, 0.05, 0.1), n_neighbors: int = 64,
                  index: str = "flat", neighbor_graph: Any = None, cardinality: Optional[int] = None,
                  scoring: str = "accuracy", seed: int = 0, n_threads: Optional[int] = None):
         Epoxy.__init__(self, label_model, thresholds, threshold_quantile=threshold_quantile,

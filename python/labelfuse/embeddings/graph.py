@@ -49,7 +49,7 @@ class NeighborGraph:
 
     def __init__(
         self,
-        n_neighbors: int = 32,
+        n_neighbors: int = 64,
         index: str = "flat",
         *,
         hnsw_m: int = 32,
