@@ -269,7 +269,8 @@ def write_markdown(results, path):
         lines += ["# Refit speed (graph and partitions cached)", "",
                   f"n = {sp['n']}, m = {sp['m']}, d = {sp['d']}, K = {sp['K']}, parts = {sp['parts']}, "
                   f"threads available = {sp['max_threads']}; ms, min (median) over the repeats; wall / CPU", "",
-                  "| what | 1 thread wall | 1 thread CPU | all threads wall | all threads CPU |", "|---|---|---|---|---|"]
+                  "| what | 1 thread wall | 1 thread CPU | all threads wall | all threads CPU |",
+                  "|---|---|---|---|---|"]
         for key, label in (("refit_edit_one_lf", "refit after editing one LF"),
                            ("refit_all_columns", "refit redoing every LF's extension"),
                            ("extension_all_columns", "extension alone, every LF")):
@@ -295,7 +296,7 @@ def main():
     ap.add_argument("--label-model", default="triplet")
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--m", type=int, default=20)
-    ap.add_argument("--k-neighbors", type=int, default=64)
+    ap.add_argument("--k-neighbors", type=int, default=128)
     ap.add_argument("--parts", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=10)
     args = ap.parse_args()

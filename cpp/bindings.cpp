@@ -201,7 +201,8 @@ void bind_covariance(py::module_& mod) { (void)mod; }
 // once and caches); `rows`/`cols` < 0 accept any size along that axis.
 template <class E>
 const E* typed_matrix(const py::object& obj, const char* name, const char* dtype, int64_t rows, int64_t cols) {
-    if (!py::isinstance<py::array_t<E>>(obj)) throw py::type_error(std::string(name) + ": expected a " + dtype + " array");
+    if (!py::isinstance<py::array_t<E>>(obj))
+        throw py::type_error(std::string(name) + ": expected a " + dtype + " array");
     auto arr = py::reinterpret_borrow<py::array>(obj);
     if (arr.ndim() != 2) throw py::value_error(std::string(name) + ": expected a 2-D array");
     if (!(arr.flags() & py::array::c_style)) throw py::value_error(std::string(name) + ": expected a contiguous array");

@@ -34,7 +34,8 @@ void check_votes(const LabelView<T>& L, int64_t k, const char* name, int n_threa
                     const int64_t v = L(r, j);
                     if (v < -1 || v >= k)
                         throw std::invalid_argument(std::string(name) + ": entry " + cell(r, j) + " is " +
-                                                    std::to_string(v) + "; votes must be -1 (abstain) or a class in 0.." +
+                                                    std::to_string(v) +
+                                                    "; votes must be -1 (abstain) or a class in 0.." +
                                                     std::to_string(k - 1));
                     local[j] += v >= 0;
                     count += v >= 0;
@@ -118,7 +119,8 @@ ExtendReport extend_votes(const LabelView<T>& L_db, const LabelView<T>& L_query,
     if (in.self_query && nq != in.n_db)
         throw std::invalid_argument("self_query: the query rows must be the database rows");
     for (int64_t j = 0; j < m; ++j)
-        if (std::isnan(in.thresholds[j])) throw std::invalid_argument("thresholds: entry " + std::to_string(j) + " is NaN");
+        if (std::isnan(in.thresholds[j]))
+            throw std::invalid_argument("thresholds: entry " + std::to_string(j) + " is NaN");
     if (nq * std::max<int64_t>(m, 1) * std::max<int64_t>(K, 1) < (int64_t{1} << 15)) n_threads = 1;
 
     std::vector<int64_t> voters, row_votes;
@@ -259,7 +261,8 @@ ExtendReport extend_votes(const LabelView<T>& L_db, const LabelView<T>& L_query,
         support[j].reserve(voters[j]);
         for (int64_t r = 0; r < in.n_db; ++r)
             if (L_db(r, j) >= 0) support[j].push_back(r);
-        for (int64_t first = 0; first < static_cast<int64_t>(rows[j].size()); first += kRows) tasks.push_back({j, first});
+        for (int64_t first = 0; first < static_cast<int64_t>(rows[j].size()); first += kRows)
+            tasks.push_back({j, first});
         work += static_cast<int64_t>(rows[j].size() * support[j].size()) * in.dim;
     }
     const int64_t n_tasks = static_cast<int64_t>(tasks.size());

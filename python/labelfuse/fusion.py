@@ -345,7 +345,7 @@ class _FusionBase:
         n_threads = check_n_threads(self.n_threads)
         m = L.shape[1]
         if columns is None:
-            cols = [j for j in range(m) if not np.array_equal(L[:, j], self.L_train_[:, j])]
+            cols = np.flatnonzero((L != self.L_train_).any(axis=0)).tolist()
         else:
             cols = sorted({int(c) for c in columns})
             if any(not 0 <= c < m for c in cols):
@@ -361,12 +361,14 @@ class _FusionBase:
         incremental = len(cols) <= _INCREMENTAL_COLUMNS
         stats = self.stats_
         groups = None if self.partition_ is None else self.partition_.labels_
-        for j in cols:
-            # a column view (no copy) of the votes, extended against the same column of the database
-            new = extend_votes(L[:, j:j + 1], self.graph_, self.thresholds_[j:j + 1], cardinality=self.cardinality_,
-                               n_threads=n_threads)[:, 0]
+        if cols:
+            # one native call for the redone LFs (a column view when there is one: no copy)
+            sub = L[:, cols[0]:cols[0] + 1] if len(cols) == 1 else L[:, cols]
+            redone = extend_votes(sub, self.graph_, self.thresholds_[cols], cardinality=self.cardinality_,
+                                  n_threads=n_threads)
+        for at, j in enumerate(cols):
             old = L_ext[:, j].copy()
-            L_ext[:, j] = new
+            L_ext[:, j] = redone[:, at]
             if incremental:
                 stats = stats.update_column(L_ext, j, old, groups=groups, n_threads=n_threads)
         self.L_extended_ = L_ext

@@ -11,8 +11,8 @@ Dev tuning (``tune_thresholds``), never on test: (1) per LF, on the dev rows whe
 every candidate threshold and count the new votes that are right (c) and wrong (w); keep the threshold with the
 best c - penalty * w (ties: the higher, more conservative threshold); an LF with no dev evidence at any candidate
 keeps its unsupervised default, and one whose new dev votes never gain keeps the larger of its default and the
-lowest candidate that adds no dev vote. (2) joint refinement: shift all thresholds by a common offset and keep the offset
-whose full pipeline (extension + label model) scores best on dev, ties going to the smaller shift.
+lowest candidate that adds no dev vote. (2) joint refinement: shift all thresholds by a common offset and keep
+the offset whose full pipeline (extension + label model) scores best on dev, ties going to the smaller shift.
 """
 from __future__ import annotations
 
