@@ -515,7 +515,7 @@ class Epoxy(_FusionBase):
                "neighbor_graph", "cardinality", "scoring", "seed", "n_threads")
 
     def __init__(self, label_model: Union[str, FitFunction] = "triplet", thresholds: Any = "auto", *,
-                 threshold_quantile: float = 0.5, threshold_offsets: Sequence[float] = (-0.1, -0.05, 0.0, 0.05, 0.1),
+                 threshold_quantile: float = 0.9, threshold_offsets: Sequence[float] = (-0.1, -0.05, 0.0, 0.05, 0.1),
                  n_neighbors: int = 64, index: str = "flat", neighbor_graph: Any = None,
                  cardinality: Optional[int] = None, scoring: str = "accuracy", seed: int = 0,
                  n_threads: Optional[int] = None):
@@ -547,7 +547,7 @@ class Liger(_FusionBase):
 
     def __init__(self, label_model: Union[str, FitFunction] = "triplet", thresholds: Any = "auto", *,
                  n_parts: Union[int, str] = "auto", parts_grid: Sequence[int] = (1, 2, 3, 4, 6, 8),
-                 shrinkage: float = 100.0, balance_pseudocount: float = 10.0, threshold_quantile: float = 0.5,
+                 shrinkage: float = 100.0, balance_pseudocount: float = 10.0, threshold_quantile: float = 0.9,
                  threshold_offsets: Sequence[float] = (-0.1, -0.05, 0.0, 0.05, 0.1), n_neighbors: int = 64,
                  index: str = "flat", neighbor_graph: Any = None, cardinality: Optional[int] = None,
                  scoring: str = "accuracy", seed: int = 0, n_threads: Optional[int] = None):

@@ -5,7 +5,8 @@ each of j's voters and its nearest other training row (exact duplicates skipped)
 abstaining rows that are about as close to a voter as the LF's own voters are to their nearest neighbours: an LF
 whose voters sit in a dense region extends only within it, an LF on sparse data gets a wider radius. ``floor``
 keeps the radius from becoming absurdly wide on very sparse data. An LF that never votes gets +inf (no
-extension).
+extension). The default quantile, 0.9, is conservative: on the WRENCH sets with MiniLM embeddings, lower
+quantiles (wider radii) extended more wrong votes than right ones without dev tuning (bench/compare_fusion.py).
 
 Dev tuning (``tune_thresholds``), never on test: (1) per LF, on the dev rows where that LF abstains, extend with
 every candidate threshold and count the new votes that are right (c) and wrong (w); keep the threshold with the
@@ -32,7 +33,7 @@ _DUPLICATE = 1.0 - 1e-6
 
 
 def nearest_neighbor_thresholds(
-    L: Any, graph: NeighborGraph, quantile: float = 0.5, floor: float = 0.0
+    L: Any, graph: NeighborGraph, quantile: float = 0.9, floor: float = 0.0
 ) -> np.ndarray:
     """Unsupervised per-LF thresholds (see the module docstring): (m,) float64."""
     L = as_label_matrix(L, "L")
