@@ -345,7 +345,9 @@ class _FusionBase:
         n_threads = check_n_threads(self.n_threads)
         m = L.shape[1]
         if columns is None:
-            cols = np.flatnonzero((L != self.L_train_).any(axis=0)).tolist()
+            differ = np.flatnonzero(L != self.L_train_)  # row-major positions: position % m is the LF
+            cols = (np.unique(differ % m) if differ.size <= L.shape[0] else
+                    np.flatnonzero((L != self.L_train_).any(axis=0))).tolist()
         else:
             cols = sorted({int(c) for c in columns})
             if any(not 0 <= c < m for c in cols):
