@@ -253,9 +253,10 @@ def run_speed(label_model, n, m, parts, repeat, K):
 
 
 def write_markdown(results, path):
-    lines = ["# Embedding fusion: test accuracy / F1 (tuned on valid only)", ""]
+    lines = []
     acc = results.get("accuracy")
     if acc:
+        lines += ["# Embedding fusion: test accuracy / F1 (tuned on valid only)", ""]
         methods = ["label model", "Epoxy", "Liger", "WS + kNN"]
         lines += ["| data set | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
         for name, res in acc.items():

@@ -198,3 +198,18 @@ def test_refit_detects_changed_columns_and_survives_save_load(tmp_path):
     np.testing.assert_allclose(back.train_proba_, fresh.train_proba_, atol=1e-12)
     with pytest.raises(ValueError, match="columns"):
         est.refit(L2, columns=[9])
+
+
+@pytest.mark.parametrize("method", ["triplet", "covariance", "dawid_skene"])
+def test_real_label_models_plug_in(method):
+    from labelfuse import models
+
+    if not hasattr(models, f"fit_{method}"):
+        pytest.skip(f"labelfuse.models has no fit_{method} yet")
+    X, L, Y = smooth_task(900, m=8, coverage=0.1, seed=11)
+    tr, dev, te = slice(0, 600), slice(600, 700), slice(700, 900)
+    plain = Epoxy(method, thresholds=np.inf).fit(L[tr], X[tr], L[dev], X[dev], Y[dev])
+    liger = Liger(method, parts_grid=(1, 2, 4)).fit(L[tr], X[tr], L[dev], X[dev], Y[dev])
+    np.testing.assert_allclose(liger.cpt_.sum(axis=2), 1.0, atol=1e-6)  # P(vote | y) sums to one over votes
+    acc = lambda est: (est.predict(L[te], X[te]) == Y[te]).mean()  # noqa: E731
+    assert acc(liger) > acc(plain)
