@@ -213,3 +213,14 @@ def test_real_label_models_plug_in(method):
     np.testing.assert_allclose(liger.cpt_.sum(axis=2), 1.0, atol=1e-6)  # P(vote | y) sums to one over votes
     acc = lambda est: (est.predict(L[te], X[te]) == Y[te]).mean()  # noqa: E731
     assert acc(liger) > acc(plain)
+
+
+def test_per_part_class_balance_helps_when_labels_follow_the_parts():
+    # labels are constant per cluster and the LFs are weak: the parts' class balances from dev labels carry it
+    X, L, Y = smooth_task(1200, coverage=0.05, accuracy=0.7, n_clusters=4, seed=12)
+    tr, dev, te = slice(0, 800), slice(800, 950), slice(950, 1200)
+    epoxy = Epoxy(symmetric_fit(0.7), thresholds=np.inf).fit(L[tr], X[tr], L[dev], X[dev], Y[dev])
+    liger = Liger(symmetric_fit(0.7), thresholds=np.inf, n_parts=4, shrinkage=10.0).fit(
+        L[tr], X[tr], L[dev], X[dev], Y[dev])
+    acc = lambda est: (est.predict(L[te], X[te]) == Y[te]).mean()  # noqa: E731
+    assert acc(liger) > acc(epoxy) + 0.1
