@@ -1,10 +1,12 @@
 #include "stats.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
 #include "parallel.hpp"
+#include "stats_bitset.hpp"
 
 namespace labelfuse {
 
@@ -188,6 +190,9 @@ Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOption
     if (total * std::max<int64_t>(m, 1) < (int64_t{1} << 16)) n_threads = 1;  // not worth waking threads
     n_threads = static_cast<int>(std::min<int64_t>(n_threads, std::max<size_t>(tasks.size(), 1)));
 
+    // The bitset path covers the common full pass; the row path handles everything else and names offenders.
+    const bool bitsets = !opt.overlap_matrix && !opt.gold && opt.focus_col < 0 && opt.override_col < 0 &&
+                         k <= kBitsetMaxCardinality;
     ExceptionCatcher catcher;
     BadVote bad;
     const int64_t n_tasks = static_cast<int64_t>(tasks.size());
@@ -195,8 +200,12 @@ Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOption
     {
         Stats acc;
         RowAccumulator<T> visitor(L, opt);
+        std::unique_ptr<BitsetBlock> block;
         int64_t current = -1;
-        catcher.run([&] { acc.allocate(1, m, k, opt.overlap_matrix, opt.gold != nullptr); });
+        catcher.run([&] {
+            acc.allocate(1, m, k, opt.overlap_matrix, opt.gold != nullptr);
+            if (bitsets) block = std::make_unique<BitsetBlock>(m, k);
+        });
         auto flush = [&] {
             if (current < 0) return;
 #pragma omp critical(labelfuse_stats_flush)
@@ -211,7 +220,15 @@ Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOption
                     flush();
                     current = task.group;
                 }
-                for (int64_t pos = task.begin; pos < task.end; ++pos) visitor.visit(pos, rows.row(pos), acc);
+                if (!bitsets) {
+                    for (int64_t pos = task.begin; pos < task.end; ++pos) visitor.visit(pos, rows.row(pos), acc);
+                    return;
+                }
+                for (int64_t b = task.begin; b < task.end; b += kBitsetBlockRows) {
+                    const int64_t e = std::min(b + kBitsetBlockRows, task.end);
+                    if (!block->accumulate(L, rows, b, e, acc))
+                        for (int64_t pos = b; pos < e; ++pos) visitor.visit(pos, rows.row(pos), acc);
+                }
             });
         }
         catcher.run(flush);

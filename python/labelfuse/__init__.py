@@ -2,11 +2,19 @@
 from __future__ import annotations
 
 from . import _core
+from ._versions import show_versions
+from .analysis import LFAnalysis
 from .stats import GroupIndex, LabelStats, label_stats
 
 __version__ = _core.__version__
 
-__all__ = ["GroupIndex", "LabelStats", "label_stats", "__version__"]
+__all__ = ["GroupIndex", "LFAnalysis", "LabelStats", "label_stats", "show_versions", "__version__"]
+
+# -- labeling functions, appliers, data sets -------------------------------------------------------------------------
+from .datasets import Dataset, Split, load_dataset  # noqa: E402
+from .labeling import LFApplier, LabelingFunction, apply_lfs, labeling_function  # noqa: E402
+
+__all__ += ["Dataset", "LFApplier", "LabelingFunction", "Split", "apply_lfs", "labeling_function", "load_dataset"]
 
 # -- embedding fusion (issue 4) ------------------------------------------------------------------------------------
 # faiss is imported on first use (building a graph or partitions), so `import labelfuse` works without it.

@@ -282,14 +282,14 @@ class LabelStats:
             raise TypeError(f"old_column: expected signed integers, got dtype {old.dtype}")
         if (Y is None) != (self.confusion is None):
             raise ValueError("Y: pass the gold labels exactly when these statistics were computed with them")
+        if self.grouped and groups is None:
+            raise ValueError("groups: required, these statistics are grouped")
         changed = np.flatnonzero(L[:, column] != old)
         if changed.size == 0:
             return self.copy()
         k = self.cardinality
         gold = None if Y is None else as_labels(Y, n, k)
         if self.grouped or groups is not None:
-            if groups is None:
-                raise ValueError("groups: required, these statistics are grouped")
             g, G = as_groups(groups, n, self.n_groups)
             sub = g[changed]
             order = np.ascontiguousarray(changed[np.argsort(sub, kind="stable")], dtype=np.int64)

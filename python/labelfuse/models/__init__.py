@@ -1,1 +1,19 @@
 """Label models: turn a label matrix into probabilistic labels without ground truth."""
+from __future__ import annotations
+
+from ._params import FitResult
+from .base import FORMAT_VERSION, TIE_POLICIES, BaseLabelModel, NotFittedError, load
+from .label_model import METHODS, LabelModel
+from .majority import MajorityVote
+
+__all__ = [
+    "BaseLabelModel",
+    "FitResult",
+    "FORMAT_VERSION",
+    "LabelModel",
+    "MajorityVote",
+    "METHODS",
+    "NotFittedError",
+    "TIE_POLICIES",
+    "load",
+]

@@ -1,0 +1,229 @@
+"""LabelModel: one facade over the triplet, covariance and Dawid-Skene recoveries, with fast refits."""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Sequence, Union
+
+import numpy as np
+
+from .. import _core
+from .._validation import as_label_matrix, require_rows
+from ..stats import LabelStats, label_stats
+from ._params import FitResult
+from .base import (
+    BaseLabelModel,
+    NotFittedError,
+    check_choice,
+    check_class_balance,
+    class_balance_from_labels,
+    resolve_cardinality,
+    resolve_tie_policy,
+)
+
+__all__ = ["LabelModel", "METHODS"]
+
+METHODS = ("triplet", "covariance", "dawid_skene")
+
+
+def accuracies_from_cpt(cpt: np.ndarray, class_balance: np.ndarray) -> np.ndarray:
+    """P(vote correct | the LF votes) per LF: sum_y pi_y P(lambda = y | y) / sum_y pi_y P(votes | y); NaN for an
+    LF that never votes under the model."""
+    k = cpt.shape[2]
+    idx = np.arange(k)
+    right = (cpt[:, 1 + idx, idx] * class_balance[None, :]).sum(axis=1)
+    votes = ((1.0 - cpt[:, 0, :]) * class_balance[None, :]).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(votes > 1e-12, right / np.maximum(votes, 1e-300), np.nan)
+
+
+def _compact_dtype(k: int) -> np.dtype:
+    return np.dtype(np.int8 if k <= 127 else np.int16 if k <= 32767 else np.int32)
+
+
+class LabelModel(BaseLabelModel):
+    """Probabilistic labels from a label matrix without ground truth.
+
+    Args:
+        cardinality: number of classes k; inferred from L (max label + 1, at least 2) when None.
+        method: "triplet" (FlyingSquid-style moments), "covariance" (Snorkel/MeTaL-style matrix completion) or
+            "dawid_skene" (EM over confusion matrices).
+        class_balance: None = estimated by the method; "uniform"; or k probabilities. ``fit`` can override it
+            (``class_balance=``) or estimate it from dev labels (``Y_dev=``).
+        abstentions, max_iter, tol, smoothing: Dawid-Skene options (see ``fit_dawid_skene``): "model" makes
+            P(abstain | y) a parameter, "ignore" drops abstentions as crowd-kit does; EM stops after ``max_iter``
+            E-steps or when the mean log-likelihood per row changes by less than ``tol``; ``smoothing`` is a
+            pseudo-count on every expected count.
+        method_options: extra keyword arguments for the triplet / covariance fit functions.
+        tie_policy: "abstain" (-1), "random" (seeded by ``random_state``) or "prior", for ``predict``.
+        random_state: int or None.
+        n_threads: None = all cores, -1 = all, -2 = all but one, ...; results do not depend on it.
+
+    Fitted attributes: ``cpt_`` (m, k+1, k) P(lambda_j = c | y) with vote index 0 = abstain,
+    ``class_balance_`` (k,), ``accuracies_`` (m,) P(vote correct | votes), ``coverage_`` (m,) fraction of rows
+    each LF votes on, ``n_iter_`` (EM iterations, or the method's count; None when it has none), ``info_``
+    (the method's report), ``cardinality_``, ``n_lfs_``, ``classes_``.
+    """
+
+    _fitted_arrays = ("cpt_", "class_balance_", "accuracies_", "coverage_")
+    _fitted_values = ("cardinality_", "n_lfs_", "n_iter_", "info_")
+
+    def __init__(
+        self,
+        cardinality: Optional[int] = None,
+        method: str = "triplet",
+        class_balance: Union[None, str, np.ndarray] = None,
+        *,
+        abstentions: str = "model",
+        max_iter: int = 100,
+        tol: float = 1e-8,
+        smoothing: float = 0.01,
+        method_options: Optional[Dict[str, Any]] = None,
+        tie_policy: str = "abstain",
+        random_state: Optional[int] = None,
+        n_threads: Optional[int] = None,
+    ) -> None:
+        self.cardinality = cardinality
+        self.method = method
+        self.class_balance = class_balance
+        self.abstentions = abstentions
+        self.max_iter = max_iter
+        self.tol = tol
+        self.smoothing = smoothing
+        self.method_options = method_options
+        self.tie_policy = tie_policy
+        self.random_state = random_state
+        self.n_threads = n_threads
+
+    # -- fitting ---------------------------------------------------------------------------------------------------
+    def fit(self, L: Any, *, Y_dev: Any = None, class_balance: Any = None) -> "LabelModel":
+        """Fit on L (n, m). The class balance is, by precedence: ``class_balance`` given here, the (add-one
+        smoothed) label frequencies of ``Y_dev`` (labels of a small dev set), the ``class_balance``
+        hyperparameter, or else estimated by the method. Returns self."""
+        L = as_label_matrix(L)
+        require_rows(L)
+        method = check_choice(self.method, "method", METHODS)
+        resolve_tie_policy(self.tie_policy)
+        k = resolve_cardinality(L, self.cardinality)
+        if class_balance is not None and Y_dev is not None:
+            raise ValueError("class_balance: pass either class_balance or Y_dev to fit, not both")
+        if class_balance is not None:
+            balance = check_class_balance(class_balance, k)
+        elif Y_dev is not None:
+            balance = class_balance_from_labels(Y_dev, k)
+        elif self.class_balance is not None:
+            balance = check_class_balance(self.class_balance, k)
+        else:
+            balance = None
+        # Dawid-Skene works on the rows (its own pattern compression) and needs no pairwise statistics, which
+        # would cost more than its whole fit at m = 50.
+        stats = None
+        if method != "dawid_skene":
+            stats = label_stats(L, k, overlap_matrix=method == "covariance", n_threads=self._threads())
+        self._fit_balance = balance
+        self._method_fitted = method
+        result = self._run_method(method, L, stats, k, balance, warm=None)
+        self._set_fitted(result, stats, k, L.shape[1])
+        # What refit needs: the statistics and a compact private copy of L (int8 for k <= 127; n*m bytes).
+        self._stats = stats
+        self._last_L = np.array(L, dtype=_compact_dtype(k), order="C")
+        return self
+
+    def _run_method(
+        self, method: str, L: np.ndarray, stats: LabelStats, k: int, balance: Optional[np.ndarray],
+        warm: Optional[FitResult],
+    ) -> FitResult:
+        options = dict(self.method_options or {})
+        if method == "dawid_skene":
+            from ._dawid_skene import fit_dawid_skene
+
+            return fit_dawid_skene(
+                L, k, balance, max_iter=self.max_iter, tol=self.tol, smoothing=self.smoothing,
+                abstentions=self.abstentions, init=warm, n_threads=self._threads(), **options,
+            )
+        if method == "triplet":
+            from ._triplet import fit_triplet  # imported lazily: lands with the triplet work
+
+            return fit_triplet(stats, balance, **options)
+        from ._covariance import fit_covariance
+
+        return fit_covariance(stats, balance, **options)
+
+    def _set_fitted(self, result: FitResult, stats: Optional[LabelStats], k: int, m: int) -> None:
+        cpt = np.ascontiguousarray(result.cpt, dtype=np.float64)
+        balance = np.ascontiguousarray(result.class_balance, dtype=np.float64)
+        if cpt.shape != (m, k + 1, k) or balance.shape != (k,):
+            raise RuntimeError(
+                f"{self.method}: returned cpt {cpt.shape} / class_balance {balance.shape}, "
+                f"expected {(m, k + 1, k)} / {(k,)}"
+            )
+        self.cpt_ = cpt
+        self.class_balance_ = balance
+        info = dict(result.info)
+        coverage = info.pop("coverage", None) if stats is None else stats.lf_coverage()
+        self.coverage_ = np.asarray(coverage, dtype=np.float64)
+        # An LF with no vote in the data has no accuracy to speak of (its table is only the smoothing prior).
+        self.accuracies_ = np.where(self.coverage_ > 0, accuracies_from_cpt(cpt, balance), np.nan)
+        self.n_iter_ = info.get("n_iter")
+        self.info_ = info
+        self.cardinality_ = k
+        self.n_lfs_ = m
+        self._log_tables = FitResult(cpt, balance).log_tables()
+
+    def _after_load(self) -> None:
+        self._log_tables = FitResult(self.cpt_, self.class_balance_).log_tables()
+        self._stats = None
+        self._last_L = None
+
+    # -- incremental refit ---------------------------------------------------------------------------------------
+    def refit(self, L_new: Any, columns: Optional[Sequence[int]] = None) -> "LabelModel":
+        """Refit after some LFs changed: only the changed columns' statistics are recounted
+        (``LabelStats.update_column``: O(n) to find the rows whose vote changed, then work on those rows only),
+        then the parameters are re-estimated from the statistics. ``columns`` names the changed LFs (skipping
+        the O(n*m) comparison with the previous L); by default they are found by comparing.
+
+        Dawid-Skene needs the rows, not statistics: its refit updates the private copy of L column by column and
+        reuses the previous parameters as the EM starting point (warm start), but recompresses the vote patterns
+        and runs full EM passes, so it costs a good part of a fit. Triplet and covariance refits give exactly a
+        fresh fit's result. Returns self.
+        """
+        self._check_fitted()
+        if getattr(self, "_last_L", None) is None:
+            raise NotFittedError("refit: this model holds no data from a fit (e.g. it was loaded); call fit(L)")
+        L_new = as_label_matrix(L_new, "L_new")
+        old = self._last_L
+        if L_new.shape != old.shape:
+            raise ValueError(f"L_new: expected shape {old.shape} (as the last fit), got {L_new.shape}")
+        k, m = self.cardinality_, old.shape[1]
+        if columns is None:
+            changed = np.flatnonzero(_core.changed_columns(L_new, old, n_threads=self._threads()))
+        else:
+            cols = np.asarray(columns)
+            if cols.ndim != 1 or cols.dtype.kind not in "iu" or (cols.size and (cols.min() < 0 or cols.max() >= m)):
+                raise ValueError(f"columns: expected LF indices in 0..{m - 1}, got {columns!r}")
+            changed = np.unique(cols)
+        if changed.size == 0:
+            return self
+        for j in changed:
+            column = L_new[:, j]
+            lo, hi = int(column.min()), int(column.max())
+            if lo < -1 or hi >= k:
+                bad = int(np.flatnonzero((column < -1) | (column >= k))[0])
+                raise ValueError(
+                    f"L_new: entry (row {bad}, column {j}) is {int(column[bad])}; votes must be -1 (abstain) or "
+                    f"a class in 0..{k - 1}"
+                )
+        stats = self._stats
+        for j in changed:
+            previous = old[:, j].copy()
+            old[:, j] = L_new[:, j]
+            if stats is not None:
+                stats = stats.update_column(old, int(j), previous, n_threads=self._threads())
+        self._stats = stats
+        warm = FitResult(self.cpt_, self.class_balance_) if self._method_fitted == "dawid_skene" else None
+        result = self._run_method(self._method_fitted, old, stats, k, self._fit_balance, warm=warm)
+        self._set_fitted(result, stats, k, m)
+        return self
+
+    # -- prediction ------------------------------------------------------------------------------------------------
+    def _predict_proba(self, L: np.ndarray) -> np.ndarray:
+        log_cpt, log_prior = self._log_tables
+        return _core.posterior(L, log_cpt, log_prior, self.cardinality_, n_threads=self._threads())

@@ -1,0 +1,85 @@
+"""Majority vote: each row's vote shares, counted natively."""
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from .. import _core
+from .._validation import as_label_matrix, require_rows
+from .base import (
+    BaseLabelModel,
+    check_class_balance,
+    class_balance_from_labels,
+    resolve_cardinality,
+    resolve_tie_policy,
+)
+
+__all__ = ["MajorityVote"]
+
+
+class MajorityVote(BaseLabelModel):
+    """P(y = c | votes) = the share of the row's votes for c; a row with no votes gets ``class_balance_``.
+
+    Args:
+        cardinality: number of classes k; inferred from L (max label + 1, at least 2) when None.
+        class_balance: None = estimated at fit as the mean vote share over rows with at least one vote;
+            "uniform"; or k probabilities. Used for rows without votes and by the "prior" tie policy.
+        tie_policy: how ``predict`` resolves ties (a row without votes is a tie between all classes): "abstain" (-1, Snorkel's default),
+            "random" (seeded by ``random_state``) or "prior" (the tied class most probable a priori).
+        random_state: int or None, seeds the "random" tie policy (a fresh generator per ``predict`` call).
+        n_threads: None = all cores, -1 = all, -2 = all but one, ...
+    """
+
+    _fitted_arrays = ("class_balance_",)
+
+    def __init__(
+        self,
+        cardinality: Optional[int] = None,
+        class_balance: Union[None, str, np.ndarray] = None,
+        tie_policy: str = "abstain",
+        random_state: Optional[int] = None,
+        n_threads: Optional[int] = None,
+    ) -> None:
+        self.cardinality = cardinality
+        self.class_balance = class_balance
+        self.tie_policy = tie_policy
+        self.random_state = random_state
+        self.n_threads = n_threads
+
+    def fit(self, L: Any, *, Y_dev: Any = None, class_balance: Any = None) -> "MajorityVote":
+        """Learn the class balance (unless given). ``Y_dev``: labels of a small dev set to estimate it from
+        (add-one smoothed); ``class_balance``: fix it for this fit. Returns self."""
+        L = as_label_matrix(L)
+        require_rows(L)
+        resolve_tie_policy(self.tie_policy)
+        k = resolve_cardinality(L, self.cardinality)
+        if class_balance is not None and Y_dev is not None:
+            raise ValueError("class_balance: pass either class_balance or Y_dev to fit, not both")
+        if class_balance is not None:
+            balance = check_class_balance(class_balance, k)
+        elif Y_dev is not None:
+            balance = class_balance_from_labels(Y_dev, k)
+        elif self.class_balance is not None:
+            balance = check_class_balance(self.class_balance, k)
+        else:
+            total, covered = _core.majority_share_sum(L, k, n_threads=self._threads())
+            balance = total / covered if covered else np.full(k, 1.0 / k)
+        self.cardinality_ = k
+        self.n_lfs_ = int(L.shape[1])
+        self.class_balance_ = np.ascontiguousarray(balance, dtype=np.float64)
+        return self
+
+    def _predict_proba(self, L: np.ndarray) -> np.ndarray:
+        return _core.majority_proba(L, self.cardinality_, self.class_balance_, n_threads=self._threads())
+
+    def _decision_proba(self, L: np.ndarray):
+        # A row without votes is a tie between all classes for predict (abstain / random / prior), while
+        # predict_proba reports the class balance for it.
+        k = self.cardinality_
+        P = _core.majority_proba(L, k, np.full(k, np.nan), n_threads=self._threads())
+        empty = np.isnan(P[:, 0])
+        decision = P.copy() if empty.any() else P
+        P[empty] = self.class_balance_
+        decision[empty] = 1.0 / k
+        return P, decision

@@ -1,0 +1,170 @@
+"""LabelModel facade: class balance sources, dispatch, fitted attributes, incremental refit, bad input."""
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from labelfuse import label_stats
+from labelfuse.models import FitResult, LabelModel, NotFittedError
+from labelfuse.models.label_model import accuracies_from_cpt
+from labelfuse.synthetic import bayes_posterior, conditional_table, make_label_matrix
+
+
+def test_fitted_attributes_and_posterior_kernel():
+    s = make_label_matrix(20_000, 8, 3, class_balance=[0.5, 0.3, 0.2], seed=1)
+    lm = LabelModel(method="dawid_skene")
+    assert lm.fit(s.L) is lm
+    assert lm.cpt_.shape == (8, 4, 3) and lm.class_balance_.shape == (3,)
+    assert np.allclose(lm.cpt_.sum(axis=1), 1.0)
+    assert np.allclose(lm.coverage_, (s.L >= 0).mean(axis=0))
+    assert np.array_equal(lm.classes_, [0, 1, 2]) and lm.n_lfs_ == 8 and lm.cardinality_ == 3
+    assert lm.n_iter_ == lm.info_["n_iter"] > 0
+    P = lm.predict_proba(s.L)
+    assert np.allclose(P, bayes_posterior(s.L, lm.cpt_, lm.class_balance_), atol=1e-10)
+    assert np.allclose(P.sum(axis=1), 1.0)
+    assert np.array_equal(lm.predict(s.L, tie_policy="prior"), P.argmax(axis=1))
+
+
+def test_accuracies_from_cpt_matches_the_generative_definition():
+    acc, cov = np.array([0.9, 0.6, 0.75]), np.array([0.3, 1.0, 0.5])
+    prior = np.array([0.7, 0.2, 0.1])
+    assert np.allclose(accuracies_from_cpt(conditional_table(acc, cov, 3), prior), acc)
+
+
+def test_class_balance_sources():
+    s = make_label_matrix(20_000, 8, 2, class_balance=[0.8, 0.2], seed=2)
+    estimated = LabelModel(method="dawid_skene").fit(s.L)
+    assert abs(estimated.class_balance_[0] - 0.8) < 0.03  # the MLE itself is ~0.02 off at this n
+    given = LabelModel(method="dawid_skene", class_balance=[0.7, 0.3]).fit(s.L)
+    assert np.allclose(given.class_balance_, [0.7, 0.3])
+    assert np.allclose(LabelModel(method="dawid_skene", class_balance="uniform").fit(s.L).class_balance_, 0.5)
+    assert np.allclose(LabelModel(method="dawid_skene").fit(s.L, class_balance=[0.6, 0.4]).class_balance_,
+                       [0.6, 0.4])
+    dev = np.array([0] * 78 + [1] * 20)  # (78 + 1) / 100, (20 + 1) / 100
+    from_dev = LabelModel(method="dawid_skene", class_balance="uniform").fit(s.L, Y_dev=dev)
+    assert np.allclose(from_dev.class_balance_, [0.79, 0.21])
+    with pytest.raises(ValueError, match="either"):
+        LabelModel(method="dawid_skene").fit(s.L, Y_dev=dev, class_balance=[0.5, 0.5])
+    with pytest.raises(ValueError, match="Y_dev"):
+        LabelModel(method="dawid_skene").fit(s.L, Y_dev=[0, 2])
+
+
+def test_threads_do_not_change_results():
+    s = make_label_matrix(60_000, 10, 4, seed=3)
+    a = LabelModel(method="dawid_skene", n_threads=1).fit(s.L)
+    b = LabelModel(method="dawid_skene", n_threads=2).fit(s.L)
+    assert np.array_equal(a.cpt_, b.cpt_)
+    assert np.array_equal(a.predict_proba(s.L), b.predict_proba(s.L))
+
+
+# -- refit -----------------------------------------------------------------------------------------------------------
+def edit(L, column, seed, fraction=0.2):
+    rng = np.random.default_rng(seed)
+    out = L.copy()
+    rows = rng.random(L.shape[0]) < fraction
+    out[rows, column] = rng.integers(-1, int(L.max()) + 1, size=rows.sum())
+    return out
+
+
+def test_refit_updates_statistics_exactly_and_matches_a_fresh_fit():
+    s = make_label_matrix(30_000, 8, 3, seed=4)
+    opts = dict(method="dawid_skene", tol=1e-12, max_iter=5000)
+    lm = LabelModel(**opts).fit(s.L)
+    L_new = edit(edit(s.L, 2, 0, fraction=0.02), 5, 1, fraction=0.02)
+    before = s.L.copy()
+    lm.refit(L_new)
+    assert np.array_equal(s.L, before)  # the caller's arrays are never touched
+    assert np.array_equal(lm._last_L, L_new)
+    fresh = LabelModel(**opts).fit(L_new)
+    assert lm.info_["warm_start"] and not fresh.info_["warm_start"]
+    assert np.allclose(lm.cpt_, fresh.cpt_, atol=1e-5)
+    assert np.allclose(lm.predict_proba(L_new), fresh.predict_proba(L_new), atol=1e-5)
+    assert np.allclose(lm.coverage_, fresh.coverage_)
+    # naming the changed column skips the comparison and gives the same statistics
+    named = LabelModel(**opts).fit(s.L).refit(L_new, columns=[5, 2])
+    assert np.array_equal(named._last_L, L_new) and np.array_equal(named.cpt_, lm.cpt_)
+    # nothing changed: nothing to do
+    n_iter = lm.n_iter_
+    assert lm.refit(L_new) is lm and lm.n_iter_ == n_iter
+
+
+def test_refit_errors():
+    s = make_label_matrix(1000, 4, 2, seed=5)
+    lm = LabelModel(method="dawid_skene")
+    with pytest.raises(NotFittedError):
+        lm.refit(s.L)
+    lm.fit(s.L)
+    with pytest.raises(ValueError, match="L_new"):
+        lm.refit(s.L[:10])
+    bad = s.L.copy()
+    bad[3, 1] = 7
+    with pytest.raises(ValueError, match=r"L_new: entry \(row 3, column 1\)"):
+        lm.refit(bad)
+    with pytest.raises(ValueError, match="columns"):
+        lm.refit(s.L, columns=[4])
+
+
+@pytest.fixture
+def fake_moment_methods(monkeypatch):
+    """Stand-ins for the triplet / covariance fit functions (they land on main separately): a deterministic
+    function of the statistics, which is all the facade's contract needs."""
+    calls = []
+
+    def from_stats(stats, class_balance, **opts):
+        calls.append((stats, class_balance, opts))
+        k = stats.cardinality
+        counts = stats.class_counts[0].astype(float) + 1.0  # (m, k)
+        cov = stats.lf_coverage()
+        cpt = np.empty((stats.n_lfs, k + 1, k))
+        cpt[:, 0, :] = (1 - cov)[:, None]
+        cpt[:, 1:, :] = (cov[:, None] * counts / counts.sum(1, keepdims=True))[:, :, None]
+        balance = np.full(k, 1 / k) if class_balance is None else class_balance
+        return FitResult(cpt, balance, {"n_iter": 0})
+
+    for name, fn in (("_triplet", "fit_triplet"), ("_covariance", "fit_covariance")):
+        module = types.ModuleType(f"labelfuse.models.{name}")
+        setattr(module, fn, from_stats)
+        monkeypatch.setitem(sys.modules, f"labelfuse.models.{name}", module)
+    return calls
+
+
+@pytest.mark.parametrize("method", ["triplet", "covariance"])
+def test_dispatch_to_moment_methods_and_exact_refit(fake_moment_methods, method):
+    s = make_label_matrix(5000, 6, 3, seed=6)
+    lm = LabelModel(method=method, class_balance=[0.5, 0.3, 0.2], method_options={"alpha": 1}).fit(s.L)
+    stats, balance, opts = fake_moment_methods[-1]
+    assert opts == {"alpha": 1} and np.allclose(balance, [0.5, 0.3, 0.2])
+    assert (stats.overlap is not None) == (method == "covariance")
+    assert stats == label_stats(s.L, 3, overlap_matrix=method == "covariance")
+    L_new = edit(s.L, 1, 7)
+    lm.refit(L_new)
+    assert lm._stats == label_stats(L_new, 3, overlap_matrix=method == "covariance")  # updated, not recounted
+    fresh = LabelModel(method=method, class_balance=[0.5, 0.3, 0.2], method_options={"alpha": 1}).fit(L_new)
+    assert np.array_equal(lm.cpt_, fresh.cpt_)
+    assert np.array_equal(lm.predict_proba(L_new), fresh.predict_proba(L_new))
+
+
+def test_bad_input():
+    L = np.array([[0, 1], [1, -1]], dtype=np.int8)
+    with pytest.raises(ValueError, match="method"):
+        LabelModel(method="snorkel").fit(L)
+    with pytest.raises(ValueError, match="abstentions"):
+        LabelModel(method="dawid_skene", abstentions="drop").fit(L)
+    with pytest.raises(ValueError, match="tie_policy"):
+        LabelModel(method="dawid_skene", tie_policy="first").fit(L)
+    with pytest.raises(ValueError, match="L: entry"):
+        LabelModel(method="dawid_skene", cardinality=2).fit(np.array([[0, 2]], dtype=np.int8))
+    with pytest.raises(TypeError, match="L"):
+        LabelModel(method="dawid_skene").fit([[0.5, 1.0]])
+    with pytest.raises(ValueError, match="L"):
+        LabelModel(method="dawid_skene").fit(np.array([0, 1, -1]))
+    with pytest.raises(TypeError, match="cardinality"):
+        LabelModel(method="dawid_skene", cardinality=2.0).fit(L)
+    with pytest.raises(ValueError, match="class_balance"):
+        LabelModel(method="dawid_skene", class_balance=[0.2, 0.2, 0.6]).fit(L)
+    lm = LabelModel(method="dawid_skene").fit(L)
+    with pytest.raises(ValueError, match="columns"):
+        lm.predict_proba(np.zeros((3, 5), dtype=np.int8))
+    with pytest.raises(ValueError, match="L: entry"):
+        lm.predict_proba(np.array([[0, 3]], dtype=np.int8))

@@ -1,0 +1,208 @@
+"""Shared estimator behaviour: metrics, tie policies, parameters, NotFittedError, save / load."""
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from labelfuse import metrics
+from labelfuse.models import FORMAT_VERSION, LabelModel, MajorityVote, NotFittedError, load
+from labelfuse.models.base import break_ties, check_class_balance, class_balance_from_labels
+from labelfuse.synthetic import bayes_posterior, make_label_matrix
+
+
+# -- metrics against values worked out by hand ---------------------------------------------------------------------
+def test_binary_metrics_by_hand():
+    y = [1, 1, 1, 0, 0, 0, 1, 0]
+    p = [1, 0, 1, 1, 0, 0, -1, 0]
+    # class 1: tp = 2 (rows 0, 2), predicted 1 = 3 (rows 0, 2, 3), actual 1 = 4
+    assert metrics.accuracy(y, p) == pytest.approx(5 / 8)  # rows 0, 2, 4, 5, 7
+    assert metrics.precision(y, p) == pytest.approx(2 / 3)
+    assert metrics.recall(y, p) == pytest.approx(2 / 4)
+    assert metrics.f1(y, p) == pytest.approx(2 * 2 / (3 + 4))
+
+
+def test_multiclass_macro_metrics_by_hand():
+    y = [0, 0, 1, 1, 2, 2]
+    p = [0, 1, 1, 1, 0, -1]
+    # per class (tp, predicted, actual): 0 -> (1, 2, 2), 1 -> (2, 3, 2), 2 -> (0, 0, 2)
+    assert metrics.precision(y, p, cardinality=3) == pytest.approx((1 / 2 + 2 / 3 + 0) / 3)
+    assert metrics.recall(y, p, cardinality=3) == pytest.approx((1 / 2 + 1 + 0) / 3)
+    assert metrics.f1(y, p, cardinality=3) == pytest.approx((2 / 4 + 4 / 5 + 0) / 3)
+    # a class absent from both y and predictions is left out of the macro average, as in scikit-learn
+    assert metrics.f1(y, p, cardinality=4) == pytest.approx(metrics.f1(y, p, cardinality=3))
+
+
+def test_probability_metrics_by_hand():
+    y = [0, 1]
+    P2 = [[0.8, 0.2], [0.4, 0.6]]
+    assert metrics.brier(y, P2) == pytest.approx((0.2**2 + 0.4**2) / 2)  # (p_1 - y)^2, as scikit-learn
+    assert metrics.log_loss(y, P2) == pytest.approx(-(np.log(0.8) + np.log(0.6)) / 2)
+    P3 = [[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]]
+    y3 = [0, 2]
+    assert metrics.brier(y3, P3) == pytest.approx(((0.25 + 0.09 + 0.04) + (0.01 + 0.01 + 0.04)) / 2)
+    assert metrics.log_loss([1], [[1.0, 0.0]]) == pytest.approx(-np.log(1e-15))
+
+
+def test_metric_input_errors():
+    with pytest.raises(ValueError, match="y_pred"):
+        metrics.accuracy([0, 1], [0])
+    with pytest.raises(TypeError, match="y_true"):
+        metrics.accuracy([0.5, 1.0], [0, 1])
+    with pytest.raises(ValueError, match="proba"):
+        metrics.brier([0, 1], [0.2, 0.3])
+    with pytest.raises(ValueError, match="y_true"):
+        metrics.log_loss([0, 3], [[0.5, 0.5], [0.5, 0.5]])
+
+
+# -- tie policies ----------------------------------------------------------------------------------------------------
+P_TIES = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5], [1 / 3, 1 / 3, 1 / 3], [0.7, 0.3, 0.0]])
+
+
+def test_tie_policy_abstain_and_prior():
+    prior = np.array([0.2, 0.5, 0.3])
+    assert break_ties(P_TIES, "abstain", prior, 0).tolist() == [-1, 2, -1, 0]
+    assert break_ties(P_TIES, "prior", prior, 0).tolist() == [1, 2, 1, 0]
+    # equal priors among the tied classes: the smallest index
+    assert break_ties(P_TIES, "prior", np.full(3, 1 / 3), 0).tolist() == [0, 2, 0, 0]
+
+
+def test_tie_policy_random_is_seeded_and_picks_tied_classes():
+    P = np.tile([[0.5, 0.5, 0.0]], (2000, 1))
+    a = break_ties(P, "random", None, 7)
+    assert np.array_equal(a, break_ties(P, "random", None, 7))
+    assert set(np.unique(a)) == {0, 1}
+    assert abs(np.mean(a) - 0.5) < 0.05
+    assert not np.array_equal(a, break_ties(P, "random", None, 8))
+
+
+def test_bad_tie_policy():
+    with pytest.raises(ValueError, match="tie_policy"):
+        break_ties(P_TIES, "coin", None, 0)
+
+
+# -- class balance helpers -------------------------------------------------------------------------------------------
+def test_class_balance_checks():
+    assert np.allclose(check_class_balance("uniform", 4), 0.25)
+    with pytest.raises(ValueError, match="class_balance"):
+        check_class_balance([0.5, 0.6], 2)
+    with pytest.raises(ValueError, match="class_balance"):
+        check_class_balance([1.0], 2)
+    with pytest.raises(ValueError, match="class_balance"):
+        check_class_balance("balanced", 2)
+    # add-one smoothing of dev labels: (count + 1) / (n + k)
+    assert np.allclose(class_balance_from_labels([0, 0, 1], 3), [3 / 6, 2 / 6, 1 / 6])
+    with pytest.raises(ValueError, match="Y_dev"):
+        class_balance_from_labels([0, 5], 3)
+
+
+# -- parameters ------------------------------------------------------------------------------------------------------
+def test_get_set_params():
+    lm = LabelModel(cardinality=3, method="dawid_skene", max_iter=7)
+    params = lm.get_params()
+    assert params["cardinality"] == 3 and params["method"] == "dawid_skene" and params["max_iter"] == 7
+    assert set(params) == {
+        "cardinality", "method", "class_balance", "abstentions", "max_iter", "tol", "smoothing", "method_options",
+        "tie_policy", "random_state", "n_threads",
+    }
+    assert lm.set_params(max_iter=3, tol=1e-3) is lm
+    assert lm.max_iter == 3 and lm.tol == 1e-3
+    clone = LabelModel(**lm.get_params())
+    assert clone.get_params() == lm.get_params()
+    with pytest.raises(ValueError, match="not a parameter"):
+        lm.set_params(learning_rate=1)
+    assert "max_iter=3" in repr(lm) and "n_threads" not in repr(lm)
+    assert set(MajorityVote().get_params()) == {"cardinality", "class_balance", "tie_policy", "random_state",
+                                                 "n_threads"}
+
+
+@pytest.mark.parametrize("model", [MajorityVote(), LabelModel(method="dawid_skene")])
+def test_not_fitted(model):
+    L = np.array([[0, 1], [1, -1]], dtype=np.int8)
+    for call in (lambda: model.predict_proba(L), lambda: model.predict(L), lambda: model.score(L, [0, 1]),
+                 lambda: model.classes_, lambda: model.save("unused.lfm")):
+        with pytest.raises(NotFittedError, match="not fitted"):
+            call()
+    assert issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)
+    assert not hasattr(model, "classes_")  # AttributeError semantics, as scikit-learn
+
+
+def test_score_returns_requested_metrics():
+    s = make_label_matrix(2000, 5, 3, seed=3)
+    mv = MajorityVote(tie_policy="prior").fit(s.L)
+    out = mv.score(s.L, s.Y, metrics=("accuracy", "f1", "precision", "recall", "brier", "log_loss"))
+    pred = mv.predict(s.L)
+    assert out["accuracy"] == pytest.approx(metrics.accuracy(s.Y, pred))
+    assert out["f1"] == pytest.approx(metrics.f1(s.Y, pred, cardinality=3))
+    assert out["brier"] == pytest.approx(metrics.brier(s.Y, mv.predict_proba(s.L)))
+    assert mv.score(s.L, s.Y, metrics="recall").keys() == {"recall"}
+    with pytest.raises(ValueError, match="metrics"):
+        mv.score(s.L, s.Y, metrics=("auc",))
+    with pytest.raises(ValueError, match="Y"):
+        mv.score(s.L, s.Y[:10])
+
+
+# -- save / load -----------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "model",
+    [MajorityVote(tie_policy="random", random_state=3),
+     LabelModel(method="dawid_skene", class_balance=[0.5, 0.3, 0.2], max_iter=20, abstentions="ignore")],
+)
+def test_save_load_round_trip(tmp_path, model):
+    s = make_label_matrix(3000, 6, 3, class_balance=[0.5, 0.3, 0.2], seed=4)
+    model.fit(s.L)
+    path = tmp_path / "model.lfm"
+    model.save(path)
+    back = load(path)
+    assert type(back) is type(model)
+    assert back.get_params() == {k: (list(v) if isinstance(v, (list, tuple)) else v)
+                                 for k, v in model.get_params().items()}
+    assert np.array_equal(back.predict_proba(s.L), model.predict_proba(s.L))
+    assert np.array_equal(back.predict(s.L), model.predict(s.L))
+    assert type(model).load(path).cardinality_ == 3
+    with zipfile.ZipFile(path) as zf:  # plain JSON + .npy members: nothing to unpickle
+        meta = json.loads(zf.read("metadata.json"))
+        assert meta["format_version"] == FORMAT_VERSION and meta["class"] == type(model).__name__
+        assert all(name == "metadata.json" or name.endswith(".npy") for name in zf.namelist())
+
+
+def test_load_rejects_unknown_version_and_other_files(tmp_path):
+    s = make_label_matrix(500, 4, 2, seed=5)
+    path = tmp_path / "m.lfm"
+    MajorityVote().fit(s.L).save(path)
+    with zipfile.ZipFile(path) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    meta = json.loads(members["metadata.json"])
+    meta["format_version"] = 99
+    future = tmp_path / "future.lfm"
+    with zipfile.ZipFile(future, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, json.dumps(meta) if name == "metadata.json" else data)
+    with pytest.raises(ValueError, match="format_version 99"):
+        load(future)
+    junk = tmp_path / "junk.lfm"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a labelfuse model"):
+        load(junk)
+    with pytest.raises(TypeError, match="MajorityVote"):
+        LabelModel.load(path)
+
+
+def test_loads_a_file_written_by_format_version_1():
+    """A file written by format_version 1 (tests/data, made by tests/data/make_model_v1.py) keeps loading."""
+    import pathlib
+
+    path = pathlib.Path(__file__).parent / "data" / "label_model_v1.lfm"
+    model = load(path)
+    assert isinstance(model, LabelModel) and model.method == "dawid_skene" and model.cardinality_ == 3
+    s = make_label_matrix(200, 6, 3, seed=11)
+    assert np.allclose(model.predict_proba(s.L), bayes_posterior(s.L, model.cpt_, model.class_balance_), atol=1e-9)
+    with pytest.raises(NotFittedError, match="refit"):
+        model.refit(s.L)
+
+
+def test_save_refuses_unserialisable_params(tmp_path):
+    s = make_label_matrix(300, 4, 2, seed=6)
+    mv = MajorityVote(random_state=np.random.default_rng(0)).fit(s.L)
+    with pytest.raises(TypeError, match="random_state"):
+        mv.save(tmp_path / "x.lfm")
