@@ -40,25 +40,39 @@ _INCREMENTAL_COLUMNS = 2  # refit: up to this many edited LFs update the statist
 
 # -- label models ---------------------------------------------------------------------------------------------------
 def resolve_fit(label_model: Union[str, FitFunction]) -> FitFunction:
-    """A fit function ``fit(stats, class_balance) -> FitResult`` from a method name or a callable."""
+    """A fit function from a method name or a callable.
+
+    Two kinds: statistics fits ``fit(stats, class_balance) -> FitResult`` (triplet, covariance, and any callable
+    by default) and row fits ``fit(L_rows, cardinality, class_balance) -> FitResult`` (Dawid-Skene's EM works on
+    the votes themselves; a callable declares this with an attribute ``uses_rows = True``).
+    """
     if callable(label_model):
         return label_model
     if not isinstance(label_model, str):
         raise TypeError(f"label_model: expected a method name or a callable, got {type(label_model).__name__}")
-    from . import models
+    if label_model == "dawid_skene":
+        from .models._dawid_skene import fit_dawid_skene
 
-    name = "fit_" + label_model
-    fit = getattr(models, name, None)
-    if fit is None:
-        raise ValueError(f"label_model: unknown method {label_model!r} (labelfuse.models has no {name})")
-    return fit
+        def fit_ds(L_rows, cardinality, class_balance, init=None):
+            return fit_dawid_skene(L_rows, cardinality, class_balance, init=init)
+
+        fit_ds.uses_rows = True
+        return fit_ds
+    if label_model not in ("triplet", "covariance"):
+        raise ValueError(f"label_model: unknown method {label_model!r} (expected 'triplet', 'covariance', "
+                         "'dawid_skene' or a callable)")
+    import importlib
+
+    try:
+        module = importlib.import_module(f".models._{label_model}", __package__)
+    except ImportError as exc:
+        raise ValueError(f"label_model: method {label_model!r} is not available in this build "
+                         f"(labelfuse.models._{label_model} is missing)") from exc
+    return getattr(module, f"fit_{label_model}")
 
 
-def _blend(part: FitResult, glob: FitResult, n_rows: float, shrinkage: float) -> Tuple[np.ndarray, np.ndarray]:
-    w = n_rows / (n_rows + shrinkage) if n_rows + shrinkage > 0 else 0.0
-    cpt = w * np.asarray(part.cpt, dtype=np.float64) + (1 - w) * np.asarray(glob.cpt, dtype=np.float64)
-    prior = w * np.asarray(part.class_balance, dtype=np.float64) + (1 - w) * np.asarray(glob.class_balance)
-    return cpt, prior / prior.sum()
+def _uses_rows(fit: FitFunction) -> bool:
+    return bool(getattr(fit, "uses_rows", False))
 
 
 def needs_overlap(label_model: Union[str, FitFunction]) -> bool:
@@ -66,6 +80,13 @@ def needs_overlap(label_model: Union[str, FitFunction]) -> bool:
     if callable(label_model):
         return bool(getattr(label_model, "needs_overlap", False))
     return label_model == "covariance"
+
+
+def _blend(part: FitResult, glob: FitResult, n_rows: float, shrinkage: float) -> Tuple[np.ndarray, np.ndarray]:
+    w = n_rows / (n_rows + shrinkage) if n_rows + shrinkage > 0 else 0.0
+    cpt = w * np.asarray(part.cpt, dtype=np.float64) + (1 - w) * np.asarray(glob.cpt, dtype=np.float64)
+    prior = w * np.asarray(part.class_balance, dtype=np.float64) + (1 - w) * np.asarray(glob.class_balance)
+    return cpt, prior / prior.sum()
 
 
 def partitioned_stats(L: np.ndarray, cardinality: int, *, group_index: Optional[GroupIndex] = None,
@@ -85,35 +106,48 @@ def fit_partitioned(
     *,
     class_balance: Optional[np.ndarray] = None,
     shrinkage: float = 100.0,
+    L: Optional[np.ndarray] = None,
+    group_index: Optional[GroupIndex] = None,
 ) -> Dict[str, Any]:
     """Fit one label model per part (and a global one) from grouped statistics (see :func:`partitioned_stats`).
 
     ``class_balance``: None, (k,) for every part, or (G, k) per part (the global fit gets their row-weighted
-    mean). Returns ``cpt`` (G, m, k+1, k), ``class_balance`` (G, k), ``fallbacks`` (parts that used the global
-    fit) and ``global`` (the global FitResult).
+    mean). Row fits (Dawid-Skene) also need the votes ``L`` and the parts' ``group_index``; each part's EM starts
+    from the global fit. Returns ``cpt`` (G, m, k+1, k), ``class_balance`` (G, k), ``fallbacks`` (parts that
+    used the global fit) and ``global`` (the global FitResult).
     """
     k = stats.cardinality
     m = stats.n_lfs
     G = stats.n_groups
     rows = stats.rows.astype(np.float64)
+    by_rows = _uses_rows(fit)
+    if by_rows and L is None:
+        raise ValueError("L: this label model fits on the votes themselves; pass L (and group_index)")
     if class_balance is not None:
         cb = np.asarray(class_balance, dtype=np.float64)
         per_part = cb if cb.ndim == 2 else np.broadcast_to(cb, (G, k))
         global_balance = (rows[:, None] * per_part).sum(axis=0) / max(rows.sum(), 1.0)
     else:
         per_part, global_balance = None, None
-    glob = fit(stats.total(), global_balance)
+    glob = fit(L, k, global_balance) if by_rows else fit(stats.total(), global_balance)
     if G == 1:
         return {"cpt": np.asarray(glob.cpt, dtype=np.float64)[None], "class_balance":
                 np.asarray(glob.class_balance, dtype=np.float64)[None], "fallbacks": [], "global": glob}
+    if by_rows and (group_index is None or group_index.n_groups != G):
+        raise ValueError("group_index: required with several parts for a label model that fits on the votes")
     cpt = np.empty((G, m, k + 1, k))
     prior = np.empty((G, k))
     fallbacks = []
     for g in range(G):
+        balance = None if per_part is None else per_part[g]
         try:
-            part = fit(stats.group(g), None if per_part is None else per_part[g])
+            if by_rows:
+                members = group_index.order[group_index.offsets[g]:group_index.offsets[g + 1]]
+                part = fit(L[members], k, balance, init=glob) if members.size else glob
+            else:
+                part = fit(stats.group(g), balance)
             ok = np.all(np.isfinite(part.cpt)) and np.all(np.isfinite(part.class_balance))
-        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+        except (ValueError, ArithmeticError, RuntimeError, np.linalg.LinAlgError):
             ok = False
         if not ok:
             part = glob
@@ -313,7 +347,8 @@ class _FusionBase:
         if stats is None:
             stats = partitioned_stats(self.L_extended_, self.cardinality_, group_index=self._group_index,
                                       overlap_matrix=needs_overlap(self.label_model), n_threads=n_threads)
-        res = fit_partitioned(stats, self._fit_fn, class_balance=self._class_balance, shrinkage=self._shrinkage())
+        res = fit_partitioned(stats, self._fit_fn, class_balance=self._class_balance, shrinkage=self._shrinkage(),
+                              L=self.L_extended_, group_index=self._group_index)
         self.cpt_, self.class_balance_ = res["cpt"], res["class_balance"]
         self.fallback_parts_ = res["fallbacks"]
         self.stats_ = stats
