@@ -106,7 +106,7 @@ def test_dev_search_over_parts_and_offsets():
     X, L, Y = smooth_task(500, seed=6)
     est = Liger(symmetric_fit(), n_parts="auto", parts_grid=(1, 2, 4), threshold_offsets=(-0.05, 0.0, 0.05))
     est.fit(L[:400], X[:400], L[400:], X[400:], Y[400:])
-    assert len(est.search_) == 9 and all(r["score"] is not None for r in est.search_)
+    assert len(est.search_) == 12 and all(r["score"] is not None for r in est.search_)  # + "no extension"
     best = max(r["score"] for r in est.search_)
     chosen = [r for r in est.search_ if r["n_parts"] == est.partition_.sizes_.size or
               (est.partition_ is None and r["n_parts"] == 1)]

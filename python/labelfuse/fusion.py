@@ -275,7 +275,8 @@ class _FusionBase:
                                          default=default, n_threads=n_threads)["per_lf"]
             else:
                 per_lf = default
-            offsets = (0.0,) if not tune else tuple(self.threshold_offsets)
+            # +inf switches the extension off: on dev, extending must beat not extending
+            offsets = (0.0,) if not tune else tuple(self.threshold_offsets) + (np.inf,)
         else:
             tune = False
             per_lf = as_thresholds(spec, m)
@@ -535,7 +536,8 @@ _COMMON_DOC = """
         thresholds: "auto" (tuned on dev when Y_dev is given, else the unsupervised default), "tune",
             "unsupervised", one cosine radius for all LFs, or one per LF.
         threshold_quantile: quantile of the unsupervised default (see labelfuse.embeddings.thresholds).
-        threshold_offsets: joint shifts tried on dev after the per-LF search.
+        threshold_offsets: joint shifts tried on dev after the per-LF search (plus +inf, no extension at all, so
+            the extension is kept only where it helps on dev; ties go to the smallest shift).
         n_neighbors, index: the neighbour graph built in fit (ignored when ``neighbor_graph`` is given).
         neighbor_graph: a NeighborGraph to use (fitted on these training rows, or unfitted: fitted on X).
         cardinality: number of classes (inferred when None).
