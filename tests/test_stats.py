@@ -285,3 +285,20 @@ def test_show_versions_reports_the_core(capsys):
     out = capsys.readouterr().out
     assert "openmp" in out and "numpy" in out
     assert lf._versions.versions()["core"] == lf.__version__
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 5, 6, 7, 8, 10, 13])  # fixed-size kernels and the generic one
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_posterior_kernel_equals_bayes_reference(k, layout):
+    from labelfuse.models._params import FitResult
+    from labelfuse.synthetic import bayes_posterior, make_label_matrix
+
+    s = make_label_matrix(3001, 7, k, seed=k)
+    L = {"C": s.L, "F": np.asfortranarray(s.L), "strided": np.repeat(s.L, 2, axis=1)[:, ::2]}[layout]
+    log_cpt, log_prior = FitResult(s.cpt, s.class_balance).log_tables()
+    P = _core.posterior(L, log_cpt, log_prior, k, n_threads=2)
+    np.testing.assert_allclose(P, bayes_posterior(s.L, s.cpt, s.class_balance), atol=1e-12)
+    bad = s.L.copy()
+    bad[1234, 5] = k
+    with pytest.raises(ValueError, match=rf"row 1234, column 5\) is {k}"):
+        _core.posterior(bad, log_cpt, log_prior, k)

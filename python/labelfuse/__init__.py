@@ -22,3 +22,16 @@ from . import embeddings  # noqa: E402
 from .fusion import Epoxy, Liger  # noqa: E402
 
 __all__ += ["embeddings", "Epoxy", "Liger"]
+
+# ---- end models (labelfuse.endmodels): torch is optional, so these names import it on first use only ----------
+# Left out of __all__ on purpose: `from labelfuse import *` must neither need torch nor pay for importing it.
+_ENDMODEL_NAMES = ("Adapter", "SingleTask", "FlatMTL", "HierMTL", "SliceClassifier", "Ensemble")
+
+
+def __getattr__(name: str):
+    if name in _ENDMODEL_NAMES:
+        from . import endmodels
+
+        return getattr(endmodels, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# ---- end of end-model block -------------------------------------------------------------------------------------

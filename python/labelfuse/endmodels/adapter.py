@@ -1,0 +1,106 @@
+"""Adapter: an MLP on fixed embeddings trained on probabilistic labels (the Liger paper's WS-Adapter baseline)."""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from ._base import EndModel, register
+from ._checks import as_soft_labels, n_rows_of
+from ._networks import HeadSpec
+
+HEAD = "y"
+
+
+@register
+class Adapter(EndModel):
+    """MLP on fixed features (e.g. sentence embeddings) trained with soft-label cross-entropy.
+
+    Parameters
+    ----------
+    hidden: widths of the hidden ReLU layers; () is a linear (softmax-regression) model.
+    dropout: dropout after each hidden layer.
+    lr, weight_decay: Adam settings.
+    batch_size, max_epochs: the schedule; every labeled row is seen once per epoch.
+    patience: with a dev set, stop after this many epochs without a better dev metric (None: run all epochs);
+        the weights of the best dev epoch are kept either way.
+    dev_metric: "accuracy", "f1" (binary, class 1 positive) or "macro_f1".
+    confidence_weighted: weight each row by 1 - normalised entropy of its label (uniform rows weigh 0).
+    exclude_uniform: leave rows whose label is exactly uniform (no LF signal) out of the loss.
+    device: "auto" (CUDA when present), "cpu", "cuda", "cuda:N".
+    mixed_precision: "auto"/True: float16 autocast + GradScaler on CUDA; CPU always trains in float32.
+    seed: seeds weight init, dropout and shuffling; the same seed gives identical weights on CPU.
+    n_threads: torch threads for fit/predict, restored afterwards (None: torch's current setting; -1 all cores).
+    progress: show a tqdm bar with the running loss and dev metric.
+    """
+
+    def __init__(
+        self,
+        hidden: Sequence[int] = (256,),
+        dropout: float = 0.1,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 64,
+        max_epochs: int = 100,
+        patience: Optional[int] = 10,
+        dev_metric: str = "accuracy",
+        confidence_weighted: bool = False,
+        exclude_uniform: bool = True,
+        device: Any = "auto",
+        mixed_precision: Any = "auto",
+        seed: Optional[int] = None,
+        n_threads: Optional[int] = None,
+        progress: bool = True,
+    ):
+        self.hidden = hidden
+        self.dropout = dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.dev_metric = dev_metric
+        self.confidence_weighted = confidence_weighted
+        self.exclude_uniform = exclude_uniform
+        self.device = device
+        self.mixed_precision = mixed_precision
+        self.seed = seed
+        self.n_threads = n_threads
+        self.progress = progress
+
+    def fit(
+        self,
+        X: Any,
+        P: Any,
+        X_dev: Any = None,
+        Y_dev: Any = None,
+        mask: Any = None,
+        sample_weight: Any = None,
+    ) -> "Adapter":
+        """Train on features X (n, d) and probabilistic labels P (n, k) (or hard labels, -1 = none).
+
+        mask: optional bool (n,), False = leave the row out (e.g. rows where every LF abstained).
+        sample_weight: optional non-negative (n,) weights, multiplied into the loss.
+        """
+        n = n_rows_of(X)
+        P, has_label = as_soft_labels(P, n, name="P")
+        self.n_classes_ = P.shape[1]
+        weight = self._row_weights(P, has_label, n, mask, sample_weight)
+        return self._fit_targets(X, {HEAD: (P, weight)}, X_dev, Y_dev)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """(n, k) class probabilities; rows sum to 1."""
+        return self._head_probs(X)[HEAD]
+
+    def _head_specs(self, n_layers: int) -> list[HeadSpec]:
+        return [HeadSpec(HEAD, self.n_classes_, n_layers)]
+
+    def _end_probs(self, head_probs: dict[str, np.ndarray], context: Any) -> np.ndarray:
+        return head_probs[HEAD]
+
+    def _fitted_config(self) -> dict[str, Any]:
+        return {"n_classes_": self.n_classes_, "n_features_in_": self.n_features_in_}
+
+    def _restore_fitted(self, fitted: dict[str, Any]) -> None:
+        self.n_classes_ = int(fitted["n_classes_"])
+        self.n_features_in_ = int(fitted["n_features_in_"])

@@ -1,0 +1,156 @@
+"""Ensembles of end models: the mean of their predicted probabilities."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from ._base import _REGISTRY, CONFIG_FILE, FORMAT_NAME, FORMAT_VERSION, EndModel, read_config
+from ._checks import as_labels, n_rows_of
+from .metrics import metric_function
+
+VARY = ("seed", "dev_split")
+
+
+class Ensemble:
+    """Trains ``n_members`` copies of ``estimator`` and averages their predict_proba.
+
+    vary="seed": member i uses seed ``seed + i`` and the whole dev set.
+    vary="dev_split": member i also early-stops on its own random ``dev_fraction`` of the dev set (the members
+    disagree on which epoch is best, which decorrelates them more than seeds alone).
+    ``Ensemble.from_models(models)`` wraps models that are already trained.
+    """
+
+    def __init__(
+        self,
+        estimator: Optional[EndModel] = None,
+        n_members: int = 5,
+        vary: str = "seed",
+        dev_fraction: float = 0.8,
+        seed: int = 0,
+    ):
+        self.estimator = estimator
+        self.n_members = n_members
+        self.vary = vary
+        self.dev_fraction = dev_fraction
+        self.seed = seed
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("estimator", "n_members", "vary", "dev_fraction", "seed")}
+
+    def set_params(self, **params: Any) -> "Ensemble":
+        for k, v in params.items():
+            if k not in self.get_params():
+                raise ValueError(f"{k}: not a parameter of Ensemble")
+            setattr(self, k, v)
+        return self
+
+    @classmethod
+    def from_models(cls, models: Sequence[Any]) -> "Ensemble":
+        models = list(models)
+        if not models:
+            raise ValueError("models: expected at least one fitted model")
+        for m in models:
+            if not hasattr(m, "predict_proba"):
+                raise TypeError(f"models: {type(m).__name__} has no predict_proba")
+        ens = cls(estimator=None, n_members=len(models))
+        ens.members_ = models
+        return ens
+
+    def fit(self, X: Any, P: Any, X_dev: Any = None, Y_dev: Any = None, **fit_kwargs: Any) -> "Ensemble":
+        """Fit every member on the same data; ``fit_kwargs`` go to each member's fit (e.g. ``S=``, ``S_dev=`` for a
+        SliceClassifier, ``mask=``)."""
+        if self.estimator is None or not hasattr(self.estimator, "get_params"):
+            raise TypeError("estimator: expected an unfitted end model (e.g. Adapter(...))")
+        if isinstance(self.n_members, bool) or not isinstance(self.n_members, (int, np.integer)) or self.n_members < 1:
+            raise ValueError(f"n_members: expected a positive int, got {self.n_members!r}")
+        if self.vary not in VARY:
+            raise ValueError(f"vary: expected one of {VARY}, got {self.vary!r}")
+        if self.vary == "dev_split":
+            if X_dev is None:
+                raise ValueError("X_dev: vary='dev_split' needs a dev set")
+            if not 0 < self.dev_fraction <= 1:
+                raise ValueError(f"dev_fraction: expected a fraction in (0, 1], got {self.dev_fraction!r}")
+        rng = np.random.default_rng(self.seed)
+        self.members_ = []
+        for i in range(int(self.n_members)):
+            params = self.estimator.get_params()
+            params["seed"] = int(self.seed) + i
+            member = type(self.estimator)(**params)
+            dev_x, dev_y = X_dev, Y_dev
+            extra = dict(fit_kwargs)
+            if self.vary == "dev_split":
+                n_dev = n_rows_of(X_dev, "X_dev")
+                keep = np.sort(rng.choice(n_dev, max(1, int(round(self.dev_fraction * n_dev))), replace=False))
+                dev_x = _take(X_dev, keep)
+                dev_y = np.asarray(Y_dev)[keep]
+                if extra.get("S_dev") is not None:
+                    extra["S_dev"] = _take(extra["S_dev"], keep)
+            self.members_.append(member.fit(X, P, X_dev=dev_x, Y_dev=dev_y, **extra))
+        return self
+
+    def predict_proba(self, X: Any, *args: Any, **kwargs: Any) -> np.ndarray:
+        if not hasattr(self, "members_"):
+            raise RuntimeError("Ensemble is not fitted yet: call fit or use Ensemble.from_models")
+        probs = [m.predict_proba(X, *args, **kwargs) for m in self.members_]
+        shapes = {p.shape for p in probs}
+        if len(shapes) != 1:
+            raise ValueError(f"members disagree on the output shape: {sorted(shapes)}")
+        return np.mean(probs, axis=0)
+
+    def predict(self, X: Any, *args: Any, **kwargs: Any) -> np.ndarray:
+        return self.predict_proba(X, *args, **kwargs).argmax(axis=1)
+
+    def score(self, X: Any, Y: Any, *args: Any, metric: str = "accuracy", **kwargs: Any) -> float:
+        probs = self.predict_proba(X, *args, **kwargs)
+        y = as_labels(Y, probs.shape[0], probs.shape[1], name="Y")
+        return metric_function(metric, probs.shape[1])(y, probs.argmax(axis=1))
+
+    def save(self, path: "str | os.PathLike") -> Path:
+        """``path/config.json`` listing the members, each saved in ``path/member_<i>/``."""
+        if not hasattr(self, "members_"):
+            raise RuntimeError("Ensemble is not fitted yet")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        names = []
+        for i, m in enumerate(self.members_):
+            if not isinstance(m, EndModel):
+                raise TypeError(f"members: only labelfuse end models can be saved, member {i} is {type(m).__name__}")
+            m.save(path / f"member_{i}")
+            names.append(f"member_{i}")
+        config = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "class": "Ensemble", "members": names}
+        (path / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: "str | os.PathLike", device: Any = "auto", input_module: Any = None) -> "Ensemble":
+        path = Path(path)
+        config = read_config(path)
+        if config["class"] != "Ensemble":
+            raise ValueError(f"path: {path} holds a {config['class']!r}, not an Ensemble")
+        members = [load_model(path / name, device=device, input_module=input_module) for name in config["members"]]
+        return cls.from_models(members)
+
+
+def load_model(path: "str | os.PathLike", device: Any = "auto", input_module: Any = None) -> Any:
+    """Load any saved end model or ensemble; the class comes from the file's config (from a fixed registry)."""
+    from . import adapter, multitask, slices  # noqa: F401  (importing them registers their classes)
+
+    config = read_config(Path(path))
+    if config["class"] == "Ensemble":
+        return Ensemble.load(path, device=device, input_module=input_module)
+    klass = _REGISTRY.get(config["class"])
+    if klass is None:
+        raise ValueError(f"path: unknown end-model class {config['class']!r} in {path}")
+    return klass.load(path, device=device, input_module=input_module)
+
+
+def _take(A: Any, idx: np.ndarray) -> Any:
+    if hasattr(A, "iloc"):
+        return A.iloc[idx].reset_index(drop=True)
+    if isinstance(A, np.ndarray):
+        return A[idx]
+    return [A[i] for i in idx]

@@ -1,0 +1,205 @@
+"""Multi-task end models after Snorkel MeTaL: SingleTask, FlatMTL and HierMTL, built from a task tree."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Sequence
+
+import numpy as np
+
+from ._base import EndModel, register
+from ._checks import as_soft_labels, n_rows_of
+from ._networks import HeadSpec, heads_for
+from .tasks import TaskTree, as_task_tree
+
+_DOC_PARAMS = """
+    Parameters
+    ----------
+    tasks: {task: {"cardinality": k, "parent": (parent_task, parent_label) or None}}, a TaskTree, or a task-graph
+        object with ``to_task_description()`` (see labelfuse.endmodels.tasks). A single task is fine.
+    input_module: any torch.nn.Module mapping a batch of inputs to features (None: identity on precomputed
+        features). Its weights train with the rest; set ``accepts_raw_inputs = True`` on it to receive raw batches
+        (e.g. lists of texts) instead of float tensors.
+    hidden: widths of the intermediate ReLU layers (MeTaL's 250, 50 by default).
+    schedule: "mmtl" (each task's rows in its own batches, all tasks' batches shuffled together, so each
+        (row, task) pair is seen once per epoch) or "joint" (every task's loss on each batch of rows).
+    finetune_epochs: after the joint stage, fine-tune each task head alone (rest frozen) for this many epochs.
+    Other parameters as for Adapter (dropout, lr, weight_decay, batch_size, max_epochs, patience, dev_metric,
+    confidence_weighted, exclude_uniform, device, mixed_precision, seed, n_threads, progress).
+"""
+
+
+class _MultiTask(EndModel):
+    architecture = "flat"
+
+    def __init__(
+        self,
+        tasks: Any,
+        input_module: Any = None,
+        hidden: Sequence[int] = (250, 50),
+        dropout: float = 0.0,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 64,
+        max_epochs: int = 50,
+        patience: Optional[int] = 10,
+        schedule: str = "mmtl",
+        finetune_epochs: int = 0,
+        dev_metric: str = "accuracy",
+        confidence_weighted: bool = False,
+        exclude_uniform: bool = True,
+        device: Any = "auto",
+        mixed_precision: Any = "auto",
+        seed: Optional[int] = None,
+        n_threads: Optional[int] = None,
+        progress: bool = True,
+    ):
+        self.tasks = tasks
+        self.input_module = input_module
+        self.hidden = hidden
+        self.dropout = dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.schedule = schedule
+        self.finetune_epochs = finetune_epochs
+        self.dev_metric = dev_metric
+        self.confidence_weighted = confidence_weighted
+        self.exclude_uniform = exclude_uniform
+        self.device = device
+        self.mixed_precision = mixed_precision
+        self.seed = seed
+        self.n_threads = n_threads
+        self.progress = progress
+
+    # ---- fitting -------------------------------------------------------------------------------------------
+    def fit(
+        self,
+        X: Any,
+        P: Any,
+        X_dev: Any = None,
+        Y_dev: Any = None,
+        mask: Any = None,
+        sample_weight: Any = None,
+    ):
+        """Train on inputs X and labels P.
+
+        P: end-label soft labels (n, n_end_labels) — per-task targets are derived from them, each task's loss
+        weighted by the probability that the task applies — or a dict {task: (n, k_task) soft labels or hard
+        labels}, where an all-NaN row (or -1) marks "not applicable / no label" for that task.
+        Y_dev: end labels (0..n_end_labels-1) of the dev rows, for early stopping and model selection.
+        mask, sample_weight: as for Adapter, applied to every task.
+        """
+        self.tree_ = as_task_tree(self.tasks)
+        self.n_classes_ = self.tree_.n_end_labels
+        n = n_rows_of(X)
+        targets = self._targets(P, n, mask, sample_weight)
+        return self._fit_targets(X, targets, X_dev, Y_dev)
+
+    def _targets(self, P: Any, n: int, mask: Any, sample_weight: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        tree = self.tree_
+        if isinstance(P, Mapping):
+            if self.architecture == "single":
+                P_end, has = tree.end_labels_from_tasks(P, n)
+                return {tree.root: (P_end, self._row_weights(P_end, has, n, mask, sample_weight))}
+            unknown = set(P) - set(tree.tasks)
+            if unknown:
+                raise ValueError(f"P: tasks {sorted(unknown)} are not in the task tree ({sorted(tree.tasks)})")
+            out = {}
+            for task, spec in tree.tasks.items():
+                if task in P:
+                    probs, has = as_soft_labels(P[task], n, spec.cardinality, name=f"P[{task!r}]")
+                    out[task] = (probs, self._row_weights(probs, has, n, mask, sample_weight))
+                else:
+                    out[task] = (np.full((n, spec.cardinality), 1.0 / spec.cardinality), np.zeros(n))
+            return out
+        P_end, has = as_soft_labels(P, n, tree.n_end_labels, name="P")
+        base = self._row_weights(P_end, has, n, mask, sample_weight)
+        if self.architecture == "single":
+            return {tree.root: (P_end, base)}
+        return {task: (cond, base * applies) for task, (cond, applies) in tree.task_targets(P_end).items()}
+
+    # ---- prediction ----------------------------------------------------------------------------------------
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """(n, n_end_labels) end-label probabilities (product of task conditionals along each path)."""
+        return self._end_probs(self._head_probs(X), None)
+
+    def predict_task_proba(self, X: Any) -> dict[str, np.ndarray]:
+        """{task: (n, k_task)} probabilities of each task's labels given that the task applies."""
+        if self.architecture == "single":
+            return {t: c for t, (c, _) in self.tree_.task_targets(self.predict_proba(X)).items()}
+        return self._head_probs(X)
+
+    def _end_probs(self, head_probs: dict[str, np.ndarray], context: Any) -> np.ndarray:
+        if self.architecture == "single":
+            return head_probs[self.tree_.root]
+        return self.tree_.end_label_probs(head_probs)
+
+    def _head_specs(self, n_layers: int) -> list[HeadSpec]:
+        return heads_for(self.tree_, self.architecture, n_layers, getattr(self, "feed", "children"))
+
+    # ---- persistence ---------------------------------------------------------------------------------------
+    def _fitted_config(self) -> dict[str, Any]:
+        return {
+            "tasks": self.tree_.description,
+            "end_label_paths": [[list(step) for step in path] for path in self.tree_.end_label_paths],
+            "n_features_in_": getattr(self, "n_features_in_", None),
+        }
+
+    def _restore_fitted(self, fitted: dict[str, Any]) -> None:
+        self.tree_ = TaskTree(fitted["tasks"], end_label_paths=fitted["end_label_paths"])
+        self.n_classes_ = self.tree_.n_end_labels
+        if fitted.get("n_features_in_") is not None:
+            self.n_features_in_ = int(fitted["n_features_in_"])
+
+
+@register
+class SingleTask(_MultiTask):
+    __doc__ = "One head on the top layer predicting the end label (the tree's leaves) directly.\n" + _DOC_PARAMS
+    architecture = "single"
+
+
+@register
+class FlatMTL(_MultiTask):
+    __doc__ = "One head per task, all on the top intermediate layer.\n" + _DOC_PARAMS
+    architecture = "flat"
+
+
+@register
+class HierMTL(_MultiTask):
+    __doc__ = (
+        "One head per task at the depth of its task (root on the first intermediate layer, deeper tasks higher);\n"
+        "each head also reads the softmax outputs of its child tasks' heads (feed='children'), or, as in the\n"
+        "MeTaL reference code, of its parent's head (feed='parent').\n" + _DOC_PARAMS
+    )
+    architecture = "hier"
+
+    def __init__(
+        self,
+        tasks: Any,
+        input_module: Any = None,
+        hidden: Sequence[int] = (250, 50),
+        feed: str = "children",
+        dropout: float = 0.0,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        batch_size: int = 64,
+        max_epochs: int = 50,
+        patience: Optional[int] = 10,
+        schedule: str = "mmtl",
+        finetune_epochs: int = 0,
+        dev_metric: str = "accuracy",
+        confidence_weighted: bool = False,
+        exclude_uniform: bool = True,
+        device: Any = "auto",
+        mixed_precision: Any = "auto",
+        seed: Optional[int] = None,
+        n_threads: Optional[int] = None,
+        progress: bool = True,
+    ):
+        self.feed = feed
+        super().__init__(
+            tasks, input_module, hidden, dropout, lr, weight_decay, batch_size, max_epochs, patience, schedule,
+            finetune_epochs, dev_metric, confidence_weighted, exclude_uniform, device, mixed_precision, seed,
+            n_threads, progress,
+        )

@@ -1,0 +1,122 @@
+"""Triplet recovery of LF accuracies (FlyingSquid's idea), binary and multi-class, from pairwise moments.
+
+Model: y ~ Cat(pi); LF i votes independently of y and of the other LFs, and when it votes it is right with
+probability ``acc_i`` and otherwise picks one of the k-1 other classes uniformly. With
+``a_i = (k acc_i - 1) / (k - 1)`` (accuracy above chance) and ``M_ij = (k P(agree | both vote) - 1) / (k - 1)``,
+the model gives ``M_ij = a_i a_j`` whatever the class balance, so three LFs identify
+``|a_i| = sqrt|M_ij M_il / M_jl|``. For k = 2 ``M_ij`` is the second moment ``E[v_i v_j | both vote]`` with
+v = +-1. The sign is fixed by the better-than-random assumption (a_i >= 0).
+
+Multi-class is native: the class-conditional tables ``P(lambda_i = c | y)`` follow from ``acc_i``, the coverage and
+the estimated class balance (no one-vs-rest models). Posteriors use the class prior once (the shared kernel).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .. import _core
+from ..stats import LabelStats
+from ._moments import (
+    check_class_balance,
+    check_count,
+    check_probability,
+    one_sided_warning,
+    single_group,
+)
+from ._params import FitResult
+
+__all__ = ["fit_triplet", "SOURCES"]
+
+# How each LF's accuracy was obtained (info["source"]); the codes come from cpp/triplet.hpp.
+SOURCES = ("triplets", "pairs", "fallback", "never_votes", "duplicate")
+
+
+def fit_triplet(
+    stats: LabelStats,
+    class_balance: Optional[np.ndarray] = None,
+    *,
+    min_overlap: int = 10,
+    min_denominator_z: float = 3.0,
+    fallback_accuracy: float = 0.7,
+    max_accuracy: float = 0.999,
+    aggregate: str = "weighted_mean",
+    dedupe: bool = True,
+) -> FitResult:
+    """Fit the triplet label model from one group of label statistics.
+
+    Args:
+        stats: :func:`labelfuse.label_stats` output with a single group (no overlap matrix needed).
+        class_balance: the class prior, or None to estimate it from first moments: for an LF that votes,
+            ``P(vote = c) = (1 - acc)/(k-1) + a pi_c``, so each identified LF gives an estimate of ``pi_c``; they are
+            averaged with inverse-variance weights (votes x a^2).
+        min_overlap: co-votes a pair of LFs needs before its moment is used.
+        min_denominator_z: a triplet (i; j, l) is skipped when ``|M_jl|`` is within this many standard errors of 0
+            (a ratio by a ~0 denominator is noise; skipped, not counted as 0).
+        fallback_accuracy: for LFs that neither a triplet nor a pair with an identified LF pins down (fewer than 3
+            LFs, LFs that never overlap); reported in ``info["warnings"]``.
+        max_accuracy: accuracies are capped here so that no vote is treated as certain.
+        aggregate: how the estimates of ``a_i^2`` over the valid triplets are combined: ``"weighted_mean"`` (weights
+            are inverse delta-method variances, so low-overlap pairs and ~0 moments count little) or ``"median"``.
+        dedupe: identical LF columns are fitted once; the copies get the same accuracy but a table independent of y,
+            so the posterior counts their vote once.
+
+    Returns:
+        FitResult with ``cpt`` (m, k+1, k), ``class_balance`` (k,) and ``info``: ``accuracy`` (NaN for LFs that never
+        vote), ``source`` (one of :data:`SOURCES` per LF), ``n_triplets``, ``duplicate_of``,
+        ``class_balance_estimated``, ``warnings``.
+    """
+    stats = single_group(stats)
+    k, m = stats.cardinality, stats.n_lfs
+    prior = check_class_balance(class_balance, k)
+    if isinstance(min_denominator_z, bool) or not isinstance(min_denominator_z, (int, float, np.integer, np.floating)):
+        raise TypeError(f"min_denominator_z: expected a float, got {type(min_denominator_z).__name__}")
+    if not min_denominator_z >= 0:
+        raise ValueError(f"min_denominator_z: expected a value >= 0, got {min_denominator_z}")
+    if aggregate not in ("weighted_mean", "median"):
+        raise ValueError(f"aggregate: expected 'weighted_mean' or 'median', got {aggregate!r}")
+    r = _core.triplet_fit(
+        np.ascontiguousarray(stats.covote[0], dtype=np.int64).ravel(),
+        np.ascontiguousarray(stats.agree[0], dtype=np.int64).ravel(),
+        np.ascontiguousarray(stats.class_counts[0], dtype=np.int64).ravel(),
+        int(stats.rows[0]),
+        k,
+        class_balance=prior,
+        min_overlap=check_count(min_overlap, "min_overlap"),
+        min_denominator_z=float(min_denominator_z),
+        fallback_accuracy=check_probability(fallback_accuracy, "fallback_accuracy"),
+        max_accuracy=check_probability(max_accuracy, "max_accuracy"),
+        median=aggregate == "median",
+        dedupe=bool(dedupe),
+    )
+    source = [SOURCES[s] for s in r["source"]]
+    info = {
+        "method": "triplet",
+        "accuracy": r["accuracy"],
+        "source": source,
+        "n_triplets": r["n_triplets"],
+        "duplicate_of": r["duplicate_of"],
+        "class_balance_estimated": prior is None,
+        "warnings": (_warnings(source, r["duplicate_of"], fallback_accuracy, m)
+                     + one_sided_warning(stats, prior is None)),
+    }
+    return FitResult(cpt=r["cpt"], class_balance=r["class_balance"], info=info)
+
+
+def _warnings(source: list, duplicate_of: np.ndarray, fallback_accuracy: float, m: int) -> list:
+    out = []
+    fallback = [j for j, s in enumerate(source) if s == "fallback"]
+    if fallback:
+        why = "fewer than 3 LFs" if m < 3 else "no valid triplet and no overlap with an identified LF"
+        out.append(f"LFs {fallback}: accuracy not identifiable ({why}); using fallback_accuracy={fallback_accuracy}")
+    pairs = [j for j, s in enumerate(source) if s == "pairs"]
+    if pairs:
+        out.append(f"LFs {pairs}: no valid triplet; accuracy from pairwise agreement with identified LFs")
+    never = [j for j, s in enumerate(source) if s == "never_votes"]
+    if never:
+        out.append(f"LFs {never}: never vote; they do not affect the posterior")
+    dups = [(j, int(duplicate_of[j])) for j, s in enumerate(source) if s == "duplicate"]
+    if dups:
+        out.append(f"duplicate LF columns (copy, original) {dups}: fitted once and counted once in the posterior")
+    return out
