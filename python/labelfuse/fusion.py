@@ -39,7 +39,7 @@ _INCREMENTAL_COLUMNS = 2  # refit: up to this many edited LFs update the statist
 
 
 # -- label models ---------------------------------------------------------------------------------------------------
-def resolve_fit(label_model: Union[str, FitFunction]) -> FitFunction:
+def resolve_fit(label_model: Union[str, FitFunction], n_threads: Optional[int] = None) -> FitFunction:
     """A fit function from a method name or a callable.
 
     Two kinds: statistics fits ``fit(stats, class_balance) -> FitResult`` (triplet, covariance, and any callable
@@ -54,7 +54,7 @@ def resolve_fit(label_model: Union[str, FitFunction]) -> FitFunction:
         from .models._dawid_skene import fit_dawid_skene
 
         def fit_ds(L_rows, cardinality, class_balance, init=None):
-            return fit_dawid_skene(L_rows, cardinality, class_balance, init=init)
+            return fit_dawid_skene(L_rows, cardinality, class_balance, init=init, n_threads=n_threads)
 
         fit_ds.uses_rows = True
         return fit_ds
@@ -235,7 +235,7 @@ class _FusionBase:
         n, m = L.shape
         if self.scoring not in ("accuracy", "f1"):
             raise ValueError(f"scoring: expected 'accuracy' or 'f1', got {self.scoring!r}")
-        self._fit_fn = resolve_fit(self.label_model)
+        self._fit_fn = resolve_fit(self.label_model, check_n_threads(self.n_threads))
         n_threads = check_n_threads(self.n_threads)
         has_dev = L_dev is not None
         if has_dev != (X_dev is not None) or (Y_dev is not None and not has_dev):
@@ -379,6 +379,8 @@ class _FusionBase:
         if L.shape != self.L_train_.shape:
             raise ValueError(f"L: expected shape {self.L_train_.shape} (the training votes' shape), got {L.shape}")
         n_threads = check_n_threads(self.n_threads)
+        if isinstance(self.label_model, str):  # n_threads may have changed since fit
+            self._fit_fn = resolve_fit(self.label_model, n_threads)
         m = L.shape[1]
         if columns is None:
             differ = np.flatnonzero(L != self.L_train_)  # row-major positions: position % m is the LF
