@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,9 +24,28 @@ namespace {
 
 int threads_arg(const py::object& n_threads) {
     if (n_threads.is_none()) return resolve_n_threads(kDefaultThreads);
-    if (!py::isinstance<py::int_>(n_threads) || py::isinstance<py::bool_>(n_threads))
+    // any integer (Python or numpy: anything with __index__), but not a bool
+    if (py::isinstance<py::bool_>(n_threads)) throw py::type_error("n_threads: expected an int or None");
+    auto index = py::reinterpret_steal<py::object>(PyNumber_Index(n_threads.ptr()));
+    if (!index) {
+        PyErr_Clear();
         throw py::type_error("n_threads: expected an int or None");
-    return resolve_n_threads(n_threads.cast<int64_t>());
+    }
+    // beyond int64 (e.g. 2**70) means "all of them" / "all but too many": clamp instead of a pybind cast_error
+    int overflow = 0;
+    const long long value = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+    if (overflow) return resolve_n_threads(overflow > 0 ? INT32_MAX : -int64_t{INT32_MAX});
+    return resolve_n_threads(value);
+}
+
+// The product of array dimensions, or a ValueError naming `name` when it does not fit in int64 (every size in
+// the core is computed in int64: an overflow there would allocate a small buffer and index far past it).
+int64_t checked_size(std::initializer_list<int64_t> factors, const char* name) {
+    int64_t size = 1;
+    for (int64_t f : factors)
+        if (f < 0 || __builtin_mul_overflow(size, f, &size) || size > (int64_t{1} << 60))
+            throw py::value_error(std::string(name) + ": array sizes overflow (a wrong cardinality or group count?)");
+    return size;
 }
 
 // A 1-D C-contiguous int64 array (the Python layer converts); nullptr for None.
@@ -53,6 +73,13 @@ template <class F>
 auto with_label_view(const py::array& L, F&& f) {
     if (L.ndim() != 2) throw py::value_error("L: expected a 2-D label matrix, got " + std::to_string(L.ndim()) + "-D");
     if (L.dtype().kind() != 'i') throw py::type_error("L: expected a signed integer matrix (int8/16/32/64)");
+    const char order = L.dtype().byteorder();
+    const uint16_t probe = 1;
+    const bool little = *reinterpret_cast<const uint8_t*>(&probe) == 1;
+    if ((order == '>' && little) || (order == '<' && !little))
+        throw py::value_error("L: non-native byte order; convert with L.astype(L.dtype.newbyteorder('='))");
+    if (!(L.flags() & py::detail::npy_api::constants::NPY_ARRAY_ALIGNED_))
+        throw py::value_error("L: not aligned to its item size; pass a copy (np.array(L))");
     const auto item = L.itemsize();
     if (L.strides(0) % item != 0 || L.strides(1) % item != 0)
         throw py::value_error("L: strides must be multiples of the item size");
@@ -88,6 +115,15 @@ py::dict label_stats(const py::array& L, int64_t cardinality, const py::object& 
     const int64_t n = L.shape(0), m = L.shape(1);
     if (cardinality < 1) throw py::value_error("cardinality: must be at least 1");
     if (override_col >= m || focus_col >= m) throw py::value_error("column: out of range");
+    // every buffer the core sizes, for G groups: G*m*k class counts, G*m*m pairs, G*(m*k)^2 overlap, G*m*k*k
+    // confusion (the per-thread accumulators are the G = 1 case)
+    const auto check_sizes = [&](int64_t G, const char* name) {
+        checked_size({G, m, cardinality}, name);
+        checked_size({G, m, m}, G == 1 ? "L" : name);
+        if (overlap_matrix) checked_size({G, m, cardinality, m, cardinality}, name);
+        if (!gold.is_none()) checked_size({G, m, cardinality, cardinality}, name);
+    };
+    check_sizes(1, "cardinality");
 
     StatsOptions opt;
     opt.cardinality = cardinality;
@@ -109,6 +145,7 @@ py::dict label_stats(const py::array& L, int64_t cardinality, const py::object& 
         if (off[0] < 0 || off[n_off - 1] > n_ord) throw py::value_error("offsets: out of the range of order");
         for (int64_t p = off[0]; p < off[n_off - 1]; ++p)
             if (ord[p] < 0 || ord[p] >= n) throw py::value_error("order: row id out of range");
+        check_sizes(n_off - 1, "offsets");
         rows = RowSet{n_off - 1, off, ord};
     } else if (ord) {
         throw py::value_error("offsets: required with order");
@@ -167,8 +204,9 @@ py::array_t<double> posterior_py(const py::array& L, const py::object& log_cpt, 
     model.n_lfs = m;
     model.cardinality = k;
     model.n_groups = n_groups;
-    model.log_cpt = float64_buffer(log_cpt, "log_cpt", n_groups * m * (k + 1) * k);
-    model.log_prior = float64_buffer(log_prior, "log_prior", n_groups * k);
+    checked_size({n, k}, "cardinality");
+    model.log_cpt = float64_buffer(log_cpt, "log_cpt", checked_size({n_groups, m, k + 1, k}, "cardinality"));
+    model.log_prior = float64_buffer(log_prior, "log_prior", checked_size({n_groups, k}, "cardinality"));
     model.groups = int64_vector(groups, "groups", n);
     if (n_groups > 1 && !model.groups) throw py::value_error("groups: required with several groups");
     const int t = threads_arg(n_threads);

@@ -1,5 +1,6 @@
 // Thread-count resolution and exception capture for OpenMP regions.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <mutex>
@@ -47,16 +48,16 @@ class ExceptionCatcher {
   public:
     template <class F>
     void run(F&& f) noexcept {
-        if (failed_) return;  // cheap early exit once something went wrong; a benign race on a bool
+        if (failed_.load(std::memory_order_relaxed)) return;  // skip the remaining work once something failed
         try {
             f();
         } catch (...) {
             std::lock_guard<std::mutex> lock(mutex_);
             if (!error_) error_ = std::current_exception();
-            failed_ = true;
+            failed_.store(true, std::memory_order_relaxed);
         }
     }
-    bool failed() const { return failed_; }
+    bool failed() const { return failed_.load(std::memory_order_relaxed); }
     void rethrow() const {
         if (error_) std::rethrow_exception(error_);
     }
@@ -64,7 +65,7 @@ class ExceptionCatcher {
   private:
     std::exception_ptr error_;
     std::mutex mutex_;
-    volatile bool failed_ = false;
+    std::atomic<bool> failed_{false};
 };
 
 // Throws inside a parallel loop at iteration `fail_at`: lets the tests check that the capture above works.

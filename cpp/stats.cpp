@@ -189,6 +189,9 @@ Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOption
     int n_threads = opt.n_threads;
     if (total * std::max<int64_t>(m, 1) < (int64_t{1} << 16)) n_threads = 1;  // not worth waking threads
     n_threads = static_cast<int>(std::min<int64_t>(n_threads, std::max<size_t>(tasks.size(), 1)));
+    // each thread holds a full single-group accumulator (m^2 pairs): never more threads than 1024-row blocks
+    // (label_stats' memory check in Python counts on this bound)
+    n_threads = static_cast<int>(std::min<int64_t>(n_threads, std::max<int64_t>(1, total / 1024)));
 
     // The bitset path covers the common full pass; the row path handles everything else and names offenders.
     const bool bitsets = !opt.overlap_matrix && !opt.gold && opt.focus_col < 0 && opt.override_col < 0 &&

@@ -1,14 +1,16 @@
 """labelfuse: weak supervision with a native core."""
 from __future__ import annotations
 
-from . import _core
+from . import _core, models
 from ._versions import show_versions
 from .analysis import LFAnalysis
+from .models import LabelModel, MajorityVote
 from .stats import GroupIndex, LabelStats, label_stats
 
 __version__ = _core.__version__
 
-__all__ = ["GroupIndex", "LFAnalysis", "LabelStats", "label_stats", "show_versions", "__version__"]
+__all__ = ["GroupIndex", "LFAnalysis", "LabelModel", "LabelStats", "MajorityVote", "label_stats", "models",
+           "show_versions", "__version__"]
 
 # -- labeling functions, appliers, data sets -------------------------------------------------------------------------
 from .datasets import Dataset, Split, load_dataset  # noqa: E402

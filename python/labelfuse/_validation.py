@@ -33,8 +33,9 @@ def as_label_matrix(L: Any, name: str = "L") -> np.ndarray:
         raise ValueError(f"{name}: has no columns (no labeling functions)")
     if not L.dtype.isnative:
         L = L.astype(L.dtype.newbyteorder("="))
-    if any(s % L.itemsize for s in L.strides):
-        L = np.ascontiguousarray(L)
+    if any(s % L.itemsize for s in L.strides) or not L.flags.aligned:
+        # the core reads whole, aligned elements (a misaligned int32 load is undefined behaviour in C++)
+        L = np.array(L, order="C")
     return L
 
 
@@ -69,7 +70,8 @@ def as_labels(Y: Any, n: int, cardinality: int, name: str = "Y") -> np.ndarray:
         Y = Y.to_numpy()
     Y = np.asarray(Y)
     if Y.dtype == np.bool_ or Y.dtype.kind not in "iu":
-        if Y.dtype.kind == "f" and Y.size and np.all(np.isfinite(Y)) and np.all(Y == np.round(Y)):
+        if Y.dtype.kind == "f" and (Y.size == 0 or (np.all(np.isfinite(Y)) and np.all(Y == np.round(Y)))):
+            # (an empty list arrives as float64)
             Y = Y.astype(np.int64)
         else:
             raise TypeError(f"{name}: expected integer class labels, got dtype {Y.dtype}")
@@ -88,15 +90,24 @@ def as_labels(Y: Any, n: int, cardinality: int, name: str = "Y") -> np.ndarray:
 def as_groups(groups: Any, n: int, n_groups: Optional[int], name: str = "groups") -> tuple[np.ndarray, int]:
     """Group ids as contiguous int64 (a copy when the dtype differs) and the number of groups."""
     groups = np.asarray(groups)
+    if groups.dtype.kind == "f" and groups.size == 0:  # an empty list arrives as float64
+        groups = groups.astype(np.int64)
     if groups.dtype == np.bool_ or groups.dtype.kind not in "iu":
         raise TypeError(f"{name}: expected integer group ids, got dtype {groups.dtype}")
-    if groups.ndim != 1 or groups.shape[0] != n:
+    if groups.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array of group ids, got shape {groups.shape}")
+    if groups.shape[0] != n:
         raise ValueError(f"{name}: expected a 1-D array with one group id per row ({n}), got shape {groups.shape}")
     top = int(groups.max()) + 1 if n else 1
     if n_groups is None:
         n_groups = max(top, 1)
+        if n_groups > MAX_GROUPS:
+            raise ValueError(f"{name}: the largest group id is {n_groups - 1}; at most {MAX_GROUPS} groups are "
+                             "supported (group ids must be 0..n_groups-1, not arbitrary keys)")
     elif isinstance(n_groups, bool) or not isinstance(n_groups, (int, np.integer)) or n_groups < 1:
         raise ValueError(f"n_groups: expected a positive int, got {n_groups!r}")
+    elif n_groups > MAX_GROUPS:
+        raise ValueError(f"n_groups: expected at most {MAX_GROUPS} groups, got {n_groups}")
     if n and (int(groups.min()) < 0 or top > n_groups):
         bad = int(np.flatnonzero((groups < 0) | (groups >= n_groups))[0])
         raise ValueError(f"{name}: entry {bad} is {int(groups[bad])}; expected a group id in 0..{n_groups - 1}")
@@ -110,4 +121,39 @@ def check_n_threads(n_threads: Any) -> Optional[int]:
         raise TypeError(f"n_threads: expected an int or None, got {type(n_threads).__name__}")
     if n_threads == 0:
         raise ValueError("n_threads: must not be 0 (None = default, -1 = all cores, -2 = all but one, ...)")
-    return int(n_threads)
+    # any count beyond the machine means "all of it" (the core caps at 4096); clamping keeps it a C int64
+    return max(min(int(n_threads), 2**31 - 1), -(2**31 - 1))
+
+
+# Statistics are dense int64 arrays: refuse, with the argument to blame, what no machine could hold instead of
+# letting a wrong cardinality (or a stray huge label it was inferred from) turn into a std::bad_alloc, or worse,
+# an int64 overflow in the core's size arithmetic.
+MAX_COUNT_BYTES = 8 << 30
+MAX_GROUPS = 2**31 - 1
+
+
+def check_stats_memory(n_groups: int, m: int, k: int, *, overlap: bool, gold: bool, n_threads: int,
+                       group_arg: str = "n_groups", inferred: bool = False) -> None:
+    """Raise ValueError naming the culprit when label statistics would need more than MAX_COUNT_BYTES.
+
+    Counts per group: 4 row totals, m*k class counts, 2m per-LF overlaps/conflicts, 2m^2 co-votes/agreements,
+    (m*k)^2 overlap matrix, m*k^2 confusion + k gold counts; the output holds n_groups of them and each thread
+    one more while it accumulates.
+    """
+    per_group = 4 + m * k + 2 * m + 2 * m * m + (m * k) ** 2 * overlap + (m * k * k + k) * gold
+    threads = max(n_threads, 1)
+    need = 8 * per_group * (n_groups + threads)
+    if need <= MAX_COUNT_BYTES:
+        return
+    k_terms = m * k + (m * k) ** 2 * overlap + (m * k * k + k) * gold
+    if 8 * per_group * (n_groups + 1) <= MAX_COUNT_BYTES:  # fits on one thread: the per-thread copies do not
+        name, why = "n_threads", f"{threads} threads each accumulating {8 * per_group / 2**20:.0f} MiB"
+    elif 8 * per_group * 2 <= MAX_COUNT_BYTES:  # one group would fit: too many groups
+        name, why = group_arg, f"{n_groups} groups"
+    elif k_terms >= 2 * m * m:
+        name = "cardinality"
+        why = f"{k} classes" + (" (inferred from the largest label in L / Y: pass cardinality)" if inferred else "")
+    else:
+        name, why = "L", f"{m} labeling functions"
+    raise ValueError(f"{name}: {why} would need {need / 2**30:.1f} GiB of counts (limit "
+                     f"{MAX_COUNT_BYTES / 2**30:.0f} GiB)")

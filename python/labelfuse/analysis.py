@@ -123,7 +123,10 @@ class LFAnalysis:
             data["Incorrect"] = s.incorrect()
             data["Emp. Acc."] = s.empirical_accuracy()
         if est_weights is not None:
-            w = np.asarray(est_weights, dtype=np.float64)
+            try:
+                w = np.asarray(est_weights, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"est_weights: expected {m} numbers (one per LF), could not convert ({exc})") from None
             if w.shape != (m,):
                 raise ValueError(f"est_weights: expected {m} values (one per LF), got shape {w.shape}")
             data["Learned Weight"] = w

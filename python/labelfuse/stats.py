@@ -13,6 +13,7 @@ import numpy as np
 from . import _core
 from ._validation import (
     as_groups,
+    check_stats_memory,
     as_label_matrix,
     as_labels,
     check_n_threads,
@@ -48,7 +49,9 @@ class GroupIndex:
     @classmethod
     def from_groups(cls, groups: Any, n: Optional[int] = None, n_groups: Optional[int] = None) -> "GroupIndex":
         groups_arr = np.asarray(groups)
-        g, G = as_groups(groups_arr, groups_arr.shape[0] if n is None else n, n_groups)
+        if n is None:
+            n = groups_arr.shape[0] if groups_arr.ndim == 1 else 0  # as_groups names the wrong shape
+        g, G = as_groups(groups_arr, n, n_groups)
         order, offsets = _core.group_order(g, G)
         return cls(g, order, offsets)
 
@@ -270,6 +273,7 @@ class LabelStats:
         pass. ``Y`` and ``groups`` must be those the statistics were computed with.
         """
         L = as_label_matrix(L)
+        n_threads = check_n_threads(n_threads)  # before the early return below: a bad argument is always reported
         n, m = L.shape
         if m != self.n_lfs:
             raise ValueError(f"L: expected {self.n_lfs} columns (as in these statistics), got {m}")
@@ -280,6 +284,11 @@ class LabelStats:
             raise ValueError(f"old_column: expected a 1-D array of length {n}, got shape {old.shape}")
         if old.dtype.kind not in "i":
             raise TypeError(f"old_column: expected signed integers, got dtype {old.dtype}")
+        out_of_range = (old < -1) | (old >= self.cardinality)
+        if out_of_range.any():
+            bad = int(np.flatnonzero(out_of_range)[0])
+            raise ValueError(f"old_column: entry {bad} is {int(old[bad])}; votes must be -1 (abstain) or a class "
+                             f"in 0..{self.cardinality - 1}")
         if (Y is None) != (self.confusion is None):
             raise ValueError("Y: pass the gold labels exactly when these statistics were computed with them")
         if self.grouped and groups is None:
@@ -299,7 +308,7 @@ class LabelStats:
             offsets = np.array([0, changed.size], dtype=np.int64)
         common = dict(
             gold=gold, order=order, offsets=offsets, overlap_matrix=self.overlap is not None, focus_col=int(column),
-            n_threads=check_n_threads(n_threads),
+            n_threads=n_threads,
         )
         after = _core.label_stats(L, k, **common)
         before = _core.label_stats(
@@ -339,7 +348,12 @@ def label_stats(
     L = as_label_matrix(L)
     n, m = L.shape
     k = infer_cardinality(L, cardinality, Y)
-    gold = None if Y is None else as_labels(Y, n, k)
+    n_threads = check_n_threads(n_threads)
+    # the core runs at most one thread per 1024 rows, each with its own single-group accumulator
+    threads = min(_core.resolve_threads(n_threads), max(1, n // 1024))
+    if cardinality is None:  # first: an absurd inferred k is the root cause, and must not reach an allocation
+        check_stats_memory(1, m, k, overlap=bool(overlap_matrix), gold=Y is not None, n_threads=threads,
+                           inferred=True)
     if overlap_matrix:
         G = group_index.n_groups if group_index is not None else (n_groups or 1)
         need = 8 * G * (m * k) ** 2
@@ -348,17 +362,22 @@ def label_stats(
                 f"overlap_matrix: would need {need / 2**30:.1f} GiB for {m} LFs x {k} classes x {G} groups; "
                 "use the pairwise counts (covote / agree) or fewer LFs"
             )
+    gold = None if Y is None else as_labels(Y, n, k)
     if groups is not None and group_index is not None:
         raise ValueError("groups: pass either groups or group_index, not both")
     if groups is not None:
         group_index = GroupIndex.from_groups(groups, n, n_groups)
+    check_stats_memory(
+        1 if group_index is None else group_index.n_groups, m, k, overlap=bool(overlap_matrix), gold=Y is not None,
+        n_threads=threads, inferred=cardinality is None,
+        group_arg="n_groups" if n_groups is not None else ("groups" if groups is not None else "group_index"),
+    )
     order = offsets = None
     if group_index is not None:
         if group_index.order.shape[0] != n:
             raise ValueError(f"group_index: built for {group_index.order.shape[0]} rows, L has {n}")
         order, offsets = group_index.order, group_index.offsets
     d = _core.label_stats(
-        L, k, gold=gold, order=order, offsets=offsets, overlap_matrix=bool(overlap_matrix),
-        n_threads=check_n_threads(n_threads),
+        L, k, gold=gold, order=order, offsets=offsets, overlap_matrix=bool(overlap_matrix), n_threads=n_threads,
     )
     return _from_core(d, k, grouped=group_index is not None)

@@ -1,0 +1,135 @@
+"""One test per defect the fuzzer (tests/test_fuzz_stats.py) and the sanitizer run found, so that each stays
+fixed even if the random search stops drawing its input. The fixes are in /work/wt/reliability-fixes.diff."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import labelfuse as lf
+from labelfuse import _core
+from labelfuse._validation import as_label_matrix
+
+L4 = np.zeros((4, 4), np.int8)
+
+
+def test_absurd_cardinality_is_refused_not_a_segfault():
+    # G*m*k wrapped around int64 to a tiny buffer and the row loop wrote far past it (SIGSEGV). Run in a child
+    # so that, unfixed, this reports a failure instead of killing the test session.
+    code = textwrap.dedent("""
+        import numpy as np, labelfuse as lf
+        try:
+            lf.label_stats(np.zeros((4, 4), np.int8), 2**62)
+        except ValueError as exc:
+            print("ValueError", exc)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"child died with {proc.returncode}: {proc.stderr[-2000:]}"
+    assert proc.stdout.startswith("ValueError cardinality:"), proc.stdout
+
+
+@pytest.mark.parametrize("overlap_matrix", [False, True])
+def test_core_refuses_sizes_that_overflow(overlap_matrix):
+    # the private binding too, not only the Python facade in front of it
+    with pytest.raises(ValueError, match="^cardinality:"):
+        _core.label_stats(L4, 2**62, overlap_matrix=overlap_matrix)
+    # one group fits in int64, 2**20 of them do not
+    order, offsets = np.arange(4, dtype=np.int64), np.zeros(2**20 + 1, dtype=np.int64)
+    offsets[-1] = 4
+    with pytest.raises(ValueError, match="^offsets:"):
+        _core.label_stats(L4, 2**40 if not overlap_matrix else 2**20, order=order, offsets=offsets,
+                          overlap_matrix=overlap_matrix)
+
+
+@pytest.mark.parametrize("cardinality", [2**40, 2**63 - 1, 2**70])
+def test_huge_cardinality_is_a_value_error_naming_it(cardinality):
+    with pytest.raises(ValueError, match="^cardinality:"):  # was MemoryError / pybind's "incompatible arguments"
+        lf.label_stats(L4, cardinality)
+
+
+def test_cardinality_inferred_from_a_stray_huge_label_is_refused():
+    L = np.zeros((3, 2), np.int64)
+    L[1, 1] = 2**40  # e.g. an LF returning an id instead of a class
+    with pytest.raises(ValueError, match=r"^cardinality: .*inferred"):
+        lf.label_stats(L)
+
+
+def test_huge_n_groups_is_refused():
+    with pytest.raises(ValueError, match="^n_groups:"):
+        lf.label_stats(L4, 2, groups=np.zeros(4, int), n_groups=2**40)
+    with pytest.raises(ValueError, match="^n_groups:"):
+        lf.GroupIndex.from_groups(np.zeros(4, int), n_groups=2**40)
+
+
+def test_more_threads_than_int64_means_all():
+    s = lf.label_stats(L4, 2, n_threads=2**70)  # was RuntimeError: unable to cast
+    assert s == lf.label_stats(L4, 2)
+    P = _core.posterior(np.zeros((3, 1), np.int8), np.zeros(6), np.log([0.5, 0.5]), 2, n_threads=2**70)
+    np.testing.assert_allclose(P, 0.5)
+
+
+def test_raw_kernel_takes_numpy_integer_thread_counts():
+    P = _core.posterior(np.zeros((3, 1), np.int8), np.zeros(6), np.log([0.5, 0.5]), 2, n_threads=np.int64(2))
+    np.testing.assert_allclose(P, 0.5)  # was TypeError: n_threads: expected an int
+    with pytest.raises(TypeError, match="^n_threads:"):
+        _core.posterior(np.zeros((3, 1), np.int8), np.zeros(6), np.log([0.5, 0.5]), 2, n_threads=np.bool_(True))
+
+
+def test_group_index_from_a_scalar_names_groups():
+    with pytest.raises(ValueError, match="^groups:"):  # was IndexError
+        lf.GroupIndex.from_groups(5)
+
+
+def test_empty_gold_list_for_an_empty_shard():
+    s = lf.label_stats(np.zeros((0, 3), np.int8), 2, Y=[])  # [] is a float64 array to numpy
+    assert s.n_rows == 0 and s.gold_counts.sum() == 0
+
+
+def test_empty_group_list_for_an_empty_shard():
+    s = lf.label_stats(np.zeros((0, 3), np.int8), 2, groups=[], n_groups=4)
+    assert s.n_groups == 4 and s.n_rows == 0
+    assert lf.GroupIndex.from_groups([]).n_groups == 1
+
+
+def test_est_weights_that_are_not_numbers_name_the_argument():
+    with pytest.raises(TypeError, match="^est_weights:"):  # was numpy's "could not convert string to float"
+        lf.LFAnalysis(L4).lf_summary(est_weights=["a"] * 4)
+
+
+def test_update_column_blames_old_column_for_its_own_bad_votes():
+    s = lf.label_stats(L4, 2)
+    with pytest.raises(ValueError, match=r"^old_column: entry 2 is 7"):  # was "L: entry (row 2, ...) is 7"
+        s.update_column(L4, 1, np.array([0, 0, 7, 0]))
+
+
+def test_update_column_checks_n_threads_even_when_nothing_changed():
+    s = lf.label_stats(L4, 2)
+    with pytest.raises(ValueError, match="^n_threads:"):  # was silently accepted (early return)
+        s.update_column(L4, 1, L4[:, 1], n_threads=0)
+
+
+def test_posterior_rejects_byte_swapped_votes():
+    L = np.array([[0, 1], [1, -1]], dtype=">i4")  # read as native these are 0, 16777216, ... (wrong numbers)
+    with pytest.raises(ValueError, match="^L: non-native byte order"):
+        _core.posterior(L, np.zeros(2 * 3 * 2), np.zeros(2), 2)
+
+
+@pytest.mark.parametrize("cardinality", [2**32, 2**62])
+def test_posterior_sizes_do_not_overflow(cardinality):
+    with pytest.raises(ValueError, match="^cardinality:"):  # G*m*(k+1)*k overflowed int64 (UBSan)
+        _core.posterior(L4, np.zeros(12), np.zeros(2), cardinality)
+
+
+def test_unaligned_label_matrix_is_copied_before_the_core_reads_it():
+    buf = np.zeros(4 * 6 + 1, np.uint8)
+    L = np.ndarray((2, 3), dtype=np.int32, buffer=buf, offset=1)  # misaligned int32 loads are UB in C++
+    L[...] = [[0, 1, -1], [1, 1, 0]]
+    assert not L.flags.aligned
+    checked = as_label_matrix(L)
+    assert checked.flags.aligned
+    np.testing.assert_array_equal(checked, L)
+    with pytest.raises(ValueError, match="^L: not aligned"):
+        _core.label_stats(L, 2)
