@@ -113,3 +113,24 @@ def test_version(capsys):
 def test_analyze_shared_chemprot(capsys):
     code, out, _ = run(capsys, "analyze", str(SHARED / "wrench_chemprot"), "--gold")
     assert code == 0 and out.startswith("wrench_chemprot / valid: 1607 examples, 26 LFs, 10 classes")
+
+
+def test_run_main_job_on_bundled_data(capsys, tmp_path):
+    from labelfuse.cli import main
+
+    out_json = tmp_path / "report.json"
+    assert main(["run", "--no-fusion", "--no-end-model", "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    assert "1. Labeling functions" in out and "label model: dawid_skene" in out and "What to do next" in out
+    import json
+
+    report = json.loads(out_json.read_text())
+    assert report["cardinality"] == 2 and len(report["lfs"]) == 10
+    best = max(report["stages"], key=lambda s: s["valid acc"])
+    assert best["test acc"] > 0.75  # every label model beats the 0.53 majority class here
+
+
+def test_run_rejects_a_data_set_without_splits(tmp_path, capsys):
+    from labelfuse.cli import main
+
+    assert main(["run", str(tmp_path / "missing")]) == 1

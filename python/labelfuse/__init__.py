@@ -18,6 +18,13 @@ from .labeling import LFApplier, LabelingFunction, apply_lfs, labeling_function 
 
 __all__ += ["Dataset", "LFApplier", "LabelingFunction", "Split", "apply_lfs", "labeling_function", "load_dataset"]
 
+# -- embedding fusion (issue 4) ------------------------------------------------------------------------------------
+# faiss is imported on first use (building a graph or partitions), so `import labelfuse` works without it.
+from . import embeddings  # noqa: E402
+from .fusion import Epoxy, Liger  # noqa: E402
+
+__all__ += ["embeddings", "Epoxy", "Liger"]
+
 # ---- end models (labelfuse.endmodels): torch is optional, so these names import it on first use only ----------
 # Left out of __all__ on purpose: `from labelfuse import *` must neither need torch nor pay for importing it.
 _ENDMODEL_NAMES = ("Adapter", "SingleTask", "FlatMTL", "HierMTL", "SliceClassifier", "Ensemble")

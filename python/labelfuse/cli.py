@@ -14,9 +14,11 @@ Each subcommand is one function taking the parsed arguments and returning an exi
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence
 
 __all__ = ["main"]
@@ -86,6 +88,34 @@ def analyze(args: argparse.Namespace) -> int:
     print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"label coverage {analysis.label_coverage():.3f}, overlap {analysis.label_overlap():.3f}, "
           f"conflict {analysis.label_conflict():.3f}")
+    return 0
+
+
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", nargs="?", default=None, metavar="DATASET",
+                   help="a bundled data set name or a WRENCH-format folder (default: the bundled youtube set)")
+    p.add_argument("--no-fusion", action="store_true", help="skip embedding fusion (Epoxy, Liger)")
+    p.add_argument("--no-end-model", action="store_true", help="skip the end model (Adapter)")
+    p.add_argument("--seed", type=int, default=0, help="seed for k-means and end-model training")
+    p.add_argument("--n-threads", type=int, default=None, help="native threads (default: all cores)")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the report as JSON")
+
+
+@subcommand("run", "the main job: LF analysis, label models, embedding fusion, end model, and a report",
+            _run_arguments)
+def run_command(args: argparse.Namespace) -> int:
+    from .datasets import DEFAULT_DATASET
+    from .pipeline import run
+
+    try:
+        report = run(args.dataset or DEFAULT_DATASET, fusion=not args.no_fusion, end_model=not args.no_end_model,
+                     seed=args.seed, n_threads=args.n_threads, progress=sys.stderr.isatty())
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        raise CommandError(exc.args[0] if isinstance(exc, KeyError) else str(exc)) from None
+    print(report.to_text())
+    if args.json:
+        args.json.write_text(json.dumps(report.to_dict(), indent=1, default=float))
+        print(f"\nreport written to {args.json}")
     return 0
 
 

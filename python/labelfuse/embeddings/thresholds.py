@@ -1,0 +1,124 @@
+"""Choosing the extension thresholds: per LF, one radius, tuned on a labeled dev set, or an unsupervised default.
+
+Unsupervised default (``nearest_neighbor_thresholds``): for LF j, the ``quantile`` of the similarities between
+each of j's voters and its nearest other training row (exact duplicates skipped). The extension then reaches
+abstaining rows that are about as close to a voter as the LF's own voters are to their nearest neighbours: an LF
+whose voters sit in a dense region extends only within it, an LF on sparse data gets a wider radius. ``floor``
+keeps the radius from becoming absurdly wide on very sparse data. An LF that never votes gets +inf (no
+extension). The default quantile, 0.9, is conservative: on the WRENCH sets with MiniLM embeddings, lower
+quantiles (wider radii) extended more wrong votes than right ones without dev tuning (bench/compare_fusion.py).
+
+Dev tuning (``tune_thresholds``), never on test: (1) per LF, on the dev rows where that LF abstains, extend with
+every candidate threshold and count the new votes that are right (c) and wrong (w); keep the threshold with the
+best c - penalty * w (ties: the higher, more conservative threshold); an LF with no dev evidence at any candidate
+keeps its unsupervised default, and one whose new dev votes never gain keeps the larger of its default and the
+lowest candidate that adds no dev vote. (2) joint refinement: shift all thresholds by a common offset and keep
+the offset whose full pipeline (extension + label model) scores best on dev, ties going to the smaller shift.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from .._validation import as_label_matrix, as_labels
+from .extend import extend_votes
+from .graph import NeighborGraph
+
+__all__ = ["nearest_neighbor_thresholds", "tune_thresholds", "DEFAULT_CANDIDATES", "DEFAULT_OFFSETS"]
+
+DEFAULT_CANDIDATES = tuple(np.round(np.arange(0.40, 0.991, 0.025), 3))
+DEFAULT_OFFSETS = (-0.1, -0.05, -0.025, 0.0, 0.025, 0.05, 0.1)
+_DUPLICATE = 1.0 - 1e-6
+
+
+def nearest_neighbor_thresholds(
+    L: Any, graph: NeighborGraph, quantile: float = 0.9, floor: float = 0.0
+) -> np.ndarray:
+    """Unsupervised per-LF thresholds (see the module docstring): (m,) float64."""
+    L = as_label_matrix(L, "L")
+    graph._check_fitted()
+    if L.shape[0] != graph.n_rows:
+        raise ValueError(f"L: has {L.shape[0]} rows but the graph was built on {graph.n_rows} training rows")
+    if not 0.0 <= quantile <= 1.0:
+        raise ValueError(f"quantile: expected a number in [0, 1], got {quantile!r}")
+    sims = graph.sims_
+    if sims.shape[1] == 0:
+        return np.full(L.shape[1], np.inf)
+    # the first neighbour that is not an exact duplicate (or the last one when all are)
+    not_dup = sims < _DUPLICATE
+    first = np.where(not_dup.any(axis=1), not_dup.argmax(axis=1), sims.shape[1] - 1)
+    nearest = sims[np.arange(sims.shape[0]), first].astype(np.float64)
+    out = np.full(L.shape[1], np.inf)
+    for j in range(L.shape[1]):
+        voters = L[:, j] >= 0
+        if voters.any():
+            out[j] = max(float(np.quantile(nearest[voters], quantile)), floor)
+    return out
+
+
+def tune_thresholds(
+    L: Any,
+    graph: NeighborGraph,
+    L_dev: Any,
+    Y_dev: Any,
+    *,
+    dev_neighbors: Any,
+    cardinality: int,
+    default: np.ndarray,
+    candidates: Sequence[float] = DEFAULT_CANDIDATES,
+    penalty: float = 1.0,
+    score: Optional[Callable[[np.ndarray], float]] = None,
+    offsets: Sequence[float] = DEFAULT_OFFSETS,
+    n_threads: Optional[int] = None,
+) -> dict:
+    """Per-LF search on dev, then a joint shift scored by ``score(thresholds)`` (higher is better).
+
+    ``penalty`` weighs a wrong new vote against a right one: a threshold is worth lowering only while the votes
+    it adds are right more than ``penalty / (1 + penalty)`` of the time (default 1: more often right than wrong).
+    Returns a dict with ``thresholds`` (m,), ``per_lf`` (m,) before the shift, ``offset`` and
+    ``scores`` of the offsets tried.
+    """
+    L = as_label_matrix(L, "L")
+    L_dev = as_label_matrix(L_dev, "L_dev")
+    m = L.shape[1]
+    k = int(cardinality)
+    Y_dev = as_labels(Y_dev, L_dev.shape[0], k, "Y_dev")
+    penalty = float(penalty)
+    default = np.asarray(default, dtype=np.float64)
+    grid = np.sort(np.asarray(candidates, dtype=np.float64))[::-1]  # high (conservative) to low
+    abstain = L_dev == -1
+    best_gain = np.full(m, -np.inf)
+    best_t = np.full(m, np.nan)
+    last_silent = np.full(m, np.inf)  # the lowest threshold (so far) that adds no dev vote
+    silent = np.ones(m, dtype=bool)
+    for t in grid:
+        ext = extend_votes(L, graph, float(t), L_query=L_dev, neighbors=dev_neighbors, cardinality=k,
+                           n_threads=n_threads)
+        new = abstain & (ext >= 0)
+        n_new = new.sum(axis=0)
+        right = (new & (ext == Y_dev[:, None])).sum(axis=0)
+        gain = right - penalty * (n_new - right)
+        silent &= n_new == 0
+        last_silent[silent] = t
+        better = (n_new > 0) & (gain > best_gain)  # strict: ties keep the higher threshold seen first
+        best_t[better] = t
+        best_gain[better] = gain[better]
+    per_lf = default.copy()
+    helpful = best_gain > 0
+    per_lf[helpful] = best_t[helpful]
+    # dev evidence only against extending: extend no further than the dev set leaves unrefuted
+    refuted = np.isfinite(best_gain) & ~helpful
+    per_lf[refuted] = np.maximum(default[refuted], last_silent[refuted])
+    result = {"per_lf": per_lf, "offset": 0.0, "scores": {}, "thresholds": per_lf}
+    if score is None:
+        return result
+    best_offset, best_score = 0.0, -np.inf
+    for off in sorted(offsets, key=lambda o: (abs(o), o)):
+        s = float(score(per_lf + off))
+        result["scores"][float(off)] = s
+        if s > best_score + 1e-12:
+            best_offset, best_score = float(off), s
+    result["offset"] = best_offset
+    result["thresholds"] = per_lf + best_offset
+    return result

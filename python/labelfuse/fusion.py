@@ -1,0 +1,617 @@
+"""Embedding fusion: Epoxy (extend LF votes to nearby rows) and Liger (plus one label model per embedding part).
+
+Two kinds of work are kept apart: the embedding-dependent part (neighbour graph, partitions, dev neighbours) is
+computed once in ``fit`` and cached; the LF-dependent part (extension, statistics, per-part fits, posteriors) is
+redone by ``refit(L)``, which is what an interactive edit-an-LF loop calls.
+
+Per-part label models and shrinkage: the extended votes' statistics are counted per part in one native pass;
+each part's label model is fitted from its own statistics, then its tables are blended with the global fit by
+pseudo-counts,
+
+    cpt_g <- (n_g * cpt_g + shrinkage * cpt_global) / (n_g + shrinkage),
+
+with n_g the part's training rows (the same blend for the class balance). Columns of a CPT sum to one, so the
+blend does too. A part whose own fit fails (too few votes, a degenerate moment matrix) uses the global fit.
+
+Per-part class balance from dev labels (when Y_dev is given): (dev counts in part g + balance_pseudocount *
+global dev balance) / (dev rows in g + balance_pseudocount), the global dev balance being itself smoothed with
+one pseudo-count per class. Without dev labels the label model estimates the balance (``class_balance=None``).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from ._validation import as_label_matrix, as_labels, check_n_threads, infer_cardinality
+from .models._params import FitResult
+from .stats import GroupIndex, LabelStats, label_stats
+
+__all__ = ["Epoxy", "Liger", "fit_partitioned", "partitioned_stats", "ws_knn_proba", "FUSION_FORMAT_VERSION"]
+
+FUSION_FORMAT_VERSION = 1
+FitFunction = Callable[[LabelStats, Optional[np.ndarray]], FitResult]
+_OVERLAP_BYTES_LIMIT = 256 << 20
+_INCREMENTAL_COLUMNS = 2  # refit: up to this many edited LFs update the statistics row-wise
+
+
+# -- label models ---------------------------------------------------------------------------------------------------
+def resolve_fit(label_model: Union[str, FitFunction], n_threads: Optional[int] = None) -> FitFunction:
+    """A fit function from a method name or a callable.
+
+    Two kinds: statistics fits ``fit(stats, class_balance) -> FitResult`` (triplet, covariance, and any callable
+    by default) and row fits ``fit(L_rows, cardinality, class_balance) -> FitResult`` (Dawid-Skene's EM works on
+    the votes themselves; a callable declares this with an attribute ``uses_rows = True``).
+    """
+    if callable(label_model):
+        return label_model
+    if not isinstance(label_model, str):
+        raise TypeError(f"label_model: expected a method name or a callable, got {type(label_model).__name__}")
+    if label_model == "dawid_skene":
+        from .models._dawid_skene import fit_dawid_skene
+
+        def fit_ds(L_rows, cardinality, class_balance, init=None):
+            return fit_dawid_skene(L_rows, cardinality, class_balance, init=init, n_threads=n_threads)
+
+        fit_ds.uses_rows = True
+        return fit_ds
+    if label_model not in ("triplet", "covariance"):
+        raise ValueError(f"label_model: unknown method {label_model!r} (expected 'triplet', 'covariance', "
+                         "'dawid_skene' or a callable)")
+    import importlib
+
+    try:
+        module = importlib.import_module(f".models._{label_model}", __package__)
+    except ImportError as exc:
+        raise ValueError(f"label_model: method {label_model!r} is not available in this build "
+                         f"(labelfuse.models._{label_model} is missing)") from exc
+    return getattr(module, f"fit_{label_model}")
+
+
+def _uses_rows(fit: FitFunction) -> bool:
+    return bool(getattr(fit, "uses_rows", False))
+
+
+def needs_overlap(label_model: Union[str, FitFunction]) -> bool:
+    """Whether a method's fit reads the one-hot overlap matrix (costly to count: only when needed)."""
+    if callable(label_model):
+        return bool(getattr(label_model, "needs_overlap", False))
+    return label_model == "covariance"
+
+
+def _blend(part: FitResult, glob: FitResult, n_rows: float, shrinkage: float) -> Tuple[np.ndarray, np.ndarray]:
+    w = n_rows / (n_rows + shrinkage) if n_rows + shrinkage > 0 else 0.0
+    cpt = w * np.asarray(part.cpt, dtype=np.float64) + (1 - w) * np.asarray(glob.cpt, dtype=np.float64)
+    prior = w * np.asarray(part.class_balance, dtype=np.float64) + (1 - w) * np.asarray(glob.class_balance)
+    return cpt, prior / prior.sum()
+
+
+def partitioned_stats(L: np.ndarray, cardinality: int, *, group_index: Optional[GroupIndex] = None,
+                      overlap_matrix: bool = False, n_threads: Optional[int] = None) -> LabelStats:
+    """Statistics of the (extended) votes per part, in one native pass."""
+    m, k = L.shape[1], int(cardinality)
+    G = 1 if group_index is None else group_index.n_groups
+    if overlap_matrix and 8 * G * (m * k) ** 2 > _OVERLAP_BYTES_LIMIT:
+        raise ValueError(f"overlap_matrix: {G} parts x ({m} LFs x {k} classes)^2 counts need more than "
+                         f"{_OVERLAP_BYTES_LIMIT >> 20} MiB; use fewer parts or a method without it")
+    return label_stats(L, k, group_index=group_index, overlap_matrix=overlap_matrix, n_threads=n_threads)
+
+
+def fit_partitioned(
+    stats: LabelStats,
+    fit: FitFunction,
+    *,
+    class_balance: Optional[np.ndarray] = None,
+    shrinkage: float = 100.0,
+    L: Optional[np.ndarray] = None,
+    group_index: Optional[GroupIndex] = None,
+) -> Dict[str, Any]:
+    """Fit one label model per part (and a global one) from grouped statistics (see :func:`partitioned_stats`).
+
+    ``class_balance``: None, (k,) for every part, or (G, k) per part (the global fit gets their row-weighted
+    mean). Row fits (Dawid-Skene) also need the votes ``L`` and the parts' ``group_index``; each part's EM starts
+    from the global fit. Returns ``cpt`` (G, m, k+1, k), ``class_balance`` (G, k), ``fallbacks`` (parts that
+    used the global fit) and ``global`` (the global FitResult).
+    """
+    k = stats.cardinality
+    m = stats.n_lfs
+    G = stats.n_groups
+    rows = stats.rows.astype(np.float64)
+    by_rows = _uses_rows(fit)
+    if by_rows and L is None:
+        raise ValueError("L: this label model fits on the votes themselves; pass L (and group_index)")
+    if class_balance is not None:
+        cb = np.asarray(class_balance, dtype=np.float64)
+        per_part = cb if cb.ndim == 2 else np.broadcast_to(cb, (G, k))
+        global_balance = (rows[:, None] * per_part).sum(axis=0) / max(rows.sum(), 1.0)
+    else:
+        per_part, global_balance = None, None
+    glob = fit(L, k, global_balance) if by_rows else fit(stats.total(), global_balance)
+    if G == 1:
+        return {"cpt": np.asarray(glob.cpt, dtype=np.float64)[None], "class_balance":
+                np.asarray(glob.class_balance, dtype=np.float64)[None], "fallbacks": [], "global": glob}
+    if by_rows and (group_index is None or group_index.n_groups != G):
+        raise ValueError("group_index: required with several parts for a label model that fits on the votes")
+    cpt = np.empty((G, m, k + 1, k))
+    prior = np.empty((G, k))
+    fallbacks = []
+    for g in range(G):
+        balance = None if per_part is None else per_part[g]
+        try:
+            if by_rows:
+                members = group_index.order[group_index.offsets[g]:group_index.offsets[g + 1]]
+                part = fit(L[members], k, balance, init=glob) if members.size else glob
+            else:
+                part = fit(stats.group(g), balance)
+            ok = np.all(np.isfinite(part.cpt)) and np.all(np.isfinite(part.class_balance))
+        except (ValueError, ArithmeticError, RuntimeError, np.linalg.LinAlgError):
+            ok = False
+        if not ok:
+            part = glob
+            fallbacks.append(g)
+        cpt[g], prior[g] = _blend(part, glob, rows[g], shrinkage)
+    return {"cpt": cpt, "class_balance": prior, "fallbacks": fallbacks, "global": glob}
+
+
+def _posterior(L: np.ndarray, cpt: np.ndarray, prior: np.ndarray, k: int, groups: Optional[np.ndarray],
+               n_threads: Optional[int]) -> np.ndarray:
+    log_cpt = np.ascontiguousarray(np.log(np.clip(cpt, 1e-12, 1.0)))
+    log_prior = np.ascontiguousarray(np.log(np.clip(prior, 1e-12, 1.0)))
+    G = cpt.shape[0]
+    return _core.posterior(L, log_cpt, log_prior, k, n_groups=G, groups=groups if G > 1 else None,
+                           n_threads=n_threads)
+
+
+def _part_balance(Y: np.ndarray, parts: np.ndarray, G: int, k: int, pseudocount: float) -> np.ndarray:
+    glob = (np.bincount(Y, minlength=k) + 1.0) / (Y.shape[0] + k)
+    counts = np.zeros((G, k))
+    np.add.at(counts, (parts, Y), 1.0)
+    return (counts + pseudocount * glob) / (counts.sum(axis=1, keepdims=True) + pseudocount)
+
+
+def _score(Y: np.ndarray, P: np.ndarray, scoring: str) -> float:
+    pred = P.argmax(axis=1)
+    if scoring == "accuracy":
+        return float((pred == Y).mean())
+    k = P.shape[1]
+    classes = [1] if k == 2 else range(k)
+    f1 = []
+    for c in classes:
+        tp = np.sum((pred == c) & (Y == c))
+        denom = np.sum(pred == c) + np.sum(Y == c)
+        f1.append(2 * tp / denom if denom else 0.0)
+    return float(np.mean(f1))
+
+
+def ws_knn_proba(P_train: np.ndarray, neighbor_ids: np.ndarray, n_neighbors: int = 10) -> np.ndarray:
+    """WS + kNN baseline: the mean label-model posterior of each query row's nearest training rows."""
+    ids = np.asarray(neighbor_ids)[:, :n_neighbors]
+    valid = ids >= 0
+    P = np.where(valid[:, :, None], np.asarray(P_train)[np.where(valid, ids, 0)], 0.0).sum(axis=1)
+    return P / np.maximum(valid.sum(axis=1, keepdims=True), 1)
+
+
+# -- estimators -----------------------------------------------------------------------------------------------------
+class _FusionBase:
+    _PARAMS: Tuple[str, ...] = ()
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {p: getattr(self, p) for p in self._PARAMS}
+
+    def set_params(self, **params: Any):
+        for key, value in params.items():
+            if key not in self._PARAMS:
+                raise ValueError(f"{key}: not a parameter of {type(self).__name__} (expected one of {self._PARAMS})")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{p}={getattr(self, p)!r}' for p in self._PARAMS)})"
+
+    # Epoxy has no parts; Liger overrides these.
+    def _parts_candidates(self, has_dev: bool) -> Sequence[int]:
+        return [1]
+
+    def _shrinkage(self) -> float:
+        return 0.0
+
+    def _balance_pseudocount(self) -> float:
+        return 10.0
+
+    # -- fitting --------------------------------------------------------------------------------------------------
+    def fit(self, L: Any, X: Any, L_dev: Any = None, X_dev: Any = None, Y_dev: Any = None):
+        """Build (or take) the neighbour graph and partitions from X, choose thresholds (and parts), fit.
+
+        Dev data (all three of L_dev, X_dev, Y_dev) is used for tuning and per-part class balances only.
+        """
+        from .embeddings import (KMeansPartition, NeighborGraph, extend_votes, nearest_neighbor_thresholds,
+                                 tune_thresholds)
+        from .embeddings.extend import as_thresholds
+
+        L = as_label_matrix(L, "L")
+        n, m = L.shape
+        if self.scoring not in ("accuracy", "f1"):
+            raise ValueError(f"scoring: expected 'accuracy' or 'f1', got {self.scoring!r}")
+        self._fit_fn = resolve_fit(self.label_model, check_n_threads(self.n_threads))
+        n_threads = check_n_threads(self.n_threads)
+        has_dev = L_dev is not None
+        if has_dev != (X_dev is not None) or (Y_dev is not None and not has_dev):
+            raise ValueError("L_dev: pass L_dev and X_dev together (and Y_dev with them)")
+        if has_dev:
+            L_dev = as_label_matrix(L_dev, "L_dev")
+            if L_dev.shape[1] != m:
+                raise ValueError(f"L_dev: expected {m} columns (the LFs of L), got {L_dev.shape[1]}")
+        k = infer_cardinality(L, self.cardinality, Y_dev)
+        Y_dev = None if Y_dev is None else as_labels(Y_dev, L_dev.shape[0], k, "Y_dev")
+
+        graph = self.neighbor_graph
+        if graph is None:
+            graph = NeighborGraph(n_neighbors=self.n_neighbors, index=self.index, seed=self.seed).fit(X)
+        elif not hasattr(graph, "ids_"):
+            graph = graph.fit(X)
+        if graph.n_rows != n:
+            raise ValueError(f"neighbor_graph: built on {graph.n_rows} rows, L has {n}")
+        self.graph_ = graph
+        self.cardinality_ = k
+        self.n_lfs_ = m
+        self.L_train_ = L
+        dev_neighbors = graph.query(X_dev) if has_dev else None
+
+        # thresholds: per LF (tuned or unsupervised) first, then the joint shift is searched with the parts
+        spec = self.thresholds
+        default = nearest_neighbor_thresholds(L, graph, quantile=self.threshold_quantile)
+        if isinstance(spec, str):
+            if spec not in ("auto", "tune", "unsupervised"):
+                raise ValueError(f"thresholds: expected 'auto', 'tune', 'unsupervised', a number or one per LF, "
+                                 f"got {spec!r}")
+            tune = spec == "tune" or (spec == "auto" and Y_dev is not None)
+            if tune and Y_dev is None:
+                raise ValueError("Y_dev: thresholds='tune' needs labeled dev data (L_dev, X_dev, Y_dev)")
+            if tune:
+                per_lf = tune_thresholds(L, graph, L_dev, Y_dev, dev_neighbors=dev_neighbors, cardinality=k,
+                                         default=default, n_threads=n_threads)["per_lf"]
+            else:
+                per_lf = default
+            # +inf switches the extension off: on dev, extending must beat not extending
+            offsets = (0.0,) if not tune else tuple(self.threshold_offsets) + (np.inf,)
+        else:
+            tune = False
+            per_lf = as_thresholds(spec, m)
+            offsets = (0.0,)
+        self.threshold_mode_ = "tuned" if tune else ("unsupervised" if isinstance(spec, str) else "given")
+
+        candidates = list(self._parts_candidates(Y_dev is not None))
+        scored = Y_dev is not None and (len(candidates) > 1 or len(offsets) > 1)
+        extended = {}  # offset -> (training extension, its report, dev extension): they do not depend on parts
+
+        def extension(off: float):
+            if off not in extended:
+                thr = per_lf + off
+                train, report = extend_votes(L, graph, thr, cardinality=k, n_threads=n_threads, return_report=True)
+                dev = extend_votes(L, graph, thr, L_query=L_dev, neighbors=dev_neighbors, cardinality=k,
+                                   n_threads=n_threads) if scored else None
+                extended[off] = (train, report, dev)
+            return extended[off]
+
+        search = []
+        best = None
+        for n_parts in candidates:
+            partition = KMeansPartition(n_parts, seed=self.seed).fit(graph.X_) if n_parts > 1 else None
+            dev_parts = partition.predict(dev_neighbors[2]) if (partition is not None and has_dev) else None
+            for off in sorted(offsets, key=lambda o: (abs(o), o)):
+                score = None
+                if scored:
+                    self._install(partition, per_lf + off, Y_dev, dev_parts)
+                    self.L_extended_, self.extension_report_, dev_ext = extension(off)
+                    self._fit_tables(n_threads)
+                    P = _posterior(dev_ext, self.cpt_, self.class_balance_, k, dev_parts, n_threads)
+                    score = _score(Y_dev, P, self.scoring)
+                search.append({"n_parts": n_parts, "offset": float(off), "score": score})
+                if best is None or (score is not None and score > best[0] + 1e-12):
+                    best = (score, partition, per_lf + off, dev_parts)
+        _, partition, thresholds, dev_parts = best
+        self._install(partition, thresholds, Y_dev, dev_parts)
+        self._refit_all(n_threads, compute_train=True)
+        self.search_ = search
+        self.default_thresholds_ = default
+        return self
+
+    def _install(self, partition, thresholds: np.ndarray, Y_dev: Optional[np.ndarray],
+                 dev_parts: Optional[np.ndarray]) -> None:
+        self.partition_ = partition
+        self.n_parts_ = 1 if partition is None else partition.n_parts_
+        self.thresholds_ = np.ascontiguousarray(thresholds, dtype=np.float64)
+        self._group_index = None if partition is None else GroupIndex.from_groups(partition.labels_,
+                                                                                    n_groups=self.n_parts_)
+        k = self.cardinality_
+        if Y_dev is None:
+            self._class_balance = None
+        elif partition is None:
+            self._class_balance = (np.bincount(Y_dev, minlength=k) + 1.0) / (Y_dev.shape[0] + k)
+        else:
+            self._class_balance = _part_balance(Y_dev, dev_parts, self.n_parts_, k, self._balance_pseudocount())
+
+    def _refit_all(self, n_threads: Optional[int], compute_train: bool) -> None:
+        from .embeddings import extend_votes
+
+        self.L_extended_, self.extension_report_ = extend_votes(
+            self.L_train_, self.graph_, self.thresholds_, cardinality=self.cardinality_, n_threads=n_threads,
+            return_report=True)
+        self._fit_tables(n_threads)
+        if compute_train:
+            self.train_proba_ = self._train_posterior(n_threads)
+
+    def _fit_tables(self, n_threads: Optional[int], stats: Optional[LabelStats] = None) -> None:
+        if stats is None:
+            stats = partitioned_stats(self.L_extended_, self.cardinality_, group_index=self._group_index,
+                                      overlap_matrix=needs_overlap(self.label_model), n_threads=n_threads)
+        res = fit_partitioned(stats, self._fit_fn, class_balance=self._class_balance, shrinkage=self._shrinkage(),
+                              L=self.L_extended_, group_index=self._group_index)
+        self.cpt_, self.class_balance_ = res["cpt"], res["class_balance"]
+        self.fallback_parts_ = res["fallbacks"]
+        self.stats_ = stats
+
+    def _train_posterior(self, n_threads: Optional[int]) -> np.ndarray:
+        groups = None if self.partition_ is None else self.partition_.labels_
+        return _posterior(self.L_extended_, self.cpt_, self.class_balance_, self.cardinality_, groups, n_threads)
+
+    # -- the interactive loop -------------------------------------------------------------------------------------
+    def refit(self, L: Any, columns: Optional[Sequence[int]] = None):
+        """Refit on edited training votes, reusing the cached graph, partitions and thresholds.
+
+        ``columns``: the LFs to redo. Default: the columns that differ from the votes of the last fit/refit (an
+        O(n m) comparison), so editing one LF redoes one column of extension and updates the statistics of the
+        rows where its extended column changed; then the per-part fits and posteriors are redone. Thresholds stay
+        as fitted, except unsupervised ones, which are recomputed for the redone LFs (they depend on the votes).
+        Updates ``L_extended_``, the per-part tables and ``train_proba_``; returns self.
+        """
+        from .embeddings import nearest_neighbor_thresholds
+        from .embeddings.extend import extend_votes
+
+        self._check_fitted()
+        if self._fit_fn is None:
+            raise RuntimeError("refit: this model was loaded without its label_model callable; "
+                               "load it with label_model=...")
+        L = as_label_matrix(L, "L")
+        if L.shape != self.L_train_.shape:
+            raise ValueError(f"L: expected shape {self.L_train_.shape} (the training votes' shape), got {L.shape}")
+        n_threads = check_n_threads(self.n_threads)
+        if isinstance(self.label_model, str):  # n_threads may have changed since fit
+            self._fit_fn = resolve_fit(self.label_model, n_threads)
+        m = L.shape[1]
+        if columns is None:
+            differ = np.flatnonzero(L != self.L_train_)  # row-major positions: position % m is the LF
+            cols = (np.unique(differ % m) if differ.size <= L.shape[0] else
+                    np.flatnonzero((L != self.L_train_).any(axis=0))).tolist()
+        else:
+            cols = sorted({int(c) for c in columns})
+            if any(not 0 <= c < m for c in cols):
+                raise ValueError(f"columns: expected LF indices in 0..{m - 1}, got {list(columns)}")
+        if self.threshold_mode_ == "unsupervised" and cols:
+            fresh = nearest_neighbor_thresholds(L, self.graph_, quantile=self.threshold_quantile)
+            self.thresholds_[cols] = fresh[cols]
+        self.L_train_ = L
+        current = self.L_extended_ if self.L_extended_.dtype == L.dtype else self.L_extended_.astype(L.dtype)
+        L_ext = current.copy()
+        # the statistics of a few edited LFs are updated on the rows where their extended column changed; when many
+        # LFs changed one full pass is cheaper
+        incremental = len(cols) <= _INCREMENTAL_COLUMNS
+        stats = self.stats_
+        groups = None if self.partition_ is None else self.partition_.labels_
+        if cols:
+            # one native call for the redone LFs (a column view when there is one: no copy)
+            sub = L[:, cols[0]:cols[0] + 1] if len(cols) == 1 else L[:, cols]
+            redone = extend_votes(sub, self.graph_, self.thresholds_[cols], cardinality=self.cardinality_,
+                                  n_threads=n_threads)
+        for at, j in enumerate(cols):
+            old = L_ext[:, j].copy()
+            L_ext[:, j] = redone[:, at]
+            if incremental:
+                stats = stats.update_column(L_ext, j, old, groups=groups, n_threads=n_threads)
+        self.L_extended_ = L_ext
+        self._fit_tables(n_threads, stats=stats if incremental else None)
+        self.train_proba_ = self._train_posterior(n_threads)
+        return self
+
+    # -- prediction -----------------------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "cpt_"):
+            raise RuntimeError(f"{type(self).__name__}: not fitted; call fit(L, X) first")
+
+    def _predict_from(self, L: np.ndarray, neighbors, parts: Optional[np.ndarray],
+                      n_threads: Optional[int]) -> np.ndarray:
+        from .embeddings import extend_votes
+
+        L_ext = extend_votes(self.L_train_, self.graph_, self.thresholds_, L_query=L, neighbors=neighbors,
+                             cardinality=self.cardinality_, n_threads=n_threads)
+        return _posterior(L_ext, self.cpt_, self.class_balance_, self.cardinality_, parts, n_threads)
+
+    def extend(self, L: Any, X: Any) -> np.ndarray:
+        """The extended votes of another split (rows of L with embeddings X)."""
+        from .embeddings import extend_votes
+
+        self._check_fitted()
+        L = as_label_matrix(L, "L")
+        return extend_votes(self.L_train_, self.graph_, self.thresholds_, L_query=L, X_query=X,
+                            cardinality=self.cardinality_, n_threads=check_n_threads(self.n_threads))
+
+    def predict_proba(self, L: Any, X: Any) -> np.ndarray:
+        """p(y | extended votes, part) for the rows of another split: (n, k), rows sum to 1.
+
+        For the training rows themselves use ``train_proba_`` (the graph excludes each row from its own list).
+        """
+        self._check_fitted()
+        L = as_label_matrix(L, "L")
+        if L.shape[1] != self.n_lfs_:
+            raise ValueError(f"L: expected {self.n_lfs_} columns (the fitted LFs), got {L.shape[1]}")
+        neighbors = self.graph_.query(X)
+        if neighbors[0].shape[0] != L.shape[0]:
+            raise ValueError(f"X: has {neighbors[0].shape[0]} rows but L has {L.shape[0]}")
+        parts = None if self.partition_ is None else self.partition_.predict(neighbors[2])
+        return self._predict_from(L, neighbors, parts, check_n_threads(self.n_threads))
+
+    def predict(self, L: Any, X: Any) -> np.ndarray:
+        return self.predict_proba(L, X).argmax(axis=1)
+
+    # -- persistence ----------------------------------------------------------------------------------------------
+    def save(self, path: Union[str, Path]) -> None:
+        """Write ``path`` (.npz, no pickle): parameters as JSON, thresholds, partitions, tables, training votes,
+        and the neighbour graph (saved beside it as ``<path>.graph.npz``). A callable label_model is not saved
+        (its name is recorded)."""
+        self._check_fitted()
+        path = Path(path)
+        params = {p: v for p, v in self.get_params().items() if p != "neighbor_graph"}
+        if callable(params.get("label_model")):
+            params["label_model"] = getattr(self.label_model, "__name__", "callable")
+        meta = {"format_version": FUSION_FORMAT_VERSION, "class": type(self).__name__, "params": params,
+                "cardinality_": self.cardinality_, "threshold_mode_": self.threshold_mode_}
+        arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), "L_train": self.L_train_,
+                  "L_extended": self.L_extended_, "thresholds": self.thresholds_, "cpt": self.cpt_,
+                  "class_balance": self.class_balance_}
+        if self._class_balance is not None:
+            arrays["balance_input"] = self._class_balance
+        if self.partition_ is not None:
+            arrays["centers"] = self.partition_.centers_
+            arrays["part_labels"] = self.partition_.labels_
+        np.savez(path, **arrays)
+        self.graph_.save(_graph_path(path))
+
+    @classmethod
+    def load(cls, path: Union[str, Path], label_model: Optional[FitFunction] = None):
+        """Read a model written by :meth:`save`. Pass ``label_model`` to refit when a callable was used."""
+        from .embeddings import KMeansPartition, NeighborGraph
+
+        path = Path(path)
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(bytes(f["meta"]).decode())
+            version = meta.get("format_version")
+            if not isinstance(version, int) or version > FUSION_FORMAT_VERSION:
+                raise ValueError(f"path: fusion file format version {version!r} is not supported "
+                                 f"(this labelfuse reads up to {FUSION_FORMAT_VERSION})")
+            kind = {"Epoxy": Epoxy, "Liger": Liger}[meta["class"]]
+            if cls is not _FusionBase and kind is not cls:
+                raise ValueError(f"path: holds a {meta['class']} model, not a {cls.__name__}")
+            params = dict(meta["params"])
+            if label_model is not None:
+                params["label_model"] = label_model
+            model = kind(**params)
+            model.cardinality_ = int(meta["cardinality_"])
+            model.threshold_mode_ = meta["threshold_mode_"]
+            model.L_train_ = f["L_train"]
+            model.L_extended_ = f["L_extended"]
+            model.n_lfs_ = model.L_train_.shape[1]
+            model.thresholds_ = f["thresholds"]
+            model.cpt_ = f["cpt"]
+            model.class_balance_ = f["class_balance"]
+            model.partition_ = None
+            balance_input = f["balance_input"] if "balance_input" in f else None
+            if "centers" in f:
+                part = KMeansPartition(model.cpt_.shape[0], seed=model.seed)
+                part._set(np.asarray(f["part_labels"], dtype=np.int64), f["centers"])
+                model.partition_ = part
+        model.n_parts_ = model.cpt_.shape[0]
+        model._group_index = None if model.partition_ is None else GroupIndex.from_groups(
+            model.partition_.labels_, n_groups=model.n_parts_)
+        model._class_balance = balance_input
+        model.graph_ = NeighborGraph.load(_graph_path(path))
+        model.train_proba_ = model._train_posterior(check_n_threads(model.n_threads))
+        try:
+            model._fit_fn = resolve_fit(model.label_model)
+        except (ValueError, TypeError, ImportError):
+            model._fit_fn = None  # predictions work; refit needs label_model=...
+        model.stats_ = partitioned_stats(model.L_extended_, model.cardinality_, group_index=model._group_index,
+                                         overlap_matrix=needs_overlap(model.label_model))
+        return model
+
+
+def _graph_path(path: Path) -> Path:
+    return path.with_name(path.name + ".graph.npz")
+
+
+_COMMON_DOC = """
+    Parameters:
+        label_model: "triplet", "covariance", "dawid_skene" (the fit functions of labelfuse.models) or a callable
+            ``fit(stats: LabelStats, class_balance: ndarray | None) -> FitResult``.
+        thresholds: "auto" (tuned on dev when Y_dev is given, else the unsupervised default), "tune",
+            "unsupervised", one cosine radius for all LFs, or one per LF.
+        threshold_quantile: quantile of the unsupervised default (see labelfuse.embeddings.thresholds).
+        threshold_offsets: joint shifts tried on dev after the per-LF search (plus +inf, no extension at all, so
+            the extension is kept only where it helps on dev; ties go to the smallest shift).
+        n_neighbors, index: the neighbour graph built in fit (ignored when ``neighbor_graph`` is given).
+        neighbor_graph: a NeighborGraph to use (fitted on these training rows, or unfitted: fitted on X).
+        cardinality: number of classes (inferred when None).
+        scoring: dev metric of the searches: "accuracy" or "f1" (binary: F1 of class 1; else macro F1).
+        seed, n_threads: reproducibility; native threads (None = all cores).
+"""
+
+
+class Epoxy(_FusionBase):
+    """Extend every LF to abstaining rows near its voters, then fit one label model on the extended votes."""
+
+    __doc__ = (__doc__ or "") + _COMMON_DOC
+    _PARAMS = ("label_model", "thresholds", "threshold_quantile", "threshold_offsets", "n_neighbors", "index",
+               "neighbor_graph", "cardinality", "scoring", "seed", "n_threads")
+
+    def __init__(self, label_model: Union[str, FitFunction] = "triplet", thresholds: Any = "auto", *,
+                 threshold_quantile: float = 0.9, threshold_offsets: Sequence[float] = (-0.1, -0.05, 0.0, 0.05, 0.1),
+                 n_neighbors: int = 64, index: str = "flat", neighbor_graph: Any = None,
+                 cardinality: Optional[int] = None, scoring: str = "accuracy", seed: int = 0,
+                 n_threads: Optional[int] = None):
+        self.label_model = label_model
+        self.thresholds = thresholds
+        self.threshold_quantile = threshold_quantile
+        self.threshold_offsets = threshold_offsets
+        self.n_neighbors = n_neighbors
+        self.index = index
+        self.neighbor_graph = neighbor_graph
+        self.cardinality = cardinality
+        self.scoring = scoring
+        self.seed = seed
+        self.n_threads = n_threads
+
+
+class Liger(_FusionBase):
+    """Epoxy's extension plus one label model per k-means part of the embedding space.
+
+    Extra parameters:
+        n_parts: parts of the training embeddings, or "auto" (searched over ``parts_grid`` on dev; 4 without dev).
+        parts_grid: the part counts tried by "auto".
+        shrinkage: pseudo-count rows blending each part's tables with the global fit (module docstring).
+        balance_pseudocount: dev rows of pseudo-count in the per-part class balances.
+    """
+
+    __doc__ = (__doc__ or "") + _COMMON_DOC
+    _PARAMS = Epoxy._PARAMS + ("n_parts", "parts_grid", "shrinkage", "balance_pseudocount")
+
+    def __init__(self, label_model: Union[str, FitFunction] = "triplet", thresholds: Any = "auto", *,
+                 n_parts: Union[int, str] = "auto", parts_grid: Sequence[int] = (1, 2, 3, 4, 6, 8),
+                 shrinkage: float = 100.0, balance_pseudocount: float = 10.0, threshold_quantile: float = 0.9,
+                 threshold_offsets: Sequence[float] = (-0.1, -0.05, 0.0, 0.05, 0.1), n_neighbors: int = 64,
+                 index: str = "flat", neighbor_graph: Any = None, cardinality: Optional[int] = None,
+                 scoring: str = "accuracy", seed: int = 0, n_threads: Optional[int] = None):
+        Epoxy.__init__(self, label_model, thresholds, threshold_quantile=threshold_quantile,
+                       threshold_offsets=threshold_offsets, n_neighbors=n_neighbors, index=index,
+                       neighbor_graph=neighbor_graph, cardinality=cardinality, scoring=scoring, seed=seed,
+                       n_threads=n_threads)
+        self.n_parts = n_parts
+        self.parts_grid = parts_grid
+        self.shrinkage = shrinkage
+        self.balance_pseudocount = balance_pseudocount
+
+    def _parts_candidates(self, has_dev: bool) -> Sequence[int]:
+        if self.n_parts == "auto":
+            return list(self.parts_grid) if has_dev else [4]
+        if isinstance(self.n_parts, bool) or not isinstance(self.n_parts, (int, np.integer)) or self.n_parts < 1:
+            raise ValueError(f"n_parts: expected a positive int or 'auto', got {self.n_parts!r}")
+        return [int(self.n_parts)]
+
+    def _shrinkage(self) -> float:
+        if self.shrinkage < 0:
+            raise ValueError(f"shrinkage: expected a non-negative number, got {self.shrinkage!r}")
+        return float(self.shrinkage)
+
+    def _balance_pseudocount(self) -> float:
+        return float(self.balance_pseudocount)

@@ -1,0 +1,187 @@
+"""The main job: a data set through LF analysis, label models, embedding fusion and an end model, with a report.
+
+Every choice is made on the valid split (method, class balance, fusion thresholds and parts, end-model early
+stopping); the test split is only scored. Stages whose optional dependency is missing (faiss for fusion, torch
+for the end model) are skipped and say so.
+"""
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Union
+
+import numpy as np
+import pandas as pd
+
+from .analysis import LFAnalysis
+from .datasets import Dataset, load_dataset
+from .metrics import accuracy, f1
+from .models import LabelModel, MajorityVote
+
+__all__ = ["RunReport", "run"]
+
+LOW_ACCURACY = 0.6    # an LF whose valid accuracy is below this is flagged
+MIN_VALID_VOTES = 5   # ... when it voted at least this often on valid
+LOW_COVERAGE = 0.005  # an LF firing on fewer train rows than this is flagged
+
+
+@dataclass
+class RunReport:
+    dataset: str
+    cardinality: int
+    lf_table: pd.DataFrame
+    stages: List[Dict[str, Any]] = field(default_factory=list)
+    advice: List[str] = field(default_factory=list)
+    skipped: List[str] = field(default_factory=list)
+
+    def stage_table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.stages).set_index("stage")
+
+    def to_text(self) -> str:
+        metric = "F1" if self.cardinality == 2 else "macro-F1"
+        t = self.stage_table()
+        cols = ["valid acc", f"valid {metric}", "test acc", f"test {metric}", "test acc (no LF votes)",
+                "train coverage", "seconds"]
+        lines = [
+            f"labelfuse run: {self.dataset} ({self.cardinality} classes)",
+            "",
+            "1. Labeling functions (coverage etc. on train; accuracy on valid gold)",
+            self.lf_table.to_string(float_format=lambda x: f"{x:.3f}"),
+            "",
+            "2-4. Label models, embedding fusion, end model (chosen on valid; test only scored)",
+            t[[c for c in cols if c in t.columns]].to_string(float_format=lambda x: f"{x:.3f}", na_rep="-"),
+        ]
+        if self.skipped:
+            lines += ["", "Skipped: " + "; ".join(self.skipped)]
+        lines += ["", "What to do next:"] + [f"  - {a}" for a in self.advice]
+        return "\n".join(lines)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"dataset": self.dataset, "cardinality": self.cardinality,
+                "lfs": json.loads(self.lf_table.to_json(orient="index")), "stages": self.stages,
+                "advice": self.advice, "skipped": self.skipped}
+
+
+def _scores(P: np.ndarray, Y: np.ndarray, k: int, prefix: str) -> Dict[str, float]:
+    pred = P.argmax(axis=1)
+    name = "F1" if k == 2 else "macro-F1"
+    return {f"{prefix} acc": accuracy(Y, pred), f"{prefix} {name}": f1(Y, pred, k)}
+
+
+def _lf_table(ds: Dataset) -> pd.DataFrame:
+    names = ds.lf_names
+    train = LFAnalysis(ds.train.L, names, cardinality=ds.cardinality).lf_summary()
+    valid = LFAnalysis(ds.valid.L, names, cardinality=ds.cardinality).lf_summary(Y=ds.valid.Y)
+    table = train[["Polarity", "Coverage", "Overlaps", "Conflicts"]].copy()
+    table["Valid votes"] = valid["Correct"] + valid["Incorrect"]
+    table["Valid acc."] = valid["Emp. Acc."]
+    return table
+
+
+def _advice(ds: Dataset, lf_table: pd.DataFrame, stages: List[Dict[str, Any]], coverage: float) -> List[str]:
+    out = []
+    weak = lf_table[(lf_table["Valid votes"] >= MIN_VALID_VOTES) & (lf_table["Valid acc."] < LOW_ACCURACY)]
+    for name, row in weak.iterrows():
+        out.append(f"LF {name!r} is right on only {row['Valid acc.']:.0%} of its {int(row['Valid votes'])} valid "
+                   "votes: tighten it or drop it.")
+    for name, row in lf_table[lf_table["Coverage"] < LOW_COVERAGE].iterrows():
+        out.append(f"LF {name!r} fires on {row['Coverage']:.2%} of train rows: broaden it or merge it with another.")
+    if coverage < 0.95:
+        out.append(f"{1 - coverage:.0%} of train rows get no vote at all: write LFs for them (look at a sample of "
+                   "uncovered rows); embedding fusion and the end model label them meanwhile.")
+    classes = set(range(ds.cardinality))
+    voted = {c for pol in lf_table["Polarity"] for c in pol}
+    for c in sorted(classes - voted):
+        out.append(f"No LF votes class {ds.class_names[c] if ds.class_names else c}: add one.")
+    best = max(stages, key=lambda s: s["valid acc"])
+    out.append(f"Best on valid: {best['stage']} (test accuracy {best['test acc']:.3f}); use its labels for training.")
+    return out
+
+
+def run(dataset: Union[str, Path] = "wrench_youtube", *, fusion: bool = True, end_model: bool = True,
+        seed: int = 0, n_threads: Optional[int] = None, progress: bool = True) -> RunReport:
+    """Run the whole pipeline on a WRENCH-format data set (the bundled YouTube spam set by default)."""
+    ds = load_dataset(dataset)
+    for split in ("train", "valid", "test"):
+        if getattr(ds, split) is None:
+            raise ValueError(f"dataset: {dataset} has no {split} split; run needs train, valid and test")
+    k = ds.cardinality
+    tr, va, te = ds.train, ds.valid, ds.test
+    lf_table = _lf_table(ds)
+    report = RunReport(str(dataset), k, lf_table)
+    no_votes = (te.L < 0).all(axis=1)
+    coverage = float((tr.L >= 0).any(axis=1).mean())
+
+    def add(stage: str, P_valid, P_test, seconds: float, train_coverage: float, **extra) -> Dict[str, Any]:
+        row = {"stage": stage, **_scores(P_valid, va.Y, k, "valid"), **_scores(P_test, te.Y, k, "test"),
+               "test acc (no LF votes)": accuracy(te.Y[no_votes], P_test[no_votes].argmax(1)) if no_votes.any()
+               else float("nan"), "train coverage": train_coverage, "seconds": seconds, **extra}
+        report.stages.append(row)
+        return row
+
+    # 2. label models: every method, with the class balance estimated from L or taken from valid gold
+    candidates = {"majority vote": lambda: MajorityVote(cardinality=k)}
+    for method in ("triplet", "covariance", "dawid_skene"):
+        candidates[method] = lambda method=method: LabelModel(cardinality=k, method=method, n_threads=n_threads)
+    soft: Dict[str, np.ndarray] = {}
+    for name, make in candidates.items():
+        for dev_prior in (False, True):
+            if dev_prior and name == "majority vote":
+                continue
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = make().fit(tr.L, **({"Y_dev": va.Y} if dev_prior else {}))
+            stage = f"label model: {name}" + (" + valid prior" if dev_prior else "")
+            P_train = model.predict_proba(tr.L)
+            add(stage, model.predict_proba(va.L), model.predict_proba(te.L), time.perf_counter() - t0, coverage,
+                method=name)
+            soft[stage] = P_train
+    best_lm = max((s for s in report.stages), key=lambda s: s["valid acc"])
+
+    # 3. embedding fusion
+    if fusion:
+        try:
+            from .fusion import Liger, Epoxy
+            import faiss  # noqa: F401
+        except ImportError as exc:
+            report.skipped.append(f"embedding fusion (needs faiss: pip install 'labelfuse[embed]'; {exc})")
+        else:
+            if tr.embeddings is None:
+                report.skipped.append("embedding fusion (the data set has no embeddings)")
+            else:
+                method = best_lm["method"] if best_lm["method"] != "majority vote" else "triplet"
+                for cls in (Epoxy, Liger):
+                    t0 = time.perf_counter()
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        model = cls(label_model=method, seed=seed, n_threads=n_threads).fit(
+                            tr.L, tr.embeddings, va.L, va.embeddings, va.Y)
+                        P_train = model.predict_proba(tr.L, tr.embeddings)
+                        extended = model.extend(tr.L, tr.embeddings)
+                    stage = f"{cls.__name__} ({method})"
+                    add(stage, model.predict_proba(va.L, va.embeddings), model.predict_proba(te.L, te.embeddings),
+                        time.perf_counter() - t0, float((extended >= 0).any(axis=1).mean()), method=method)
+                    soft[stage] = P_train
+
+    # 4. end model on the best labels so far (chosen on valid)
+    if end_model:
+        try:
+            from .endmodels import Adapter
+        except ImportError as exc:
+            report.skipped.append(f"end model (needs torch: pip install torch==2.13.0; {exc})")
+        else:
+            if tr.embeddings is None:
+                report.skipped.append("end model (the data set has no embeddings)")
+            else:
+                source = max((s for s in report.stages if s["stage"] in soft), key=lambda s: s["valid acc"])
+                t0 = time.perf_counter()
+                adapter = Adapter(seed=seed, progress=progress, n_threads=1).fit(
+                    tr.embeddings, soft[source["stage"]], X_dev=va.embeddings, Y_dev=va.Y)
+                add(f"end model: Adapter on {source['stage']}", adapter.predict_proba(va.embeddings),
+                    adapter.predict_proba(te.embeddings), time.perf_counter() - t0, 1.0, method="adapter")
+    report.advice = _advice(ds, lf_table, report.stages, coverage)
+    return report
