@@ -507,3 +507,32 @@ def test_to_label_model_saves_and_predicts(client, data, method, tmp_path):
     loaded = lf.models.load(path)
     P = client.compute(model.predict_proba(L)).result(timeout=TIMEOUT)
     np.testing.assert_allclose(loaded.predict_proba(syn.L), P, rtol=0, atol=1e-12)
+
+
+# -- extension (Epoxy rule) at scale -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("npartitions", [1, 3, 7])
+def test_extension_equals_single_machine(client, data, npartitions):
+    pytest.importorskip("faiss")
+    from labelfuse.embeddings import NeighborGraph
+    from labelfuse.embeddings.extend import extend_votes as extend_local
+
+    syn, frame = data
+    rng = np.random.default_rng(7)
+    # embeddings that carry the class: extension has something to find
+    centres = rng.normal(size=(K, 8))
+    X = (centres[syn.Y] + 0.8 * rng.normal(size=(N, 8))).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    train = make_label_matrix(400, M, K, coverage=(0.3, 0.8), class_balance=[0.5, 0.3, 0.2], seed=11)
+    X_train = (centres[train.Y] + 0.8 * rng.normal(size=(400, 8))).astype(np.float32)
+    graph = NeighborGraph(16).fit(X_train)
+    thresholds = np.linspace(0.6, 0.9, M)
+    L = applied(client, frame, npartitions)
+    out = lfd.extend_votes(L, da.from_array(X, chunks=500), train.L, graph, thresholds, cardinality=K,
+                           client=client)
+    assert isinstance(out, da.Array) and out.dtype == L.dtype and out.chunks[0] == L.chunks[0]
+    got = client.compute(out).result(timeout=TIMEOUT)
+    expected = extend_local(train.L, graph, thresholds, L_query=syn.L, X_query=X, cardinality=K)
+    np.testing.assert_array_equal(got, expected)
+    assert (expected != syn.L).sum() > 0  # the extension did something
+    with pytest.raises(ValueError, match="L_train: expected shape"):
+        lfd.extend_votes(L, da.from_array(X, chunks=500), train.L[:10], graph, 0.5, cardinality=K, client=client)

@@ -19,6 +19,8 @@ every iteration: it runs as a distributed EM (one pass over the persisted blocks
 counts reduced in the same tree; see ``labelfuse._dask_em``). Liger-style partitioned models: fit the partitioner
 on a sample (:func:`fit_partitions`), assign partition ids on the workers (:func:`assign_partitions`) and pass
 them as ``groups`` to :func:`label_stats` / :class:`DaskLabelModel`: one model per partition from one reduction.
+Extension (Epoxy / Liger): :func:`extend_votes` scatters the training database (votes + the fitted faiss
+NeighborGraph) to every worker once; each worker extends its own blocks.
 
 Threads: Dask's nanny starts workers with ``OMP_NUM_THREADS=1``, so the native core runs one OpenMP thread per
 task by default (``n_threads=None``), and parallelism comes from the worker threads and processes. Pass
@@ -65,6 +67,7 @@ __all__ = [
     "DistributedLFError",
     "apply_lfs",
     "assign_partitions",
+    "extend_votes",
     "fit_partitions",
     "label_stats",
     "local_cluster",
@@ -489,6 +492,61 @@ def assign_partitions(X: Any, partitioner: Any) -> "da.Array":
     arrays = [
         da.from_delayed(dask.delayed(_predict_block, pure=True)(b, shared), shape=(int(n),), dtype=np.int64)
         for b, n in zip(X.to_delayed().ravel(), X.chunks[0])
+    ]
+    return da.concatenate(arrays, axis=0)
+
+
+# -- extension (Epoxy / Liger) -----------------------------------------------------------------------------------------
+def _extend_block(L: np.ndarray, X: np.ndarray, database: Tuple[np.ndarray, Any, np.ndarray], k: int,
+                  n_threads: Optional[int]) -> np.ndarray:
+    from .embeddings.extend import extend_votes as extend_local
+
+    L_train, graph, thresholds = database
+    if L.shape[0] == 0:
+        return L.copy()
+    return extend_local(L_train, graph, thresholds, L_query=L, X_query=X, cardinality=k, n_threads=n_threads)
+
+
+def extend_votes(L: Any, X: Any, L_train: Any, graph: Any, thresholds: Any, *, cardinality: int,
+                 n_threads: Optional[int] = None, client: Optional["distributed.Client"] = None) -> "da.Array":
+    """Extend the abstentions of a distributed label matrix from a training database (the Epoxy rule of
+    :func:`labelfuse.embeddings.extend_votes`), block by block on the workers.
+
+    Args:
+        L: (n, m) dask array of votes to extend; X: (n, d) dask array of their embeddings (rechunked to L's rows).
+        L_train, graph: the training database: its votes (n_train, m) and a fitted
+            :class:`~labelfuse.embeddings.NeighborGraph` on its embeddings (faiss index inside). Scattered to every
+            worker once (``client.scatter(..., broadcast=True)``); each task searches its own rows in the local
+            copy, so the index is built once, on the driver, and never rebuilt or re-sent per task.
+        thresholds: one cosine threshold or one per LF (as for the single-machine function).
+        cardinality: k. n_threads: OpenMP threads per task on the worker (faiss search and extension kernel).
+
+    Returns a lazy (n, m) dask array (L's dtype and chunks); equal to the single-machine extension of the
+    concatenated rows. The database must fit in every worker's memory (n_train x (d floats + m votes)).
+    """
+    from .embeddings.extend import as_thresholds
+    from .embeddings.graph import NeighborGraph
+
+    L = _as_label_array(L)
+    if not isinstance(X, da.Array) or X.ndim != 2 or X.shape[0] != L.shape[0]:
+        raise ValueError(f"X: expected a 2-D dask array with {L.shape[0]} rows (one per row of L)")
+    if not isinstance(graph, NeighborGraph):
+        raise TypeError(f"graph: expected a fitted NeighborGraph, got {type(graph).__name__}")
+    graph._check_fitted()
+    L_train = np.asarray(L_train)
+    if L_train.ndim != 2 or L_train.shape[1] != L.shape[1] or L_train.shape[0] != graph.n_rows:
+        raise ValueError(f"L_train: expected shape ({graph.n_rows}, {L.shape[1]}) (the graph's rows x L's LFs), "
+                         f"got {L_train.shape}")
+    k = check_cardinality(cardinality)
+    t = as_thresholds(thresholds, L.shape[1])
+    n_threads = check_n_threads(n_threads)
+    client = _client(client)
+    [database] = client.scatter([(L_train, graph, t)], broadcast=True, hash=False)
+    X = X.rechunk((L.chunks[0], -1))
+    arrays = [
+        da.from_delayed(dask.delayed(_extend_block, pure=True)(b, x, database, k, n_threads),
+                        shape=(int(n), L.shape[1]), dtype=L.dtype)
+        for b, x, n in zip(L.to_delayed().ravel(), X.to_delayed().ravel(), L.chunks[0])
     ]
     return da.concatenate(arrays, axis=0)
 
