@@ -191,6 +191,38 @@ def test_bad_arguments():
         fit_triplet(st, min_overlap=2.5)
 
 
+def one_sided_matrix(n=20_000, seed=0):
+    """Spouse-like: 90% class 0; three LFs vote only class 1 (often), two only class 0 (rarely)."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.1).astype(int)
+    L = np.full((n, 5), -1, dtype=np.int8)
+    for j, (cls, hit, false) in enumerate([(1, 0.7, 0.02), (1, 0.6, 0.03), (1, 0.5, 0.01), (0, 0.1, 0.05),
+                                           (0, 0.08, 0.04)]):
+        p = np.where(y == cls, hit, false)
+        L[rng.random(n) < p, j] = cls
+    return L, y
+
+
+def test_one_sided_lfs_do_not_estimate_the_balance():
+    L, y = one_sided_matrix()
+    fit = fit_triplet(label_stats(L, 2))
+    # their vote shares would put most mass on class 1 (vote counts: ~4200 for 1 vs ~1600 for 0)
+    np.testing.assert_allclose(fit.class_balance, 0.5)
+    P = posterior(L, fit)
+    empty = (L < 0).all(axis=1)
+    np.testing.assert_allclose(P[empty], 0.5)
+    assert (P.argmax(1) == y).mean() > 0.85
+    ref = triplet_reference(L, 2)
+    np.testing.assert_allclose(fit.class_balance, ref["class_balance"], atol=1e-12)
+    # two-sided LFs still estimate it (roughly: their accuracies come from triplets with the one-sided LFs)
+    rng = np.random.default_rng(1)
+    extra = np.where(rng.random(len(y)) < 0.85, y, 1 - y).astype(np.int8)
+    L2 = np.column_stack([L, extra, np.where(rng.random(len(y)) < 0.8, y, 1 - y).astype(np.int8)])
+    fit2 = fit_triplet(label_stats(L2, 2))
+    assert 0.8 < fit2.class_balance[0] < 0.99
+    np.testing.assert_allclose(fit2.class_balance, triplet_reference(L2, 2)["class_balance"], atol=1e-9)
+
+
 def test_warns_about_lfs_that_vote_one_class():
     data = make_label_matrix(20_000, 6, 3, seed=14)
     L = data.L.copy()

@@ -50,7 +50,9 @@ def fit_triplet(
         stats: :func:`labelfuse.label_stats` output with a single group (no overlap matrix needed).
         class_balance: the class prior, or None to estimate it from first moments: for an LF that votes,
             ``P(vote = c) = (1 - acc)/(k-1) + a pi_c``, so each identified LF gives an estimate of ``pi_c``; they are
-            averaged with inverse-variance weights (votes x a^2).
+            averaged with inverse-variance weights (votes x a^2). LFs that vote one class only are left out (that
+            formula assumes errors spread over the other classes and y-independent abstention; a one-sided LF's
+            vote share is 1 for its class whatever the balance); with no two-sided LF the balance is uniform.
         min_overlap: co-votes a pair of LFs needs before its moment is used.
         min_denominator_z: a triplet (i; j, l) is skipped when ``|M_jl|`` is within this many standard errors of 0
             (a ratio by a ~0 denominator is noise; skipped, not counted as 0).
