@@ -44,6 +44,11 @@ def test_class_balance_sources():
     dev = np.array([0] * 78 + [1] * 20)  # (78 + 1) / 100, (20 + 1) / 100
     from_dev = LabelModel(method="dawid_skene", class_balance="uniform").fit(s.L, Y_dev=dev)
     assert np.allclose(from_dev.class_balance_, [0.79, 0.21])
+    # held fixed through EM (not just reported) and used by the posterior
+    balanced_dev = LabelModel(method="dawid_skene").fit(s.L, Y_dev=[0, 1] * 50)
+    assert np.allclose(balanced_dev.class_balance_, 0.5)
+    assert np.allclose(balanced_dev.predict_proba(s.L), bayes_posterior(s.L, balanced_dev.cpt_, [0.5, 0.5]))
+    assert (balanced_dev.predict_proba(s.L)[:, 1] > estimated.predict_proba(s.L)[:, 1] + 1e-3).mean() > 0.5
     with pytest.raises(ValueError, match="either"):
         LabelModel(method="dawid_skene").fit(s.L, Y_dev=dev, class_balance=[0.5, 0.5])
     with pytest.raises(ValueError, match="Y_dev"):
