@@ -28,7 +28,9 @@ ABSTENTIONS = ("model", "ignore")
 # independent: on wrench_sms one ham rule that fires on 28% of ham and spam alike came out as P(abstain | spam) =
 # 1.0 vs 0.4 for ham, which sent every all-abstain row to spam (accuracy 0.36). Its posterior therefore leaves
 # abstentions out, as Snorkel's LabelModel.predict_proba does; the votes' class-dependent rates are still used.
-DEFAULT_ABSTENTIONS = {"triplet": "model", "covariance": "ignore", "dawid_skene": "model"}
+# The same holds for the triplet fit's one-sided LFs (binary), whose P(abstain | y) comes from co-abstentions too;
+# its other LFs' abstention does not depend on y, so "ignore" changes nothing for them.
+DEFAULT_ABSTENTIONS = {"triplet": "ignore", "covariance": "ignore", "dawid_skene": "model"}
 
 
 def accuracies_from_cpt(cpt: np.ndarray, class_balance: np.ndarray) -> np.ndarray:
@@ -58,9 +60,10 @@ class LabelModel(BaseLabelModel):
         abstentions: whether an LF's abstention is evidence about y. "model": the posterior uses the fitted
             P(abstain | y). "ignore": it does not (every class gets the same abstention factor): Dawid-Skene then
             also drops abstentions from its fit, as crowd-kit does; the covariance fit keeps its P(abstain | y) in
-            ``cpt_`` but the posterior leaves it out, as Snorkel's predict_proba does; no effect on the triplet model
-            (its abstention does not depend on y). None (default): "ignore" for covariance (its P(abstain | y) is
-            unreliable when LFs abstain together, as real keyword LFs do), "model" for the others.
+            ``cpt_`` but the posterior leaves it out, as Snorkel's predict_proba does; likewise for the triplet
+            model's binary one-sided LFs (its other LFs' abstention does not depend on y). None (default): "ignore"
+            for covariance and triplet (P(abstain | y) estimated from co-abstentions is unreliable when LFs abstain
+            together, as real keyword LFs do), "model" for Dawid-Skene.
         max_iter, tol, smoothing: Dawid-Skene options (see ``fit_dawid_skene``); EM stops after ``max_iter``
             E-steps or when the mean log-likelihood per row changes by less than ``tol``; ``smoothing`` is a
             pseudo-count on every expected count.
