@@ -149,7 +149,7 @@ def main(argv=None) -> None:
             lines.append(f"| {n} | {acc:.4f} | {f1:.4f} | {s:.3f} |")
         lines.append(f"\nbest labelfuse accuracy {best_ours:.4f} vs best peer {best_peer:.4f} "
                      f"({'>=' if best_ours >= best_peer - 1e-12 else '<'})")
-        print("\n".join(lines[-(len(res) + 4):]), flush=True)
+        print("\n".join(lines[-(len(res) + 3):]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".md").write_text("# Label models on real data\n" + "\n".join(lines) + "\n")
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=1))

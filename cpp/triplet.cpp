@@ -174,6 +174,15 @@ TripletResult fit_triplet(const TripletInput& in, const TripletOptions& opt) {
     // Class balance: given, or from first moments. For an LF that votes, P(vote c) = (1 - acc)/(k-1) + a pi_c, so
     // each identified LF gives pi_c = (f_c - (1 - acc)/(k-1)) / a; average with inverse-variance weights
     // (votes * a^2), which keeps near-random LFs from dominating.
+    // LFs that vote one class only are left out: that formula assumes errors spread over the other classes and
+    // abstention independent of y, and a one-sided LF breaks both (its vote share is 1 for its class whatever pi
+    // is; on spouse such LFs put 59% of the mass on a 8% class). With no two-sided LF the balance is uniform.
+    std::vector<char> two_sided(m, 0);
+    for (int64_t i = 0; i < m; ++i) {
+        int64_t voted = 0;
+        for (int64_t c = 0; c < k; ++c) voted += in.class_counts[i * k + c] > 0;
+        two_sided[i] = voted >= 2;
+    }
     out.class_balance.assign(k, 0.0);
     if (in.class_balance) {
         std::copy(in.class_balance, in.class_balance + k, out.class_balance.begin());
@@ -181,7 +190,8 @@ TripletResult fit_triplet(const TripletInput& in, const TripletOptions& opt) {
         out.class_balance_estimated = true;
         double sw = 0.0;
         for (int64_t i = 0; i < m; ++i) {
-            if (!active[i] || (out.source[i] != kFromTriplets && out.source[i] != kFromPairs)) continue;
+            if (!active[i] || !two_sided[i] || (out.source[i] != kFromTriplets && out.source[i] != kFromPairs))
+                continue;
             const double cnt = static_cast<double>(coverage[i]), acc = out.accuracy[i];
             const double w = cnt * a[i];  // = (votes * a^2) / a, the 1/a of the estimate folded in
             if (w <= 0.0) continue;
@@ -191,9 +201,9 @@ TripletResult fit_triplet(const TripletInput& in, const TripletOptions& opt) {
             }
             sw += cnt * a[i] * a[i];
         }
-        if (sw <= 0.0) {  // nothing identified: pooled vote frequencies (smoothed), uniform without votes
+        if (sw <= 0.0) {  // nothing identified: pooled two-sided vote frequencies (smoothed), else uniform
             for (int64_t i = 0; i < m; ++i)
-                if (active[i])
+                if (active[i] && two_sided[i])
                     for (int64_t c = 0; c < k; ++c)
                         out.class_balance[c] += static_cast<double>(in.class_counts[i * k + c]);
             for (int64_t c = 0; c < k; ++c) out.class_balance[c] += 1.0;

@@ -101,13 +101,16 @@ def triplet_reference(L, k, class_balance=None, min_overlap=10, z=3.0, fallback=
     if class_balance is not None:
         prior = np.asarray(class_balance, dtype=float)
     else:
-        used = active & np.isin(source, ["triplets", "pairs"]) & (a > 0)
+        # one-sided LFs (votes for a single class) say nothing about the balance under this model
+        two_sided = np.array([(np.bincount(L[L[:, i] >= 0, i], minlength=k) > 0).sum() >= 2 for i in range(m)])
+        used = active & two_sided & np.isin(source, ["triplets", "pairs"]) & (a > 0)
         if used.any():
             f = np.array([np.bincount(L[L[:, i] >= 0, i], minlength=k) / cover[i] for i in range(m) if used[i]])
             est = (f - ((1 - acc[used]) / (k - 1))[:, None]) / a[used][:, None]
             prior = (cover[used] * a[used] ** 2) @ est
         else:
-            prior = np.ones(k) + sum(np.bincount(L[L[:, i] >= 0, i], minlength=k) for i in range(m) if active[i])
+            prior = np.ones(k) + sum(np.bincount(L[L[:, i] >= 0, i], minlength=k)
+                                     for i in range(m) if active[i] and two_sided[i])
         prior = np.maximum(prior, 0)
         prior = np.maximum(prior / prior.sum(), 1e-4)
         prior = prior / prior.sum()

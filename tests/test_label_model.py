@@ -44,6 +44,11 @@ def test_class_balance_sources():
     dev = np.array([0] * 78 + [1] * 20)  # (78 + 1) / 100, (20 + 1) / 100
     from_dev = LabelModel(method="dawid_skene", class_balance="uniform").fit(s.L, Y_dev=dev)
     assert np.allclose(from_dev.class_balance_, [0.79, 0.21])
+    # held fixed through EM (not just reported) and used by the posterior
+    balanced_dev = LabelModel(method="dawid_skene").fit(s.L, Y_dev=[0, 1] * 50)
+    assert np.allclose(balanced_dev.class_balance_, 0.5)
+    assert np.allclose(balanced_dev.predict_proba(s.L), bayes_posterior(s.L, balanced_dev.cpt_, [0.5, 0.5]))
+    assert (balanced_dev.predict_proba(s.L)[:, 1] > estimated.predict_proba(s.L)[:, 1] + 1e-3).mean() > 0.5
     with pytest.raises(ValueError, match="either"):
         LabelModel(method="dawid_skene").fit(s.L, Y_dev=dev, class_balance=[0.5, 0.5])
     with pytest.raises(ValueError, match="Y_dev"):
@@ -143,6 +148,33 @@ def test_dispatch_to_moment_methods_and_exact_refit(fake_moment_methods, method)
     fresh = LabelModel(method=method, class_balance=[0.5, 0.3, 0.2], method_options={"alpha": 1}).fit(L_new)
     assert np.array_equal(lm.cpt_, fresh.cpt_)
     assert np.array_equal(lm.predict_proba(L_new), fresh.predict_proba(L_new))
+
+
+def test_abstentions_in_the_posterior(tmp_path):
+    # Class-dependent coverage (LF 0 votes only class 1, mostly when y = 1), so P(abstain | y) differs by class.
+    rng = np.random.default_rng(5)
+    s = make_label_matrix(20_000, 6, 2, class_balance=[0.7, 0.3], seed=5)
+    L = s.L.copy()
+    L[:, 0] = np.where((s.Y == 1) & (rng.random(len(s.Y)) < 0.6), 1, -1)
+    ignore = LabelModel(method="covariance").fit(L)  # default for covariance: abstentions are not evidence
+    model = LabelModel(method="covariance", abstentions="model").fit(L)
+    assert np.array_equal(ignore.cpt_, model.cpt_)  # the fit is the same; only the posterior differs
+    assert ignore.cpt_[0, 0, 0] > ignore.cpt_[0, 0, 1] + 0.3  # the fit did learn class-dependent abstention
+    assert np.allclose(model.predict_proba(L), bayes_posterior(L, model.cpt_, model.class_balance_), atol=1e-10)
+    flat = ignore.cpt_.copy()
+    flat[:, 0, :] = 1.0  # the same abstention factor for every class
+    assert np.allclose(ignore.predict_proba(L), bayes_posterior(L, flat, ignore.class_balance_), atol=1e-10)
+    empty = np.full((3, 6), -1, dtype=np.int8)
+    assert np.allclose(ignore.predict_proba(empty), ignore.class_balance_)
+    assert not np.allclose(model.predict_proba(empty), model.class_balance_)
+    ignore.save(tmp_path / "cov.json")
+    assert np.array_equal(LabelModel.load(tmp_path / "cov.json").predict_proba(L), ignore.predict_proba(L))
+    # triplet tables do not depend on y when abstaining: both modes give the same posterior
+    t_model = LabelModel(method="triplet", abstentions="model").fit(L)
+    t_ignore = LabelModel(method="triplet", abstentions="ignore").fit(L)
+    assert np.allclose(t_model.predict_proba(L), t_ignore.predict_proba(L), atol=1e-12)
+    with pytest.raises(ValueError, match="abstentions"):
+        LabelModel(method="covariance", abstentions="drop").fit(L)
 
 
 def test_bad_input():

@@ -24,7 +24,8 @@ def test_proba_matches_reference(k):
 
 def test_estimated_class_balance_is_mean_vote_share_of_covered_rows():
     L = np.array([[0, 0, 1], [1, -1, -1], [-1, -1, -1], [2, 2, -1]], dtype=np.int8)
-    mv = MajorityVote(cardinality=3).fit(L)
+    assert np.allclose(MajorityVote(cardinality=3).fit(L).class_balance_, 1 / 3)  # default: uniform
+    mv = MajorityVote(cardinality=3, class_balance="votes").fit(L)
     assert np.allclose(mv.class_balance_, ([2 / 3, 1 / 3, 0] + np.array([0, 1, 0]) + np.array([0, 0, 1])) / 3)
     assert np.allclose(mv.predict_proba(L)[2], mv.class_balance_)
     assert np.allclose(MajorityVote(cardinality=3, class_balance="uniform").fit(L).class_balance_, 1 / 3)
@@ -33,6 +34,27 @@ def test_estimated_class_balance_is_mean_vote_share_of_covered_rows():
                        [0.2, 0.3, 0.5])
     with pytest.raises(ValueError, match="either"):
         MajorityVote(cardinality=3).fit(L, Y_dev=[0], class_balance=[0.2, 0.3, 0.5])
+
+
+def test_default_balance_is_uniform_with_one_sided_lfs():
+    # Spouse-like: 90% class 0; two LFs vote only class 1 (often), one only class 0 (rarely). Vote shares put
+    # most mass on class 1, so the "votes" balance sends every all-abstain row (most rows) to the wrong class;
+    # the uniform default leaves them a tie (argmax -> class 0, as Snorkel's MajorityLabelVoter).
+    rng = np.random.default_rng(0)
+    y = (rng.random(4000) < 0.1).astype(int)
+    L = np.full((4000, 3), -1, dtype=np.int8)
+    L[(y == 1) & (rng.random(4000) < 0.8), 0] = 1
+    L[(y == 1) & (rng.random(4000) < 0.6), 1] = 1
+    L[(y == 0) & (rng.random(4000) < 0.05), 2] = 0
+    votes = MajorityVote(class_balance="votes").fit(L)
+    assert votes.class_balance_[1] > 0.5
+    default = MajorityVote().fit(L)
+    assert np.allclose(default.class_balance_, 0.5)
+    empty = (L < 0).all(axis=1)
+    assert np.allclose(default.predict_proba(L)[empty], 0.5)
+    assert (default.predict_proba(L).argmax(axis=1) == y).mean() > 0.95
+    assert (votes.predict_proba(L).argmax(axis=1) == y).mean() < 0.3
+    assert np.allclose(MajorityVote().fit(L, Y_dev=[0] * 8 + [1] * 2).class_balance_, [0.75, 0.25])
 
 
 def test_tie_policies_and_rows_without_votes():

@@ -191,6 +191,70 @@ def test_bad_arguments():
         fit_triplet(st, min_overlap=2.5)
 
 
+def one_sided_matrix(n=20_000, seed=0):
+    """Spouse-like: 90% class 0; three LFs vote only class 1 (often), two only class 0 (rarely)."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.1).astype(int)
+    L = np.full((n, 5), -1, dtype=np.int8)
+    for j, (cls, hit, false) in enumerate([(1, 0.7, 0.02), (1, 0.6, 0.03), (1, 0.5, 0.01), (0, 0.1, 0.05),
+                                           (0, 0.08, 0.04)]):
+        p = np.where(y == cls, hit, false)
+        L[rng.random(n) < p, j] = cls
+    return L, y
+
+
+def test_one_sided_lfs_do_not_estimate_the_balance():
+    L, y = one_sided_matrix()
+    fit = fit_triplet(label_stats(L, 2), one_sided="symmetric")
+    # their vote shares would put most mass on class 1 (vote counts: ~4200 for 1 vs ~1600 for 0)
+    np.testing.assert_allclose(fit.class_balance, 0.5)
+    P = posterior(L, fit)
+    empty = (L < 0).all(axis=1)
+    np.testing.assert_allclose(P[empty], 0.5)
+    assert (P.argmax(1) == y).mean() > 0.85
+    ref = triplet_reference(L, 2)
+    np.testing.assert_allclose(fit.class_balance, ref["class_balance"], atol=1e-12)
+    # two-sided LFs still estimate it (roughly: their accuracies come from triplets with the one-sided LFs)
+    rng = np.random.default_rng(1)
+    extra = np.where(rng.random(len(y)) < 0.85, y, 1 - y).astype(np.int8)
+    L2 = np.column_stack([L, extra, np.where(rng.random(len(y)) < 0.8, y, 1 - y).astype(np.int8)])
+    fit2 = fit_triplet(label_stats(L2, 2))
+    assert 0.8 < fit2.class_balance[0] < 0.99
+    np.testing.assert_allclose(fit2.class_balance, triplet_reference(L2, 2)["class_balance"], atol=1e-9)
+    assert np.array_equal(fit_triplet(label_stats(L, 2)).class_balance, fit.class_balance)
+
+
+@pytest.mark.parametrize("prior", [[0.5, 0.5], [0.8, 0.2]])
+def test_one_sided_lfs_recover_class_conditional_vote_rates(prior):
+    # Binary, every LF votes one class only, with its own rates P(vote | y = its class) and P(vote | other class).
+    rng = np.random.default_rng(7)
+    n = N
+    y = (rng.random(n) < prior[1]).astype(int)
+    spec = [(1, 0.7, 0.05), (1, 0.5, 0.1), (1, 0.4, 0.02), (0, 0.3, 0.1), (0, 0.6, 0.2), (0, 0.25, 0.05)]
+    L = np.full((n, len(spec)), -1, dtype=np.int8)
+    for j, (cls, own, other) in enumerate(spec):
+        L[rng.random(n) < np.where(y == cls, own, other), j] = cls
+    given = None if prior == [0.5, 0.5] else prior  # no two-sided LF: the balance is uniform unless given
+    fit = fit_triplet(label_stats(L, 2), given)
+    assert fit.info["source"] == ["coverage"] * len(spec)
+    np.testing.assert_allclose(fit.class_balance, prior)
+    for j, (cls, own, other) in enumerate(spec):
+        np.testing.assert_allclose(fit.cpt[j, 1 + cls, [cls, 1 - cls]], [own, other], atol=0.02)
+        assert fit.cpt[j, 2 - cls].max() == 0  # never votes the other class
+    np.testing.assert_allclose(fit.cpt.sum(axis=1), 1.0)
+    truth = np.zeros((len(spec), 3, 2))
+    for j, (cls, own, other) in enumerate(spec):
+        truth[j, 1 + cls, [cls, 1 - cls]] = own, other
+        truth[j, 0, [cls, 1 - cls]] = 1 - own, 1 - other
+    P, exact = posterior(L, fit), bayes_posterior(L, truth, np.array(prior))
+    assert np.abs(P - exact).max() < 0.05
+    # against the symmetric fit, which reduces these LFs to a vote count
+    sym = fit_triplet(label_stats(L, 2), given, one_sided="symmetric")
+    assert (P.argmax(1) == y).mean() > (posterior(L, sym).argmax(1) == y).mean()
+    with pytest.raises(ValueError, match="one_sided"):
+        fit_triplet(label_stats(L, 2), one_sided="yes")
+
+
 def test_warns_about_lfs_that_vote_one_class():
     data = make_label_matrix(20_000, 6, 3, seed=14)
     L = data.L.copy()
@@ -198,3 +262,37 @@ def test_warns_about_lfs_that_vote_one_class():
     fit = fit_triplet(label_stats(L, 3))
     assert any("1 of 6 LFs vote a single class ([0])" in w and "class_balance" in w for w in fit.info["warnings"])
     assert not any("single class" in w for w in fit_triplet(label_stats(data.L, 3)).info["warnings"])
+
+
+def test_one_sided_rates_match_loop_reference():
+    # Small input, plain loops over the triplets (i; j, l) of vote indicators.
+    rng = np.random.default_rng(3)
+    n = 3000
+    y = (rng.random(n) < 0.4).astype(int)
+    L = np.full((n, 5), -1, dtype=np.int8)
+    for j, (cls, own, other) in enumerate([(1, 0.6, 0.1), (1, 0.5, 0.05), (0, 0.4, 0.1), (0, 0.5, 0.2), (1, 0.3, 0.1)]):
+        L[rng.random(n) < np.where(y == cls, own, other), j] = cls
+    pi = np.array([0.6, 0.4])
+    fit = fit_triplet(label_stats(L, 2), pi)
+    X = (L >= 0).astype(float)
+    mean = X.mean(axis=0)
+    for i in range(5):
+        num = den = 0.0
+        for j in range(5):
+            for l in range(j + 1, 5):
+                if i in (j, l):
+                    continue
+                cjl = np.mean(X[:, j] * X[:, l]) - mean[j] * mean[l]
+                se = np.sqrt(mean[j] * (1 - mean[j]) * mean[l] * (1 - mean[l]) / n)
+                if abs(cjl) <= 3.0 * se:
+                    continue
+                cij = np.mean(X[:, i] * X[:, j]) - mean[i] * mean[j]
+                cil = np.mean(X[:, i] * X[:, l]) - mean[i] * mean[l]
+                num += cjl ** 2 * (cij * cil / cjl)
+                den += cjl ** 2
+        d = np.sqrt(max(num / den, 0.0) / (pi[0] * pi[1]))
+        c = int(L[L[:, i] >= 0, i][0])
+        own, other = mean[i] + (1 - pi[c]) * d, mean[i] - pi[c] * d
+        np.testing.assert_allclose(fit.cpt[i, 1 + c, [c, 1 - c]], [own, other], atol=1e-10)
+        np.testing.assert_allclose(fit.cpt[i, 0, [c, 1 - c]], [1 - own, 1 - other], atol=1e-10)
+        assert fit.info["source"][i] == "coverage"

@@ -22,6 +22,15 @@ from .base import (
 __all__ = ["LabelModel", "METHODS"]
 
 METHODS = ("triplet", "covariance", "dawid_skene")
+ABSTENTIONS = ("model", "ignore")
+# abstentions=None: what each method does by default. The covariance fit's P(abstain | y) is identified only
+# through the LFs' co-abstentions, which real LFs (keyword rules that fire together) make far from conditionally
+# independent: on wrench_sms one ham rule that fires on 28% of ham and spam alike came out as P(abstain | spam) =
+# 1.0 vs 0.4 for ham, which sent every all-abstain row to spam (accuracy 0.36). Its posterior therefore leaves
+# abstentions out, as Snorkel's LabelModel.predict_proba does; the votes' class-dependent rates are still used.
+# The same holds for the triplet fit's one-sided LFs (binary), whose P(abstain | y) comes from co-abstentions too;
+# its other LFs' abstention does not depend on y, so "ignore" changes nothing for them.
+DEFAULT_ABSTENTIONS = {"triplet": "ignore", "covariance": "ignore", "dawid_skene": "model"}
 
 
 def accuracies_from_cpt(cpt: np.ndarray, class_balance: np.ndarray) -> np.ndarray:
@@ -48,8 +57,14 @@ class LabelModel(BaseLabelModel):
             "dawid_skene" (EM over confusion matrices).
         class_balance: None = estimated by the method; "uniform"; or k probabilities. ``fit`` can override it
             (``class_balance=``) or estimate it from dev labels (``Y_dev=``).
-        abstentions, max_iter, tol, smoothing: Dawid-Skene options (see ``fit_dawid_skene``): "model" makes
-            P(abstain | y) a parameter, "ignore" drops abstentions as crowd-kit does; EM stops after ``max_iter``
+        abstentions: whether an LF's abstention is evidence about y. "model": the posterior uses the fitted
+            P(abstain | y). "ignore": it does not (every class gets the same abstention factor): Dawid-Skene then
+            also drops abstentions from its fit, as crowd-kit does; the covariance fit keeps its P(abstain | y) in
+            ``cpt_`` but the posterior leaves it out, as Snorkel's predict_proba does; likewise for the triplet
+            model's binary one-sided LFs (its other LFs' abstention does not depend on y). None (default): "ignore"
+            for covariance and triplet (P(abstain | y) estimated from co-abstentions is unreliable when LFs abstain
+            together, as real keyword LFs do), "model" for Dawid-Skene.
+        max_iter, tol, smoothing: Dawid-Skene options (see ``fit_dawid_skene``); EM stops after ``max_iter``
             E-steps or when the mean log-likelihood per row changes by less than ``tol``; ``smoothing`` is a
             pseudo-count on every expected count.
         method_options: extra keyword arguments for the triplet / covariance fit functions.
@@ -72,7 +87,7 @@ class LabelModel(BaseLabelModel):
         method: str = "triplet",
         class_balance: Union[None, str, np.ndarray] = None,
         *,
-        abstentions: str = "model",
+        abstentions: Optional[str] = None,
         max_iter: int = 100,
         tol: float = 1e-8,
         smoothing: float = 0.01,
@@ -101,6 +116,7 @@ class LabelModel(BaseLabelModel):
         L = as_label_matrix(L)
         require_rows(L)
         method = check_choice(self.method, "method", METHODS)
+        self._abstentions = self._resolve_abstentions(method)
         resolve_tie_policy(self.tie_policy)
         k = resolve_cardinality(L, self.cardinality)
         if class_balance is not None and Y_dev is not None:
@@ -137,7 +153,7 @@ class LabelModel(BaseLabelModel):
 
             return fit_dawid_skene(
                 L, k, balance, max_iter=self.max_iter, tol=self.tol, smoothing=self.smoothing,
-                abstentions=self.abstentions, init=warm, n_threads=self._threads(), **options,
+                abstentions=self._abstentions, init=warm, n_threads=self._threads(), **options,
             )
         if method == "triplet":
             from ._triplet import fit_triplet  # imported lazily: lands with the triplet work
@@ -166,10 +182,22 @@ class LabelModel(BaseLabelModel):
         self.info_ = info
         self.cardinality_ = k
         self.n_lfs_ = m
-        self._log_tables = FitResult(cpt, balance).log_tables()
+        self._log_tables = self._posterior_tables()
+
+    def _resolve_abstentions(self, method: str) -> str:
+        if self.abstentions is None:
+            return DEFAULT_ABSTENTIONS[method]
+        return check_choice(self.abstentions, "abstentions", ABSTENTIONS)
+
+    def _posterior_tables(self):
+        log_cpt, log_prior = FitResult(self.cpt_, self.class_balance_).log_tables()
+        if self._abstentions == "ignore":
+            log_cpt[:, 0, :] = 0.0  # the same factor for every class: abstaining says nothing about y
+        return log_cpt, log_prior
 
     def _after_load(self) -> None:
-        self._log_tables = FitResult(self.cpt_, self.class_balance_).log_tables()
+        self._abstentions = self._resolve_abstentions(self.method)
+        self._log_tables = self._posterior_tables()
         self._stats = None
         self._last_L = None
 
