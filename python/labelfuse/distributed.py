@@ -650,12 +650,8 @@ class DaskLabelModel:
         model = LabelModel(self.cardinality, method=self.method, class_balance=self.class_balance,
                            method_options=options or None, n_threads=self.n_threads, **em)
         fit = self.fits_[0]
-        model._set_fitted(fit, self.stats_, int(self.cardinality), fit.cpt.shape[0])
-        model._method_fitted = self.method
-        model._fit_balance = None if self.class_balance is None else np.asarray(self.class_balance, np.float64)
-        model._stats = self.stats_
-        model._last_L = None
-        return model
+        balance = None if self.class_balance is None else np.asarray(self.class_balance, np.float64)
+        return model.install_fit(fit, self.stats_, int(self.cardinality), fit.cpt.shape[0], class_balance=balance)
 
     def predict(self, L: Any, *, groups: Any = None) -> "da.Array":
         """Most probable class per row (lowest class id on ties), as a lazy int64 dask array."""

@@ -137,10 +137,22 @@ class LabelModel(BaseLabelModel):
         self._fit_balance = balance
         self._method_fitted = method
         result = self._run_method(method, L, stats, k, balance, warm=None)
-        self._set_fitted(result, stats, k, L.shape[1])
         # What refit needs: the statistics and a compact private copy of L (int8 for k <= 127; n*m bytes).
+        return self.install_fit(result, stats, k, L.shape[1], class_balance=balance,
+                                L=np.array(L, dtype=_compact_dtype(k), order="C"))
+
+    def install_fit(self, result: FitResult, stats: Optional[LabelStats], cardinality: int, n_lfs: int, *,
+                    class_balance: Optional[np.ndarray] = None, L: Optional[np.ndarray] = None) -> "LabelModel":
+        """Make this model the one ``result`` describes (fitted elsewhere, e.g. on a Dask cluster, from the
+        summed ``stats``). Without ``L`` the model predicts, scores and saves, but ``refit`` asks for ``fit``.
+        Returns self."""
+        method = check_choice(self.method, "method", METHODS)
+        self._abstentions = self._resolve_abstentions(method)
+        self._method_fitted = method
+        self._fit_balance = class_balance
+        self._set_fitted(result, stats, int(cardinality), int(n_lfs))
         self._stats = stats
-        self._last_L = np.array(L, dtype=_compact_dtype(k), order="C")
+        self._last_L = L
         return self
 
     def _run_method(
