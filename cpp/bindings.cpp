@@ -333,6 +333,16 @@ void bind_dawid_skene(py::module_& mod) {
             py::arg("n_threads") = py::none());
 }
 
+// Per-LF class counts (m*k, flattened) of the moment methods: their pointer and the number of LFs.
+std::pair<const int64_t*, int64_t> class_counts_input(const py::object& class_counts, int64_t cardinality) {
+    if (cardinality < 2) throw py::value_error("cardinality: expected at least 2 classes");
+    const int64_t* cc = int64_vector(class_counts, "class_counts", -1);
+    if (!cc) throw py::type_error("class_counts: required");
+    const int64_t mk = py::reinterpret_borrow<py::array>(class_counts).shape(0);
+    if (mk % cardinality) throw py::value_error("class_counts: length is not a multiple of the cardinality");
+    return {cc, mk / cardinality};
+}
+
 // ---- triplet ---------------------------------------------------------------------------------------------------
 py::array_t<double> to_numpy_f64(std::vector<double>&& v, std::vector<py::ssize_t> shape) {
     auto* owned = new std::vector<double>(std::move(v));
@@ -345,13 +355,9 @@ py::dict triplet_fit_py(const py::object& covote, const py::object& agree, const
                         int64_t n_rows, int64_t cardinality, const py::object& class_balance, int64_t min_overlap,
                         double min_denominator_z, double fallback_accuracy, double max_accuracy, bool median,
                         bool dedupe) {
-    if (cardinality < 2) throw py::value_error("cardinality: expected at least 2 classes");
     const int64_t k = cardinality;
-    const int64_t* cc = int64_vector(class_counts, "class_counts", -1);
-    if (!cc) throw py::type_error("class_counts: required");
-    const int64_t mk = py::reinterpret_borrow<py::array>(class_counts).shape(0);
-    if (mk % k) throw py::value_error("class_counts: length is not a multiple of the cardinality");
-    const int64_t m = mk / k;
+    const auto [cc, m] = class_counts_input(class_counts, cardinality);
+    const int64_t mk = m * k;
     TripletInput in;
     in.n_lfs = m;
     in.cardinality = k;
@@ -396,13 +402,9 @@ py::dict covariance_fit_py(const py::object& overlap, const py::object& covote, 
                            const py::object& class_counts, int64_t n_rows, int64_t cardinality,
                            const py::object& class_balance, int64_t max_sweeps, int64_t max_outer, double tol,
                            double ridge, double first_moment_weight, bool clamp, bool dedupe) {
-    if (cardinality < 2) throw py::value_error("cardinality: expected at least 2 classes");
     const int64_t k = cardinality;
-    const int64_t* cc = int64_vector(class_counts, "class_counts", -1);
-    if (!cc) throw py::type_error("class_counts: required");
-    const int64_t mk = py::reinterpret_borrow<py::array>(class_counts).shape(0);
-    if (mk % k) throw py::value_error("class_counts: length is not a multiple of the cardinality");
-    const int64_t m = mk / k;
+    const auto [cc, m] = class_counts_input(class_counts, cardinality);
+    const int64_t mk = m * k;
     CovarianceInput in;
     in.n_lfs = m;
     in.cardinality = k;

@@ -34,15 +34,8 @@ int64_t n_fixed_chunks(int64_t items, int64_t min_items_per_chunk, int64_t max_c
 }
 inline int64_t chunk_begin(int64_t c, int64_t n_chunks, int64_t items) { return c * items / n_chunks; }
 
-// Scratch space is allocated before each parallel region (one slice per thread), so nothing inside a region
-// can throw (an exception must not escape an OpenMP region).
-inline int thread_index() {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
+// Scratch is allocated before each parallel region, one slice per thread (thread_index()), so that nothing
+// inside a region can throw.
 
 }  // namespace
 

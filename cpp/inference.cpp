@@ -11,17 +11,6 @@
 
 namespace labelfuse {
 
-template <class T>
-[[noreturn]] void report_bad_vote(const LabelView<T>& L, int64_t r, int64_t k) {
-    for (int64_t j = 0; j < L.n_cols; ++j) {
-        const int64_t c = L(r, j);
-        if (c < -1 || c >= k)
-            throw std::invalid_argument("L: entry (row " + std::to_string(r) + ", column " + std::to_string(j) +
-                                        ") is " + std::to_string(c) + "; votes must be -1 (abstain) or a class in 0.." +
-                                        std::to_string(k - 1));
-    }
-    throw std::logic_error("report_bad_vote: no invalid vote in row " + std::to_string(r));
-}
 
 template <class T>
 void posterior(const LabelView<T>& L, const PosteriorModel& model, double* out, int n_threads) {
@@ -87,7 +76,7 @@ void posterior(const LabelView<T>& L, const PosteriorModel& model, double* out, 
                         const double* d0 = dg + j * stride_j + (c0 < span ? c0 : 0) * kk;
                         for (int64_t y = 0; y < kk; ++y) sa[y] += d0[y];
                     }
-                    if (bad) report_bad_vote(L, r, k);
+                    if (bad) throw_bad_vote(L, r, k);
                     double top = sa[0] + sb[0];
                     for (int64_t y = 0; y < kk; ++y) { sa[y] += sb[y]; top = std::max(top, sa[y]); }
                     double z = 0.0;

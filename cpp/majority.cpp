@@ -11,14 +11,8 @@ namespace labelfuse {
 
 namespace {
 
-// Scratch is allocated before a parallel region, one slice per thread, so that nothing inside can throw.
-inline int thread_index() {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
+// Scratch is allocated before each parallel region, one slice per thread (thread_index()), so that nothing
+// inside a region can throw.
 
 // Counts row r's votes into cnt[0..k] (slot 0 = abstentions) without branching on the votes, which are
 // unpredictable; returns false if a vote is out of range.
@@ -34,17 +28,6 @@ inline bool count_votes(const LabelView<T>& L, int64_t r, int64_t k, int64_t* cn
     return ok;
 }
 
-template <class T>
-[[noreturn]] void throw_bad_vote(const LabelView<T>& L, int64_t r, int64_t k) {
-    for (int64_t j = 0; j < L.n_cols; ++j) {
-        const int64_t c = L(r, j);
-        if (c < -1 || c >= k)
-            throw std::invalid_argument("L: entry (row " + std::to_string(r) + ", column " + std::to_string(j) +
-                                        ") is " + std::to_string(c) +
-                                        "; votes must be -1 (abstain) or a class in 0.." + std::to_string(k - 1));
-    }
-    throw std::logic_error("throw_bad_vote: row has no bad vote");
-}
 
 }  // namespace
 

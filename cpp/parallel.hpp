@@ -21,6 +21,15 @@ inline int max_threads() {
 #endif
 }
 
+// The calling thread's index inside a parallel region (0 outside one, or without OpenMP).
+inline int thread_index() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 inline bool openmp_enabled() {
 #ifdef _OPENMP
     return true;

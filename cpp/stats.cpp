@@ -240,9 +240,7 @@ Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOption
     }
     catcher.rethrow();
     if (bad.row >= 0)
-        throw std::invalid_argument("L: entry (row " + std::to_string(bad.row) + ", column " +
-                                    std::to_string(bad.col) + ") is " + std::to_string(bad.value) +
-                                    "; votes must be -1 (abstain) or a class in 0.." + std::to_string(k - 1));
+        throw std::invalid_argument(bad_vote_message(bad.row, bad.col, bad.value, k));
     finalize(out);
     return out;
 }
