@@ -194,8 +194,8 @@ Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOption
     n_threads = static_cast<int>(std::min<int64_t>(n_threads, std::max<int64_t>(1, total / 1024)));
 
     // The bitset path covers the common full pass; the row path handles everything else and names offenders.
-    const bool bitsets = !opt.overlap_matrix && !opt.gold && opt.focus_col < 0 && opt.override_col < 0 &&
-                         k <= kBitsetMaxCardinality;
+    const bool bitsets =
+        !opt.gold && k <= (opt.overlap_matrix ? kBitsetMaxOverlapCardinality : kBitsetMaxCardinality);
     ExceptionCatcher catcher;
     BadVote bad;
     const int64_t n_tasks = static_cast<int64_t>(tasks.size());
@@ -207,7 +207,8 @@ Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOption
         int64_t current = -1;
         catcher.run([&] {
             acc.allocate(1, m, k, opt.overlap_matrix, opt.gold != nullptr);
-            if (bitsets) block = std::make_unique<BitsetBlock>(m, k);
+            if (bitsets) block = std::make_unique<BitsetBlock>(m, k, opt.overlap_matrix, opt.focus_col, opt.override_col,
+                                                      opt.override_values);
         });
         auto flush = [&] {
             if (current < 0) return;

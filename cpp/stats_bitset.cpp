@@ -50,7 +50,7 @@ int bit_width(int64_t x) {
 __attribute__((target_clones("popcnt", "default")))
 #endif
 void count_pairs(const uint64_t* votes, const uint64_t* bits, const int64_t* active, int64_t n_active,
-                 int64_t planes, int64_t m, int64_t* covote, int64_t* agree) {
+                 int64_t planes, int64_t m, int64_t focus, int64_t* covote, int64_t* agree) {
     for (int64_t a = 0; a < n_active; ++a) {
         const int64_t i = active[a];
         const uint64_t* vi = votes + i * kWords;
@@ -59,6 +59,7 @@ void count_pairs(const uint64_t* votes, const uint64_t* bits, const int64_t* act
         int64_t* ag = agree + i * m;
         for (int64_t b = a + 1; b < n_active; ++b) {
             const int64_t j = active[b];
+            if (focus >= 0 && i != focus && j != focus) continue;  // incremental: only pairs of the edited LF
             const uint64_t* vj = votes + j * kWords;
             const uint64_t* bj = bits + j * planes * kWords;
             int64_t both_n = 0, same_n = 0;
@@ -75,6 +76,31 @@ void count_pairs(const uint64_t* votes, const uint64_t* bits, const int64_t* act
     }
 }
 
+// One-hot overlap counts O[(i,a),(j,b)] for active pairs i < j from per-class vote masks (small k only).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((target_clones("popcnt", "default")))
+#endif
+void count_overlap(const uint64_t* masks, const int64_t* active, int64_t n_active, int64_t k, int64_t m,
+                   int64_t focus, int64_t* overlap) {
+    for (int64_t a = 0; a < n_active; ++a) {
+        const int64_t i = active[a];
+        for (int64_t b = a + 1; b < n_active; ++b) {
+            const int64_t j = active[b];
+            if (focus >= 0 && i != focus && j != focus) continue;
+            for (int64_t ci = 0; ci < k; ++ci) {
+                const uint64_t* mi = masks + (i * k + ci) * kWords;
+                int64_t* row = overlap + ((i * k + ci) * m + j) * k;
+                for (int64_t cj = 0; cj < k; ++cj) {
+                    const uint64_t* mj = masks + (j * k + cj) * kWords;
+                    int64_t c = 0;
+                    for (int64_t w = 0; w < kWords; ++w) c += __builtin_popcountll(mi[w] & mj[w]);
+                    row[cj] += c;
+                }
+            }
+        }
+    }
+}
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 __attribute__((target_clones("popcnt", "default")))
 #endif
@@ -86,14 +112,20 @@ int64_t popcount_and(const uint64_t* a, const uint64_t* b) {
 
 }  // namespace
 
-BitsetBlock::BitsetBlock(int64_t n_lfs, int64_t cardinality)
+BitsetBlock::BitsetBlock(int64_t n_lfs, int64_t cardinality, bool overlap_matrix, int64_t focus_col,
+                         int64_t override_col, const int64_t* override_values)
     : m_(n_lfs),
       k_(cardinality),
+      overlap_(overlap_matrix),
+      focus_(focus_col),
+      override_col_(override_col),
+      override_values_(override_values),
       planes_(bit_width(cardinality - 1)),
       columns_(n_lfs * kBitsetBlockRows),
       votes_(n_lfs * kWords),
       bits_(n_lfs * std::max<int64_t>(planes_, 1) * kWords),
-      active_(n_lfs) {}
+      active_(n_lfs),
+      masks_(overlap_matrix ? n_lfs * cardinality * kWords : 0) {}
 
 template <class T>
 bool BitsetBlock::accumulate(const LabelView<T>& L, const RowSet& rows, int64_t begin, int64_t end, Stats& acc) {
@@ -126,6 +158,14 @@ bool BitsetBlock::accumulate(const LabelView<T>& L, const RowSet& rows, int64_t 
             transpose(1);  // C order: a constant stride lets the compiler unroll the row read
         else
             transpose(L.col_stride);
+    }
+    if (override_col_ >= 0) {  // incremental updates read the edited LF's previous votes from a side vector
+        int8_t* col = columns_.data() + override_col_ * kBitsetBlockRows;
+        for (int64_t t = 0; t < n_rows; ++t) {
+            const int64_t v = override_values_[begin + t];
+            bad |= static_cast<uint64_t>(v + 1) >= span;
+            col[t] = static_cast<int8_t>(v);
+        }
     }
     if (bad) return false;
     if (n_rows < kBitsetBlockRows)
@@ -245,21 +285,26 @@ void BitsetBlock::count(int64_t n_rows, Stats& acc) {
         const uint64_t* bj = bits_.data() + j * P * kWords;
         if (k_ <= 16) {
             for (int64_t c = 0; c < k_; ++c) {
-                uint64_t match[kWords];
+                uint64_t local[kWords];
+                uint64_t* match = overlap_ ? masks_.data() + (j * k_ + c) * kWords : local;
                 for (int64_t w = 0; w < kWords; ++w) {
                     uint64_t mw = vj[w];
                     for (int64_t p = 0; p < P; ++p) mw &= ((c >> p) & 1) ? bj[p * kWords + w] : ~bj[p * kWords + w];
                     match[w] = mw;
                 }
-                cc[c] += popcount_and(match, match);
+                if (focus_ < 0 || j == focus_) cc[c] += popcount_and(match, match);
             }
-        } else {
+        } else if (focus_ < 0 || j == focus_) {
             const int8_t* col = columns_.data() + j * kBitsetBlockRows;
             for (int64_t t = 0; t < n_rows; ++t)
                 if (col[t] >= 0) cc[col[t]] += 1;
         }
     }
-    count_pairs(votes_.data(), bits_.data(), active_.data(), n_active, P, m_, acc.covote.data(), acc.agree.data());
+    if (overlap_)  // co-votes and agreements follow from O in finalize
+        count_overlap(masks_.data(), active_.data(), n_active, k_, m_, focus_, acc.overlap.data());
+    else
+        count_pairs(votes_.data(), bits_.data(), active_.data(), n_active, P, m_, focus_, acc.covote.data(),
+                    acc.agree.data());
 }
 
 template bool BitsetBlock::accumulate<int8_t>(const LabelView<int8_t>&, const RowSet&, int64_t, int64_t, Stats&);
