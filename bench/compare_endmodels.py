@@ -37,21 +37,28 @@ def majority_vote_probs(L: np.ndarray, k: int) -> np.ndarray:
     return np.where(total > 0, counts / np.maximum(total, 1), 1.0 / k)
 
 
-def label_models(L_train: np.ndarray, k: int) -> dict:
-    """name -> function(L) -> P. Majority vote always; labelfuse.models.LabelModel methods once they are on main."""
-    models = {"majority vote": lambda L: majority_vote_probs(L, k)}
-    try:
-        from labelfuse.models import LabelModel
-    except ImportError:
-        return models
+def label_sources(train, valid, test, k: int) -> dict:
+    """name -> (P_train, P_test, rows to train on). Majority vote, every LabelModel method, and Liger (Dawid-Skene
+    per part, thresholds and parts tuned on valid; the Adapter then trains on the rows its extension covers)."""
+    covered = (train.L >= 0).any(axis=1)
+    P = majority_vote_probs
+    sources = {"majority vote": (P(train.L, k), P(test.L, k), covered)}
+    from labelfuse.models import LabelModel
+
     for method in ("triplet", "covariance", "dawid_skene"):
-        try:
-            lm = LabelModel(cardinality=k, method=method, random_state=0).fit(L_train)
-        except Exception as exc:  # a method not implemented yet on main
-            print(f"  LabelModel(method={method!r}) unavailable: {exc}")
-            continue
-        models[f"LabelModel {method}"] = lm.predict_proba
-    return models
+        lm = LabelModel(cardinality=k, method=method, random_state=0).fit(train.L)
+        sources[f"LabelModel {method}"] = (lm.predict_proba(train.L), lm.predict_proba(test.L), covered)
+    try:
+        from labelfuse.fusion import Liger
+    except ImportError as exc:
+        print(f"  Liger unavailable: {exc}")
+        return sources
+    liger = Liger(label_model="dawid_skene", seed=0).fit(train.L, train.embeddings, valid.L, valid.embeddings,
+                                                         valid.Y)
+    extended = (liger.extend(train.L, train.embeddings) >= 0).any(axis=1)
+    sources["Liger (dawid_skene)"] = (liger.predict_proba(train.L, train.embeddings),
+                                      liger.predict_proba(test.L, test.embeddings), extended)
+    return sources
 
 
 def label_model_predictions(P: np.ndarray, prior_class: int) -> np.ndarray:
@@ -79,8 +86,7 @@ def run_set(name: str, seeds: int, n_threads: int) -> dict:
         f"({uncovered_test.sum()} all-abstain), {train.n_lfs} LFs, embeddings {train.embeddings.shape}"
     )
     results = {"n_train": train.n, "n_test": test.n, "n_test_all_abstain": int(uncovered_test.sum()), "rows": []}
-    for lm_name, predict_proba in label_models(train.L, k).items():
-        P_train, P_test = predict_proba(train.L), predict_proba(test.L)
+    for lm_name, (P_train, P_test, rows) in label_sources(train, valid, test, k).items():
         prior_class = int(np.bincount(P_train[covered_train].argmax(axis=1), minlength=k).argmax())
         lm_scores = scores(test.Y, label_model_predictions(P_test, prior_class), uncovered_test)
         results["rows"].append({"labels": lm_name, "model": "label model", **_single(lm_scores)})
@@ -91,7 +97,7 @@ def run_set(name: str, seeds: int, n_threads: int) -> dict:
                 model = Adapter(
                     seed=seed, dev_metric=DEV_METRIC[name], n_threads=n_threads, progress=False, device="cpu", **extra
                 )
-                model.fit(train.embeddings, P_train, valid.embeddings, valid.Y, mask=covered_train)
+                model.fit(train.embeddings, P_train, valid.embeddings, valid.Y, mask=rows)
                 per_seed.append(scores(test.Y, model.predict(test.embeddings), uncovered_test))
                 epoch_s += [h["seconds"] for h in model.history_]
                 members.append(model)
