@@ -68,3 +68,26 @@ def test_cli_bench_writes_outputs(tmp_path, capsys):
     assert code == 0
     assert (tmp_path / "s.md").is_file() and (tmp_path / "s.json").is_file()
     assert "| WS + kNN |" in capsys.readouterr().out
+
+
+def test_scaling_measures_every_phase_in_a_subprocess(tmp_path):
+    from labelfuse import bench_scaling
+
+    res = bench_scaling.run_grid(grid=[(2000, 5, 2)], peers=False, timeout=120, progress=False)
+    assert [r["contender"] for r in res["rows"]] == ["labelfuse triplet", "labelfuse Dawid-Skene"]
+    for r in res["rows"]:
+        assert r["status"] == "ok", r
+        assert set(r["phases"]) == {"statistics", "fit", "predict_proba", "refit"}
+        assert all(p["s"] >= 0 and p["traced_peak_mib"] >= 0 for p in r["phases"].values())
+    md = bench_scaling.to_markdown(res)
+    assert md.count("| labelfuse ") == 2
+
+
+def test_scaling_records_where_a_contender_stopped():
+    from labelfuse import bench_scaling
+
+    res = bench_scaling.run_grid(grid=[(2000, 5, 2), (4000, 5, 2)], peers=False, timeout=0.05, progress=False)
+    first, bigger = res["rows"][0], res["rows"][2]
+    assert first["status"] == "timeout" and first["stopped_at"].startswith("statistics (timeout")
+    assert bigger["status"] == "skipped"  # not retried on a larger configuration
+    assert "stopped at" in bench_scaling.to_markdown(res)

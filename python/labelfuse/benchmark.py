@@ -404,7 +404,19 @@ def write_outputs(result: SuiteResult, out: Path, figure: bool = True) -> List[P
     if figure and _importable("matplotlib") and result.datasets:
         plot(result, out.with_suffix(".png"))
         paths.append(out.with_suffix(".png"))
+    elif figure and result.datasets:  # e.g. the peers venv has no matplotlib
+        print(f"matplotlib not importable: draw the figure with python -m labelfuse.benchmark {paths[1]}")
     return paths
+
+
+def _from_json(path: Path) -> SuiteResult:
+    d = json.loads(Path(path).read_text())
+    return SuiteResult(d["meta"], d["datasets"], d["skipped"])
+
+
+if __name__ == "__main__":  # python -m labelfuse.benchmark suite.json: (re)draw the figure from a saved run
+    source = Path(sys.argv[1])
+    plot(_from_json(source), source.with_suffix(".png"))
 
 
 def add_arguments(p: Any) -> None:
@@ -423,7 +435,8 @@ def add_arguments(p: Any) -> None:
     p.add_argument("--scaling", action="store_true", help="also run the scaling grid (labelfuse.bench_scaling)")
     p.add_argument("--scaling-only", action="store_true", help="only the scaling grid")
     p.add_argument("--full", action="store_true", help="the full scaling grid (n to 1e7, m to 1000, k to 100)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per scaling measurement (default 60)")
+    p.add_argument("--timeout", type=float, default=45.0,
+                   help="seconds per scaling measurement, subprocess start included (default 45)")
 
 
 def main_from_args(args: Any) -> int:
