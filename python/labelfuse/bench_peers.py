@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-__all__ = ["PATCHES", "PEER_COUNTERPART", "available_peers", "peer_versions"]
+__all__ = ["PATCHES", "PEER_COUNTERPART", "available_peers", "peer_versions", "warm_up"]
 
 Predict = Callable[[np.ndarray], np.ndarray]
 PeerFit = Callable[[np.ndarray, int, Optional[np.ndarray]], Predict]
@@ -106,6 +106,15 @@ def crowdkit_dawid_skene(L: np.ndarray, k: int, Y_dev: Optional[np.ndarray] = No
         return P / P.sum(axis=1, keepdims=True)
 
     return predict
+
+
+def warm_up(fit: PeerFit, k: int) -> None:
+    """One fit and predict on a tiny matrix, so that imports and first-call initialisation (torch inside Snorkel)
+    are not counted in the timed fit."""
+    from .synthetic import make_label_matrix
+
+    L = make_label_matrix(200, 5, k, seed=1).L
+    fit(L, k, None)(L)
 
 
 def available_peers(k: int) -> Dict[str, PeerFit]:
