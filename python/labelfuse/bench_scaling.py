@@ -5,9 +5,10 @@ Every (contender, n, m, k) measurement runs in its own subprocess with a timeout
 builds a dense one-hot L of n*m*k float64 and an (mk)^2 overlap matrix) is recorded as "stopped at <phase>"
 instead of hanging the run, and memory peaks do not leak from one measurement into the next.
 
-Memory: two numbers per measurement. ``traced_peak_mib`` per phase is tracemalloc's peak (allocations made through
-Python's allocators, numpy arrays included; NOT our C++ core's internal buffers); ``rss_peak_mib`` is the peak
-resident set of the subprocess (ru_maxrss, everything) minus its RSS once L is generated, over all phases.
+Memory: two numbers per phase. ``traced_peak_mib`` is tracemalloc's peak (allocations made through Python's
+allocators, numpy arrays included; NOT our C++ core's internal buffers); ``rss_peak_mib`` is the phase's peak
+resident set (VmHWM, reset before each phase through /proc/self/clear_refs on Linux) minus the RSS at its start:
+every allocation, native ones included.
 """
 from __future__ import annotations
 
@@ -34,10 +35,39 @@ CONTENDERS = ("labelfuse triplet", "labelfuse Dawid-Skene", "Snorkel LabelModel"
               "crowd-kit DawidSkene")
 
 
-def _rss_mib() -> float:
-    import resource
+def _proc_status_mib(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024.0
+    raise OSError(field)
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+def _reset_rss_peak() -> float:
+    """Reset the peak-RSS counter (Linux: 5 > /proc/self/clear_refs resets VmHWM) and return the current RSS, so
+    that each phase's peak is its own, not make_label_matrix's. Elsewhere: ru_maxrss, never reset."""
+    import gc
+
+    gc.collect()
+    try:  # give freed heap back first, else a phase reuses the generator's freed pages and its RSS does not grow
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return _proc_status_mib("VmRSS")
+    except OSError:
+        return _rss_peak_mib()
+
+
+def _rss_peak_mib() -> float:
+    try:
+        return _proc_status_mib("VmHWM")
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def measure(contender: str, n: int, m: int, k: int, seed: int = 0) -> Dict[str, Any]:
@@ -52,10 +82,10 @@ def measure(contender: str, n: int, m: int, k: int, seed: int = 0) -> Dict[str, 
     warnings.simplefilter("ignore")
     _warm_up(contender, k)  # imports and first-call initialisation are not what is measured
     L = make_label_matrix(n, m, k, seed=seed).L
-    base = _rss_mib()
     out: Dict[str, Any] = {}
 
     def phase(name: str, fn):
+        base = _reset_rss_peak()
         tracemalloc.start()
         t = time.perf_counter()
         res = fn()
@@ -63,7 +93,7 @@ def measure(contender: str, n: int, m: int, k: int, seed: int = 0) -> Dict[str, 
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
         out[name] = {"s": seconds, "traced_peak_mib": peak}
-        print(json.dumps({"phase": name, **out[name], "rss_peak_mib": _rss_mib() - base}), flush=True)
+        print(json.dumps({"phase": name, **out[name], "rss_peak_mib": _rss_peak_mib() - base}), flush=True)
         return res
 
     L2 = L.copy()
@@ -122,7 +152,9 @@ def _warm_up(contender: str, k: int) -> None:
     elif contender == "Snorkel LabelModel":
         from snorkel.labeling.model import LabelModel as SLM
 
-        SLM(cardinality=k, verbose=False).fit(L, seed=123, progress_bar=False, n_epochs=5).predict_proba(L)
+        model = SLM(cardinality=k, verbose=False)
+        model.fit(L, seed=123, progress_bar=False, n_epochs=5)  # Snorkel's fit returns None
+        model.predict_proba(L)
     elif contender == "FlyingSquid":
         from .bench_peers import flyingsquid
 
@@ -163,8 +195,9 @@ def _one(contender: str, n: int, m: int, k: int, timeout: float) -> Dict[str, An
     row: Dict[str, Any] = {"contender": contender, "n": n, "m": m, "k": k, "phases": phases, "status": status,
                            "wall_s": time.perf_counter() - t}
     if status != "ok":
-        order = ["statistics", "fit", "predict_proba", "refit"]
-        missing = [p for p in order if p not in phases and not (p == "statistics" and "fit" in phases)]
+        order = (["statistics"] if contender.startswith("labelfuse") or contender.startswith("Snorkel") else []) + [
+            "fit", "predict_proba", "refit"]
+        missing = [p for p in order if p not in phases]
         row["stopped_at"] = f"{missing[0] if missing else '?'} ({status}{f' after {timeout:.0f} s' if status == 'timeout' else ''})"
     return row
 
@@ -187,12 +220,12 @@ def run_grid(full: bool = False, timeout: float = 45.0, peers: bool = True,
             continue
         row = _one(contender, n, m, k, timeout)
         rows.append(row)
-        if row["status"] != "ok":
+        if row["status"] == "timeout":  # a failure is a bug to read, not a size limit: larger ones still run
             stopped.setdefault(contender, []).append((n, m, k))
     return {"grid": "full" if full else "default", "timeout_s": timeout, "rows": rows,
             "memory": "traced_peak_mib: tracemalloc peak per phase (Python/numpy allocations, not the C++ core's "
-                      "internal buffers); rss_peak_mib: subprocess peak RSS (ru_maxrss) minus RSS after L was "
-                      "generated, cumulative over the phases so far",
+                      "internal buffers); rss_peak_mib: the phase's peak RSS (VmHWM, reset before each phase "
+                      "through /proc/self/clear_refs) minus RSS at its start: every allocation, C++ included",
             "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None}
 
@@ -207,7 +240,7 @@ def to_markdown(res: Dict[str, Any]) -> str:
         cell = lambda p: f"{ph[p]['s']:.4f}" if p in ph else "-"
         traced = max((p["traced_peak_mib"] for p in ph.values()), default=float("nan"))
         rss = max((p["rss_peak_mib"] for p in ph.values()), default=float("nan"))
-        status = "ok" if r["status"] == "ok" else f"stopped at {r['stopped_at']}"
+        status = {"ok": "ok", "skipped": r.get("stopped_at", "skipped")}.get(r["status"], f"stopped at {r.get('stopped_at')}")
         lines.append(f"| {r['contender']} | {r['n']:.0e} | {r['m']} | {r['k']} | {cell('statistics')} | {cell('fit')} "
                      f"| {cell('predict_proba')} | {cell('refit')} | {traced:.1f} | {rss:.1f} | {status} |")
     return "\n".join(lines) + "\n"
