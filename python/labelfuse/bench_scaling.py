@@ -256,21 +256,21 @@ def plot(res: Dict[str, Any], path: Path) -> None:
                  ("k", lambda r: r["n"] == 100_000 and r["m"] == 10)]
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
     for ax, (var, keep) in zip(axes, axes_spec):
-        for contender in dict.fromkeys(r["contender"] for r in res["rows"]):
+        for i, contender in enumerate(CONTENDERS):  # one colour per contender in every panel
             pts = sorted((r[var], sum(p["s"] for name, p in r["phases"].items() if name in ("fit", "predict_proba")))
                          for r in res["rows"] if r["contender"] == contender and keep(r) and r["status"] == "ok")
             if pts:
-                line, = ax.loglog(*zip(*pts), marker="o", label=contender)
-                stops = [r[var] for r in res["rows"] if r["contender"] == contender and keep(r)
-                         and r["status"] not in ("ok", "skipped")]
-                for s in stops:
-                    ax.axvline(s, color=line.get_color(), ls=":", alpha=0.6)
+                ax.loglog(*zip(*pts), marker="o", label=contender, color=f"C{i}")
+            for r in res["rows"]:
+                if r["contender"] == contender and keep(r) and r["status"] not in ("ok", "skipped"):
+                    ax.axvline(r[var], color=f"C{i}", ls=":", alpha=0.6)
         ax.set_xlabel(var)
         ax.set_ylabel("fit + predict_proba, s")
         ax.set_title({"n": "growth in n (m=10, k=2)", "m": "growth in m (n=1e5, k=2)",
                       "k": "growth in k (n=1e5, m=10)"}[var])
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=7)
+    handles = [plt.Line2D([], [], color=f"C{i}", marker="o", label=c) for i, c in enumerate(CONTENDERS)]
+    axes[0].legend(handles=handles, fontsize=7)
     fig.suptitle("Cost growth (log-log; dotted: where a contender stopped: timeout or failure)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
