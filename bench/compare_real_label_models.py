@@ -72,60 +72,24 @@ def ours(L_fit, L_eval, Y, Y_dev, k):
 
 
 def peers(L_fit, L_eval, Y, Y_dev, k):
+    """The peer wrappers (and the patches they need) live in labelfuse.bench_peers, shared with the suite."""
+    from labelfuse.bench_peers import available_peers, warm_up
+
     out = {}
-    try:
-        from snorkel.labeling.model import LabelModel as SLM, MajorityLabelVoter
-
-        mlv = MajorityLabelVoter(cardinality=k)
-        out["Snorkel MajorityLabelVoter"] = score(mlv.predict_proba(L_eval), Y, k) + (0.0,)
-        variants = {"Snorkel LabelModel": None}
-        if Y_dev is not None:
-            variants["Snorkel LabelModel +dev prior"] = np.bincount(Y_dev, minlength=k) / len(Y_dev)
-        for name, cb in variants.items():
-            m = SLM(cardinality=k, verbose=False)
-            t = time.perf_counter()
-            m.fit(L_fit, class_balance=cb, seed=123, progress_bar=False, n_epochs=500)
-            out[name] = score(m.predict_proba(L_eval), Y, k) + (time.perf_counter() - t,)
-    except ImportError:
-        pass
-    if k == 2:
-        try:
-            np.product = np.prod  # FlyingSquid calls np.product (removed in numpy 2)
-            from flyingsquid.label_model import LabelModel as FSLM
-
-            pm = lambda a: np.select([a == -1, a == 0, a == 1], [0, -1, 1])
-            m = FSLM(L_fit.shape[1])
-            t = time.perf_counter()
-            m.fit(pm(L_fit))
-            fit_s = time.perf_counter() - t
-            p1 = m.predict_proba_marginalized(pm(L_eval))
-            out["FlyingSquid"] = score(np.stack([1 - p1, p1], axis=1), Y, k) + (fit_s,)
-        except ImportError:
-            pass
-    try:
-        import pandas as pd
-        from crowdkit.aggregation import DawidSkene
-
-        rows, cols = np.nonzero(L_fit >= 0)
-        df = pd.DataFrame({"task": rows, "worker": cols, "label": L_fit[rows, cols]})
-        t = time.perf_counter()
-        ds = DawidSkene(n_iter=100).fit(df)
-        fit_s = time.perf_counter() - t
-        # crowd-kit is transductive: score its posteriors on the fitted rows when fit and eval are the same;
-        # otherwise apply its learned confusion matrices and priors to the eval votes (same posterior formula).
-        errors, priors = ds.errors_, ds.priors_.reindex(range(k)).fillna(1e-12).to_numpy()
-        logp = np.tile(np.log(priors), (L_eval.shape[0], 1))
-        for j in range(L_eval.shape[1]):
-            if j not in errors.index.get_level_values(0):
-                continue
-            cm = errors.loc[j].reindex(index=range(k), columns=range(k)).fillna(1e-12).to_numpy()  # [label, true]
-            v = L_eval[:, j]
-            hit = v >= 0
-            logp[hit] += np.log(np.clip(cm[v[hit]], 1e-12, None))
-        P = np.exp(logp - logp.max(axis=1, keepdims=True))
-        out["crowd-kit DawidSkene"] = score(P / P.sum(axis=1, keepdims=True), Y, k) + (fit_s,)
-    except ImportError:
-        pass
+    for name, fit in available_peers(k).items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            warm_up(fit, k)  # imports and first-call set-up are not part of the timed fit
+        variants = {name: None}
+        if name == "Snorkel LabelModel" and Y_dev is not None:
+            variants["Snorkel LabelModel +dev prior"] = Y_dev  # class_balance= from valid gold (add-one smoothed)
+        for label, ydev in variants.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t = time.perf_counter()
+                predict = fit(L_fit, k, ydev)
+                fit_s = time.perf_counter() - t
+                out[label] = score(predict(L_eval), Y, k) + (fit_s,)
     return out
 
 

@@ -119,6 +119,20 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_arguments(p: argparse.ArgumentParser) -> None:
+    from .benchmark import add_arguments
+
+    add_arguments(p)
+
+
+@subcommand("bench", "the benchmark suite: every method (and installed peers) on every data set; scaling curves",
+            _bench_arguments)
+def bench(args: argparse.Namespace) -> int:
+    from .benchmark import main_from_args  # imported lazily: the suite pulls in fusion, torch, the peers
+
+    return main_from_args(args)
+
+
 # -- entry point -----------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
