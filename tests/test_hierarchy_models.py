@@ -167,3 +167,20 @@ def test_params_and_errors():
         fitted.predict_proba({"t0": s.L["t0"]})
     with pytest.raises(ValueError, match="accuracy"):
         SoftMV(g, accuracy=1.5).fit()
+
+
+def test_prior_strength_pulls_tables_to_the_prior():
+    from labelfuse.hierarchy import as_task_votes
+    from labelfuse.hierarchy_models import _prior_tables
+
+    g = full_tree(2, 2)
+    s = make_hierarchical_votes(g, 2000, seed=11)
+    strong = HierarchicalLabelModel(g, prior_strength=1e7, max_iter=20).fit(s.L)
+    prior = _prior_tables(as_task_votes(g, s.L), 0.7)
+    for est, ref in zip(strong.tables_, prior):
+        np.testing.assert_allclose(est, ref, atol=1e-3)
+    weak = HierarchicalLabelModel(g, prior_strength=1.0, max_iter=50).fit(s.L)
+    plain = HierarchicalLabelModel(g, max_iter=50).fit(s.L)
+    assert np.abs(weak.accuracy_ - plain.accuracy_).max() < 0.02
+    with pytest.raises(ValueError, match="prior_strength"):
+        HierarchicalLabelModel(g, prior_strength=-1).fit(s.L)

@@ -126,6 +126,17 @@ def fixed_tables(votes: TaskVotes, accuracy: float) -> List[np.ndarray]:
     return out
 
 
+def _prior_tables(votes: TaskVotes, accuracy: float) -> List[np.ndarray]:
+    """The MAP prior's tables: fixed_tables' votes with each LF's own overall abstain rate."""
+    out = []
+    for j, T in enumerate(fixed_tables(votes, accuracy)):
+        abstain = float((votes.L[:, j] == -1).mean())
+        P = T * (2.0 * (1.0 - abstain))  # fixed_tables votes with total mass 0.5 per column
+        P[0, :] = abstain
+        out.append(P)
+    return out
+
+
 def _accuracies(votes: TaskVotes, tables: List[np.ndarray], balance: np.ndarray) -> np.ndarray:
     """Per LF: P(vote = task label | the task applies, the LF votes), averaged over the task's labels with the
     class balance of the end labels below each."""
@@ -148,7 +159,11 @@ class HierarchicalLabelModel(_HierBase):
     graph: the task schema.
     max_iter, tol: EM stops when no table entry moves by more than ``tol``.
     smoothing: pseudo-count added to every table cell (keeps rare states away from 0/1).
-    init_accuracy: Soft MV accuracy used for the initial posterior.
+    init_accuracy: Soft MV accuracy used for the initial posterior and as the prior's accuracy.
+    prior_strength: MAP estimation: every table column gets this many pseudo-votes drawn from a prior table (the
+        LF's overall abstain rate, ``init_accuracy`` on the votes, uniform votes when not applicable). 0 = plain
+        maximum likelihood. Needed with one-sided LFs (each votes one label only): without it EM can move whole
+        classes into a rarely voted state.
     n_threads: for the native posterior (None = all cores).
 
     Fitted attributes: ``tables_`` (list of (k_t + 1, k_t + 1) per LF: rows abstain/labels, columns task labels
@@ -156,9 +171,10 @@ class HierarchicalLabelModel(_HierBase):
     """
 
     def __init__(self, graph: TaskGraph, max_iter: int = 200, tol: float = 1e-5, smoothing: float = 0.01,
-                 init_accuracy: float = 0.7, n_threads: Optional[int] = None):
+                 init_accuracy: float = 0.7, prior_strength: float = 0.0, n_threads: Optional[int] = None):
         super().__init__(graph)
         self.max_iter = max_iter
+        self.prior_strength = prior_strength
         self.tol = tol
         self.smoothing = smoothing
         self.init_accuracy = init_accuracy
@@ -193,13 +209,16 @@ class HierarchicalLabelModel(_HierBase):
             S[np.arange(E), states[t]] = 1.0
             tied[t] = S
 
+        if float(self.prior_strength) < 0:
+            raise ValueError(f"prior_strength: expected a value >= 0, got {self.prior_strength!r}")
+        pseudo = [float(self.prior_strength) * T for T in _prior_tables(votes, float(self.init_accuracy))]
         tables: List[np.ndarray] = []
         n_iter, converged = 0, False
         for n_iter in range(1, int(self.max_iter) + 1):
             counts = np.asarray(onehot.T @ Q)  # (sum(k_t + 1), E)
             new_tables = []
             for j, t in enumerate(votes.lf_tasks):
-                C = counts[offsets[j]:offsets[j + 1]] @ tied[t] + self.smoothing
+                C = counts[offsets[j]:offsets[j + 1]] @ tied[t] + self.smoothing + pseudo[j]
                 new_tables.append(C / C.sum(axis=0, keepdims=True))
             if fixed_balance is None:
                 balance = (Q.sum(axis=0) + self.smoothing) / (votes.n + E * self.smoothing)
