@@ -18,12 +18,26 @@ import numpy as np
 from tqdm import tqdm
 
 import trec_hierarchy_lfs as trec
+from labelfuse.hierarchy import as_task_votes
 from labelfuse.hierarchy_models import HardMV, HierarchicalLabelModel, SoftMV
 
 
 def scores(model, L, Y_end, coarse_of_end):
     pred = model.predict(L)
     return (pred == Y_end).mean(), (coarse_of_end[pred] == coarse_of_end[Y_end]).mean()
+
+
+def empirical_lf_accuracy(g, L, Y_end):
+    """Per LF (columns in task order): fraction of its votes on rows its task applies to that are right."""
+    votes = as_task_votes(g, L)
+    gold = g.end_task_labels[Y_end]
+    acc = np.full(votes.m, np.nan)
+    for j, t in enumerate(votes.lf_tasks):
+        truth = gold[:, g.tasks.index(t)]
+        voted = (votes.L[:, j] != -1) & (truth != -1)
+        if voted.any():
+            acc[j] = (votes.L[voted, j] == truth[voted]).mean()
+    return acc
 
 
 def main() -> None:
@@ -39,7 +53,7 @@ def main() -> None:
         splits[split] = (trec.apply_lfs(texts), trec.gold_end_labels(g, c, f))
     L_train, Y_train = splits["train"]
 
-    rows = []
+    rows, lf_mae = [], {}
     for use_root in (True, False):
         def lfs(L):
             return L if use_root else {t: v for t, v in L.items() if t != "coarse"}
@@ -49,6 +63,7 @@ def main() -> None:
             "Soft MV": [SoftMV(g)],
             "Trained label model": [HierarchicalLabelModel(g)],
             "Trained + dev balance": [HierarchicalLabelModel(g) for _ in range(args.seeds)],
+            "Trained, MAP prior 10": [HierarchicalLabelModel(g, prior_strength=10.0)],
         }
         for name, models in tqdm(methods.items(), desc=f"root LFs={use_root}"):
             res, t0 = [], time.perf_counter()
@@ -60,6 +75,9 @@ def main() -> None:
                 res.append([*scores(model, lfs(L_train), Y_train, coarse_of_end),
                             *scores(model, lfs(splits["test"][0]), splits["test"][1], coarse_of_end)])
             res = np.array(res) * 100
+            if hasattr(models[0], "precision_"):  # how far the fitted LF accuracies are from the gold ones
+                emp = empirical_lf_accuracy(g, lfs(L_train), Y_train)
+                lf_mae[(use_root, name)] = float(np.nanmean(np.abs(models[0].precision_ - emp)))
             rows.append((use_root, name, res.mean(0), res.std(0), len(models), (time.perf_counter() - t0) / len(models)))
 
     def fmt(mean, std, n):
@@ -76,12 +94,13 @@ def main() -> None:
         f"accuracy (%) on train (transductive) and on the 500 test questions. Command: "
         "`PYTHONPATH=python:bench python bench/compare_hierarchy.py`.",
         "",
-        "| LFs | method | train end | train coarse | test end | test coarse | runs | s/fit |",
-        "|---|---|---|---|---|---|---|---|",
+        "| LFs | method | train end | train coarse | test end | test coarse | runs | s/fit | LF precision MAE |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for use_root, name, mean, std, n, secs in rows:
+        mae = f"{lf_mae[(use_root, name)]:.3f}" if (use_root, name) in lf_mae else "-"
         cells = " | ".join(fmt(a, b, n) for a, b in zip(mean, std))
-        lines.append(f"| {'coarse + fine' if use_root else 'fine only'} | {name} | {cells} | {n} | {secs:.2f} |")
+        lines.append(f"| {'coarse + fine' if use_root else 'fine only'} | {name} | {cells} | {n} | {secs:.2f} | {mae} |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table = "\n".join(lines) + "\n"
     print(table)

@@ -39,6 +39,8 @@ def test_recovers_accuracies_and_balance_within_003(graph, n):
     assert model.converged_
     assert np.abs(model.accuracy_ - s.accuracy).max() < 0.03
     assert np.abs(model.class_balance_ - s.class_balance).max() < 0.03
+    # symmetric LFs: precision given a vote equals the accuracy
+    assert np.abs(model.precision_ - s.accuracy).max() < 0.03
     for est, true, task in zip(model.tables_, s.tables, s.lf_tasks):
         used = slice(None) if graph.parent(task) else slice(0, -1)  # the root is never "not applicable"
         assert np.abs(est[:, used] - true[:, used]).max() < 0.08  # cells of rare end labels are noisier

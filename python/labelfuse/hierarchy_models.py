@@ -126,6 +126,18 @@ def fixed_tables(votes: TaskVotes, accuracy: float) -> List[np.ndarray]:
     return out
 
 
+def _precisions(votes: TaskVotes, tables: List[np.ndarray], balance: np.ndarray) -> np.ndarray:
+    """Per LF: P(vote right | the LF votes, its task applies) under the fitted model (for one-sided LFs this is the
+    meaningful number; the class-averaged accuracy counts the labels they never vote as wrong)."""
+    g = votes.graph
+    out = np.empty(votes.m)
+    for j, (t, T) in enumerate(zip(votes.lf_tasks, tables)):
+        k = g.cardinality(t)
+        w = balance @ g.routing_matrix(t)[:, :k]
+        out[j] = float(np.diag(T[1:, :k]) @ w / max((1.0 - T[0, :k]) @ w, _FLOOR))
+    return out
+
+
 def _prior_tables(votes: TaskVotes, accuracy: float) -> List[np.ndarray]:
     """The MAP prior's tables: fixed_tables' votes with each LF's own overall abstain rate."""
     out = []
@@ -167,7 +179,8 @@ class HierarchicalLabelModel(_HierBase):
     n_threads: for the native posterior (None = all cores).
 
     Fitted attributes: ``tables_`` (list of (k_t + 1, k_t + 1) per LF: rows abstain/labels, columns task labels
-    then not applicable), ``class_balance_`` (end labels), ``accuracy_`` (per LF), ``lf_tasks_``, ``n_iter_``.
+    then not applicable), ``class_balance_`` (end labels), ``accuracy_`` (per LF, averaged over its task's labels),
+    ``precision_`` (per LF, P(right | votes, task applies)), ``lf_tasks_``, ``n_iter_``, ``converged_``.
     """
 
     def __init__(self, graph: TaskGraph, max_iter: int = 200, tol: float = 1e-5, smoothing: float = 0.01,
@@ -232,6 +245,7 @@ class HierarchicalLabelModel(_HierBase):
         self.class_balance_ = balance
         self.lf_tasks_ = list(votes.lf_tasks)
         self.accuracy_ = _accuracies(votes, tables, balance)
+        self.precision_ = _precisions(votes, tables, balance)
         self.n_iter_ = n_iter
         self.converged_ = converged
         return self
