@@ -186,3 +186,16 @@ def test_prior_strength_pulls_tables_to_the_prior():
     assert np.abs(weak.accuracy_ - plain.accuracy_).max() < 0.02
     with pytest.raises(ValueError, match="prior_strength"):
         HierarchicalLabelModel(g, prior_strength=-1).fit(s.L)
+
+
+def test_vote_counts_match_a_loop_across_chunk_boundaries():
+    from labelfuse.hierarchy_models import _vote_counts
+
+    rng = np.random.default_rng(12)
+    cols = np.stack([rng.integers(0, 3, 50), rng.integers(3, 5, 50)], axis=1)
+    Q = rng.dirichlet(np.ones(4), size=50)
+    ref = np.zeros((5, 4))
+    for i in range(50):
+        for c in cols[i]:
+            ref[c] += Q[i]
+    np.testing.assert_allclose(_vote_counts(cols, Q, 5, chunk=7), ref)

@@ -21,7 +21,6 @@ import inspect
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from . import _core
 from .hierarchy import NOT_APPLICABLE, TaskGraph, TaskVotes, as_task_votes
@@ -138,6 +137,18 @@ def _precisions(votes: TaskVotes, tables: List[np.ndarray], balance: np.ndarray)
     return out
 
 
+def _vote_counts(cols: np.ndarray, Q: np.ndarray, width: int, chunk: int = 16384) -> np.ndarray:
+    """sum over rows of onehot(cols[i]) outer Q[i]: expected (LF, vote) x end-label counts. Dense one-hot blocks of
+    ``chunk`` rows keep memory bounded and let BLAS do the products (scipy is not a dependency)."""
+    out = np.zeros((width, Q.shape[1]))
+    for start in range(0, cols.shape[0], chunk):
+        c = cols[start:start + chunk]
+        onehot = np.zeros((c.shape[0], width))
+        np.put_along_axis(onehot, c, 1.0, axis=1)
+        out += onehot.T @ Q[start:start + chunk]
+    return out
+
+
 def _prior_tables(votes: TaskVotes, accuracy: float) -> List[np.ndarray]:
     """The MAP prior's tables: fixed_tables' votes with each LF's own overall abstain rate."""
     out = []
@@ -209,12 +220,10 @@ class HierarchicalLabelModel(_HierBase):
         balance = fixed_balance if fixed_balance is not None else np.full(E, 1.0 / E)
         Q = _posterior(votes, fixed_tables(votes, float(self.init_accuracy)), balance, self.n_threads)
 
-        # one-hot of every (LF, vote) pair: the M-step's counts are onehot.T @ Q, one sparse product
+        # one-hot of every (LF, vote) pair: the M-step's counts are onehot.T @ Q (see _vote_counts)
         sizes = np.array([g.cardinality(t) + 1 for t in votes.lf_tasks])
         offsets = np.concatenate([[0], np.cumsum(sizes)])
-        cols = (votes.L + 1 + offsets[:-1][None, :]).ravel()
-        rows = np.repeat(np.arange(votes.n), votes.m)
-        onehot = sp.csr_matrix((np.ones(cols.size), (rows, cols)), shape=(votes.n, offsets[-1]))
+        cols = votes.L + 1 + offsets[:-1][None, :]
         states = _state_of_end_labels(g)
         tied = {}  # task -> (E, k_t + 1) end label -> state indicator
         for t in set(votes.lf_tasks):
@@ -228,7 +237,7 @@ class HierarchicalLabelModel(_HierBase):
         tables: List[np.ndarray] = []
         n_iter, converged = 0, False
         for n_iter in range(1, int(self.max_iter) + 1):
-            counts = np.asarray(onehot.T @ Q)  # (sum(k_t + 1), E)
+            counts = _vote_counts(cols, Q, int(offsets[-1]))  # (sum(k_t + 1), E)
             new_tables = []
             for j, t in enumerate(votes.lf_tasks):
                 C = counts[offsets[j]:offsets[j + 1]] @ tied[t] + self.smoothing + pseudo[j]
