@@ -50,3 +50,11 @@ def __getattr__(name: str):  # noqa: F811 (extends the end-model lookup above)
         return importlib.import_module(f".{name}", __name__)
     return _getattr_before_dask(name)
 # ---- end of Dask block ----------------------------------------------------------------------------------------------
+
+# ---- hierarchical tasks (issue 6): task schema, multi-level LFs, label models over end labels -----------------------
+from .hierarchy import NOT_APPLICABLE, TaskGraph, as_task_votes  # noqa: E402
+from .hierarchy_models import HardMV, HierarchicalLabelModel, SoftMV, make_hierarchical_votes  # noqa: E402
+
+__all__ += ["HardMV", "HierarchicalLabelModel", "NOT_APPLICABLE", "SoftMV", "TaskGraph", "as_task_votes",
+            "make_hierarchical_votes"]
+# ---- end of hierarchy block ---------------------------------------------------------------------------------------
