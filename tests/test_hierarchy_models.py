@@ -199,3 +199,41 @@ def test_vote_counts_match_a_loop_across_chunk_boundaries():
         for c in cols[i]:
             ref[c] += Q[i]
     np.testing.assert_allclose(_vote_counts(cols, Q, 5, chunk=7), ref)
+
+
+@pytest.mark.parametrize("cls", [HierarchicalLabelModel, SoftMV, HardMV])
+def test_save_load_round_trip(cls, tmp_path):
+    g = (TaskGraph().add_task("root", 2, labels=["corporate", "markets"])
+         .add_task("corp", 2, parent=("root", "corporate")).add_task("mkt", 2, parent=("root", 1)))
+    s = make_hierarchical_votes(g, 3000, lfs_per_task=3, seed=7)
+    model = cls(g).fit(s.L, Y_dev=s.Y[:200]) if cls is not HardMV else cls(g, seed=3).fit(s.L)
+    path = tmp_path / "model.zip"
+    model.save(path)
+    back = HierarchicalLabelModel.load(path)
+    assert type(back) is cls and back.graph == g and back.get_params().keys() == model.get_params().keys()
+    np.testing.assert_array_equal(back.predict(s.L), model.predict(s.L))
+    np.testing.assert_allclose(back.predict_proba(s.L), model.predict_proba(s.L), rtol=0, atol=1e-12)
+
+
+def test_load_rejects_unknown_versions_and_other_files(tmp_path):
+    import json
+    import zipfile
+
+    g = TaskGraph().add_task("r", 2).add_task("c", 2, parent=("r", 0))
+    s = make_hierarchical_votes(g, 500, lfs_per_task=2, seed=1)
+    path = tmp_path / "m.zip"
+    HierarchicalLabelModel(g, max_iter=5).fit(s.L).save(path)
+    with zipfile.ZipFile(path) as zf:
+        files = {name: zf.read(name) for name in zf.namelist()}
+    meta = json.loads(files["metadata.json"])
+    meta["format_version"] = 99
+    files["metadata.json"] = json.dumps(meta).encode()
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    with pytest.raises(ValueError, match="format_version 99"):
+        HierarchicalLabelModel.load(bad)
+    (tmp_path / "not.zip").write_text("hello")
+    with pytest.raises(ValueError, match="path"):
+        HierarchicalLabelModel.load(tmp_path / "not.zip")

@@ -237,6 +237,12 @@ class TaskGraph:
             raise ValueError(f"P_end: expected shape (n, {self.n_end_labels}), got {P_end.shape}")
         return {t: P_end @ self.routing_matrix(t) for t in self.tasks}
 
+    def to_dict(self) -> Dict[str, Dict[str, Any]]:
+        """Everything the graph was built from (names, cardinalities, parents as given, label names), as plain
+        JSON-able values; ``TaskGraph(graph.to_dict())`` rebuilds it."""
+        return {t: {"cardinality": s["cardinality"], "parent": None if s["parent"] is None else list(s["parent"]),
+                    "labels": None if s["labels"] is None else list(s["labels"])} for t, s in self._tasks.items()}
+
     def to_task_description(self) -> Dict[str, Dict[str, Any]]:
         """The plain description the end models take (parents as [task, label index])."""
         b = self._build()

@@ -18,7 +18,10 @@ sufficient statistics are one sparse one-hot product per iteration. Posteriors c
 from __future__ import annotations
 
 import inspect
-from typing import Any, Dict, List, Optional, Sequence
+import json
+import zipfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -29,6 +32,14 @@ __all__ = ["HardMV", "HierarchicalLabelModel", "HierarchicalVotes", "SoftMV", "m
            "exact_end_posterior"]
 
 _FLOOR = 1e-12
+HIERARCHY_FORMAT_VERSION = 1
+
+
+def _json_scalar(value: Any) -> Any:
+    """numpy scalars in fitted values (n_iter_, converged_) as plain JSON numbers."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot save a value of type {type(value).__name__}")
 
 
 # ---- shared parts ------------------------------------------------------------------------------------------------
@@ -51,6 +62,57 @@ class _HierBase:
                 raise ValueError(f"{key}: not a parameter of {type(self).__name__} ({self._get_param_names()})")
             setattr(self, key, value)
         return self
+
+    # ---- save / load: a zip of metadata.json + .npy arrays, versioned, no pickle ----------------------------------
+    _ARRAYS = ("class_balance_", "accuracy_", "precision_")
+    _VALUES = ("lf_tasks_", "n_iter_", "converged_")
+
+    def save(self, path: Union[str, Path]) -> None:
+        """Write the model (task graph, hyperparameters, fitted tables) to ``path``."""
+        params = {k: v for k, v in self.get_params().items() if k != "graph"}
+        meta = {"format_version": HIERARCHY_FORMAT_VERSION, "class": type(self).__name__,
+                "graph": self._check_graph().to_dict(), "params": params,
+                "fitted": {k: getattr(self, k) for k in self._VALUES if hasattr(self, k)},
+                "n_tables": len(getattr(self, "tables_", []))}
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("metadata.json", json.dumps(meta, indent=1, default=_json_scalar))
+            arrays = {k: getattr(self, k) for k in self._ARRAYS if hasattr(self, k)}
+            arrays.update({f"table_{j}": T for j, T in enumerate(getattr(self, "tables_", []))})
+            for name, arr in arrays.items():
+                with zf.open(f"{name}.npy", "w") as f:
+                    np.lib.format.write_array(f, np.ascontiguousarray(arr), allow_pickle=False)
+
+    @classmethod
+    def load(cls, path: Union[str, Path]) -> "_HierBase":
+        """Read a model written by :meth:`save` (``HierarchicalLabelModel.load`` reads any of the three)."""
+        try:
+            zf = zipfile.ZipFile(path)
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"path: {path} is not a saved hierarchical model ({exc})") from None
+        with zf:
+            meta = json.loads(zf.read("metadata.json"))
+            version = meta.get("format_version")
+            if version != HIERARCHY_FORMAT_VERSION:
+                raise ValueError(f"path: {path} has format_version {version!r}; this labelfuse reads "
+                                 f"{HIERARCHY_FORMAT_VERSION}")
+            target = {c.__name__: c for c in (HierarchicalLabelModel, SoftMV, HardMV)}.get(meta.get("class"))
+            if target is None:
+                raise ValueError(f"path: {path} holds an unknown model class {meta.get('class')!r}")
+            model = target(TaskGraph(meta["graph"]), **meta["params"])
+            for k, v in meta["fitted"].items():
+                setattr(model, k, v)
+            names = set(zf.namelist())
+            for k in cls._ARRAYS:
+                if f"{k}.npy" in names:
+                    with zf.open(f"{k}.npy") as f:
+                        setattr(model, k, np.lib.format.read_array(f, allow_pickle=False))
+            if meta.get("n_tables"):
+                tables = []
+                for j in range(meta["n_tables"]):
+                    with zf.open(f"table_{j}.npy") as f:
+                        tables.append(np.lib.format.read_array(f, allow_pickle=False))
+                model.tables_ = tables
+        return model
 
     def _check_graph(self) -> TaskGraph:
         if not isinstance(self.graph, TaskGraph):
