@@ -60,6 +60,7 @@ from .labeling import LFApplier, LFApplyError, LFFailureWarning, as_lfs
 from .models._params import FitResult
 from .stats import LabelStats
 from .stats import label_stats as _local_label_stats
+from ._params import Params
 
 __all__ = [
     "DaskLFApplier",
@@ -555,7 +556,7 @@ def extend_votes(L: Any, X: Any, L_train: Any, graph: Any, thresholds: Any, *, c
 METHODS = ("triplet", "covariance", "dawid_skene")
 
 
-class DaskLabelModel:
+class DaskLabelModel(Params):
     """A label model fitted from distributed statistics; posteriors computed on the workers.
 
     Args:
@@ -585,18 +586,6 @@ class DaskLabelModel:
         self.method_options = method_options
         self.n_threads = n_threads
         self.split_every = split_every
-
-    _PARAMS = ("cardinality", "method", "class_balance", "method_options", "n_threads", "split_every")
-
-    def get_params(self, deep: bool = True) -> Dict[str, Any]:
-        return {p: getattr(self, p) for p in self._PARAMS}
-
-    def set_params(self, **params: Any) -> "DaskLabelModel":
-        for key, value in params.items():
-            if key not in self._PARAMS:
-                raise ValueError(f"{key}: not a parameter of DaskLabelModel (expected one of {self._PARAMS})")
-            setattr(self, key, value)
-        return self
 
     def fit(self, L: Any, *, groups: Any = None, n_groups: Optional[int] = None,
             client: Optional["distributed.Client"] = None) -> "DaskLabelModel":

@@ -29,6 +29,7 @@ from . import _core
 from ._validation import as_label_matrix, as_labels, check_n_threads, infer_cardinality
 from .models._params import FitResult
 from .stats import GroupIndex, LabelStats, label_stats
+from ._params import Params
 
 __all__ = ["Epoxy", "Liger", "fit_partitioned", "partitioned_stats", "ws_knn_proba", "FUSION_FORMAT_VERSION"]
 
@@ -195,21 +196,9 @@ def ws_knn_proba(P_train: np.ndarray, neighbor_ids: np.ndarray, n_neighbors: int
 
 
 # -- estimators -----------------------------------------------------------------------------------------------------
-class _FusionBase:
-    _PARAMS: Tuple[str, ...] = ()
-
-    def get_params(self, deep: bool = True) -> dict:
-        return {p: getattr(self, p) for p in self._PARAMS}
-
-    def set_params(self, **params: Any):
-        for key, value in params.items():
-            if key not in self._PARAMS:
-                raise ValueError(f"{key}: not a parameter of {type(self).__name__} (expected one of {self._PARAMS})")
-            setattr(self, key, value)
-        return self
-
+class _FusionBase(Params):
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{p}={getattr(self, p)!r}' for p in self._PARAMS)})"
+        return f"{type(self).__name__}({', '.join(f'{p}={getattr(self, p)!r}' for p in self._param_names())})"
 
     # Epoxy has no parts; Liger overrides these.
     def _parts_candidates(self, has_dev: bool) -> Sequence[int]:
@@ -552,8 +541,6 @@ class Epoxy(_FusionBase):
     """Extend every LF to abstaining rows near its voters, then fit one label model on the extended votes."""
 
     __doc__ = (__doc__ or "") + _COMMON_DOC
-    _PARAMS = ("label_model", "thresholds", "threshold_quantile", "threshold_offsets", "n_neighbors", "index",
-               "neighbor_graph", "cardinality", "scoring", "seed", "n_threads")
 
     def __init__(self, label_model: Union[str, FitFunction] = "triplet", thresholds: Any = "auto", *,
                  threshold_quantile: float = 0.9, threshold_offsets: Sequence[float] = (-0.1, -0.05, 0.0, 0.05, 0.1),
@@ -584,7 +571,6 @@ class Liger(_FusionBase):
     """
 
     __doc__ = (__doc__ or "") + _COMMON_DOC
-    _PARAMS = Epoxy._PARAMS + ("n_parts", "parts_grid", "shrinkage", "balance_pseudocount")
 
     def __init__(self, label_model: Union[str, FitFunction] = "triplet", thresholds: Any = "auto", *,
                  n_parts: Union[int, str] = "auto", parts_grid: Sequence[int] = (1, 2, 3, 4, 6, 8),

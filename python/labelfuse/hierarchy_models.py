@@ -27,6 +27,7 @@ import numpy as np
 
 from . import _core
 from .hierarchy import NOT_APPLICABLE, TaskGraph, TaskVotes, as_task_votes
+from ._params import Params
 
 __all__ = ["HardMV", "HierarchicalLabelModel", "HierarchicalVotes", "SoftMV", "make_hierarchical_votes",
            "exact_end_posterior"]
@@ -43,25 +44,11 @@ def _json_scalar(value: Any) -> Any:
 
 
 # ---- shared parts ------------------------------------------------------------------------------------------------
-class _HierBase:
+class _HierBase(Params):
     """Parameter handling and the per-task views every hierarchical label model shares."""
 
     def __init__(self, graph: TaskGraph):
         self.graph = graph
-
-    @classmethod
-    def _get_param_names(cls) -> List[str]:
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> Dict[str, Any]:
-        return {p: getattr(self, p) for p in self._get_param_names()}
-
-    def set_params(self, **params: Any):
-        for key, value in params.items():
-            if key not in self._get_param_names():
-                raise ValueError(f"{key}: not a parameter of {type(self).__name__} ({self._get_param_names()})")
-            setattr(self, key, value)
-        return self
 
     # ---- save / load: a zip of metadata.json + .npy arrays, versioned, no pickle ----------------------------------
     _ARRAYS = ("class_balance_", "accuracy_", "precision_")

@@ -12,6 +12,7 @@ from typing import Any, Optional, Tuple, Union
 import numpy as np
 
 from ._checks import as_unit_embeddings
+from .._params import Params
 
 __all__ = ["NeighborGraph", "GRAPH_FORMAT_VERSION"]
 
@@ -27,7 +28,7 @@ def _faiss():
     return faiss
 
 
-class NeighborGraph:
+class NeighborGraph(Params):
     """Top-K cosine neighbours of every training row (itself excluded), plus queries from any other split.
 
     Parameters:
@@ -73,19 +74,6 @@ class NeighborGraph:
         self.seed = seed
 
     # -- sklearn-style parameters -------------------------------------------------------------------------------
-    _PARAMS = ("n_neighbors", "index", "hnsw_m", "hnsw_ef_construction", "hnsw_ef_search", "ivf_n_lists",
-               "ivf_n_probe", "block_size", "nan_policy", "seed")
-
-    def get_params(self, deep: bool = True) -> dict:
-        return {p: getattr(self, p) for p in self._PARAMS}
-
-    def set_params(self, **params: Any) -> "NeighborGraph":
-        for key, value in params.items():
-            if key not in self._PARAMS:
-                raise ValueError(f"{key}: not a parameter of NeighborGraph (expected one of {self._PARAMS})")
-            setattr(self, key, value)
-        return self
-
     def _check_params(self) -> None:
         if isinstance(self.n_neighbors, bool) or not isinstance(self.n_neighbors, (int, np.integer)) \
                 or self.n_neighbors < 1:

@@ -8,11 +8,12 @@ import numpy as np
 
 from ._checks import as_unit_embeddings
 from .graph import _faiss
+from .._params import Params
 
 __all__ = ["KMeansPartition"]
 
 
-class KMeansPartition:
+class KMeansPartition(Params):
     """Seeded spherical k-means (faiss) on unit training embeddings; other splits go to the nearest centre.
 
     Parameters:
@@ -32,18 +33,6 @@ class KMeansPartition:
         self.n_redo = n_redo
         self.seed = seed
         self.nan_policy = nan_policy
-
-    _PARAMS = ("n_parts", "n_iter", "n_redo", "seed", "nan_policy")
-
-    def get_params(self, deep: bool = True) -> dict:
-        return {p: getattr(self, p) for p in self._PARAMS}
-
-    def set_params(self, **params: Any) -> "KMeansPartition":
-        for key, value in params.items():
-            if key not in self._PARAMS:
-                raise ValueError(f"{key}: not a parameter of KMeansPartition (expected one of {self._PARAMS})")
-            setattr(self, key, value)
-        return self
 
     def fit(self, X: Any) -> "KMeansPartition":
         if isinstance(self.n_parts, bool) or not isinstance(self.n_parts, (int, np.integer)) or self.n_parts < 1:

@@ -24,6 +24,7 @@ from ._training import (
     uses_amp,
 )
 from .metrics import metric_function
+from .._params import Params
 
 FORMAT_NAME = "labelfuse.endmodel"
 FORMAT_VERSION = 1
@@ -39,27 +40,17 @@ def register(cls: type) -> type:
     return cls
 
 
-class EndModel:
+class EndModel(Params):
     """Base of the end models. Subclasses define __init__ (hyperparameters only) and the hooks below."""
 
     _estimator_type = "classifier"
 
     # ---- scikit-learn habits -------------------------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> "EndModel":
-        valid = self._param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"{name}: not a parameter of {type(self).__name__} (parameters: {valid})")
-            setattr(self, name, value)
-        return self
+    def _store_params(self, values: dict[str, Any]) -> None:
+        """Keep every constructor argument as an attribute of the same name: ``self._store_params(locals())``
+        from ``__init__``, whose signature stays explicit (get_params reads it)."""
+        for name in self._param_names():
+            setattr(self, name, values[name])
 
     def __repr__(self) -> str:
         sig = inspect.signature(type(self).__init__)

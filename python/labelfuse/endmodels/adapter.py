@@ -52,21 +52,7 @@ class Adapter(EndModel):
         n_threads: Optional[int] = None,
         progress: bool = True,
     ):
-        self.hidden = hidden
-        self.dropout = dropout
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.dev_metric = dev_metric
-        self.confidence_weighted = confidence_weighted
-        self.exclude_uniform = exclude_uniform
-        self.device = device
-        self.mixed_precision = mixed_precision
-        self.seed = seed
-        self.n_threads = n_threads
-        self.progress = progress
+        self._store_params(locals())
 
     def fit(
         self,

@@ -52,25 +52,7 @@ class _MultiTask(EndModel):
         n_threads: Optional[int] = None,
         progress: bool = True,
     ):
-        self.tasks = tasks
-        self.input_module = input_module
-        self.hidden = hidden
-        self.dropout = dropout
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.schedule = schedule
-        self.finetune_epochs = finetune_epochs
-        self.dev_metric = dev_metric
-        self.confidence_weighted = confidence_weighted
-        self.exclude_uniform = exclude_uniform
-        self.device = device
-        self.mixed_precision = mixed_precision
-        self.seed = seed
-        self.n_threads = n_threads
-        self.progress = progress
+        self._store_params(locals())
 
     # ---- fitting -------------------------------------------------------------------------------------------
     def fit(
@@ -197,9 +179,4 @@ class HierMTL(_MultiTask):
         n_threads: Optional[int] = None,
         progress: bool = True,
     ):
-        self.feed = feed
-        super().__init__(
-            tasks, input_module, hidden, dropout, lr, weight_decay, batch_size, max_epochs, patience, schedule,
-            finetune_epochs, dev_metric, confidence_weighted, exclude_uniform, device, mixed_precision, seed,
-            n_threads, progress,
-        )
+        self._store_params(locals())

@@ -49,23 +49,7 @@ class SliceClassifier(EndModel):
         n_threads: Optional[int] = None,
         progress: bool = True,
     ):
-        self.hidden = hidden
-        self.dropout = dropout
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.schedule = schedule
-        self.finetune_epochs = finetune_epochs
-        self.dev_metric = dev_metric
-        self.confidence_weighted = confidence_weighted
-        self.exclude_uniform = exclude_uniform
-        self.device = device
-        self.mixed_precision = mixed_precision
-        self.seed = seed
-        self.n_threads = n_threads
-        self.progress = progress
+        self._store_params(locals())
 
     def fit(
         self,

@@ -18,6 +18,7 @@ import numpy as np
 from .. import _core
 from .._validation import as_label_matrix, as_labels, check_cardinality
 from ..metrics import METRICS
+from .._params import Params
 
 __all__ = ["BaseLabelModel", "NotFittedError", "FORMAT_VERSION", "TIE_POLICIES", "load", "resolve_tie_policy"]
 
@@ -111,7 +112,7 @@ def _to_json(value: Any, name: str) -> Any:
     raise TypeError(f"{name}: a {type(value).__name__} cannot be saved (only numbers, strings, lists, dicts, None)")
 
 
-class BaseLabelModel:
+class BaseLabelModel(Params):
     """Shared behaviour; subclasses implement ``fit`` and ``_predict_proba`` and list their fitted state in
     ``_fitted_arrays`` (numpy arrays) and ``_fitted_values`` (JSON-able values)."""
 
@@ -123,31 +124,6 @@ class BaseLabelModel:
         _REGISTRY[cls.__name__] = cls
 
     # -- parameters (scikit-learn conventions) -----------------------------------------------------------------
-    @classmethod
-    def _get_param_names(cls) -> list:
-        sig = inspect.signature(cls.__init__)
-        names = []
-        for p in sig.parameters.values():
-            if p.name == "self":
-                continue
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                raise RuntimeError(f"{cls.__name__}.__init__ must not take *args / **kwargs (scikit-learn rule)")
-            names.append(p.name)
-        return sorted(names)
-
-    def get_params(self, deep: bool = True) -> Dict[str, Any]:
-        """Hyperparameters as given to ``__init__``."""
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params: Any) -> "BaseLabelModel":
-        """Set hyperparameters (takes effect at the next ``fit``); returns self."""
-        valid = self._get_param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"{name}: not a parameter of {type(self).__name__} (valid: {', '.join(valid)})")
-            setattr(self, name, value)
-        return self
-
     def __repr__(self) -> str:
         defaults = {p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()}
         shown = []
