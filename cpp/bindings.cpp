@@ -11,6 +11,7 @@
 #include "dawid_skene.hpp"
 #include "extend.hpp"
 #include "inference.hpp"
+#include "interrupt.hpp"
 #include "majority.hpp"
 #include "parallel.hpp"
 #include "stats.hpp"
@@ -21,6 +22,21 @@ namespace py = pybind11;
 using namespace labelfuse;
 
 namespace {
+
+// Ctrl-C during a native call (interrupt.hpp). Only the main thread runs Python's signal handlers, so a call from
+// any other thread installs no check and never takes the GIL back before it is done.
+unsigned long main_thread_id = 0;
+
+bool python_wants_stop() {
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;  // a handler raised (KeyboardInterrupt): it stays set for the caller
+}
+
+// Every long call runs inside one of these: the GIL is released and Ctrl-C is still heard.
+struct NativeCall {
+    InterruptScope interrupts{PyThread_get_thread_ident() == main_thread_id ? &python_wants_stop : nullptr};
+    py::gil_scoped_release release;
+};
 
 int threads_arg(const py::object& n_threads) {
     if (n_threads.is_none()) return resolve_n_threads(kDefaultThreads);
@@ -158,7 +174,7 @@ py::dict label_stats(const py::array& L, int64_t cardinality, const py::object& 
     }
 
     Stats s = with_label_view(L, [&](auto view) {
-        py::gil_scoped_release release;
+        NativeCall call;
         return compute_stats(view, rows, opt);
     });
     const py::ssize_t G = s.n_groups, k = cardinality;
@@ -187,7 +203,7 @@ py::tuple group_order_py(const py::object& groups, int64_t n_groups) {
     const int64_t n = py::reinterpret_borrow<py::array>(groups).shape(0);
     std::vector<int64_t> order, offsets;
     {
-        py::gil_scoped_release release;
+        NativeCall call;
         group_order(g, n, n_groups, order, offsets);
     }
     return py::make_tuple(to_numpy(std::move(order), {n}), to_numpy(std::move(offsets), {n_groups + 1}));
@@ -213,7 +229,7 @@ py::array_t<double> posterior_py(const py::array& L, const py::object& log_cpt, 
     py::array_t<double> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(k)});
     double* o = out.mutable_data();
     with_label_view(L, [&](auto view) {
-        py::gil_scoped_release release;
+        NativeCall call;
         posterior(view, model, o, t);
         return 0;
     });
@@ -257,7 +273,7 @@ py::dict dawid_skene_py(const py::array& L, int64_t cardinality, int64_t max_ite
     opt.accelerate = accelerate;
     opt.n_threads = threads_arg(n_threads);
     DawidSkeneResult res = with_label_view(L, [&](auto view) {
-        py::gil_scoped_release release;
+        NativeCall call;
         const VotePatterns patterns = vote_patterns(view, k, opt.n_threads);
         return dawid_skene(patterns, opt);
     });
@@ -282,7 +298,7 @@ py::array_t<double> majority_proba_py(const py::array& L, int64_t cardinality, c
     py::array_t<double> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(k)});
     double* o = out.mutable_data();
     with_label_view(L, [&](auto view) {
-        py::gil_scoped_release release;
+        NativeCall call;
         majority_proba(view, k, fb, o, t);
         return 0;
     });
@@ -295,7 +311,7 @@ py::tuple majority_share_sum_py(const py::array& L, int64_t cardinality, const p
     const int t = threads_arg(n_threads);
     std::vector<double> sum(cardinality);
     const int64_t covered = with_label_view(L, [&](auto view) {
-        py::gil_scoped_release release;
+        NativeCall call;
         return majority_share_sum(view, cardinality, sum.data(), t);
     });
     return py::make_tuple(doubles_to_numpy(std::move(sum), {cardinality}), covered);
@@ -312,7 +328,7 @@ py::array_t<bool> changed_columns_py(const py::array& L, const py::array& previo
     auto* o = reinterpret_cast<uint8_t*>(out.mutable_data());
     with_label_view(L, [&](auto a) {
         return with_label_view(previous, [&](auto b) {
-            py::gil_scoped_release release;
+            NativeCall call;
             changed_columns(a, b, o, t);
             return 0;
         });
@@ -376,7 +392,7 @@ py::dict triplet_fit_py(const py::object& covote, const py::object& agree, const
     opt.dedupe = dedupe;
     TripletResult r;
     {
-        py::gil_scoped_release release;
+        NativeCall call;
         r = fit_triplet(in, opt);
     }
     py::dict out;
@@ -425,7 +441,7 @@ py::dict covariance_fit_py(const py::object& overlap, const py::object& covote, 
     opt.warm.dedupe = dedupe;
     CovarianceResult r;
     {
-        py::gil_scoped_release release;
+        NativeCall call;
         r = fit_covariance(in, opt);
     }
     py::dict out;
@@ -502,7 +518,7 @@ py::tuple extend_votes_py(const py::array& L_db, const py::array& L_query, const
         LabelView<T> query{static_cast<const T*>(L_query.data()), in.n_query, in.n_lfs, L_query.strides(0) / item,
                            L_query.strides(1) / item};
         T* o = static_cast<T*>(out.mutable_data());
-        py::gil_scoped_release release;
+        NativeCall call;
         return extend_votes(db, query, in, o, t);
     });
     return py::make_tuple(out, to_numpy(std::move(report.extended), {in.n_lfs}),
@@ -521,6 +537,15 @@ PYBIND11_MODULE(_core, mod) {
     mod.doc() = "labelfuse native core (private: use the labelfuse package)";
     mod.attr("__version__") = LABELFUSE_VERSION;
     mod.attr("openmp_enabled") = openmp_enabled();
+    main_thread_id = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+    // The Python exception raised by the signal handler is already set: pass it on rather than replace it.
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const Interrupted&) {
+            if (!PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
+        }
+    });
     mod.def("max_threads", &max_threads);
     mod.def("resolve_threads", [](const py::object& n) { return threads_arg(n); }, py::arg("n_threads"));
     mod.def("label_stats", &label_stats, py::arg("L"), py::arg("cardinality"), py::arg("gold") = py::none(),
@@ -532,7 +557,7 @@ PYBIND11_MODULE(_core, mod) {
         "_raise_in_parallel",
         [](int64_t n, int64_t fail_at, const py::object& n_threads) {
             const int t = threads_arg(n_threads);
-            py::gil_scoped_release release;
+            NativeCall call;
             raise_in_parallel(n, fail_at, t);
         },
         py::arg("n_iterations"), py::arg("fail_at"), py::arg("n_threads") = py::none());

@@ -1,4 +1,5 @@
 #include "covariance.hpp"
+#include "interrupt.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -298,6 +299,7 @@ CovarianceResult fit_covariance(const CovarianceInput& in, const CovarianceOptio
     for (int64_t r = 0; r < outer_rounds; ++r) {
         bool inner_converged = false;
         for (int64_t s = 0; s < opt.max_sweeps; ++s) {
+            check_interrupt_now();
             const double change = solver.sweep(mu, mu0, pi, lambda);
             ++out.sweeps;
             if (change < opt.tol) { inner_converged = true; break; }

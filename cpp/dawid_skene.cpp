@@ -1,4 +1,5 @@
 #include "dawid_skene.hpp"
+#include "interrupt.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -275,6 +276,7 @@ class EM {
   private:
     // One EM step from the current parameters; returns the log-likelihood of the parameters it started from.
     double em_step(DawidSkeneResult& res) {
+        check_interrupt_now();
         const double ll = pass(false);
         m_step();
         res.n_iter += 1;

@@ -268,11 +268,12 @@ ExtendReport extend_votes(const LabelView<T>& L_db, const LabelView<T>& L_query,
     const int64_t n_tasks = static_cast<int64_t>(tasks.size());
     std::vector<int64_t> task_extended(n_tasks, 0);
     const int t = work < (int64_t{1} << 20) ? 1 : n_threads;
+    ExceptionCatcher exact_catcher;  // nothing here throws but an interrupt (a long exact pass must answer Ctrl-C)
 #pragma omp parallel num_threads(t)
     {
         std::vector<float> best(kRows * k);
 #pragma omp for schedule(dynamic, 4)
-        for (int64_t task = 0; task < n_tasks; ++task) {
+        for (int64_t task = 0; task < n_tasks; ++task) exact_catcher.run([&] {
             const int64_t j = tasks[task].lf;
             const int64_t* block_rows = rows[j].data() + tasks[task].first;
             const int n_here = static_cast<int>(
@@ -306,8 +307,9 @@ ExtendReport extend_votes(const LabelView<T>& L_db, const LabelView<T>& L_query,
                 out[block_rows[r] * m + j] = static_cast<T>(take ? winner : -1);
                 task_extended[task] += take;
             }
-        }
+        });
     }
+    exact_catcher.rethrow();
     for (int64_t task = 0; task < n_tasks; ++task) report.extended[tasks[task].lf] += task_extended[task];
     return report;
 }

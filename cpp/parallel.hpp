@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "interrupt.hpp"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -52,13 +54,15 @@ inline int resolve_n_threads(int64_t requested) {
 }
 
 // An exception must not escape an OpenMP region (std::terminate). Each iteration runs through `run`; the first
-// exception is kept and rethrown by `rethrow` after the parallel loop has ended.
+// exception is kept and rethrown by `rethrow` after the parallel loop has ended. `run` is also where a long loop
+// notices Ctrl-C (interrupt.hpp): the Interrupted exception stops every thread like any other failure.
 class ExceptionCatcher {
   public:
     template <class F>
     void run(F&& f) noexcept {
         if (failed_.load(std::memory_order_relaxed)) return;  // skip the remaining work once something failed
         try {
+            check_interrupt();
             f();
         } catch (...) {
             std::lock_guard<std::mutex> lock(mutex_);
