@@ -5,6 +5,7 @@
 #
 #   scripts/sanitize.sh                                   # the whole suite except slow tests
 #   scripts/sanitize.sh tests/test_fuzz_stats.py -x       # any pytest arguments: a subset
+#   scripts/sanitize.sh --core                            # the tests that drive the native core (CI runs this)
 #   LABELFUSE_FUZZ_EXAMPLES=300 scripts/sanitize.sh tests/test_fuzz_stats.py
 #
 # A normal python loads the sanitized module, so the ASan runtime must come first: LD_PRELOAD. Leak detection is
@@ -48,6 +49,11 @@ print('sanitized core:', labelfuse._core.__file__)
 
 if [ $# -eq 0 ]; then
   set -- tests -m "not slow"
+elif [ "$1" = "--core" ]; then
+  shift
+  set -- tests/test_fuzz_stats.py tests/test_stats.py tests/test_reliability_regressions.py tests/test_interrupt.py \
+    tests/test_concurrency.py tests/test_majority.py tests/test_dawid_skene.py tests/test_triplet.py \
+    tests/test_covariance.py tests/test_label_model.py tests/test_extend.py -m "not slow" "$@"
 fi
 export LD_PRELOAD="$PRELOAD"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:check_initialization_order=1:strict_string_checks=1}
