@@ -10,8 +10,8 @@ Use from a test (see tests/fixtures/README.md for the layout of committed fixtur
         np.testing.assert_allclose(model.predict_proba(L_FIXTURE), expected_for(path))
 
 ``check_saved_file`` understands the layouts labelfuse uses or may use: a zip archive holding JSON metadata
-(the label models' ``.lfm``; ``.npz`` files are zips too, with the metadata as a ``.json`` member or as a 0-d string
-array), a plain ``.json`` file, or a directory holding one. The metadata must carry ``format_version``.
+(the label models' ``.lfm``; ``.npz`` files are zips too, with the metadata as a ``.json`` member, a 0-d string
+array or a uint8 array of UTF-8 JSON), a plain ``.json`` file, or a directory holding one. The metadata must carry ``format_version``.
 """
 from __future__ import annotations
 
@@ -30,12 +30,17 @@ UNKNOWN_VERSION = 10**6  # a version no release will have written
 VERSION_KEY = "format_version"
 
 
+COMPANIONS = (".expected.", ".graph.npz")  # files saved beside a fixture, not fixtures themselves
+
+
 def fixture_files(class_name: str, root: Path = FIXTURES) -> List[Path]:
-    """Committed files for an estimator class: tests/fixtures/<class_name>/* except the *.expected.* companions."""
+    """Committed files for an estimator class: tests/fixtures/<class_name>/* except the companions (expected
+    outputs, a fusion model's neighbour graph)."""
     folder = Path(root) / class_name
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if ".expected." not in p.name and p.name != "README.md")
+    return sorted(p for p in folder.iterdir()
+                  if not any(c in p.name for c in COMPANIONS) and p.name != "README.md")
 
 
 def check_saved_file(estimator_cls: type, path: Path, tmp_path: Path, *,
@@ -74,18 +79,30 @@ def _edit_json(text: bytes, version: Optional[int], key: str) -> Optional[bytes]
     return json.dumps(meta).encode()
 
 
-def _edit_npy_string(data: bytes, version: Optional[int], key: str) -> Optional[bytes]:
+def _npy_text(data: bytes) -> Optional[tuple]:
+    """(text, kind) of JSON metadata kept in an .npy member: a 0-d string array, or UTF-8 bytes as a uint8 vector."""
     try:
         arr = np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError:
         return None
-    if arr.ndim != 0 or arr.dtype.kind not in "US":
+    if arr.ndim == 0 and arr.dtype.kind in "US":
+        return str(arr.item()).encode(), "string"
+    if arr.ndim == 1 and arr.dtype == np.uint8:
+        return arr.tobytes(), "bytes"
+    return None
+
+
+def _edit_npy_string(data: bytes, version: Optional[int], key: str) -> Optional[bytes]:
+    found = _npy_text(data)
+    if found is None:
         return None
-    edited = _edit_json(str(arr.item()).encode(), version, key)
+    text, kind = found
+    edited = _edit_json(text, version, key)
     if edited is None:
         return None
     out = io.BytesIO()
-    np.save(out, np.array(edited.decode()), allow_pickle=False)
+    np.save(out, np.array(edited.decode()) if kind == "string" else np.frombuffer(edited, dtype=np.uint8),
+            allow_pickle=False)
     return out.getvalue()
 
 
@@ -134,12 +151,9 @@ def find_version(path: Path, key: str = VERSION_KEY) -> Optional[Any]:
             for name in zf.namelist():
                 data = zf.read(name)
                 if name.endswith(".npy"):
-                    try:
-                        arr = np.load(io.BytesIO(data), allow_pickle=False)
-                    except ValueError:
-                        continue
-                    if arr.ndim == 0 and arr.dtype.kind in "US":
-                        texts.append(str(arr.item()).encode())
+                    found = _npy_text(data)
+                    if found is not None:
+                        texts.append(found[0])
                 elif name.endswith(".json"):
                     texts.append(data)
     else:

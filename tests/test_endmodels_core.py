@@ -246,15 +246,3 @@ def test_progress_bar_shows_running_loss_and_dev_metric(capsys):
     Adapter(hidden=(4,), max_epochs=2, seed=0, progress=True, n_threads=1, device="cpu").fit(X, P, X[:20], y[:20])
     err = capsys.readouterr().err
     assert "Adapter" in err and "loss=" in err and "dev=" in err
-
-
-def test_loads_files_written_by_format_version_1():
-    """Files saved by the first format (tests/data/endmodels, written once with torch 2.13 CPU) keep loading."""
-    from labelfuse.endmodels.ensemble import load_model
-
-    data = Path(__file__).parent / "data" / "endmodels"
-    expected = json.loads((data / "expected_v1.json").read_text())
-    X = np.array(expected["X"])
-    for name in ("adapter", "hiermtl"):
-        model = load_model(data / f"{name}_v1", device="cpu")
-        np.testing.assert_allclose(model.predict_proba(X), np.array(expected[f"{name}_proba"]), rtol=1e-6, atol=1e-7)

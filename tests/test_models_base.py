@@ -189,10 +189,11 @@ def test_load_rejects_unknown_version_and_other_files(tmp_path):
 
 
 def test_loads_a_file_written_by_format_version_1():
-    """A file written by format_version 1 (tests/data, made by tests/data/make_model_v1.py) keeps loading."""
+    """A format_version 1 file (tests/fixtures; predictions are checked in test_saved_fixtures.py) loads as what it
+    was, and says that a loaded model cannot refit (the statistics it was fitted from are not saved)."""
     import pathlib
 
-    path = pathlib.Path(__file__).parent / "data" / "label_model_v1.lfm"
+    path = pathlib.Path(__file__).parent / "fixtures" / "LabelModel" / "v1-0.1.0-dawid_skene.lfm"
     model = load(path)
     assert isinstance(model, LabelModel) and model.method == "dawid_skene" and model.cardinality_ == 3
     s = make_label_matrix(200, 6, 3, seed=11)

@@ -30,6 +30,7 @@ from ._validation import as_label_matrix, as_labels, check_n_threads, infer_card
 from .models._params import FitResult
 from .stats import GroupIndex, LabelStats, label_stats
 from ._params import Params
+from ._saving import check_format_version, version_stamp
 
 __all__ = ["Epoxy", "Liger", "fit_partitioned", "partitioned_stats", "ws_knn_proba", "FUSION_FORMAT_VERSION"]
 
@@ -455,7 +456,7 @@ class _FusionBase(Params):
         params = {p: v for p, v in self.get_params().items() if p != "neighbor_graph"}
         if callable(params.get("label_model")):
             params["label_model"] = getattr(self.label_model, "__name__", "callable")
-        meta = {"format_version": FUSION_FORMAT_VERSION, "class": type(self).__name__, "params": params,
+        meta = {**version_stamp(FUSION_FORMAT_VERSION), "class": type(self).__name__, "params": params,
                 "cardinality_": self.cardinality_, "threshold_mode_": self.threshold_mode_}
         arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), "L_train": self.L_train_,
                   "L_extended": self.L_extended_, "thresholds": self.thresholds_, "cpt": self.cpt_,
@@ -476,10 +477,7 @@ class _FusionBase(Params):
         path = Path(path)
         with np.load(path, allow_pickle=False) as f:
             meta = json.loads(bytes(f["meta"]).decode())
-            version = meta.get("format_version")
-            if not isinstance(version, int) or version > FUSION_FORMAT_VERSION:
-                raise ValueError(f"path: fusion file format version {version!r} is not supported "
-                                 f"(this labelfuse reads up to {FUSION_FORMAT_VERSION})")
+            check_format_version(meta, FUSION_FORMAT_VERSION, path, "fusion model")
             kind = {"Epoxy": Epoxy, "Liger": Liger}[meta["class"]]
             if cls is not _FusionBase and kind is not cls:
                 raise ValueError(f"path: holds a {meta['class']} model, not a {cls.__name__}")

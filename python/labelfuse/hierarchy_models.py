@@ -28,6 +28,7 @@ import numpy as np
 from . import _core
 from .hierarchy import NOT_APPLICABLE, TaskGraph, TaskVotes, as_task_votes
 from ._params import Params
+from ._saving import check_format_version, version_stamp
 
 __all__ = ["HardMV", "HierarchicalLabelModel", "HierarchicalVotes", "SoftMV", "make_hierarchical_votes",
            "exact_end_posterior"]
@@ -57,7 +58,7 @@ class _HierBase(Params):
     def save(self, path: Union[str, Path]) -> None:
         """Write the model (task graph, hyperparameters, fitted tables) to ``path``."""
         params = {k: v for k, v in self.get_params().items() if k != "graph"}
-        meta = {"format_version": HIERARCHY_FORMAT_VERSION, "class": type(self).__name__,
+        meta = {**version_stamp(HIERARCHY_FORMAT_VERSION), "class": type(self).__name__,
                 "graph": self._check_graph().to_dict(), "params": params,
                 "fitted": {k: getattr(self, k) for k in self._VALUES if hasattr(self, k)},
                 "n_tables": len(getattr(self, "tables_", []))}
@@ -78,10 +79,7 @@ class _HierBase(Params):
             raise ValueError(f"path: {path} is not a saved hierarchical model ({exc})") from None
         with zf:
             meta = json.loads(zf.read("metadata.json"))
-            version = meta.get("format_version")
-            if version != HIERARCHY_FORMAT_VERSION:
-                raise ValueError(f"path: {path} has format_version {version!r}; this labelfuse reads "
-                                 f"{HIERARCHY_FORMAT_VERSION}")
+            check_format_version(meta, HIERARCHY_FORMAT_VERSION, path, "hierarchical model")
             target = {c.__name__: c for c in (HierarchicalLabelModel, SoftMV, HardMV)}.get(meta.get("class"))
             if target is None:
                 raise ValueError(f"path: {path} holds an unknown model class {meta.get('class')!r}")

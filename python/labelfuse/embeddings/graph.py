@@ -13,6 +13,7 @@ import numpy as np
 
 from ._checks import as_unit_embeddings
 from .._params import Params
+from .._saving import check_format_version, version_stamp
 
 __all__ = ["NeighborGraph", "GRAPH_FORMAT_VERSION"]
 
@@ -160,7 +161,7 @@ class NeighborGraph(Params):
         """Write an .npz (no pickle): parameters as JSON, the database, the neighbour lists, the faiss index."""
         self._check_fitted()
         faiss = _faiss()
-        meta = {"format_version": GRAPH_FORMAT_VERSION, "params": self.get_params(),
+        meta = {**version_stamp(GRAPH_FORMAT_VERSION), "params": self.get_params(),
                 "n_neighbors_": self.n_neighbors_}
         np.savez(path, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), X=self.X_, ids=self.ids_,
                  sims=self.sims_, index=faiss.serialize_index(self.index_))
@@ -169,10 +170,7 @@ class NeighborGraph(Params):
     def load(cls, path: Union[str, Path]) -> "NeighborGraph":
         with np.load(path, allow_pickle=False) as f:
             meta = json.loads(bytes(f["meta"]).decode())
-            version = meta.get("format_version")
-            if not isinstance(version, int) or version > GRAPH_FORMAT_VERSION:
-                raise ValueError(f"path: graph file format version {version!r} is not supported "
-                                 f"(this labelfuse reads up to {GRAPH_FORMAT_VERSION})")
+            check_format_version(meta, GRAPH_FORMAT_VERSION, path, "neighbour graph")
             graph = cls(**meta["params"])
             graph.X_ = np.ascontiguousarray(f["X"], dtype=np.float32)
             graph.ids_ = np.ascontiguousarray(f["ids"], dtype=np.int64)

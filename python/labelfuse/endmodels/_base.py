@@ -25,6 +25,7 @@ from ._training import (
 )
 from .metrics import metric_function
 from .._params import Params
+from .._saving import check_format_version, version_stamp
 
 FORMAT_NAME = "labelfuse.endmodel"
 FORMAT_VERSION = 1
@@ -236,7 +237,7 @@ class EndModel(Params):
         path.mkdir(parents=True, exist_ok=True)
         config = {
             "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
+            **version_stamp(FORMAT_VERSION),
             "class": type(self).__name__,
             "params": self._json_params(),
             "fitted": {**self._fitted_config(), "input_dim_": self.input_dim_, "seed_": self.seed_},
@@ -282,11 +283,7 @@ def read_config(path: Path) -> dict[str, Any]:
     config = json.loads(cfg_file.read_text())
     if config.get("format") != FORMAT_NAME:
         raise ValueError(f"path: {cfg_file} is not a labelfuse end model (format {config.get('format')!r})")
-    version = config.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(
-            f"path: {cfg_file} has format version {version!r}; this labelfuse reads versions up to {FORMAT_VERSION}"
-        )
+    check_format_version(config, FORMAT_VERSION, cfg_file, "end model")
     return config
 
 

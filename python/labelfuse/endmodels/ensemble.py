@@ -11,6 +11,7 @@ import numpy as np
 from ._base import _REGISTRY, CONFIG_FILE, FORMAT_NAME, FORMAT_VERSION, EndModel, read_config
 from ._checks import as_labels, n_rows_of
 from .metrics import metric_function
+from .._saving import version_stamp
 
 VARY = ("seed", "dev_split")
 
@@ -121,7 +122,7 @@ class Ensemble:
                 raise TypeError(f"members: only labelfuse end models can be saved, member {i} is {type(m).__name__}")
             m.save(path / f"member_{i}")
             names.append(f"member_{i}")
-        config = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "class": "Ensemble", "members": names}
+        config = {"format": FORMAT_NAME, **version_stamp(FORMAT_VERSION), "class": "Ensemble", "members": names}
         (path / CONFIG_FILE).write_text(json.dumps(config, indent=2))
         return path
 

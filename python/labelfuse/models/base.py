@@ -15,15 +15,14 @@ from typing import Any, Dict, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-from .. import _core
 from .._validation import as_label_matrix, as_labels, check_cardinality
 from ..metrics import METRICS
 from .._params import Params
+from .._saving import check_format_version, version_stamp
 
 __all__ = ["BaseLabelModel", "NotFittedError", "FORMAT_VERSION", "TIE_POLICIES", "load", "resolve_tie_policy"]
 
 FORMAT_VERSION = 1
-_SUPPORTED_VERSIONS = (1,)
 _FORMAT_NAME = "labelfuse-model"
 TIE_POLICIES = ("abstain", "random", "prior")
 # Classes whose probability is within this of a row's maximum are tied (majority-vote shares are exact
@@ -225,8 +224,7 @@ class BaseLabelModel(Params):
         params = {name: _to_json(value, name) for name, value in self.get_params().items()}
         meta = {
             "format": _FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "labelfuse_version": _core.__version__,
+            **version_stamp(FORMAT_VERSION),
             "class": type(self).__name__,
             "params": params,
             "fitted": {name: _to_json(getattr(self, name), name) for name in self._fitted_values},
@@ -252,13 +250,7 @@ class BaseLabelModel(Params):
                 raise ValueError(f"path: {path} is not a labelfuse model file (no metadata.json)") from None
             if meta.get("format") != _FORMAT_NAME:
                 raise ValueError(f"path: {path} is not a labelfuse model file (format {meta.get('format')!r})")
-            version = meta.get("format_version")
-            if version not in _SUPPORTED_VERSIONS:
-                raise ValueError(
-                    f"path: {path} has format_version {version!r}, which labelfuse {_core.__version__} cannot read "
-                    f"(it reads {list(_SUPPORTED_VERSIONS)}); it was written by labelfuse "
-                    f"{meta.get('labelfuse_version')}: upgrade labelfuse to load it"
-                )
+            check_format_version(meta, FORMAT_VERSION, path, "label model")
             target = _REGISTRY.get(meta.get("class"))
             if target is None:
                 raise ValueError(f"path: {path} holds an unknown model class {meta.get('class')!r}")
