@@ -23,7 +23,7 @@ import numpy as np
 
 from labelfuse import load_dataset
 from labelfuse.endmodels import Adapter, Ensemble
-from labelfuse.endmodels.metrics import accuracy, f1_binary
+from labelfuse.metrics import accuracy, f1
 
 DATA = Path("/work/shared/data")
 OUT = Path(__file__).resolve().parent / "results"
@@ -70,7 +70,7 @@ def label_model_predictions(P: np.ndarray, prior_class: int) -> np.ndarray:
 def scores(y: np.ndarray, pred: np.ndarray, uncovered: np.ndarray) -> dict:
     return {
         "accuracy": accuracy(y, pred),
-        "f1": f1_binary(y, pred),
+        "f1": f1(y, pred, cardinality=2),
         "acc_all_abstain": accuracy(y[uncovered], pred[uncovered]),
     }
 

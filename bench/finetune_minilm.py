@@ -19,7 +19,7 @@ import numpy as np
 
 from labelfuse import load_dataset
 from labelfuse.endmodels import Adapter, SingleTask, minilm_available
-from labelfuse.endmodels.metrics import accuracy, f1_binary
+from labelfuse.metrics import accuracy, f1
 
 DATA = Path("/work/shared/data")
 OUT = Path(__file__).resolve().parent / "results"
@@ -35,7 +35,7 @@ def report(name: str, y: np.ndarray, pred: np.ndarray, uncovered: np.ndarray, ex
     row = {
         "model": name,
         "accuracy": accuracy(y, pred),
-        "f1": f1_binary(y, pred),
+        "f1": f1(y, pred, cardinality=2),
         "acc_all_abstain": accuracy(y[uncovered], pred[uncovered]),
         **extra,
     }

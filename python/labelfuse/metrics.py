@@ -18,83 +18,106 @@ def _labels(y: Any, name: str) -> np.ndarray:
         raise ValueError(f"{name}: expected a 1-D array of labels, got shape {y.shape}")
     if y.dtype == np.bool_ or y.dtype.kind not in "iu":
         raise TypeError(f"{name}: expected integer class labels, got dtype {y.dtype}")
+    if y.dtype.kind == "u" and y.size and y.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{name}: label {int(y.max())} is not a class index")
     return y.astype(np.int64, copy=False)
 
 
-def _pair(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+def _check_cardinality(cardinality: Optional[int]) -> Optional[int]:
+    if cardinality is None:
+        return None
+    if isinstance(cardinality, (bool, np.bool_)) or not isinstance(cardinality, (int, np.integer)):
+        raise TypeError(f"cardinality: expected an int >= 2 or None, got {cardinality!r}")
+    if cardinality < 2:
+        raise ValueError(f"cardinality: expected an int >= 2 or None, got {cardinality}")
+    return int(cardinality)
+
+
+def _pair(y_true: Any, y_pred: Any, cardinality: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Checked (y_true, y_pred, k): y_true in 0..k-1, y_pred in -1..k-1 (k inferred when not given)."""
     t, p = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
+    k = _check_cardinality(cardinality)
     if t.shape != p.shape:
         raise ValueError(f"y_pred: expected {t.shape[0]} labels (as y_true), got {p.shape[0]}")
     if t.size == 0:
         raise ValueError("y_true: is empty")
-    return t, p
+    top = max(int(t.max()), int(p.max()))
+    if k is None:
+        k = max(2, top + 1)
+    if t.min() < 0 or t.max() >= k:
+        raise ValueError(f"y_true: labels must be classes in 0..{k - 1}, got {int(t.min())}..{int(t.max())}")
+    if p.min() < -1 or p.max() >= k:
+        raise ValueError(f"y_pred: labels must be -1 (abstain) or classes in 0..{k - 1}, got "
+                         f"{int(p.min())}..{int(p.max())}")
+    return t, p, k
 
 
 def accuracy(y_true: Any, y_pred: Any) -> float:
     """Fraction of rows predicted right (a -1 prediction is wrong)."""
-    t, p = _pair(y_true, y_pred)
+    t, p, _ = _pair(y_true, y_pred)
     return float(np.mean(t == p))
 
 
-def _per_class_counts(t: np.ndarray, p: np.ndarray, cardinality: int):
-    k = cardinality
-    valid = (p >= 0) & (p < k)
-    tp = np.bincount(t[valid & (t == p)], minlength=k)[:k]
-    predicted = np.bincount(p[valid], minlength=k)[:k]
-    actual = np.bincount(t[(t >= 0) & (t < k)], minlength=k)[:k]
-    return tp.astype(np.float64), predicted.astype(np.float64), actual.astype(np.float64)
-
-
-def _cardinality(t: np.ndarray, p: np.ndarray, cardinality: Optional[int]) -> int:
-    if cardinality is not None:
-        return int(cardinality)
-    return max(2, int(max(t.max(), p.max())) + 1)
-
-
-def _average(per_class: np.ndarray, predicted: np.ndarray, actual: np.ndarray, k: int) -> float:
-    if k == 2:
-        return float(per_class[1])
-    present = (predicted > 0) | (actual > 0)  # scikit-learn's default label set: seen in y_true or y_pred
-    return float(per_class[present].mean()) if present.any() else 0.0
+def _per_class(t: np.ndarray, p: np.ndarray, k: int, average: Optional[str], score) -> float:
+    """``score(tp, predicted, actual)`` per class, then averaged. Counts are kept only for the classes that occur
+    (never an array of length k: a huge cardinality must not allocate)."""
+    if average is None:
+        average = "binary" if k == 2 else "macro"
+    if average not in ("binary", "macro"):
+        raise ValueError(f"average: expected 'binary', 'macro' or None, got {average!r}")
+    if average == "binary" and k != 2:
+        raise ValueError(f"average: 'binary' scores class 1 of 2 classes; with {k} classes use 'macro'")
+    classes = np.union1d(t, p[p >= 0])  # scikit-learn's default label set: seen in y_true or y_pred
+    n = classes.size
+    hit = np.searchsorted(classes, t[t == p])
+    tp = np.bincount(hit, minlength=n).astype(np.float64)
+    predicted = np.bincount(np.searchsorted(classes, p[p >= 0]), minlength=n).astype(np.float64)
+    actual = np.bincount(np.searchsorted(classes, t), minlength=n).astype(np.float64)
+    values = score(tp, predicted, actual)
+    if average == "binary":
+        at = np.searchsorted(classes, 1)
+        return float(values[at]) if at < n and classes[at] == 1 else 0.0
+    return float(values.mean())
 
 
 def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
 
 
-def precision(y_true: Any, y_pred: Any, cardinality: Optional[int] = None) -> float:
+def precision(y_true: Any, y_pred: Any, cardinality: Optional[int] = None, average: Optional[str] = None) -> float:
+    """Binary: of class 1; multi-class: macro average over the classes present (0 where undefined).
+    ``average`` ("binary" / "macro") overrides the choice made from the cardinality."""
+    t, p, k = _pair(y_true, y_pred, cardinality)
+    return _per_class(t, p, k, average, lambda tp, pr, ac: _safe_div(tp, pr))
+
+
+def recall(y_true: Any, y_pred: Any, cardinality: Optional[int] = None, average: Optional[str] = None) -> float:
     """Binary: of class 1; multi-class: macro average over the classes present (0 where undefined)."""
-    t, p = _pair(y_true, y_pred)
-    k = _cardinality(t, p, cardinality)
-    tp, predicted, actual = _per_class_counts(t, p, k)
-    return _average(_safe_div(tp, predicted), predicted, actual, k)
+    t, p, k = _pair(y_true, y_pred, cardinality)
+    return _per_class(t, p, k, average, lambda tp, pr, ac: _safe_div(tp, ac))
 
 
-def recall(y_true: Any, y_pred: Any, cardinality: Optional[int] = None) -> float:
-    """Binary: of class 1; multi-class: macro average over the classes present (0 where undefined)."""
-    t, p = _pair(y_true, y_pred)
-    k = _cardinality(t, p, cardinality)
-    tp, predicted, actual = _per_class_counts(t, p, k)
-    return _average(_safe_div(tp, actual), predicted, actual, k)
-
-
-def f1(y_true: Any, y_pred: Any, cardinality: Optional[int] = None) -> float:
+def f1(y_true: Any, y_pred: Any, cardinality: Optional[int] = None, average: Optional[str] = None) -> float:
     """Binary: F1 of class 1; multi-class: macro F1 (per-class F1 = 2 tp / (predicted + actual), 0 if undefined)."""
-    t, p = _pair(y_true, y_pred)
-    k = _cardinality(t, p, cardinality)
-    tp, predicted, actual = _per_class_counts(t, p, k)
-    return _average(_safe_div(2 * tp, predicted + actual), predicted, actual, k)
+    t, p, k = _pair(y_true, y_pred, cardinality)
+    return _per_class(t, p, k, average, lambda tp, pr, ac: _safe_div(2 * tp, pr + ac))
 
 
 def _proba(y_true: Any, proba: Any) -> tuple[np.ndarray, np.ndarray]:
     t = _labels(y_true, "y_true")
-    P = np.asarray(proba, dtype=np.float64)
-    if P.ndim != 2 or P.shape[0] != t.shape[0]:
+    P = np.asarray(proba)
+    if P.dtype == np.bool_ or P.dtype.kind not in "iuf":
+        raise TypeError(f"proba: expected real probabilities, got dtype {P.dtype}")
+    P = P.astype(np.float64, copy=False)
+    if P.ndim != 2 or P.shape[0] != t.shape[0] or P.shape[1] < 1:
         raise ValueError(f"proba: expected shape ({t.shape[0]}, k), got {P.shape}")
     if t.size == 0:
         raise ValueError("y_true: is empty")
     if t.min() < 0 or t.max() >= P.shape[1]:
         raise ValueError(f"y_true: labels must be classes in 0..{P.shape[1] - 1}")
+    # a score of something that is not a distribution would be a number with no meaning
+    if not np.isfinite(P).all() or (P < 0).any() or not np.allclose(P.sum(axis=1), 1.0, rtol=0, atol=1e-6):
+        raise ValueError("proba: expected finite, non-negative rows that sum to 1")
     return t, P
 
 

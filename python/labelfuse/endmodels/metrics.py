@@ -1,37 +1,23 @@
-"""Classification metrics in numpy (no torch, no scikit-learn)."""
+"""Which metric an end model watches on dev data: a name resolved to the functions of labelfuse.metrics."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import numpy as np
 
-
-def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.mean(y_true == y_pred)) if len(y_true) else float("nan")
-
-
-def f1_binary(y_true: np.ndarray, y_pred: np.ndarray, positive: int = 1) -> float:
-    """F1 of the positive class (0 when the class is never predicted nor present, as scikit-learn's zero_division=0)."""
-    tp = np.sum((y_pred == positive) & (y_true == positive))
-    fp = np.sum((y_pred == positive) & (y_true != positive))
-    fn = np.sum((y_pred != positive) & (y_true == positive))
-    denom = 2 * tp + fp + fn
-    return float(2 * tp / denom) if denom else 0.0
-
-
-def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
-    """Unweighted mean of per-class F1 over the classes present in y_true or y_pred."""
-    present = np.union1d(np.unique(y_true), np.unique(y_pred))
-    if present.size == 0:
-        return float("nan")
-    return float(np.mean([f1_binary(y_true, y_pred, int(c)) for c in present if c < n_classes]))
-
+from ..metrics import accuracy, f1
 
 METRICS = ("accuracy", "f1", "macro_f1")
 
 
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
+    """Unweighted mean of per-class F1 over the classes present in y_true or y_pred (also for two classes)."""
+    return f1(y_true, y_pred, cardinality=n_classes, average="macro")
+
+
 def metric_function(name: str, n_classes: int) -> Callable[[np.ndarray, np.ndarray], float]:
-    """The metric by name; "f1" is the positive-class F1 and needs 2 classes."""
+    """The metric by name; "f1" is the positive-class (class 1) F1 and needs 2 classes."""
     if name == "accuracy":
         return accuracy
     if name == "f1":
@@ -39,7 +25,7 @@ def metric_function(name: str, n_classes: int) -> Callable[[np.ndarray, np.ndarr
             raise ValueError(
                 f"dev_metric: 'f1' is the binary positive-class F1; with {n_classes} classes use 'macro_f1'"
             )
-        return f1_binary
+        return partial(f1, cardinality=2, average="binary")
     if name == "macro_f1":
-        return lambda y, p: macro_f1(y, p, n_classes)
+        return partial(macro_f1, n_classes=n_classes)
     raise ValueError(f"dev_metric: expected one of {METRICS}, got {name!r}")

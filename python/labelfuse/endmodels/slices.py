@@ -136,14 +136,15 @@ class SliceClassifier(EndModel):
             (s, member[:, j]) for j, s in enumerate(self.slice_names_)
         ]:
             yt = y[rows_in]
+            empty = not rows_in.any()  # a slice nobody falls in has no score (NaN), not an error
             rows.append(
                 {
                     "slice": name,
                     "n": int(rows_in.sum()),
-                    "accuracy": accuracy(yt, full[rows_in]),
-                    "macro_f1": macro_f1(yt, full[rows_in], self.n_classes_),
-                    "base_accuracy": accuracy(yt, base[rows_in]),
-                    "base_macro_f1": macro_f1(yt, base[rows_in], self.n_classes_),
+                    "accuracy": np.nan if empty else accuracy(yt, full[rows_in]),
+                    "macro_f1": np.nan if empty else macro_f1(yt, full[rows_in], self.n_classes_),
+                    "base_accuracy": np.nan if empty else accuracy(yt, base[rows_in]),
+                    "base_macro_f1": np.nan if empty else macro_f1(yt, base[rows_in], self.n_classes_),
                 }
             )
         return pd.DataFrame(rows).set_index("slice")
