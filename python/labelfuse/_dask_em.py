@@ -136,7 +136,8 @@ def fit_dawid_skene_dask(
 ) -> Tuple[List[FitResult], None]:
     """Distributed plain EM (see the module notes). Returns one FitResult per group (one when ungrouped) and None
     in place of LabelStats (Dawid-Skene is not fitted from them)."""
-    from .distributed import _aligned, _as_label_array, _check_groups_args, _compute, _row_blocks, tree_sum
+    from .distributed import (_aligned, _as_label_array, _block_offsets, _check_groups_args, _compute,
+                              _in_matrix_rows, _row_blocks, tree_sum)
 
     check_n_threads(n_threads)  # numpy E-step: accepted for a uniform API, numpy decides its own threads
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
@@ -156,10 +157,12 @@ def fit_dawid_skene_dask(
     gd = _aligned(groups, L, "groups")
     blocks = list(L.to_delayed().ravel())
     group_blocks = _row_blocks(gd, len(blocks))
+    offsets = _block_offsets(L)
 
     def e_step(tables: Optional[Tuple[np.ndarray, np.ndarray]]) -> EMCounts:
         shared = dask.delayed(tables, pure=True)  # one node: sent to each worker once per iteration
-        parts = [dask.delayed(em_block, pure=True)(b, gb, G, k, shared) for b, gb in zip(blocks, group_blocks)]
+        parts = [dask.delayed(_in_matrix_rows, pure=True)(at, em_block, b, gb, G, k, shared)
+                 for at, b, gb in zip(offsets, blocks, group_blocks)]
         return _compute(tree_sum(parts, split_every), client)
 
     first = e_step(None)

@@ -37,6 +37,7 @@ This module needs the ``dask`` extra (``pip install 'labelfuse[dask]'``); ``impo
 from __future__ import annotations
 
 import operator
+import re
 import traceback
 import warnings
 from dataclasses import dataclass
@@ -310,6 +311,25 @@ def _aligned(x: Any, L: "da.Array", name: str) -> Optional["da.Array"]:
     return x if x.chunks[0] == L.chunks[0] else x.rechunk((L.chunks[0],))
 
 
+# "L: entry (row 12, column 3) ...", "groups: entry 12 is ...": the row a block-local check names
+_LOCAL_ROW = re.compile(r"^(L: entry \(row |(?:Y|groups): entry )(\d+)")
+
+
+def _in_matrix_rows(offset: int, task: Any, *args: Any) -> Any:
+    """Runs a per-block task; an error about one row names it by its row in the whole matrix, not in the block."""
+    try:
+        return task(*args)
+    except ValueError as exc:
+        match = _LOCAL_ROW.match(str(exc))
+        if match is None or offset == 0:
+            raise
+        raise ValueError(f"{match[1]}{int(match[2]) + offset}{str(exc)[match.end():]}") from None
+
+
+def _block_offsets(L: "da.Array") -> List[int]:
+    return [0] + np.cumsum(L.chunks[0][:-1], dtype=np.int64).tolist()
+
+
 def _row_blocks(x: Optional["da.Array"], count: int) -> List[Any]:
     return [None] * count if x is None else list(x.to_delayed().ravel())
 
@@ -382,8 +402,8 @@ def _stats_delayed(L: Any, cardinality: int, *, Y: Any = None, groups: Any = Non
     Yd, gd = _aligned(Y, L, "Y"), _aligned(groups, L, "groups")
     blocks = list(L.to_delayed().ravel())
     parts = [
-        dask.delayed(_block_stats, pure=True)(b, k, y, g, G, bool(overlap_matrix), n_threads)
-        for b, y, g in zip(blocks, _row_blocks(Yd, len(blocks)), _row_blocks(gd, len(blocks)))
+        dask.delayed(_in_matrix_rows, pure=True)(at, _block_stats, b, k, y, g, G, bool(overlap_matrix), n_threads)
+        for at, b, y, g in zip(_block_offsets(L), blocks, _row_blocks(Yd, len(blocks)), _row_blocks(gd, len(blocks)))
     ]
     return tree_sum(parts, split_every)
 
@@ -453,9 +473,9 @@ def predict_proba(L: Any, fit: Union[FitResult, Sequence[FitResult]], *, groups:
     gd = _aligned(groups, L, "groups")
     blocks = list(L.to_delayed().ravel())
     arrays = [
-        da.from_delayed(dask.delayed(_posterior_block, pure=True)(b, tables, g, n_threads),
+        da.from_delayed(dask.delayed(_in_matrix_rows, pure=True)(at, _posterior_block, b, tables, g, n_threads),
                         shape=(int(n), k), dtype=np.float64)
-        for b, g, n in zip(blocks, _row_blocks(gd, len(blocks)), L.chunks[0])
+        for at, b, g, n in zip(_block_offsets(L), blocks, _row_blocks(gd, len(blocks)), L.chunks[0])
     ]
     return da.concatenate(arrays, axis=0)
 
@@ -545,9 +565,9 @@ def extend_votes(L: Any, X: Any, L_train: Any, graph: Any, thresholds: Any, *, c
     [database] = client.scatter([(L_train, graph, t)], broadcast=True, hash=False)
     X = X.rechunk((L.chunks[0], -1))
     arrays = [
-        da.from_delayed(dask.delayed(_extend_block, pure=True)(b, x, database, k, n_threads),
+        da.from_delayed(dask.delayed(_in_matrix_rows, pure=True)(at, _extend_block, b, x, database, k, n_threads),
                         shape=(int(n), L.shape[1]), dtype=L.dtype)
-        for b, x, n in zip(L.to_delayed().ravel(), X.to_delayed().ravel(), L.chunks[0])
+        for at, b, x, n in zip(_block_offsets(L), L.to_delayed().ravel(), X.to_delayed().ravel(), L.chunks[0])
     ]
     return da.concatenate(arrays, axis=0)
 
