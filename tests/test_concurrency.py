@@ -86,3 +86,61 @@ def test_errors_reach_their_own_caller_while_others_succeed(problems):
     with ThreadPoolExecutor(N_WORKERS) as pool:
         results = list(pool.map(call, range(N_CALLS)))
     assert all(r == want for r in results if r is not None)
+
+
+# ---- fitted estimators -------------------------------------------------------------------------------------------
+def _fusion_problem():
+    syn = make_label_matrix(3000, 6, 2, seed=3)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3000, 16)).astype(np.float32) + 2.0 * syn.Y[:, None]  # embeddings that know the class
+    return syn.L, X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+ESTIMATORS = {
+    "majority": lambda: lf.MajorityVote(tie_policy="random", random_state=0),
+    "triplet": lambda: lf.LabelModel(method="triplet"),
+    "covariance": lambda: lf.LabelModel(method="covariance"),
+    "dawid_skene": lambda: lf.LabelModel(method="dawid_skene", max_iter=30),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_one_fitted_model_called_from_several_threads_equals_serial(problems, name):
+    """The same fitted model object, predict_proba / predict / score from 4 threads at once."""
+    model = ESTIMATORS[name]().fit(problems[0][0].L)
+    calls = [(p[0].L, p[0].Y) for p in problems]
+
+    def use(args):
+        L, Y = args
+        return model.predict_proba(L), model.predict(L), model.score(L, Y)
+
+    serial = [use(c) for c in calls]
+    with ThreadPoolExecutor(N_WORKERS) as pool:
+        concurrent = list(pool.map(use, calls))
+    for (p1, y1, s1), (p2, y2, s2) in zip(serial, concurrent):
+        np.testing.assert_array_equal(p1, p2)
+        np.testing.assert_array_equal(y1, y2)
+        assert s1 == s2
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_models_fitted_in_several_threads_equal_serial_fits(problems, name):
+    serial = [ESTIMATORS[name]().fit(p[0].L).predict_proba(p[0].L[:1000]) for p in problems]
+    with ThreadPoolExecutor(N_WORKERS) as pool:
+        concurrent = list(pool.map(lambda p: ESTIMATORS[name]().fit(p[0].L).predict_proba(p[0].L[:1000]), problems))
+    for one, other in zip(serial, concurrent):
+        np.testing.assert_array_equal(one, other)
+
+
+@pytest.mark.parametrize("cls", ["Epoxy", "Liger"])
+def test_fusion_model_from_several_threads_equals_serial(cls):
+    pytest.importorskip("faiss")
+    L, X = _fusion_problem()
+    extra = {"n_parts": 2} if cls == "Liger" else {}
+    model = getattr(lf.fusion, cls)(thresholds=0.8, n_neighbors=16, **extra).fit(L[:2000], X[:2000])
+    chunks = [(L[i:i + 250], X[i:i + 250]) for i in range(2000, 3000, 125)]
+    serial = [model.predict_proba(*c) for c in chunks]
+    with ThreadPoolExecutor(N_WORKERS) as pool:
+        concurrent = list(pool.map(lambda c: model.predict_proba(*c), chunks))
+    for one, other in zip(serial, concurrent):
+        np.testing.assert_array_equal(one, other)
