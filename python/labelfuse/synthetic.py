@@ -7,9 +7,11 @@ LF j votes with probability ``coverage[j]`` independently of y, and when it vote
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
+
+from ._validation import check_cardinality
 
 __all__ = ["SyntheticLabels", "make_label_matrix", "conditional_table", "bayes_posterior"]
 
@@ -26,6 +28,27 @@ class SyntheticLabels:
     @property
     def cardinality(self) -> int:
         return int(self.class_balance.shape[0])
+
+
+MAX_CARDINALITY = 2**15
+
+
+def _count(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def _probabilities(values: Any, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected numbers in [0, 1], got {values!r}") from None
+    if not np.all((arr >= 0) & (arr <= 1)):  # also false for NaN
+        raise ValueError(f"{name}: expected numbers in [0, 1], got {arr}")
+    return arr
 
 
 def conditional_table(accuracy: np.ndarray, coverage: np.ndarray, cardinality: int) -> np.ndarray:
@@ -56,22 +79,25 @@ def make_label_matrix(
 
     ``accuracy`` and ``coverage`` are either m values or a (low, high) range sampled uniformly per LF.
     """
+    n, m = _count(n, "n", 0), _count(m, "m", 1)
+    k = check_cardinality(cardinality)
+    if k > MAX_CARDINALITY:  # the votes are int32, and the tables (m, k+1, k) would not fit anyway
+        raise ValueError(f"cardinality: at most {MAX_CARDINALITY} classes, got {k}")
     rng = np.random.default_rng(seed)
-    k = int(cardinality)
-    if k < 2:
-        raise ValueError(f"cardinality: expected at least 2, got {cardinality}")
 
     def per_lf(spec, name):
-        spec = np.asarray(spec, dtype=np.float64)
+        spec = _probabilities(spec, name)
         if spec.shape == (m,):
             return spec
         if spec.shape == (2,):
+            if spec[0] > spec[1]:
+                raise ValueError(f"{name}: a (low, high) range needs low <= high, got {tuple(spec)}")
             return rng.uniform(spec[0], spec[1], size=m)
         raise ValueError(f"{name}: expected {m} values or a (low, high) pair, got shape {spec.shape}")
 
     acc, cov = per_lf(accuracy, "accuracy"), per_lf(coverage, "coverage")
-    prior = np.full(k, 1.0 / k) if class_balance is None else np.asarray(class_balance, dtype=np.float64)
-    if prior.shape != (k,) or np.any(prior < 0) or not np.isclose(prior.sum(), 1.0):
+    prior = np.full(k, 1.0 / k) if class_balance is None else _probabilities(class_balance, "class_balance")
+    if prior.shape != (k,) or not np.isclose(prior.sum(), 1.0):
         raise ValueError(f"class_balance: expected {k} non-negative values summing to 1")
     Y = rng.choice(k, size=n, p=prior).astype(np.int64)
     votes = rng.random((n, m)) < cov
