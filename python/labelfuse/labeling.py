@@ -15,7 +15,6 @@ flat typed buffer, and preprocessors shared by several LFs run once per row.
 from __future__ import annotations
 
 import numbers
-import sys
 import warnings
 from array import array
 from collections import Counter, namedtuple
@@ -138,6 +137,10 @@ def labeling_function(name: Union[str, Callable[..., Any], None] = None, resourc
     return decorate
 
 
+# L is at most int32: a larger class id would wrap around silently when the matrix is narrowed
+MAX_CLASS_ID = 2**31 - 1
+
+
 def check_vote(value: Any, lf_name: str, cardinality: Optional[int] = None, row: Optional[int] = None) -> int:
     """An LF's return value as an int label: None -> -1; ints (Python or numpy, not bool) checked for range."""
     if value is None:
@@ -149,8 +152,9 @@ def check_vote(value: Any, lf_name: str, cardinality: Optional[int] = None, row:
             "expected an int class id, or -1 / None to abstain"
         )
     value = int(value)
-    if value < ABSTAIN or (cardinality is not None and value >= cardinality):
-        expected = f"a class id in 0..{cardinality - 1}" if cardinality is not None else "a class id >= 0"
+    upper = cardinality if cardinality is not None else MAX_CLASS_ID + 1
+    if value < ABSTAIN or value >= upper:
+        expected = f"a class id in 0..{upper - 1}"
         raise ValueError(
             f"labeling function {lf_name!r} returned {value}{where}; expected {expected}, or -1 / None to abstain"
         )
@@ -334,7 +338,7 @@ class LFApplier:
         cache: Dict[Tuple[int, ...], Any] = {}
         calls = [lf._caller(cache) for lf in lfs]
         any_pre = any(lf.pre for lf in lfs)
-        upper = k if k is not None else sys.maxsize
+        upper = k if k is not None else MAX_CLASS_ID + 1
         bar = tqdm(total=n, desc="Applying LFs", unit="row", disable=not self.progress)
         try:
             pos = 0
