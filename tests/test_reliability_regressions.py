@@ -133,3 +133,24 @@ def test_unaligned_label_matrix_is_copied_before_the_core_reads_it():
     np.testing.assert_array_equal(checked, L)
     with pytest.raises(ValueError, match="^L: not aligned"):
         _core.label_stats(L, 2)
+
+
+# ---- found by tests/test_fuzz_label_models.py --------------------------------------------------------------------
+@pytest.mark.parametrize("model", ["majority", "dawid_skene"])
+@pytest.mark.parametrize("cardinality", [2**40, 2**70])
+def test_label_model_refuses_an_absurd_cardinality_naming_it(model, cardinality):
+    # was MemoryError (std::bad_alloc / numpy's 8 TiB array), OverflowError from np.bincount with Y_dev, or
+    # pybind's "incompatible function arguments" beyond int64
+    est = lf.MajorityVote(cardinality) if model == "majority" else lf.LabelModel(cardinality, method=model)
+    with pytest.raises(ValueError, match="^cardinality:"):
+        est.fit(L4)
+    with pytest.raises(ValueError, match="^cardinality:"):
+        est.fit(L4, Y_dev=[0, 1])
+
+
+@pytest.mark.parametrize("model", ["majority", "dawid_skene"])
+def test_label_model_refuses_a_cardinality_inferred_from_a_stray_huge_vote(model):
+    L = np.array([[0, 1], [1, 2**40]])  # an LF returning an id instead of a class
+    est = lf.MajorityVote() if model == "majority" else lf.LabelModel(method=model)
+    with pytest.raises(ValueError, match=r"^cardinality: .*inferred"):  # was MemoryError / "L: too many LFs"
+        est.fit(L)

@@ -157,3 +157,15 @@ def check_stats_memory(n_groups: int, m: int, k: int, *, overlap: bool, gold: bo
         name, why = "L", f"{m} labeling functions"
     raise ValueError(f"{name}: {why} would need {need / 2**30:.1f} GiB of counts (limit "
                      f"{MAX_COUNT_BYTES / 2**30:.0f} GiB)")
+
+
+def check_model_memory(n_bytes: int, cardinality: int, *, inferred: bool, what: str) -> None:
+    """Raise ValueError naming ``cardinality`` when a model's per-class tables would need more than
+    MAX_COUNT_BYTES: a wrong cardinality, or one inferred from a stray huge label (an LF returning an id instead
+    of a class), must be refused before numpy or the core try to allocate it (MemoryError, or worse, a size that
+    overflows on the way to C++)."""
+    if n_bytes <= MAX_COUNT_BYTES:
+        return
+    why = " (inferred from the largest label in L: pass cardinality)" if inferred else ""
+    raise ValueError(f"cardinality: {cardinality} classes{why} would need {n_bytes / 2**30:.1f} GiB for {what} "
+                     f"(limit {MAX_COUNT_BYTES / 2**30:.0f} GiB)")

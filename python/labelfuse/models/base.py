@@ -11,7 +11,7 @@ import inspect
 import json
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -288,11 +288,16 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
     return value
 
 
-def resolve_cardinality(L: np.ndarray, cardinality: Any, Y: Any = None) -> int:
-    from .._validation import infer_cardinality
+def resolve_cardinality(L: np.ndarray, cardinality: Any, Y: Any = None, *,
+                        table_bytes: Optional[Callable[[int], int]] = None, tables: str = "tables") -> int:
+    """The number of classes: ``cardinality`` checked, or inferred from L (and Y). ``table_bytes(k)``: what the
+    model allocates for k classes; more than the memory limit is a ValueError naming cardinality."""
+    from .._validation import check_model_memory, infer_cardinality
 
     if cardinality is not None:
         k = check_cardinality(cardinality)
     else:
         k = infer_cardinality(L, None, Y)
+    if table_bytes is not None:
+        check_model_memory(table_bytes(k), k, inferred=cardinality is None, what=tables)
     return k

@@ -118,7 +118,9 @@ class LabelModel(BaseLabelModel):
         method = check_choice(self.method, "method", METHODS)
         self._abstentions = self._resolve_abstentions(method)
         resolve_tie_policy(self.tie_policy)
-        k = resolve_cardinality(L, self.cardinality)
+        # the posterior's tables are the smallest per-class allocation every method makes: (m, k + 1, k) float64
+        k = resolve_cardinality(L, self.cardinality, table_bytes=lambda k: 8 * L.shape[1] * (k + 1) * k,
+                                tables=f"the conditional tables of {L.shape[1]} LFs")
         if class_balance is not None and Y_dev is not None:
             raise ValueError("class_balance: pass either class_balance or Y_dev to fit, not both")
         if class_balance is not None:
