@@ -154,3 +154,11 @@ def test_label_model_refuses_a_cardinality_inferred_from_a_stray_huge_vote(model
     est = lf.MajorityVote() if model == "majority" else lf.LabelModel(method=model)
     with pytest.raises(ValueError, match=r"^cardinality: .*inferred"):  # was MemoryError / "L: too many LFs"
         est.fit(L)
+
+
+@pytest.mark.parametrize("model", ["majority", "triplet", "covariance", "dawid_skene"])
+def test_class_balance_that_is_not_numbers_names_the_argument(model):
+    est = lf.MajorityVote() if model == "majority" else lf.LabelModel(method=model)
+    with pytest.raises(TypeError, match="^class_balance:"):  # was numpy's "could not convert string to float"
+        est.fit(L4, class_balance=["a", "b"])
+

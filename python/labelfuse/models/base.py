@@ -75,7 +75,11 @@ def check_class_balance(value: Any, cardinality: int, name: str = "class_balance
         if value != "uniform":
             raise ValueError(f"{name}: expected None, 'uniform' or {cardinality} probabilities, got {value!r}")
         return np.full(cardinality, 1.0 / cardinality)
-    arr = np.asarray(value, dtype=np.float64)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):  # strings, None entries, ragged lists
+        raise TypeError(f"{name}: expected None, 'uniform' or {cardinality} probabilities, got "
+                        f"{type(value).__name__} {value!r:.80}") from None
     if arr.shape != (cardinality,):
         raise ValueError(f"{name}: expected {cardinality} class probabilities, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0) or abs(arr.sum() - 1.0) > 1e-6:
