@@ -162,3 +162,13 @@ def test_class_balance_that_is_not_numbers_names_the_argument(model):
     with pytest.raises(TypeError, match="^class_balance:"):  # was numpy's "could not convert string to float"
         est.fit(L4, class_balance=["a", "b"])
 
+
+@pytest.mark.parametrize("method", ["triplet", "covariance", "dawid_skene"])
+def test_label_model_refuses_a_zero_class_probability_whatever_the_method(method):
+    # the moment fits refused it and Dawid-Skene silently fitted a class it could never predict
+    with pytest.raises(ValueError, match="^class_balance: class 1 has probability 0"):
+        lf.LabelModel(method=method).fit(L4, class_balance=[1.0, 0.0])
+    with pytest.raises(ValueError, match="^class_balance: class 0 has probability 0"):
+        lf.LabelModel(method=method, class_balance=[0.0, 1.0]).fit(L4)
+    # majority vote only uses it for rows without votes and ties: a zero is a valid prior there
+    assert lf.MajorityVote().fit(L4, class_balance=[1.0, 0.0]).predict(-np.ones((1, 4), int), "prior")[0] == 0

@@ -69,8 +69,12 @@ def break_ties(P: np.ndarray, policy: str, prior: np.ndarray, random_state: Any)
     return pred.astype(np.int64)
 
 
-def check_class_balance(value: Any, cardinality: int, name: str = "class_balance") -> np.ndarray:
-    """A (k,) non-negative vector summing to 1 (to within 1e-6, then renormalised), or "uniform"."""
+def check_class_balance(value: Any, cardinality: int, name: str = "class_balance", *,
+                        positive: bool = False) -> np.ndarray:
+    """A (k,) non-negative vector summing to 1 (to within 1e-6, then renormalised), or "uniform".
+
+    ``positive``: every class needs a probability above 0 (label models: a class with prior 0 could never be
+    predicted, and the moment fits divide by it)."""
     if isinstance(value, str):
         if value != "uniform":
             raise ValueError(f"{name}: expected None, 'uniform' or {cardinality} probabilities, got {value!r}")
@@ -84,6 +88,9 @@ def check_class_balance(value: Any, cardinality: int, name: str = "class_balance
         raise ValueError(f"{name}: expected {cardinality} class probabilities, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0) or abs(arr.sum() - 1.0) > 1e-6:
         raise ValueError(f"{name}: expected non-negative probabilities summing to 1, got {arr.tolist()}")
+    if positive and np.any(arr == 0):
+        raise ValueError(f"{name}: class {int(np.flatnonzero(arr == 0)[0])} has probability 0, so the model could "
+                         "never predict it; give every class a positive probability (or leave the class out)")
     return np.ascontiguousarray(arr / arr.sum())
 
 

@@ -55,8 +55,9 @@ class LabelModel(BaseLabelModel):
         cardinality: number of classes k; inferred from L (max label + 1, at least 2) when None.
         method: "triplet" (FlyingSquid-style moments), "covariance" (Snorkel/MeTaL-style matrix completion) or
             "dawid_skene" (EM over confusion matrices).
-        class_balance: None = estimated by the method; "uniform"; or k probabilities. ``fit`` can override it
-            (``class_balance=``) or estimate it from dev labels (``Y_dev=``).
+        class_balance: None = estimated by the method; "uniform"; or k positive probabilities (a class with
+            probability 0 could never be predicted: refused). ``fit`` can override it (``class_balance=``) or
+            estimate it from dev labels (``Y_dev=``).
         abstentions: whether an LF's abstention is evidence about y. "model": the posterior uses the fitted
             P(abstain | y). "ignore": it does not (every class gets the same abstention factor): Dawid-Skene then
             also drops abstentions from its fit, as crowd-kit does; the covariance fit keeps its P(abstain | y) in
@@ -124,11 +125,11 @@ class LabelModel(BaseLabelModel):
         if class_balance is not None and Y_dev is not None:
             raise ValueError("class_balance: pass either class_balance or Y_dev to fit, not both")
         if class_balance is not None:
-            balance = check_class_balance(class_balance, k)
+            balance = check_class_balance(class_balance, k, positive=True)
         elif Y_dev is not None:
             balance = class_balance_from_labels(Y_dev, k)
         elif self.class_balance is not None:
-            balance = check_class_balance(self.class_balance, k)
+            balance = check_class_balance(self.class_balance, k, positive=True)
         else:
             balance = None
         # Dawid-Skene works on the rows (its own pattern compression) and needs no pairwise statistics, which
