@@ -172,3 +172,12 @@ def test_label_model_refuses_a_zero_class_probability_whatever_the_method(method
         lf.LabelModel(method=method, class_balance=[0.0, 1.0]).fit(L4)
     # majority vote only uses it for rows without votes and ties: a zero is a valid prior there
     assert lf.MajorityVote().fit(L4, class_balance=[1.0, 0.0]).predict(-np.ones((1, 4), int), "prior")[0] == 0
+
+
+@pytest.mark.parametrize("method", ["triplet", "covariance", "dawid_skene"])
+@pytest.mark.parametrize("options", [{"bogus": 1}, {"max_iter": 5}, {"init": None}, {1: 2}, 3, ["dedupe"]])
+def test_method_options_are_checked_naming_the_argument(method, options):
+    # were TypeErrors from the fit function ("unexpected keyword argument", "got multiple values for keyword
+    # argument 'max_iter'", "'int' object is not iterable") or dict()'s "dictionary update sequence element"
+    with pytest.raises((ValueError, TypeError), match="^method_options:"):
+        lf.LabelModel(method=method, method_options=options).fit(L4)

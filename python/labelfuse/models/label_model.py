@@ -1,7 +1,8 @@
 """LabelModel: one facade over the triplet, covariance and Dawid-Skene recoveries, with fast refits."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Union
+import inspect
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -44,6 +45,25 @@ def accuracies_from_cpt(cpt: np.ndarray, class_balance: np.ndarray) -> np.ndarra
         return np.where(votes > 1e-12, right / np.maximum(votes, 1e-300), np.nan)
 
 
+# keyword arguments of the fit functions that LabelModel sets itself (hyperparameters, warm start, threads)
+_SET_BY_THE_MODEL = ("max_iter", "tol", "smoothing", "abstentions", "init", "n_threads")
+
+
+def _fit_function(method: str):
+    """The method's fit function (imported on use: the triplet and covariance modules landed separately)."""
+    if method == "dawid_skene":
+        from ._dawid_skene import fit_dawid_skene
+
+        return fit_dawid_skene
+    if method == "triplet":
+        from ._triplet import fit_triplet
+
+        return fit_triplet
+    from ._covariance import fit_covariance
+
+    return fit_covariance
+
+
 def _compact_dtype(k: int) -> np.dtype:
     return np.dtype(np.int8 if k <= 127 else np.int16 if k <= 32767 else np.int32)
 
@@ -68,7 +88,9 @@ class LabelModel(BaseLabelModel):
         max_iter, tol, smoothing: Dawid-Skene options (see ``fit_dawid_skene``); EM stops after ``max_iter``
             E-steps or when the mean log-likelihood per row changes by less than ``tol``; ``smoothing`` is a
             pseudo-count on every expected count.
-        method_options: extra keyword arguments for the triplet / covariance fit functions.
+        method_options: extra keyword arguments for the method's fit function (``fit_triplet``,
+            ``fit_covariance``, ``fit_dawid_skene``), except those the model passes itself (statistics, class
+            balance; for Dawid-Skene also the hyperparameters above and the warm start).
         tie_policy: "abstain" (-1), "random" (seeded by ``random_state``) or "prior", for ``predict``.
         random_state: int or None.
         n_threads: None = all cores, -1 = all, -2 = all but one, ...; results do not depend on it.
@@ -119,6 +141,7 @@ class LabelModel(BaseLabelModel):
         method = check_choice(self.method, "method", METHODS)
         self._abstentions = self._resolve_abstentions(method)
         resolve_tie_policy(self.tie_policy)
+        self._method_options(method)
         # the posterior's tables are the smallest per-class allocation every method makes: (m, k + 1, k) float64
         k = resolve_cardinality(L, self.cardinality, table_bytes=lambda k: 8 * L.shape[1] * (k + 1) * k,
                                 tables=f"the conditional tables of {L.shape[1]} LFs")
@@ -162,21 +185,33 @@ class LabelModel(BaseLabelModel):
         self, method: str, L: np.ndarray, stats: LabelStats, k: int, balance: Optional[np.ndarray],
         warm: Optional[FitResult],
     ) -> FitResult:
-        options = dict(self.method_options or {})
+        options = self._method_options(method)
+        fit_fn = _fit_function(method)
         if method == "dawid_skene":
-            from ._dawid_skene import fit_dawid_skene
-
-            return fit_dawid_skene(
+            return fit_fn(
                 L, k, balance, max_iter=self.max_iter, tol=self.tol, smoothing=self.smoothing,
                 abstentions=self._abstentions, init=warm, n_threads=self._threads(), **options,
             )
-        if method == "triplet":
-            from ._triplet import fit_triplet  # imported lazily: lands with the triplet work
+        return fit_fn(stats, balance, **options)
 
-            return fit_triplet(stats, balance, **options)
-        from ._covariance import fit_covariance
-
-        return fit_covariance(stats, balance, **options)
+    def _method_options(self, method: str) -> Dict[str, Any]:
+        """``method_options`` checked against the fit function's keywords (a typo or a keyword the model passes
+        itself is a ValueError naming method_options, not a TypeError from deep inside the fit)."""
+        options = self.method_options
+        if options is None:
+            return {}
+        if not isinstance(options, Mapping):
+            raise TypeError(f"method_options: expected a dict of keyword arguments or None, got {type(options).__name__}")
+        fit_fn = _fit_function(method)
+        parameters = inspect.signature(fit_fn).parameters.values()
+        allowed = [p.name for p in parameters if p.kind == p.KEYWORD_ONLY and p.name not in _SET_BY_THE_MODEL]
+        takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters)
+        unknown = [key for key in options if key in _SET_BY_THE_MODEL or not isinstance(key, str)
+                   or (key not in allowed and not takes_any)]
+        if unknown:
+            raise ValueError(f"method_options: {unknown} are not options of {fit_fn.__name__} that LabelModel passes "
+                             f"on (valid: {allowed})")
+        return dict(options)
 
     def _set_fitted(self, result: FitResult, stats: Optional[LabelStats], k: int, m: int) -> None:
         cpt = np.ascontiguousarray(result.cpt, dtype=np.float64)
