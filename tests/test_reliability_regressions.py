@@ -181,3 +181,17 @@ def test_method_options_are_checked_naming_the_argument(method, options):
     # argument 'max_iter'", "'int' object is not iterable") or dict()'s "dictionary update sequence element"
     with pytest.raises((ValueError, TypeError), match="^method_options:"):
         lf.LabelModel(method=method, method_options=options).fit(L4)
+
+
+@pytest.mark.parametrize("model", ["majority", "dawid_skene"])
+@pytest.mark.parametrize("seed", ["x", -1, 1.5])
+def test_bad_random_state_is_refused_at_fit_naming_it(model, seed):
+    est = (lf.MajorityVote(tie_policy="random", random_state=seed) if model == "majority"
+           else lf.LabelModel(method=model, tie_policy="random", random_state=seed))
+    # was accepted by fit, then numpy's "SeedSequence expects int or sequence of ints" from predict on a tie
+    with pytest.raises((ValueError, TypeError), match="^random_state:"):
+        est.fit(L4)
+    est.random_state = 0
+    est.fit(L4).set_params(random_state=seed)
+    with pytest.raises((ValueError, TypeError), match="^random_state:"):
+        est.predict(L4)

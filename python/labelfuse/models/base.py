@@ -20,7 +20,8 @@ from .._validation import as_label_matrix, as_labels, check_cardinality
 from ..metrics import METRICS
 from .._params import Params
 
-__all__ = ["BaseLabelModel", "NotFittedError", "FORMAT_VERSION", "TIE_POLICIES", "load", "resolve_tie_policy"]
+__all__ = ["BaseLabelModel", "NotFittedError", "FORMAT_VERSION", "TIE_POLICIES", "check_random_state", "load",
+           "resolve_tie_policy"]
 
 FORMAT_VERSION = 1
 _SUPPORTED_VERSIONS = (1,)
@@ -41,6 +42,17 @@ def resolve_tie_policy(policy: Any) -> str:
     if policy not in TIE_POLICIES:
         raise ValueError(f"tie_policy: expected one of {TIE_POLICIES}, got {policy!r}")
     return policy
+
+
+def check_random_state(value: Any, name: str = "random_state") -> Any:
+    """None, a non-negative int seed (Python or numpy), or a numpy Generator / SeedSequence / BitGenerator."""
+    if value is None or isinstance(value, (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator)):
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected None or a non-negative int seed, got {type(value).__name__} {value!r:.40}")
+    if value < 0:
+        raise ValueError(f"{name}: expected a non-negative int seed, got {value}")
+    return value
 
 
 def break_ties(P: np.ndarray, policy: str, prior: np.ndarray, random_state: Any) -> np.ndarray:
@@ -198,7 +210,7 @@ class BaseLabelModel(Params):
 
     def _decide(self, P: np.ndarray, tie_policy: Optional[str]) -> np.ndarray:
         policy = resolve_tie_policy(self.tie_policy if tie_policy is None else tie_policy)
-        return break_ties(P, policy, self.class_balance_, self.random_state)
+        return break_ties(P, policy, self.class_balance_, check_random_state(self.random_state))
 
     def score(
         self,

@@ -15,6 +15,7 @@ from .base import (
     NotFittedError,
     check_choice,
     check_class_balance,
+    check_random_state,
     class_balance_from_labels,
     resolve_cardinality,
     resolve_tie_policy,
@@ -141,6 +142,7 @@ class LabelModel(BaseLabelModel):
         method = check_choice(self.method, "method", METHODS)
         self._abstentions = self._resolve_abstentions(method)
         resolve_tie_policy(self.tie_policy)
+        check_random_state(self.random_state)
         self._method_options(method)
         # the posterior's tables are the smallest per-class allocation every method makes: (m, k + 1, k) float64
         k = resolve_cardinality(L, self.cardinality, table_bytes=lambda k: 8 * L.shape[1] * (k + 1) * k,
