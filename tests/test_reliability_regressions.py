@@ -183,6 +183,13 @@ def test_method_options_are_checked_naming_the_argument(method, options):
         lf.LabelModel(method=method, method_options=options).fit(L4)
 
 
+@pytest.mark.parametrize("method, options", [("triplet", {"min_overlap": 0, "dedupe": False}),
+                                             ("covariance", {"tol": 1e-3, "ridge": 0.1}),
+                                             ("dawid_skene", {"accelerate": False})])
+def test_method_options_of_each_method_pass_the_check(method, options):
+    lf.LabelModel(method=method, method_options=options).fit(L4)  # covariance's own tol is not the EM's
+
+
 @pytest.mark.parametrize("model", ["majority", "dawid_skene"])
 @pytest.mark.parametrize("seed", ["x", -1, 1.5])
 def test_bad_random_state_is_refused_at_fit_naming_it(model, seed):

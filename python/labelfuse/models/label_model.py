@@ -47,7 +47,8 @@ def accuracies_from_cpt(cpt: np.ndarray, class_balance: np.ndarray) -> np.ndarra
 
 
 # keyword arguments of the fit functions that LabelModel sets itself (hyperparameters, warm start, threads)
-_SET_BY_THE_MODEL = ("max_iter", "tol", "smoothing", "abstentions", "init", "n_threads")
+_SET_BY_THE_MODEL = {"triplet": (), "covariance": (),
+                     "dawid_skene": ("max_iter", "tol", "smoothing", "abstentions", "init", "n_threads")}
 
 
 def _fit_function(method: str):
@@ -206,9 +207,10 @@ class LabelModel(BaseLabelModel):
             raise TypeError(f"method_options: expected a dict of keyword arguments or None, got {type(options).__name__}")
         fit_fn = _fit_function(method)
         parameters = inspect.signature(fit_fn).parameters.values()
-        allowed = [p.name for p in parameters if p.kind == p.KEYWORD_ONLY and p.name not in _SET_BY_THE_MODEL]
+        reserved = _SET_BY_THE_MODEL[method]
+        allowed = [p.name for p in parameters if p.kind == p.KEYWORD_ONLY and p.name not in reserved]
         takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters)
-        unknown = [key for key in options if key in _SET_BY_THE_MODEL or not isinstance(key, str)
+        unknown = [key for key in options if key in reserved or not isinstance(key, str)
                    or (key not in allowed and not takes_any)]
         if unknown:
             raise ValueError(f"method_options: {unknown} are not options of {fit_fn.__name__} that LabelModel passes "
