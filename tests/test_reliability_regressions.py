@@ -202,3 +202,11 @@ def test_bad_random_state_is_refused_at_fit_naming_it(model, seed):
     est.fit(L4).set_params(random_state=seed)
     with pytest.raises((ValueError, TypeError), match="^random_state:"):
         est.predict(L4)
+
+
+@pytest.mark.parametrize("metrics", [None, 3, [["accuracy"]], [1]])
+def test_score_names_metrics_that_are_not_names(metrics):
+    mv = lf.MajorityVote().fit(L4)
+    # None / 3 were "object is not iterable", [["accuracy"]] "unhashable type: 'list'"
+    with pytest.raises((ValueError, TypeError), match="^metrics:"):
+        mv.score(L4, np.zeros(4, int), metrics=metrics)

@@ -222,8 +222,15 @@ class BaseLabelModel(Params):
         """Metrics against gold labels Y: any of accuracy, f1, precision, recall (binary: class 1 is positive;
         multi-class: macro average), brier, log_loss. Tied rows follow ``tie_policy`` (an abstention counts as
         wrong)."""
-        names = [metrics] if isinstance(metrics, str) else list(metrics)
-        unknown = [m for m in names if m not in METRICS]
+        if isinstance(metrics, str):
+            names = [metrics]
+        else:
+            try:
+                names = list(metrics)
+            except TypeError:
+                raise TypeError(f"metrics: expected a metric name or a list of names among {sorted(METRICS)}, got "
+                                f"{type(metrics).__name__}") from None
+        unknown = [m for m in names if not isinstance(m, str) or m not in METRICS]
         if unknown or not names:
             raise ValueError(f"metrics: expected names among {sorted(METRICS)}, got {names!r}")
         self._check_fitted()
