@@ -210,3 +210,9 @@ def test_score_names_metrics_that_are_not_names(metrics):
     # None / 3 were "object is not iterable", [["accuracy"]] "unhashable type: 'list'"
     with pytest.raises((ValueError, TypeError), match="^metrics:"):
         mv.score(L4, np.zeros(4, int), metrics=metrics)
+
+
+def test_score_on_no_rows_blames_L():
+    mv = lf.MajorityVote().fit(L4)
+    with pytest.raises(ValueError, match="^L: has no rows"):  # was "y_true: is empty" (no such argument)
+        mv.score(L4[:0], [])

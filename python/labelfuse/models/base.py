@@ -235,6 +235,8 @@ class BaseLabelModel(Params):
             raise ValueError(f"metrics: expected names among {sorted(METRICS)}, got {names!r}")
         self._check_fitted()
         P, decision = self._decision_proba(self._check_L(L))
+        if P.shape[0] == 0:  # every metric is a mean over rows
+            raise ValueError("L: has no rows, so there is nothing to score")
         Y = as_labels(Y, P.shape[0], self.cardinality_)
         pred = self._decide(decision, tie_policy)
         out = {}
