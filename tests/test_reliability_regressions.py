@@ -216,3 +216,8 @@ def test_score_on_no_rows_blames_L():
     mv = lf.MajorityVote().fit(L4)
     with pytest.raises(ValueError, match="^L: has no rows"):  # was "y_true: is empty" (no such argument)
         mv.score(L4[:0], [])
+
+
+def test_refit_with_an_empty_list_of_changed_columns():
+    lm = lf.LabelModel().fit(L4)
+    assert lm.refit(L4, columns=[]) is lm  # was "columns: expected LF indices in 0..3, got []"

@@ -279,6 +279,8 @@ class LabelModel(BaseLabelModel):
             changed = np.flatnonzero(_core.changed_columns(L_new, old, n_threads=self._threads()))
         else:
             cols = np.asarray(columns)
+            if cols.ndim == 1 and cols.size == 0:  # [] is a float64 array to numpy: no column changed
+                cols = cols.astype(np.int64)
             if cols.ndim != 1 or cols.dtype.kind not in "iu" or (cols.size and (cols.min() < 0 or cols.max() >= m)):
                 raise ValueError(f"columns: expected LF indices in 0..{m - 1}, got {columns!r}")
             changed = np.unique(cols)
