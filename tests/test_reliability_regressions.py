@@ -221,3 +221,16 @@ def test_score_on_no_rows_blames_L():
 def test_refit_with_an_empty_list_of_changed_columns():
     lm = lf.LabelModel().fit(L4)
     assert lm.refit(L4, columns=[]) is lm  # was "columns: expected LF indices in 0..3, got []"
+
+
+def test_covariance_keeps_a_given_class_balance_as_given():
+    # the better-than-random relabelling permuted the given balance too: fit(class_balance=[.39, .59, .02]) came
+    # back with class_balance_ [.39, .02, .59] (and Y_dev's [5/9, 4/9] as [4/9, 5/9])
+    balance = np.array([0.39421942, 0.58782436, 0.01795622]) / 1.00000000
+    lm = lf.LabelModel(method="covariance").fit(np.array([[2]]), class_balance=balance / balance.sum())
+    np.testing.assert_allclose(lm.class_balance_, balance / balance.sum(), rtol=1e-12)
+    lm = lf.LabelModel(method="covariance").fit(np.array([[-1, -1], [1, 0]]), Y_dev=[1, 1, 1, 0, 0, 0, 0])
+    np.testing.assert_allclose(lm.class_balance_, [5 / 9, 4 / 9], rtol=1e-12)
+    # a relabelling that maps the balance onto itself is still applied (uniform: the label swap)
+    lm = lf.LabelModel(method="covariance").fit(np.array([[-1, -1], [1, 0]]), class_balance="uniform")
+    np.testing.assert_allclose(lm.class_balance_, 0.5)
