@@ -234,3 +234,25 @@ def test_covariance_keeps_a_given_class_balance_as_given():
     # a relabelling that maps the balance onto itself is still applied (uniform: the label swap)
     lm = lf.LabelModel(method="covariance").fit(np.array([[-1, -1], [1, 0]]), class_balance="uniform")
     np.testing.assert_allclose(lm.class_balance_, 0.5)
+
+
+# ---- found by tests/test_fuzz_hierarchy.py -----------------------------------------------------------------------
+@pytest.mark.parametrize("cardinality", [2**40, 2**70])
+def test_task_graph_refuses_an_absurd_cardinality_before_enumerating_it(cardinality):
+    from labelfuse.hierarchy import MAX_TASK_LABELS
+
+    # validate() walked range(2**40) labels, appending a path per label until the memory ran out; run in a child
+    # with a memory cap so that, unfixed, this fails instead of taking the machine down
+    code = textwrap.dedent(f"""
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+        import labelfuse as lf
+        try:
+            lf.TaskGraph({{"root": {{"cardinality": {cardinality}}}}}).validate()
+        except ValueError as exc:
+            print("ValueError", exc)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("ValueError tasks['root'] cardinality:"), (
+        proc.returncode, proc.stdout, proc.stderr[-500:])
+    lf.TaskGraph({"root": {"cardinality": MAX_TASK_LABELS}}).validate()  # the largest allowed still builds

@@ -22,6 +22,9 @@ from ._validation import as_label_matrix
 __all__ = ["NOT_APPLICABLE", "TaskGraph", "TaskVotes", "as_task_votes"]
 
 NOT_APPLICABLE = -1
+# Every end label is enumerated (a path per label), so a task's cardinality is bounded: an absurd one (2**40) was a
+# loop over 2**40 labels that filled the memory. 65536 is far beyond what the label models over end labels can fit.
+MAX_TASK_LABELS = 2**16
 
 
 class TaskGraph:
@@ -56,6 +59,10 @@ class TaskGraph:
             raise ValueError(f"name: duplicate task name {name!r}")
         if isinstance(cardinality, bool) or not isinstance(cardinality, (int, np.integer)) or cardinality < 2:
             raise ValueError(f"tasks[{name!r}] cardinality: expected an int >= 2, got {cardinality!r}")
+        if cardinality > MAX_TASK_LABELS:
+            raise ValueError(f"tasks[{name!r}] cardinality: {cardinality} labels; a task has at most "
+                             f"{MAX_TASK_LABELS} (the end labels are enumerated, and the label models over them "
+                             "hold tables of n_end_labels^2 per LF)")
         if labels is not None:
             labels = [str(v) for v in labels]
             if len(labels) != cardinality or len(set(labels)) != len(labels):
