@@ -256,3 +256,17 @@ def test_task_graph_refuses_an_absurd_cardinality_before_enumerating_it(cardinal
     assert proc.returncode == 0 and proc.stdout.startswith("ValueError tasks['root'] cardinality:"), (
         proc.returncode, proc.stdout, proc.stderr[-500:])
     lf.TaskGraph({"root": {"cardinality": MAX_TASK_LABELS}}).validate()  # the largest allowed still builds
+
+
+@pytest.mark.parametrize("name", ["", "a.b", 3, None])
+def test_task_description_with_a_bad_task_name_blames_tasks(name):
+    with pytest.raises(ValueError, match="^tasks: task names"):  # was "name: ..." (TaskGraph has no such argument)
+        lf.TaskGraph({name: {"cardinality": 2}})
+
+
+@pytest.mark.parametrize("labels", [5, 2.5])
+def test_task_labels_that_are_not_a_list_name_the_task(labels):
+    with pytest.raises(TypeError, match=r"^tasks\['t'\] labels:"):  # was "'int' object is not iterable"
+        lf.TaskGraph({"t": {"cardinality": 2, "labels": labels}})
+    with pytest.raises(TypeError, match=r"^tasks\['t'\] labels:"):
+        lf.TaskGraph().add_task("t", 2, labels=labels)

@@ -13,7 +13,7 @@ The label models over end labels are in :mod:`labelfuse.hierarchy_models`.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -45,6 +45,8 @@ class TaskGraph:
                 raise TypeError(f"tasks: expected a dict {{task: {{'cardinality': k, 'parent': ...}}}}, got "
                                 f"{type(tasks).__name__}")
             for name, spec in tasks.items():
+                if not isinstance(name, str) or not name or "." in name:  # (add_task would blame its `name`)
+                    raise ValueError(f"tasks: task names must be non-empty strings without '.', got {name!r}")
                 if not isinstance(spec, Mapping) or "cardinality" not in spec:
                     raise TypeError(f"tasks[{name!r}]: expected a dict with 'cardinality' (and 'parent'), got {spec!r}")
                 self.add_task(name, spec["cardinality"], parent=spec.get("parent"), labels=spec.get("labels"))
@@ -64,6 +66,9 @@ class TaskGraph:
                              f"{MAX_TASK_LABELS} (the end labels are enumerated, and the label models over them "
                              "hold tables of n_end_labels^2 per LF)")
         if labels is not None:
+            if isinstance(labels, (str, bytes)) or not isinstance(labels, Iterable):
+                raise TypeError(f"tasks[{name!r}] labels: expected a list of {cardinality} names, got "
+                                f"{type(labels).__name__}")
             labels = [str(v) for v in labels]
             if len(labels) != cardinality or len(set(labels)) != len(labels):
                 raise ValueError(f"tasks[{name!r}] labels: expected {cardinality} distinct names, got {labels!r}")
