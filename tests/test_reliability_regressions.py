@@ -270,3 +270,10 @@ def test_task_labels_that_are_not_a_list_name_the_task(labels):
         lf.TaskGraph({"t": {"cardinality": 2, "labels": labels}})
     with pytest.raises(TypeError, match=r"^tasks\['t'\] labels:"):
         lf.TaskGraph().add_task("t", 2, labels=labels)
+
+
+@pytest.mark.parametrize("key", ["Parent", "label", "cardinalty"])
+def test_task_description_with_an_unknown_key_is_refused(key):
+    # a misspelt key was ignored: {"Parent": ...} silently made a second root, {"label": [...]} dropped the names
+    with pytest.raises(ValueError, match=r"^tasks\['b'\]: unknown keys"):
+        lf.TaskGraph({"a": {"cardinality": 2}, "b": {"cardinality": 2, "parent": ("a", 0), key: ["x", "y"]}})

@@ -25,6 +25,7 @@ NOT_APPLICABLE = -1
 # Every end label is enumerated (a path per label), so a task's cardinality is bounded: an absurd one (2**40) was a
 # loop over 2**40 labels that filled the memory. 65536 is far beyond what the label models over end labels can fit.
 MAX_TASK_LABELS = 2**16
+_SPEC_KEYS = ("cardinality", "parent", "labels")
 
 
 class TaskGraph:
@@ -49,6 +50,9 @@ class TaskGraph:
                     raise ValueError(f"tasks: task names must be non-empty strings without '.', got {name!r}")
                 if not isinstance(spec, Mapping) or "cardinality" not in spec:
                     raise TypeError(f"tasks[{name!r}]: expected a dict with 'cardinality' (and 'parent'), got {spec!r}")
+                unknown = [str(key) for key in spec if key not in _SPEC_KEYS]
+                if unknown:  # a misspelt 'parent' or 'labels' would silently make a root / drop the names
+                    raise ValueError(f"tasks[{name!r}]: unknown keys {unknown}; expected {list(_SPEC_KEYS)}")
                 self.add_task(name, spec["cardinality"], parent=spec.get("parent"), labels=spec.get("labels"))
 
     # ---- construction ------------------------------------------------------------------------------------------
