@@ -277,3 +277,23 @@ def test_task_description_with_an_unknown_key_is_refused(key):
     # a misspelt key was ignored: {"Parent": ...} silently made a second root, {"label": [...]} dropped the names
     with pytest.raises(ValueError, match=r"^tasks\['b'\]: unknown keys"):
         lf.TaskGraph({"a": {"cardinality": 2}, "b": {"cardinality": 2, "parent": ("a", 0), key: ["x", "y"]}})
+
+
+def test_task_graph_queries_check_their_arguments():
+    g = lf.TaskGraph({"root": {"cardinality": 2}, "child": {"cardinality": 2, "parent": ("root", 0)}})
+    with pytest.raises(ValueError, match="^end_label:"):  # -1 read the last end label; 3 was an IndexError
+        g.task_labels_of(-1)
+    for bad in (3, 1.5, True):
+        with pytest.raises(ValueError, match="^end_label:"):
+            g.task_labels_of(bad)
+    with pytest.raises(ValueError, match="^label:"):  # label 2 of a 2-label task was named "2"
+        g.label_name("root", 2)
+    with pytest.raises(ValueError, match="^task:"):  # was KeyError
+        g.label_name("nope", 0)
+    with pytest.raises(TypeError, match="^task:"):  # was "unhashable type: 'list'"
+        g.cardinality(["root"])
+    with pytest.raises(TypeError, match="^task_labels:"):  # was AttributeError: 'list' object has no attribute 'get'
+        g.end_label_of([("root", 1)])
+    with pytest.raises(TypeError, match="^P_end:"):  # was numpy's "could not convert string to float"
+        g.task_marginals(np.full((2, 3), "x"))
+    assert g.label_name("root", np.int64(1)) == "1" and g.task_labels_of(np.int64(2)) == {"root": 1, "child": -1}

@@ -116,7 +116,7 @@ class TaskGraph:
                 raise ValueError(f"tasks: cycle: task {t!r} is its own parent")
             label = self._label_index(p, label, f"tasks[{t!r}] parent")
             if (p, label) in children:
-                raise ValueError(f"tasks[{t!r}]: label {self.label_name(p, label)!r} of {p!r} already activates "
+                raise ValueError(f"tasks[{t!r}]: label {self._label_name(p, label)!r} of {p!r} already activates "
                                  f"task {children[(p, label)]!r}")
             parents[t] = (p, label)
             children[(p, label)] = t
@@ -202,6 +202,13 @@ class TaskGraph:
         return self._build()["depth"][task]
 
     def label_name(self, task: str, label: int) -> str:
+        self._check_task(task)
+        k = self._tasks[task]["cardinality"]
+        if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)) or not 0 <= label < k:
+            raise ValueError(f"label: expected a label index of task {task!r} in 0..{k - 1}, got {label!r}")
+        return self._label_name(task, int(label))
+
+    def _label_name(self, task: str, label: int) -> str:
         names = self._tasks[task]["labels"]
         return names[label] if names is not None else str(label)
 
@@ -214,7 +221,7 @@ class TaskGraph:
         return [list(p) for p in self._build()["paths"]]
 
     def end_label_names(self, sep: str = ":") -> List[str]:
-        return [sep.join(self.label_name(t, v) for t, v in p) for p in self._build()["paths"]]
+        return [sep.join(self._label_name(t, v) for t, v in p) for p in self._build()["paths"]]
 
     @property
     def end_task_labels(self) -> np.ndarray:
@@ -224,11 +231,17 @@ class TaskGraph:
 
     def task_labels_of(self, end_label: int) -> Dict[str, int]:
         """{task: label or NOT_APPLICABLE} for one end label."""
+        E = self.n_end_labels
+        if isinstance(end_label, (bool, np.bool_)) or not isinstance(end_label, (int, np.integer)) or not (
+                0 <= end_label < E):  # (a negative index would silently read from the end)
+            raise ValueError(f"end_label: expected an end label in 0..{E - 1}, got {end_label!r}")
         row = self._build()["end_task_labels"][end_label]
         return {t: int(v) for t, v in zip(self.tasks, row)}
 
     def end_label_of(self, task_labels: Mapping[str, int]) -> int:
         """The end label whose path gives these task labels (tasks off the path may be omitted or -1)."""
+        if not isinstance(task_labels, Mapping):
+            raise TypeError(f"task_labels: expected a dict {{task: label}}, got {type(task_labels).__name__}")
         for e, path in enumerate(self._build()["paths"]):
             d = dict(path)
             if all(task_labels.get(t, NOT_APPLICABLE) == d.get(t, NOT_APPLICABLE) for t in set(d) | set(task_labels)):
@@ -248,7 +261,11 @@ class TaskGraph:
     def task_marginals(self, P_end: np.ndarray) -> Dict[str, np.ndarray]:
         """Per-task marginals from end-label probabilities: {task: (n, k_t + 1)}, column v = p(task = v), last
         column = p(not applicable) (0 for the root). Consistent with the tree by construction."""
-        P_end = np.asarray(P_end, dtype=np.float64)
+        try:
+            P_end = np.asarray(P_end, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"P_end: expected an (n, {self.n_end_labels}) array of probabilities, got "
+                            f"{type(P_end).__name__}") from None
         if P_end.ndim != 2 or P_end.shape[1] != self.n_end_labels:
             raise ValueError(f"P_end: expected shape (n, {self.n_end_labels}), got {P_end.shape}")
         return {t: P_end @ self.routing_matrix(t) for t in self.tasks}
@@ -267,6 +284,8 @@ class TaskGraph:
 
     def _check_task(self, task: str) -> None:
         self._build()
+        if not isinstance(task, str):  # (a list is not even hashable)
+            raise TypeError(f"task: expected a task name (str), got {type(task).__name__}")
         if task not in self._tasks:
             raise ValueError(f"task: {task!r} is not in the task graph ({sorted(self._tasks)})")
 
