@@ -297,3 +297,22 @@ def test_task_graph_queries_check_their_arguments():
     with pytest.raises(TypeError, match="^P_end:"):  # was numpy's "could not convert string to float"
         g.task_marginals(np.full((2, 3), "x"))
     assert g.label_name("root", np.int64(1)) == "1" and g.task_labels_of(np.int64(2)) == {"root": 1, "child": -1}
+
+
+@pytest.mark.parametrize("name, value", [("max_iter", True), ("max_iter", "5"), ("tol", np.nan), ("tol", "x"),
+                                         ("smoothing", np.nan), ("smoothing", -0.5), ("smoothing", np.inf),
+                                         ("init_accuracy", "x"), ("init_accuracy", None), ("prior_strength", np.nan),
+                                         ("prior_strength", np.inf), ("prior_strength", "x"), ("n_threads", 0)])
+def test_hierarchical_label_model_checks_its_hyperparameters(name, value):
+    # NaN / negative / infinite smoothing and prior_strength gave NaN tables and probabilities, strings raised
+    # "could not convert string to float" or "'<' not supported", max_iter=True ran one iteration
+    g = lf.TaskGraph({"root": {"cardinality": 2}})
+    with pytest.raises((ValueError, TypeError), match=f"^{name}:"):
+        lf.HierarchicalLabelModel(g, **{name: value}).fit({"root": np.array([[0, 1], [1, 1]])})
+
+
+@pytest.mark.parametrize("value", ["x", None, np.nan, 1.0])
+def test_soft_mv_checks_its_accuracy(value):
+    g = lf.TaskGraph({"root": {"cardinality": 2}})
+    with pytest.raises((ValueError, TypeError), match="^accuracy:"):  # "x": "could not convert string to float"
+        lf.SoftMV(g, accuracy=value).predict_proba({"root": np.array([[0, 1]])})

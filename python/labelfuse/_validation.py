@@ -169,3 +169,16 @@ def check_model_memory(n_bytes: int, cardinality: int, *, inferred: bool, what: 
     why = " (inferred from the largest label in L: pass cardinality)" if inferred else ""
     raise ValueError(f"cardinality: {cardinality} classes{why} would need {n_bytes / 2**30:.1f} GiB for {what} "
                      f"(limit {MAX_COUNT_BYTES / 2**30:.0f} GiB)")
+
+
+def check_number(value: Any, name: str, *, low: float = -np.inf, high: float = np.inf, low_open: bool = False,
+                 high_open: bool = False) -> float:
+    """A real number (Python or numpy; not a bool, not NaN) in the interval from ``low`` to ``high`` (open ends
+    excluded), as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r:.40}")
+    v = float(value)
+    if np.isnan(v) or v < low or v > high or (low_open and v == low) or (high_open and v == high):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name}: expected a number in {interval}, got {value!r}")
+    return v

@@ -28,6 +28,7 @@ import numpy as np
 from . import _core
 from .hierarchy import NOT_APPLICABLE, TaskGraph, TaskVotes, as_task_votes
 from ._params import Params
+from ._validation import check_n_threads, check_number
 
 __all__ = ["HardMV", "HierarchicalLabelModel", "HierarchicalVotes", "SoftMV", "make_hierarchical_votes",
            "exact_end_posterior"]
@@ -257,17 +258,23 @@ class HierarchicalLabelModel(_HierBase):
         """Fit on votes ``L`` ({task: L_t} or one matrix with ``lf_tasks``); ``Y_dev`` (end labels of a few
         labelled rows) fixes the class balance instead of learning it."""
         g = self._check_graph()
+        if isinstance(self.max_iter, (bool, np.bool_)) or not isinstance(self.max_iter, (int, np.integer)):
+            raise TypeError(f"max_iter: expected an int >= 1, got {type(self.max_iter).__name__}")
+        if self.max_iter < 1:
+            raise ValueError(f"max_iter: expected an int >= 1, got {self.max_iter!r}")
+        tol = check_number(self.tol, "tol", low=0.0)
+        smoothing = check_number(self.smoothing, "smoothing", low=0.0, high_open=True)
+        init_accuracy = check_number(self.init_accuracy, "init_accuracy", low=0.0, high=1.0, low_open=True,
+                                     high_open=True)
+        prior_strength = check_number(self.prior_strength, "prior_strength", low=0.0, high_open=True)
+        n_threads = check_n_threads(self.n_threads)
         votes = as_task_votes(g, L, lf_tasks)
         if votes.n == 0:
             raise ValueError("L: has no rows")
-        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
-            raise ValueError(f"max_iter: expected an int >= 1, got {self.max_iter!r}")
-        if not 0.0 < float(self.init_accuracy) < 1.0:
-            raise ValueError(f"init_accuracy: expected a value in (0, 1), got {self.init_accuracy!r}")
         E = g.n_end_labels
         fixed_balance = self._dev_balance(Y_dev, E)
         balance = fixed_balance if fixed_balance is not None else np.full(E, 1.0 / E)
-        Q = _posterior(votes, fixed_tables(votes, float(self.init_accuracy)), balance, self.n_threads)
+        Q = _posterior(votes, fixed_tables(votes, init_accuracy), balance, n_threads)
 
         # one-hot of every (LF, vote) pair: the M-step's counts are onehot.T @ Q (see _vote_counts)
         sizes = np.array([g.cardinality(t) + 1 for t in votes.lf_tasks])
@@ -280,23 +287,21 @@ class HierarchicalLabelModel(_HierBase):
             S[np.arange(E), states[t]] = 1.0
             tied[t] = S
 
-        if float(self.prior_strength) < 0:
-            raise ValueError(f"prior_strength: expected a value >= 0, got {self.prior_strength!r}")
-        pseudo = [float(self.prior_strength) * T for T in _prior_tables(votes, float(self.init_accuracy))]
+        pseudo = [prior_strength * T for T in _prior_tables(votes, init_accuracy)]
         tables: List[np.ndarray] = []
         n_iter, converged = 0, False
         for n_iter in range(1, int(self.max_iter) + 1):
             counts = _vote_counts(cols, Q, int(offsets[-1]))  # (sum(k_t + 1), E)
             new_tables = []
             for j, t in enumerate(votes.lf_tasks):
-                C = counts[offsets[j]:offsets[j + 1]] @ tied[t] + self.smoothing + pseudo[j]
+                C = counts[offsets[j]:offsets[j + 1]] @ tied[t] + smoothing + pseudo[j]
                 new_tables.append(C / C.sum(axis=0, keepdims=True))
             if fixed_balance is None:
-                balance = (Q.sum(axis=0) + self.smoothing) / (votes.n + E * self.smoothing)
+                balance = (Q.sum(axis=0) + smoothing) / (votes.n + E * smoothing)
             delta = max((np.abs(a - b).max() for a, b in zip(new_tables, tables)), default=np.inf)
             tables = new_tables
-            Q = _posterior(votes, tables, balance, self.n_threads)
-            if delta < self.tol:
+            Q = _posterior(votes, tables, balance, n_threads)
+            if delta < tol:
                 converged = True
                 break
         self.tables_ = tables
@@ -328,8 +333,8 @@ class SoftMV(_HierBase):
 
     def fit(self, L: Any = None, lf_tasks: Optional[Sequence[str]] = None, Y_dev: Any = None) -> "SoftMV":
         g = self._check_graph()
-        if not 0.0 < float(self.accuracy) < 1.0:
-            raise ValueError(f"accuracy: expected a value in (0, 1), got {self.accuracy!r}")
+        check_number(self.accuracy, "accuracy", low=0.0, high=1.0, low_open=True, high_open=True)
+        check_n_threads(self.n_threads)
         E = g.n_end_labels
         balance = self._dev_balance(Y_dev, E)
         self.class_balance_ = balance if balance is not None else np.full(E, 1.0 / E)
