@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -316,3 +317,19 @@ def test_soft_mv_checks_its_accuracy(value):
     g = lf.TaskGraph({"root": {"cardinality": 2}})
     with pytest.raises((ValueError, TypeError), match="^accuracy:"):  # "x": "could not convert string to float"
         lf.SoftMV(g, accuracy=value).predict_proba({"root": np.array([[0, 1]])})
+
+
+def test_hierarchical_model_without_smoothing_has_no_nan():
+    # smoothing=0 left the root's not-applicable column (no mass ever) at 0/0: NaN tables, a RuntimeWarning, and
+    # NaN accuracies for tasks the fitted balance gives no mass
+    g = lf.TaskGraph({"root": {"cardinality": 2}, "child": {"cardinality": 2, "parent": ("root", 0)}})
+    L = {"root": np.array([[1], [1], [1]]), "child": np.array([[0], [-1], [1]])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = lf.HierarchicalLabelModel(g, smoothing=0.0).fit(L)
+    for T in model.tables_:
+        assert np.all(np.isfinite(T))
+        np.testing.assert_allclose(T.sum(axis=0), 1.0)
+    np.testing.assert_allclose(model.tables_[0][:, 2], 1 / 3)  # root's not-applicable state: uniform
+    assert np.all(np.isfinite(model.accuracy_)) and np.all(np.isfinite(model.precision_))
+    assert np.all(np.isfinite(model.predict_proba(L)))

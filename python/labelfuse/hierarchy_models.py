@@ -182,7 +182,7 @@ def _precisions(votes: TaskVotes, tables: List[np.ndarray], balance: np.ndarray)
     out = np.empty(votes.m)
     for j, (t, T) in enumerate(zip(votes.lf_tasks, tables)):
         k = g.cardinality(t)
-        w = balance @ g.routing_matrix(t)[:, :k]
+        w = _label_weights(balance @ g.routing_matrix(t)[:, :k])
         out[j] = float(np.diag(T[1:, :k]) @ w / max((1.0 - T[0, :k]) @ w, _FLOOR))
     return out
 
@@ -210,6 +210,21 @@ def _prior_tables(votes: TaskVotes, accuracy: float) -> List[np.ndarray]:
     return out
 
 
+def _normalised_columns(C: np.ndarray) -> np.ndarray:
+    """Expected counts -> a table whose columns sum to 1. A state that holds no mass (with smoothing = 0 and no
+    prior: the root's not-applicable state, or labels no row is given) has nothing to estimate it from: its column
+    is uniform instead of 0/0."""
+    mass = C.sum(axis=0, keepdims=True)
+    return np.where(mass > 0, C / np.where(mass > 0, mass, 1.0), 1.0 / C.shape[0])
+
+
+def _label_weights(w: np.ndarray) -> np.ndarray:
+    """A task's labels weighted by the class balance below each; uniform when the fitted balance puts no mass on
+    the task at all (then no weighting is better than another, and 0/0 would be NaN)."""
+    total = w.sum()
+    return w / total if total > 0 else np.full(w.shape, 1.0 / w.size)
+
+
 def _accuracies(votes: TaskVotes, tables: List[np.ndarray], balance: np.ndarray) -> np.ndarray:
     """Per LF: P(vote = task label | the task applies, the LF votes), averaged over the task's labels with the
     class balance of the end labels below each."""
@@ -219,7 +234,7 @@ def _accuracies(votes: TaskVotes, tables: List[np.ndarray], balance: np.ndarray)
         k = g.cardinality(t)
         w = balance @ g.routing_matrix(t)[:, :k]
         per_label = np.diag(T[1:, :k]) / np.maximum(1.0 - T[0, :k], _FLOOR)
-        acc[j] = float(per_label @ (w / w.sum()))
+        acc[j] = float(per_label @ _label_weights(w))
     return acc
 
 
@@ -231,7 +246,8 @@ class HierarchicalLabelModel(_HierBase):
     ----------
     graph: the task schema.
     max_iter, tol: EM stops when no table entry moves by more than ``tol``.
-    smoothing: pseudo-count added to every table cell (keeps rare states away from 0/1).
+    smoothing: pseudo-count added to every table cell (keeps rare states away from 0/1). With 0 (and no prior), a
+        state no row occupies, e.g. the root's not-applicable state, gets a uniform table column.
     init_accuracy: Soft MV accuracy used for the initial posterior and as the prior's accuracy.
     prior_strength: MAP estimation: every table column gets this many pseudo-votes drawn from a prior table (the
         LF's overall abstain rate, ``init_accuracy`` on the votes, uniform votes when not applicable). 0 = plain
@@ -295,7 +311,7 @@ class HierarchicalLabelModel(_HierBase):
             new_tables = []
             for j, t in enumerate(votes.lf_tasks):
                 C = counts[offsets[j]:offsets[j + 1]] @ tied[t] + smoothing + pseudo[j]
-                new_tables.append(C / C.sum(axis=0, keepdims=True))
+                new_tables.append(_normalised_columns(C))
             if fixed_balance is None:
                 balance = (Q.sum(axis=0) + smoothing) / (votes.n + E * smoothing)
             delta = max((np.abs(a - b).max() for a, b in zip(new_tables, tables)), default=np.inf)
