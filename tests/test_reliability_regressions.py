@@ -333,3 +333,11 @@ def test_hierarchical_model_without_smoothing_has_no_nan():
     np.testing.assert_allclose(model.tables_[0][:, 2], 1 / 3)  # root's not-applicable state: uniform
     assert np.all(np.isfinite(model.accuracy_)) and np.all(np.isfinite(model.precision_))
     assert np.all(np.isfinite(model.predict_proba(L)))
+
+
+def test_unfitted_hierarchical_model_raises_not_fitted_error():
+    from labelfuse.models import NotFittedError
+
+    g = lf.TaskGraph({"root": {"cardinality": 2}})
+    with pytest.raises(NotFittedError, match="not fitted"):  # was a plain ValueError, unlike every other model
+        lf.HierarchicalLabelModel(g).predict_tasks({"root": np.array([[0]])})

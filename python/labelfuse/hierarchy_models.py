@@ -29,6 +29,7 @@ from . import _core
 from .hierarchy import NOT_APPLICABLE, TaskGraph, TaskVotes, as_task_votes
 from ._params import Params
 from ._validation import check_n_threads, check_number
+from .models.base import NotFittedError
 
 __all__ = ["HardMV", "HierarchicalLabelModel", "HierarchicalVotes", "SoftMV", "make_hierarchical_votes",
            "exact_end_posterior"]
@@ -331,7 +332,7 @@ class HierarchicalLabelModel(_HierBase):
 
     def predict_proba(self, L: Any, lf_tasks: Optional[Sequence[str]] = None) -> np.ndarray:
         if not hasattr(self, "tables_"):
-            raise ValueError("HierarchicalLabelModel: call fit before predict_proba")
+            raise NotFittedError("This HierarchicalLabelModel is not fitted yet: call fit(L) before using this method.")
         votes = as_task_votes(self.graph, L, lf_tasks)
         if votes.lf_tasks != self.lf_tasks_:
             raise ValueError(f"L: the LFs' tasks {votes.lf_tasks} differ from those seen in fit {self.lf_tasks_}")
