@@ -341,3 +341,20 @@ def test_unfitted_hierarchical_model_raises_not_fitted_error():
     g = lf.TaskGraph({"root": {"cardinality": 2}})
     with pytest.raises(NotFittedError, match="not fitted"):  # was a plain ValueError, unlike every other model
         lf.HierarchicalLabelModel(g).predict_tasks({"root": np.array([[0]])})
+
+
+@pytest.mark.parametrize("model", ["soft", "hard"])
+def test_soft_and_hard_mv_fit_check_what_they_are_given(model):
+    g = lf.TaskGraph({"root": {"cardinality": 2}})
+    est = lf.SoftMV(g) if model == "soft" else lf.HardMV(g)
+    # fit ignored its arguments: votes it cannot predict on and bad dev labels were accepted
+    with pytest.raises(ValueError, match="^L:"):
+        est.fit({"root": np.array([[0, 5]])})
+    with pytest.raises(TypeError, match=r"^L\['root'\]:"):
+        est.fit({"root": np.array([[0.5]])})
+    with pytest.raises(ValueError, match="^lf_tasks:"):
+        est.fit(np.array([[0, 1]]), lf_tasks=["root"])
+    with pytest.raises(ValueError, match="^Y_dev:"):
+        est.fit(Y_dev=[0, 7])
+    assert est.fit({"root": np.array([[0, 1]])}, Y_dev=[0, 1]) is est
+

@@ -239,6 +239,14 @@ def _accuracies(votes: TaskVotes, tables: List[np.ndarray], balance: np.ndarray)
     return acc
 
 
+def _check_votes_if_given(g: TaskGraph, L: Any, lf_tasks: Any) -> None:
+    """fit(L) of a model that learns nothing from L still refuses votes it could not predict on."""
+    if L is not None:
+        as_task_votes(g, L, lf_tasks)
+    elif lf_tasks is not None:
+        raise ValueError("lf_tasks: given without L")
+
+
 # ---- the trained model -------------------------------------------------------------------------------------------
 class HierarchicalLabelModel(_HierBase):
     """Label model over the end labels of ``graph`` with per-LF tables conditioned on the LF's task label.
@@ -349,9 +357,12 @@ class SoftMV(_HierBase):
         self.n_threads = n_threads
 
     def fit(self, L: Any = None, lf_tasks: Optional[Sequence[str]] = None, Y_dev: Any = None) -> "SoftMV":
+        """Soft MV learns nothing from votes: ``L`` (with ``lf_tasks``), when given, is only checked; ``Y_dev`` (end
+        labels) sets the class balance (add-one smoothed), else it is uniform."""
         g = self._check_graph()
         check_number(self.accuracy, "accuracy", low=0.0, high=1.0, low_open=True, high_open=True)
         check_n_threads(self.n_threads)
+        _check_votes_if_given(g, L, lf_tasks)
         E = g.n_end_labels
         balance = self._dev_balance(Y_dev, E)
         self.class_balance_ = balance if balance is not None else np.full(E, 1.0 / E)
@@ -374,7 +385,11 @@ class HardMV(_HierBase):
         self.seed = seed
 
     def fit(self, L: Any = None, lf_tasks: Optional[Sequence[str]] = None, Y_dev: Any = None) -> "HardMV":
-        self._check_graph()
+        """Nothing to learn: checks the arguments (``L`` with ``lf_tasks`` when given; ``Y_dev`` is accepted for
+        symmetry with the other models and checked, but Hard MV has no prior to set)."""
+        g = self._check_graph()
+        _check_votes_if_given(g, L, lf_tasks)
+        self._dev_balance(Y_dev, g.n_end_labels)
         return self
 
     def predict(self, L: Any, lf_tasks: Optional[Sequence[str]] = None) -> np.ndarray:
