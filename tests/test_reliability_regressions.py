@@ -358,3 +358,11 @@ def test_soft_and_hard_mv_fit_check_what_they_are_given(model):
         est.fit(Y_dev=[0, 7])
     assert est.fit({"root": np.array([[0, 1]])}, Y_dev=[0, 1]) is est
 
+
+@pytest.mark.parametrize("seed", ["x", -1, 1.5])
+def test_hard_mv_checks_its_seed(seed):
+    g = lf.TaskGraph({"root": {"cardinality": 2}})
+    with pytest.raises((ValueError, TypeError), match="^seed:"):  # was numpy's SeedSequence error from predict
+        lf.HardMV(g, seed=seed).predict({"root": np.array([[0, 1]])})
+    with pytest.raises((ValueError, TypeError), match="^seed:"):
+        lf.HardMV(g, seed=seed).fit()

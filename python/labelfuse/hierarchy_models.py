@@ -29,7 +29,7 @@ from . import _core
 from .hierarchy import NOT_APPLICABLE, TaskGraph, TaskVotes, as_task_votes
 from ._params import Params
 from ._validation import check_n_threads, check_number
-from .models.base import NotFittedError
+from .models.base import NotFittedError, check_random_state
 
 __all__ = ["HardMV", "HierarchicalLabelModel", "HierarchicalVotes", "SoftMV", "make_hierarchical_votes",
            "exact_end_posterior"]
@@ -388,12 +388,14 @@ class HardMV(_HierBase):
         """Nothing to learn: checks the arguments (``L`` with ``lf_tasks`` when given; ``Y_dev`` is accepted for
         symmetry with the other models and checked, but Hard MV has no prior to set)."""
         g = self._check_graph()
+        check_random_state(self.seed, "seed")
         _check_votes_if_given(g, L, lf_tasks)
         self._dev_balance(Y_dev, g.n_end_labels)
         return self
 
     def predict(self, L: Any, lf_tasks: Optional[Sequence[str]] = None) -> np.ndarray:
         g = self._check_graph()
+        check_random_state(self.seed, "seed")
         votes = as_task_votes(g, L, lf_tasks)
         rng = np.random.default_rng(self.seed)
         n = votes.n
