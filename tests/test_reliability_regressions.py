@@ -366,3 +366,12 @@ def test_hard_mv_checks_its_seed(seed):
         lf.HardMV(g, seed=seed).predict({"root": np.array([[0, 1]])})
     with pytest.raises((ValueError, TypeError), match="^seed:"):
         lf.HardMV(g, seed=seed).fit()
+
+
+def test_task_votes_name_the_argument_for_odd_keys_and_lf_tasks():
+    g = lf.TaskGraph({"root": {"cardinality": 2}})
+    votes = np.zeros((2, 1), np.int64)
+    with pytest.raises(ValueError, match=r"^L: tasks \['nope', 3\] are not in"):  # was "'<' not supported"
+        lf.as_task_votes(g, {"root": votes, "nope": votes, 3: votes})
+    with pytest.raises(TypeError, match="^lf_tasks:"):  # was "'int' object is not iterable"
+        lf.as_task_votes(g, votes, lf_tasks=5)

@@ -347,14 +347,17 @@ def as_task_votes(graph: TaskGraph, L: Any, lf_tasks: Optional[Sequence[str]] = 
             blocks.append(Lt.astype(np.int64))
             tasks += [t] * Lt.shape[1]
         unknown = set(L) - set(graph.tasks)
-        if unknown:
-            raise ValueError(f"{name}: tasks {sorted(unknown)} are not in the task graph ({graph.tasks})")
+        if unknown:  # (sorted by repr: keys of mixed types do not compare)
+            raise ValueError(f"{name}: tasks {sorted(unknown, key=repr)} are not in the task graph ({graph.tasks})")
         M = np.concatenate(blocks, axis=1) if blocks else np.zeros((n, 0), dtype=np.int64)
     else:
         M = as_label_matrix(L, name=name).astype(np.int64)
         if lf_tasks is None:
             raise ValueError("lf_tasks: required with a single label matrix (the task of each LF column)")
-        tasks = [str(t) for t in lf_tasks]
+        if isinstance(lf_tasks, Iterable):
+            tasks = [str(t) for t in lf_tasks]
+        else:
+            raise TypeError(f"lf_tasks: expected one task name per column of {name}, got {type(lf_tasks).__name__}")
         if len(tasks) != M.shape[1]:
             raise ValueError(f"lf_tasks: expected {M.shape[1]} task names (one per column of {name}), got {len(tasks)}")
         unknown = set(tasks) - set(graph.tasks)
