@@ -375,3 +375,39 @@ def test_task_votes_name_the_argument_for_odd_keys_and_lf_tasks():
         lf.as_task_votes(g, {"root": votes, "nope": votes, 3: votes})
     with pytest.raises(TypeError, match="^lf_tasks:"):  # was "'int' object is not iterable"
         lf.as_task_votes(g, votes, lf_tasks=5)
+
+
+def _synthetic_fit():
+    from labelfuse.models import FitResult
+    from labelfuse.synthetic import make_label_matrix
+
+    s = make_label_matrix(200, 3, 2, seed=0)
+    return s, FitResult(s.cpt, s.class_balance, {})
+
+
+def test_install_fit_checks_the_result_stats_and_votes():
+    from labelfuse.models import FitResult
+
+    s, good = _synthetic_fit()
+    bad_results = [FitResult(s.cpt[:2], s.class_balance),  # was RuntimeError
+                   FitResult(s.cpt * np.nan, s.class_balance),  # was accepted: NaN probabilities
+                   FitResult(s.cpt * 2, s.class_balance),  # was accepted: columns summing to 2
+                   FitResult(s.cpt, [0.5])]  # was RuntimeError
+    for result in bad_results:
+        with pytest.raises(ValueError, match="^result:"):
+            lf.LabelModel().install_fit(result, None, 2, 3)
+    with pytest.raises(TypeError, match="^result:"):  # was AttributeError
+        lf.LabelModel().install_fit("fit", None, 2, 3)
+    with pytest.raises(ValueError, match="^stats:"):  # was numpy's "operands could not be broadcast"
+        lf.LabelModel().install_fit(good, lf.label_stats(s.L[:, :2], 2), 2, 3)
+    with pytest.raises(ValueError, match="^L:"):  # was accepted, and refit failed later
+        lf.LabelModel().install_fit(good, None, 2, 3, L=np.zeros((4, 5), np.int8))
+    with pytest.raises(ValueError, match="^L:"):
+        lf.LabelModel().install_fit(good, lf.label_stats(s.L, 2), 2, 3, L=np.where(s.L == 0, 1, s.L))
+    with pytest.raises(ValueError, match="^n_lfs:"):
+        lf.LabelModel().install_fit(good, None, 2, 0)
+    model = lf.LabelModel().install_fit(good, None, 2, 3)
+    assert model.coverage_.shape == (3,) and np.isnan(model.coverage_).all()  # was a 0-d NaN array
+    assert model.accuracies_.shape == (3,) and np.isfinite(model.accuracies_).all()
+    np.testing.assert_allclose(model.predict_proba(s.L), lf.synthetic.bayes_posterior(
+        s.L, np.where(np.arange(3)[None, :, None] == 0, 1.0, s.cpt), s.class_balance), rtol=1e-9)

@@ -7,7 +7,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from .. import _core
-from .._validation import as_label_matrix, require_rows
+from .._validation import as_label_matrix, check_cardinality, require_rows
 from ..stats import LabelStats, label_stats
 from ._params import FitResult
 from .base import (
@@ -49,6 +49,30 @@ def accuracies_from_cpt(cpt: np.ndarray, class_balance: np.ndarray) -> np.ndarra
 # keyword arguments of the fit functions that LabelModel sets itself (hyperparameters, warm start, threads)
 _SET_BY_THE_MODEL = {"triplet": (), "covariance": (),
                      "dawid_skene": ("max_iter", "tol", "smoothing", "abstentions", "init", "n_threads")}
+
+
+def _checked_fit_result(result: Any, m: int, k: int) -> FitResult:
+    """A fit result from elsewhere: (m, k+1, k) finite tables whose columns sum to 1, k probabilities."""
+    if not all(hasattr(result, name) for name in ("cpt", "class_balance", "info")):
+        raise TypeError(f"result: expected a FitResult (cpt, class_balance, info), got {type(result).__name__}")
+    try:
+        cpt = np.array(result.cpt, dtype=np.float64)
+        balance = np.array(result.class_balance, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("result: cpt and class_balance must be arrays of numbers") from None
+    if cpt.shape != (m, k + 1, k):
+        raise ValueError(f"result: cpt has shape {cpt.shape}, expected {(m, k + 1, k)} (n_lfs, cardinality + 1, "
+                         "cardinality)")
+    if not np.all(np.isfinite(cpt)) or np.any(cpt < 0) or np.any(cpt > 1) or not np.allclose(
+            cpt.sum(axis=1), 1.0, rtol=0, atol=1e-6):
+        raise ValueError("result: cpt must hold probabilities in [0, 1] whose columns P(vote | y) sum to 1")
+    if balance.shape != (k,) or not np.all(np.isfinite(balance)) or np.any(balance < 0) or abs(
+            balance.sum() - 1.0) > 1e-6:
+        raise ValueError(f"result: class_balance must be {k} non-negative probabilities summing to 1, got "
+                         f"{balance.tolist()}")
+    if not isinstance(result.info, dict):
+        raise TypeError(f"result: info must be a dict, got {type(result.info).__name__}")
+    return FitResult(cpt, balance, dict(result.info))
 
 
 def _fit_function(method: str):
@@ -167,19 +191,53 @@ class LabelModel(BaseLabelModel):
         self._method_fitted = method
         result = self._run_method(method, L, stats, k, balance, warm=None)
         # What refit needs: the statistics and a compact private copy of L (int8 for k <= 127; n*m bytes).
-        return self.install_fit(result, stats, k, L.shape[1], class_balance=balance,
-                                L=np.array(L, dtype=_compact_dtype(k), order="C"))
+        return self._install(result, stats, k, L.shape[1], class_balance=balance,
+                             L=np.array(L, dtype=_compact_dtype(k), order="C"))
 
     def install_fit(self, result: FitResult, stats: Optional[LabelStats], cardinality: int, n_lfs: int, *,
                     class_balance: Optional[np.ndarray] = None, L: Optional[np.ndarray] = None) -> "LabelModel":
         """Make this model the one ``result`` describes (fitted elsewhere, e.g. on a Dask cluster, from the
         summed ``stats``). Without ``L`` the model predicts, scores and saves, but ``refit`` asks for ``fit``.
-        Returns self."""
+
+        Everything is checked: ``result`` holds (n_lfs, k+1, k) finite tables whose columns sum to 1 and a class
+        balance of k probabilities; ``stats`` (ungrouped) counts the same LFs and classes; ``L`` has n_lfs columns
+        of valid votes, agrees with ``stats`` (the statistics of a moment method are counted from it when not
+        given). ``class_balance``: the fixed balance that
+        refits keep. Returns self."""
+        method = check_choice(self.method, "method", METHODS)
+        k = check_cardinality(cardinality)
+        if isinstance(n_lfs, (bool, np.bool_)) or not isinstance(n_lfs, (int, np.integer)) or n_lfs < 1:
+            raise ValueError(f"n_lfs: expected a positive int, got {n_lfs!r}")
+        m = int(n_lfs)
+        result = _checked_fit_result(result, m, k)
+        if stats is not None:
+            if not isinstance(stats, LabelStats):
+                raise TypeError(f"stats: expected LabelStats or None, got {type(stats).__name__}")
+            if stats.n_groups != 1 or stats.n_lfs != m or stats.cardinality != k:
+                raise ValueError(f"stats: counts {stats.n_groups} group(s) of {stats.n_lfs} LFs over "
+                                 f"{stats.cardinality} classes; expected 1 group of {m} LFs over {k} classes")
+        if class_balance is not None:
+            class_balance = check_class_balance(class_balance, k, positive=True)
+        if L is not None:
+            L = as_label_matrix(L)
+            if L.shape[1] != m:
+                raise ValueError(f"L: expected {m} columns (n_lfs), got {L.shape[1]}")
+            recount = label_stats(L, k, overlap_matrix=method == "covariance" if stats is None else
+                                  stats.overlap is not None, n_threads=self._threads())  # (also checks the votes)
+            if stats is None:
+                stats = recount if method != "dawid_skene" else None
+            elif recount != stats:
+                raise ValueError("L: its statistics differ from stats (they must describe the same label matrix)")
+        return self._install(result, stats, k, m, class_balance=class_balance, L=L)
+
+    def _install(self, result: FitResult, stats: Optional[LabelStats], k: int, m: int, *,
+                 class_balance: Optional[np.ndarray], L: Optional[np.ndarray]) -> "LabelModel":
+        """install_fit without the checks (fit's own, already valid results and private L)."""
         method = check_choice(self.method, "method", METHODS)
         self._abstentions = self._resolve_abstentions(method)
         self._method_fitted = method
         self._fit_balance = class_balance
-        self._set_fitted(result, stats, int(cardinality), int(n_lfs))
+        self._set_fitted(result, stats, k, m)
         self._stats = stats
         self._last_L = L
         return self
@@ -229,9 +287,10 @@ class LabelModel(BaseLabelModel):
         self.class_balance_ = balance
         info = dict(result.info)
         coverage = info.pop("coverage", None) if stats is None else stats.lf_coverage()
-        self.coverage_ = np.asarray(coverage, dtype=np.float64)
+        # (NaN per LF when nothing tells: a result installed without statistics or rows)
+        self.coverage_ = np.full(m, np.nan) if coverage is None else np.asarray(coverage, dtype=np.float64)
         # An LF with no vote in the data has no accuracy to speak of (its table is only the smoothing prior).
-        self.accuracies_ = np.where(self.coverage_ > 0, accuracies_from_cpt(cpt, balance), np.nan)
+        self.accuracies_ = np.where(self.coverage_ == 0, np.nan, accuracies_from_cpt(cpt, balance))
         self.n_iter_ = info.get("n_iter")
         self.info_ = info
         self.cardinality_ = k
