@@ -411,3 +411,13 @@ def test_install_fit_checks_the_result_stats_and_votes():
     assert model.accuracies_.shape == (3,) and np.isfinite(model.accuracies_).all()
     np.testing.assert_allclose(model.predict_proba(s.L), lf.synthetic.bayes_posterior(
         s.L, np.where(np.arange(3)[None, :, None] == 0, 1.0, s.cpt), s.class_balance), rtol=1e-9)
+
+
+def test_install_fit_keeps_a_private_copy_of_L():
+    s, good = _synthetic_fit()
+    L = s.L.copy()
+    model = lf.LabelModel().install_fit(good, None, 2, 3, L=L)
+    L_new = L.copy()
+    L_new[:, 0] = -1
+    model.refit(L_new)
+    np.testing.assert_array_equal(L, s.L)  # refit wrote the new column into the caller's array

@@ -202,7 +202,7 @@ class LabelModel(BaseLabelModel):
         Everything is checked: ``result`` holds (n_lfs, k+1, k) finite tables whose columns sum to 1 and a class
         balance of k probabilities; ``stats`` (ungrouped) counts the same LFs and classes; ``L`` has n_lfs columns
         of valid votes, agrees with ``stats`` (the statistics of a moment method are counted from it when not
-        given). ``class_balance``: the fixed balance that
+        given) and is kept as a private copy (refit edits it in place). ``class_balance``: the fixed balance that
         refits keep. Returns self."""
         method = check_choice(self.method, "method", METHODS)
         k = check_cardinality(cardinality)
@@ -228,6 +228,7 @@ class LabelModel(BaseLabelModel):
                 stats = recount if method != "dawid_skene" else None
             elif recount != stats:
                 raise ValueError("L: its statistics differ from stats (they must describe the same label matrix)")
+            L = np.array(L, dtype=_compact_dtype(k), order="C")
         return self._install(result, stats, k, m, class_balance=class_balance, L=L)
 
     def _install(self, result: FitResult, stats: Optional[LabelStats], k: int, m: int, *,
