@@ -621,3 +621,111 @@ def test_unfitted_models_say_so(kind, data):
     for call in calls:
         with pytest.raises(NotFittedError, match="not fitted"):
             call()
+
+
+# ---- install_fit (a fit made elsewhere, e.g. on a Dask cluster) -----------------------------------------------------
+@st.composite
+def fit_results(draw, m: int, k: int, allow_bad: bool = True):
+    """(FitResult-like, is_bad): tables from the generative model, sometimes broken."""
+    from labelfuse.models import FitResult
+    from labelfuse.synthetic import conditional_table
+
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    cpt = conditional_table(rng.uniform(1.0 / k, 0.95, m), rng.uniform(0.0, 1.0, m), k)
+    balance = rng.dirichlet(np.ones(k))
+    kind = draw(st.sampled_from(["ok"] * 8 + ["lfs", "classes", "nan", "negative", "unnormalised", "balance_len",
+                                              "balance_sum", "balance_nan", "strings", "info", "not_a_result"]
+                                 * allow_bad))
+    # (never the shape of the wrong n_lfs = m + 1 or cardinality = k + 1 the test may pass alongside)
+    if kind == "lfs":
+        cpt = cpt[:-1] if m > 1 else np.concatenate([cpt, cpt, cpt])
+    elif kind == "classes":
+        cpt = conditional_table(np.full(m, 0.7), np.full(m, 0.5), k + 2)
+    elif kind == "nan":
+        cpt[draw(st.integers(0, m - 1)), 0, 0] = np.nan
+    elif kind == "negative":
+        cpt[draw(st.integers(0, m - 1)), 1, 0] = -0.1
+    elif kind == "unnormalised":
+        cpt = cpt * 1.5
+    elif kind == "balance_len":
+        balance = np.append(balance, 0.0)
+    elif kind == "balance_sum":
+        balance = balance * 2
+    elif kind == "balance_nan":
+        balance[0] = np.nan
+    elif kind == "strings":
+        cpt = np.full(cpt.shape, "x")
+    result = FitResult(cpt, balance, {} if kind != "info" else ["not", "a", "dict"])
+    if kind == "not_a_result":
+        result = {"cpt": cpt, "class_balance": balance}
+    return result, kind != "ok"
+
+
+@given(st.data())
+def test_install_fit(data):
+    draw = data.draw
+    method = draw(st.sampled_from(METHODS))
+    k, V = draw(model_problem(method, min_rows=1, allow_invalid=False))
+    n, m = V.shape
+    if k > 17:
+        k = 17
+        V = np.minimum(V, 16)
+    any_input = draw(st.sampled_from([False, False, True]))
+    result, result_bad = draw(fit_results(m, k, any_input))
+    bad = {"result"} if result_bad else set()
+    cardinality, card_bad = _choice(draw, [k, np.int64(k)], [k + 1, 1, "2", True, None], 8 if any_input else None)
+    n_lfs, lfs_bad = _choice(draw, [m, np.int64(m)], [m + 1, 0, True, 1.5], 8 if any_input else None)
+    also = []
+    if card_bad or lfs_bad:
+        bad |= {"result"} | ({"cardinality"} if card_bad else set()) | ({"n_lfs"} if lfs_bad else set())
+        also = ["stats", "L"]  # (they no longer agree with the wrong size either)
+    stats_kind = draw(st.sampled_from(["none", "none", "ok", "ok"] + ["other_lfs", "grouped", "not_stats"] * any_input))
+    covariance = method == "covariance"
+    stats = {"none": None, "ok": lf.label_stats(V, k, overlap_matrix=covariance),
+             "other_lfs": lf.label_stats(np.hstack([V, V]), k, overlap_matrix=covariance),
+             "grouped": lf.label_stats(V, k, groups=np.arange(n) % 2, n_groups=2, overlap_matrix=covariance),
+             "not_stats": {"class_counts": np.zeros((1, m, k))}}[stats_kind]
+    if stats_kind in ("other_lfs", "grouped", "not_stats"):
+        bad.add("stats")
+    L_kind = draw(st.sampled_from(["none", "ok", "ok", "other_votes"] + ["wide", "bad_vote"] * any_input))
+    L = None
+    if L_kind != "none":
+        W = {"ok": V, "wide": np.hstack([V, V]), "bad_vote": np.where(np.arange(m)[None, :] == 0, k, V),
+             "other_votes": np.where(V == 0, -1, 0)}[L_kind]
+        L = draw(passed_as(W, allow_bad_dtype=False, layouts=REFIT_LAYOUTS, signed=[t for t in SIGNED if
+                                                                                    np.iinfo(t).max >= k]))
+        if L_kind in ("wide", "bad_vote") or (L_kind == "other_votes" and stats is not None and
+                                               not np.array_equal(W, V)):
+            bad.add("L")
+    balance, balance_kind = draw(class_balance_args(k, CLASS_BALANCE_KINDS if any_input else CLASS_BALANCE_VALID)) \
+        if draw(st.booleans()) else (None, "ok")
+    if balance_kind not in CLASS_BALANCE_VALID:
+        bad.add("class_balance")
+    model = lf.LabelModel(method=method)
+    snaps = snapshot(V, balance) + (L.snapshot() if L is not None else [])
+
+    def verify(installed):
+        assert installed is model and model.cardinality_ == k and model.n_lfs_ == m
+        np.testing.assert_allclose(model.cpt_, result.cpt, rtol=0, atol=0)
+        P = check_label_model_outputs(model, V, V)
+        assert_probabilities(P, n, k)
+        if stats is not None or L is not None:
+            values = V if L is None else L.values
+            np.testing.assert_allclose(model.coverage_, (values >= 0).mean(axis=0), atol=1e-12)
+        else:
+            assert model.coverage_.shape == (m,)
+        if L is None:
+            with pytest.raises(NotFittedError):
+                model.refit(V)
+            return
+        V_new = L.values.copy()
+        V_new[:, 0] = np.where(V_new[:, 0] >= 0, -1, 0)
+        model.refit(V_new)  # re-estimates from the statistics of the installed votes, updated
+        again = lf.LabelModel(k, method=method).fit(V_new, class_balance=balance)
+        if method != "dawid_skene":
+            np.testing.assert_allclose(model.cpt_, again.cpt_, rtol=0, atol=1e-12)
+
+    check_call(lambda: model.install_fit(result, stats, cardinality, n_lfs, class_balance=balance,
+                                         L=None if L is None else L.L), bad, verify, also_named=also,
+               label=f"install_fit {method}")
+    assert_unchanged(snaps)

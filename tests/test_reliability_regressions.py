@@ -421,3 +421,9 @@ def test_install_fit_keeps_a_private_copy_of_L():
     L_new[:, 0] = -1
     model.refit(L_new)
     np.testing.assert_array_equal(L, s.L)  # refit wrote the new column into the caller's array
+
+
+def test_install_fit_of_dawid_skene_with_votes_knows_the_coverage():
+    s, good = _synthetic_fit()
+    model = lf.LabelModel(method="dawid_skene").install_fit(good, None, 2, 3, L=s.L)
+    np.testing.assert_allclose(model.coverage_, (s.L >= 0).mean(axis=0))  # was NaN (no statistics kept)

@@ -224,8 +224,10 @@ class LabelModel(BaseLabelModel):
                 raise ValueError(f"L: expected {m} columns (n_lfs), got {L.shape[1]}")
             recount = label_stats(L, k, overlap_matrix=method == "covariance" if stats is None else
                                   stats.overlap is not None, n_threads=self._threads())  # (also checks the votes)
-            if stats is None:
-                stats = recount if method != "dawid_skene" else None
+            if stats is None and method != "dawid_skene":
+                stats = recount
+            elif stats is None:  # Dawid-Skene keeps no statistics, but the coverage is known now
+                result.info.setdefault("coverage", recount.lf_coverage())
             elif recount != stats:
                 raise ValueError("L: its statistics differ from stats (they must describe the same label matrix)")
             L = np.array(L, dtype=_compact_dtype(k), order="C")
