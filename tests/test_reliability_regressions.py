@@ -427,3 +427,20 @@ def test_install_fit_of_dawid_skene_with_votes_knows_the_coverage():
     s, good = _synthetic_fit()
     model = lf.LabelModel(method="dawid_skene").install_fit(good, None, 2, 3, L=s.L)
     np.testing.assert_allclose(model.coverage_, (s.L >= 0).mean(axis=0))  # was NaN (no statistics kept)
+
+
+def test_fit_dawid_skene_checks_its_arguments():
+    from labelfuse.models import FitResult, fit_dawid_skene
+
+    L = np.array([[0, 1, -1], [1, 1, 0]], np.int8)
+    with pytest.raises(ValueError, match="^class_balance:"):  # NaN / negative balances came back as the prior
+        fit_dawid_skene(L, 2, np.array([np.nan, 1.0]))
+    with pytest.raises(ValueError, match="^class_balance:"):
+        fit_dawid_skene(L, 2, np.array([2.0, -1.0]))
+    with pytest.raises(ValueError, match="^init:"):  # a NaN warm start was used as is
+        fit_dawid_skene(L, 2, init=FitResult(np.full((3, 3, 2), np.nan), np.full(2, 0.5)))
+    with pytest.raises(ValueError, match="^cardinality:"):  # was "L: too many LFs x classes"
+        fit_dawid_skene(L, 2**40)
+    with pytest.raises(TypeError, match="^cardinality:"):  # "2" was accepted
+        fit_dawid_skene(L, "2")
+    assert fit_dawid_skene([[0, 1], [1, 1]], 2).cpt.shape == (2, 3, 2)  # a list was pybind's "incompatible"

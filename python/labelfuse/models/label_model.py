@@ -9,7 +9,7 @@ import numpy as np
 from .. import _core
 from .._validation import as_label_matrix, check_cardinality, require_rows
 from ..stats import LabelStats, label_stats
-from ._params import FitResult
+from ._params import FitResult, check_fit_result
 from .base import (
     BaseLabelModel,
     NotFittedError,
@@ -49,30 +49,6 @@ def accuracies_from_cpt(cpt: np.ndarray, class_balance: np.ndarray) -> np.ndarra
 # keyword arguments of the fit functions that LabelModel sets itself (hyperparameters, warm start, threads)
 _SET_BY_THE_MODEL = {"triplet": (), "covariance": (),
                      "dawid_skene": ("max_iter", "tol", "smoothing", "abstentions", "init", "n_threads")}
-
-
-def _checked_fit_result(result: Any, m: int, k: int) -> FitResult:
-    """A fit result from elsewhere: (m, k+1, k) finite tables whose columns sum to 1, k probabilities."""
-    if not all(hasattr(result, name) for name in ("cpt", "class_balance", "info")):
-        raise TypeError(f"result: expected a FitResult (cpt, class_balance, info), got {type(result).__name__}")
-    try:
-        cpt = np.array(result.cpt, dtype=np.float64)
-        balance = np.array(result.class_balance, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError("result: cpt and class_balance must be arrays of numbers") from None
-    if cpt.shape != (m, k + 1, k):
-        raise ValueError(f"result: cpt has shape {cpt.shape}, expected {(m, k + 1, k)} (n_lfs, cardinality + 1, "
-                         "cardinality)")
-    if not np.all(np.isfinite(cpt)) or np.any(cpt < 0) or np.any(cpt > 1) or not np.allclose(
-            cpt.sum(axis=1), 1.0, rtol=0, atol=1e-6):
-        raise ValueError("result: cpt must hold probabilities in [0, 1] whose columns P(vote | y) sum to 1")
-    if balance.shape != (k,) or not np.all(np.isfinite(balance)) or np.any(balance < 0) or abs(
-            balance.sum() - 1.0) > 1e-6:
-        raise ValueError(f"result: class_balance must be {k} non-negative probabilities summing to 1, got "
-                         f"{balance.tolist()}")
-    if not isinstance(result.info, dict):
-        raise TypeError(f"result: info must be a dict, got {type(result.info).__name__}")
-    return FitResult(cpt, balance, dict(result.info))
 
 
 def _fit_function(method: str):
@@ -209,7 +185,7 @@ class LabelModel(BaseLabelModel):
         if isinstance(n_lfs, (bool, np.bool_)) or not isinstance(n_lfs, (int, np.integer)) or n_lfs < 1:
             raise ValueError(f"n_lfs: expected a positive int, got {n_lfs!r}")
         m = int(n_lfs)
-        result = _checked_fit_result(result, m, k)
+        result = check_fit_result(result, m, k)
         if stats is not None:
             if not isinstance(stats, LabelStats):
                 raise TypeError(f"stats: expected LabelStats or None, got {type(stats).__name__}")
