@@ -259,7 +259,8 @@ def test_task_graph_queries(data):
         label, label_bad = draw(st.sampled_from([k, -1, 99, 1.5, "x", None, True])), True
     want_name = None if task_bad or label_bad else (
         tree.labels[task][int(label)] if tree.labels[task] is not None else str(int(label)))
-    check_call(lambda: g.label_name(task, label), ({"task"} if task_bad else set()) | ({"label"} if label_bad else set()),
+    label_bad_names = ({"task"} if task_bad else set()) | ({"label"} if label_bad else set())
+    check_call(lambda: g.label_name(task, label), label_bad_names,
                lambda out: out == want_name or pytest.fail(f"{out} != {want_name}"), label="label_name")
     end, end_bad = draw(st.sampled_from([0, E - 1, np.int64(E - 1)])), False
     if draw(st.integers(0, 3)) == 0:
@@ -723,7 +724,8 @@ def test_hierarchy_save_load_round_trip(data):
             assert loaded.get_params()[name] == value or (value != value), name  # (NaN never reaches here)
     new = draw(task_votes(g, structure, allow_bad=False))
     if not (kind == "hard" and model.seed is None):
-        np.testing.assert_array_equal(loaded.predict_proba(new.L, new.lf_tasks), model.predict_proba(new.L, new.lf_tasks))
+        np.testing.assert_array_equal(loaded.predict_proba(new.L, new.lf_tasks),
+                                      model.predict_proba(new.L, new.lf_tasks))
         np.testing.assert_array_equal(loaded.predict(new.L, new.lf_tasks), model.predict(new.L, new.lf_tasks))
 
 

@@ -577,7 +577,8 @@ def test_label_model_refit(data):
     if changed and shape == "same" and any_input and draw(st.integers(0, 5)) == 0:
         V_new[rng.integers(0, n), changed[0]] = draw(st.sampled_from([-2, k, k + 5, -128]))
         bad.add("L_new")
-    inp = draw(passed_as(V_new, allow_bad_dtype=any_input, layouts=REFIT_LAYOUTS))  # (broadcast would change other columns than `changed`)
+    # (not broadcast: repeating row 0 would change other columns than `changed`)
+    inp = draw(passed_as(V_new, allow_bad_dtype=any_input, layouts=REFIT_LAYOUTS))
     if not inp.signed_int:
         bad.add("L_new")
     superset = sorted(set(changed) | set(draw(st.lists(st.integers(0, m - 1), max_size=2))))

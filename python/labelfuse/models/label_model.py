@@ -241,7 +241,8 @@ class LabelModel(BaseLabelModel):
         if options is None:
             return {}
         if not isinstance(options, Mapping):
-            raise TypeError(f"method_options: expected a dict of keyword arguments or None, got {type(options).__name__}")
+            raise TypeError(f"method_options: expected a dict of keyword arguments or None, got "
+                            f"{type(options).__name__}")
         fit_fn = _fit_function(method)
         parameters = inspect.signature(fit_fn).parameters.values()
         reserved = _SET_BY_THE_MODEL[method]
