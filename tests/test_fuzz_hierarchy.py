@@ -396,8 +396,8 @@ def task_votes(draw, g: TaskGraph, structure, allow_bad: bool = True, min_rows: 
                                                         "no_columns", "lf_tasks"])) if allow_bad else "none"
         if mutation == "rows" and len(L) >= 2:
             t = keys[-1]
-            L[t] = np.vstack([values[t], values[t][:1]]) if values[t] is not None and (n == 0 or draw(
-                st.booleans())) else np.zeros((n + 1, 1), np.int64)
+            L[t] = np.vstack([values[t], values[t][:1]]) if values[t] is not None and n and draw(
+                st.booleans()) else np.zeros((n + 1, 1), np.int64)
             bad.add("L")
         elif mutation == "unknown_task":
             L["no such task"] = np.zeros((n, 1), np.int64)
