@@ -316,6 +316,16 @@ CovarianceResult fit_covariance(const CovarianceInput& in, const CovarianceOptio
     out.converged = converged;
 
     out.permutation = orientation(mu, active, m, k);
+    if (in.class_balance) {
+        // A given class balance pins the classes: the objective is invariant only under relabellings that map the
+        // balance onto itself (e.g. any one for a uniform balance). Any other would hand back a balance other than
+        // the one given, with the tables fitted to it permuted; keep the classes as they are then.
+        bool symmetric = true;
+        for (int64_t y = 0; y < k; ++y)
+            symmetric = symmetric && std::fabs(in.class_balance[out.permutation[y]] - in.class_balance[y]) <= 1e-12;
+        if (!symmetric)
+            for (int64_t y = 0; y < k; ++y) out.permutation[y] = y;
+    }
     bool identity = true;
     for (int64_t y = 0; y < k; ++y) identity = identity && out.permutation[y] == y;
     if (!identity) {

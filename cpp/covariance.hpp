@@ -43,7 +43,8 @@ struct CovarianceResult {
     std::vector<double> accuracy;       // [m] P(vote = y | votes) under the fitted class balance; NaN: never votes
     std::vector<double> warm_accuracy;  // [m] the triplet warm start
     std::vector<int64_t> duplicate_of;  // [m]
-    std::vector<int64_t> permutation;   // [k] column relabelling applied by the better-than-random check
+    std::vector<int64_t> permutation;   // [k] column relabelling applied by the better-than-random check (with a
+                                        // given class balance only one that maps the balance onto itself)
     int64_t sweeps = 0, outer = 0, clamped = 0;
     double loss = 0.0;                  // off-diagonal squared residual sum_{i != j} ||O_ij - mu_i P mu_j^T||^2
     bool converged = false;

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, List, Optional
 
 import numpy as np
+from hypothesis import event
 from hypothesis import strategies as st
 
 SIGNED = (np.int8, np.int16, np.int32, np.int64)
@@ -69,12 +70,55 @@ def vote_values(draw, n: int, m: int, k: int, allow_invalid: bool = True) -> np.
     rng = np.random.default_rng(seed)
     V = rng.integers(0, k, size=(n, m))
     V[rng.random((n, m)) >= density] = -1
-    if allow_invalid and n * m and draw(st.integers(0, 5)) == 0:
+    if allow_invalid:
+        inject_invalid_votes(draw, V, k)
+    return V
+
+
+def inject_invalid_votes(draw, V: np.ndarray, k: int) -> None:
+    """Now and then, a few entries outside -1..k-1 (in place)."""
+    n, m = V.shape
+    if n * m and draw(st.integers(0, 5)) == 0:
         for _ in range(draw(st.integers(1, 3))):
             r, c = draw(st.integers(0, n - 1)), draw(st.integers(0, m - 1))
             # never 2**31 - 1 and the like: before the allocation guard an inferred k that size was a real
             # (multi-GiB) allocation; 2**40 fails at once either way (and wraps to 0 in narrower dtypes)
             V[r, c] = draw(st.sampled_from([-2, -128, k, k + 1, 127, -(2**31), 2**40]))
+
+
+@st.composite
+def model_votes(draw, n: int, m: int, k: int, allow_invalid: bool = True) -> np.ndarray:
+    """(n, m) int64 votes for fitting label models: uniform noise or draws from the generative model (LFs better
+    than chance), then now and then made degenerate the way real LF sets are: duplicate LFs, a class no LF votes,
+    an LF that never votes, one-sided LFs (each votes one class only), every row alike, all abstain."""
+    from labelfuse.synthetic import make_label_matrix
+
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    if draw(st.sampled_from(["noise", "model", "model"])) == "noise":
+        V = draw(vote_values(n, m, k, allow_invalid=False))
+    else:
+        low = min(1.0 / k + 0.1, 0.9)
+        V = make_label_matrix(n, m, k, accuracy=(low, 0.95), coverage=(0.05, 0.9), seed=seed).L.astype(np.int64)
+    twist = draw(st.sampled_from(["none"] * 4 + ["duplicates", "missing_class", "silent_lf", "one_sided",
+                                                 "same_rows", "all_abstain"]))
+    if twist == "duplicates" and m > 1:
+        for j in range(1, m):
+            if rng.random() < 0.5:
+                V[:, j] = V[:, rng.integers(0, j)]
+    elif twist == "missing_class":
+        V[V == draw(st.integers(0, k - 1))] = -1
+    elif twist == "silent_lf":
+        V[:, draw(st.integers(0, m - 1))] = -1
+    elif twist == "one_sided":
+        for j in range(m):
+            V[V[:, j] != j % k, j] = -1
+    elif twist == "same_rows" and n:
+        V[:] = V[0]
+    elif twist == "all_abstain":
+        V[:] = -1
+    if allow_invalid:
+        inject_invalid_votes(draw, V, k)
     return V
 
 
@@ -126,11 +170,21 @@ def label_inputs(draw, k: Optional[int] = None, n_m=None, allow_invalid: bool = 
     n, m = draw(shapes()) if n_m is None else n_m
     n = min(n, max(2_000_000 // (m * k), 1))  # keeps the one-hot numpy reference small
     V = draw(vote_values(n, m, k, allow_invalid))
-    kinds = [st.sampled_from(SIGNED)] * 6
+    return draw(passed_as(V, allow_bad_dtype=allow_bad_dtype, allow_list=allow_list))
+
+
+@st.composite
+def passed_as(draw, V: np.ndarray, allow_bad_dtype: bool = True, allow_list: bool = True,
+              layouts=LAYOUTS, signed=SIGNED) -> LabelInput:
+    """The votes V (int64) as a user may hand them over: any dtype (values wrap as a cast would; ``signed``
+    limits the integer types), any layout. Mind that the "broadcast" layout repeats row 0: the oracle must use
+    ``.values``, not V."""
+    n, m = V.shape
+    kinds = [st.sampled_from(signed)] * 6
     if allow_bad_dtype:
         kinds += [st.sampled_from(UNSIGNED), st.sampled_from(NOT_INTEGER)]
     dtype = np.dtype(draw(st.one_of(*kinds)))
-    layout = draw(st.sampled_from(LAYOUTS))
+    layout = draw(st.sampled_from(layouts))
     if layout in ("unaligned", "byteswapped", "odd_strides") and (dtype.itemsize == 1 or dtype.kind in "bOc"):
         layout = "C"
     if layout == "list" and (dtype.kind != "i" or not allow_list):
@@ -150,29 +204,103 @@ def odd_dimensional(draw) -> np.ndarray:
 
 
 # ---- other arguments ---------------------------------------------------------------------------------------------
+@st.composite
+def cardinality_args(draw, k: int, allow_bad: bool = True):
+    """(value, is_bad, is_absurd) for a ``cardinality`` argument whose right value is k."""
+    choice = draw(st.sampled_from(["none", "none", "int", "int", "np"] + ["small", "type", "absurd"] * allow_bad))
+    if choice == "none":
+        return None, False, False
+    if choice == "int":
+        return k, False, False
+    if choice == "np":
+        return draw(st.sampled_from([np.int64, np.int32, np.int16]))(k), False, False
+    if choice == "small":
+        return draw(st.sampled_from([1, 0, -3])), True, False
+    if choice == "type":
+        return draw(st.sampled_from([True, 2.0, "2", None.__class__])), True, False
+    return draw(st.sampled_from(ABSURD_SIZES + (2**70,))), True, True
+
+
+def effective_cardinality(values: np.ndarray, cardinality, Y_values=None, Y_is_int=True) -> int:
+    """The number of classes a call works with: ``cardinality``, or inferred from the largest label (at least 2)."""
+    if cardinality is not None:
+        return int(cardinality)
+    top = int(values.max()) if values.size else -1
+    if Y_values is not None and Y_is_int and len(Y_values):
+        top = max(top, int(np.max(Y_values)))
+    return max(2, top + 1)
+
+
+CLASS_BALANCE_KINDS = ("ok", "ok", "ok", "list", "float32", "uniform", "zero", "negative", "nan", "inf", "sum",
+                       "short", "long", "2d", "scalar", "string", "strings", "empty")
+CLASS_BALANCE_VALID = ("ok", "list", "float32", "uniform")  # "zero" is up to the estimator
+
+
+@st.composite
+def class_balance_args(draw, k: int, kinds=CLASS_BALANCE_KINDS):
+    """(value, kind) for a ``class_balance`` argument over k classes; kind is one of ``kinds``."""
+    kind = draw(st.sampled_from(kinds))
+    p = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).dirichlet(np.ones(k)) * 0.98 + 0.02 / k
+    p /= p.sum()
+    if kind == "list":
+        return p.tolist(), kind
+    if kind == "float32":
+        return p.astype(np.float32), kind
+    if kind == "uniform":
+        return "uniform", kind
+    if kind == "zero":
+        p[draw(st.integers(0, k - 1))] = 0.0
+        return p / p.sum(), kind
+    if kind == "negative":
+        i = draw(st.integers(0, k - 1))
+        p[(i + 1) % k] += p[i] + 0.25  # still sums to 1
+        p[i] = -0.25
+        return p, kind
+    if kind in ("nan", "inf"):
+        p[draw(st.integers(0, k - 1))] = np.nan if kind == "nan" else np.inf
+        return p, kind
+    if kind == "sum":
+        return p * draw(st.sampled_from([0.5, 2.0, 1.01, 0.0])), kind
+    if kind in ("short", "long"):
+        return (p[:-1] if kind == "short" else np.append(p, 0.0)), kind
+    if kind == "2d":
+        return p[None, :], kind
+    if kind == "scalar":
+        return 1.0, kind
+    if kind == "string":
+        return draw(st.sampled_from(["Uniform", "votes", ""])), kind
+    if kind == "strings":
+        return ["a"] * k, kind
+    if kind == "empty":
+        return [], kind
+    return p, kind
+
+
 THREADS_OK = st.one_of(st.none(), st.sampled_from([1, 2, 3, -1, -2, -5, 4096, 2**40, -(2**40), 2**70]),
                        st.sampled_from([np.int32(2), np.int64(-1)]))
 THREADS_BAD = st.sampled_from([0, np.int64(0), "2", 1.5, True, [2]])
 
 
 @st.composite
-def n_threads_args(draw):
+def n_threads_args(draw, allow_bad: bool = True):
     """(value, is_bad)."""
-    if draw(st.integers(0, 5)) == 0:
+    if allow_bad and draw(st.integers(0, 5)) == 0:
         return draw(THREADS_BAD), True
     return draw(THREADS_OK), False
 
 
 @st.composite
-def label_vectors(draw, n: int, k: int):
+def label_vectors(draw, n: int, k: int, allow_bad: bool = True):
     """A gold-label / group-id argument: (value as passed, its entries as int64 or None, kind).
 
     kind is "ok", "short"/"long" (wrong length), "negative"/"too_big" (an entry outside 0..k-1), or "type"
-    (float, bool, object or 2-D: never a valid label vector)."""
+    (float, bool, object or 2-D: never a valid label vector); only "ok" without ``allow_bad``."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     y = rng.integers(0, k, size=n)
-    kind = draw(st.sampled_from(["ok"] * 6 + ["list", "short", "long", "negative", "too_big", "float", "bool",
-                                              "2d", "object"]))
+    kinds = ["ok"] * 6 + ["list"]
+    if allow_bad:
+        kinds += ["short", "long", "negative", "too_big", "float", "bool", "2d", "object"]
+    kind = draw(st.sampled_from(kinds))
     dtype = draw(st.sampled_from([t for t in SIGNED + UNSIGNED if np.iinfo(t).max >= k]))
     if kind == "list":
         return y.tolist(), y, "ok"
@@ -227,10 +355,13 @@ def names_argument(message: str, names: Iterable[str]) -> bool:
 
 
 def check_call(call: Callable[[], Any], bad: Iterable[str], verify: Callable[[Any], None],
-               also_named: Iterable[str] = ()) -> Optional[Exception]:
+               also_named: Iterable[str] = (), label: str = "") -> Optional[Exception]:
     """Run ``call``: with no bad arguments it must succeed and pass ``verify``; otherwise it must raise a
     ValueError/TypeError whose message starts with one of the bad argument names (or ``also_named``). Any other
-    exception (MemoryError, IndexError, RuntimeError, SystemError, ...) propagates and fails the test."""
+    exception (MemoryError, IndexError, RuntimeError, SystemError, ...) propagates and fails the test.
+
+    With ``label``, the outcome is recorded as a hypothesis event ("<label>: accepted" / "<label>: refused,
+    <argument>"), which --hypothesis-show-statistics reports: how often each path was really exercised."""
     bad = set(bad)
     try:
         result = call()
@@ -238,9 +369,13 @@ def check_call(call: Callable[[], Any], bad: Iterable[str], verify: Callable[[An
         assert bad, f"valid input rejected: {type(exc).__name__}: {exc}"
         assert names_argument(str(exc), bad | set(also_named)), (
             f"{type(exc).__name__} does not name one of {sorted(bad)}: {exc}")
+        if label:
+            event(f"{label}: refused, {re.split(r'[:[ ]', str(exc), maxsplit=1)[0]}")
         return exc
     assert not bad, f"bad arguments {sorted(bad)} were accepted"
     verify(result)
+    if label:
+        event(f"{label}: accepted")
     return None
 
 

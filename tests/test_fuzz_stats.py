@@ -21,7 +21,9 @@ from fuzz_inputs import (
     SIGNED,
     assert_unchanged,
     cardinalities,
+    cardinality_args,
     check_call,
+    effective_cardinality,
     first_invalid_vote,
     label_inputs,
     label_vectors,
@@ -42,32 +44,6 @@ OVERLAP_MAX_MK = 400  # keep the (m*k)^2 reference cheap
 
 
 # ---- shared oracle pieces ----------------------------------------------------------------------------------------
-@st.composite
-def cardinality_args(draw, k: int):
-    """(value, is_bad, is_absurd) for a ``cardinality`` argument whose right value is k."""
-    choice = draw(st.sampled_from(["none", "none", "int", "int", "np", "small", "type", "absurd"]))
-    if choice == "none":
-        return None, False, False
-    if choice == "int":
-        return k, False, False
-    if choice == "np":
-        return draw(st.sampled_from([np.int64, np.int32, np.int16]))(k), False, False
-    if choice == "small":
-        return draw(st.sampled_from([1, 0, -3])), True, False
-    if choice == "type":
-        return draw(st.sampled_from([True, 2.0, "2", None.__class__])), True, False
-    return draw(st.sampled_from(ABSURD_SIZES + (2**70,))), True, True
-
-
-def effective_cardinality(values: np.ndarray, cardinality, Y_values=None, Y_is_int=True) -> int:
-    if cardinality is not None:
-        return int(cardinality)
-    top = int(values.max()) if values.size else -1
-    if Y_values is not None and Y_is_int and len(Y_values):
-        top = max(top, int(np.max(Y_values)))
-    return max(2, top + 1)
-
-
 def vote_error_named_correctly(exc, values, k) -> None:
     """When the error is about a vote in L, it names the first offending entry (row-major) and its value."""
     msg = str(exc)

@@ -157,3 +157,28 @@ def check_stats_memory(n_groups: int, m: int, k: int, *, overlap: bool, gold: bo
         name, why = "L", f"{m} labeling functions"
     raise ValueError(f"{name}: {why} would need {need / 2**30:.1f} GiB of counts (limit "
                      f"{MAX_COUNT_BYTES / 2**30:.0f} GiB)")
+
+
+def check_model_memory(n_bytes: int, cardinality: int, *, inferred: bool, what: str) -> None:
+    """Raise ValueError naming ``cardinality`` when a model's per-class tables would need more than
+    MAX_COUNT_BYTES: a wrong cardinality, or one inferred from a stray huge label (an LF returning an id instead
+    of a class), must be refused before numpy or the core try to allocate it (MemoryError, or worse, a size that
+    overflows on the way to C++)."""
+    if n_bytes <= MAX_COUNT_BYTES:
+        return
+    why = " (inferred from the largest label in L: pass cardinality)" if inferred else ""
+    raise ValueError(f"cardinality: {cardinality} classes{why} would need {n_bytes / 2**30:.1f} GiB for {what} "
+                     f"(limit {MAX_COUNT_BYTES / 2**30:.0f} GiB)")
+
+
+def check_number(value: Any, name: str, *, low: float = -np.inf, high: float = np.inf, low_open: bool = False,
+                 high_open: bool = False) -> float:
+    """A real number (Python or numpy; not a bool, not NaN) in the interval from ``low`` to ``high`` (open ends
+    excluded), as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r:.40}")
+    v = float(value)
+    if np.isnan(v) or v < low or v > high or (low_open and v == low) or (high_open and v == high):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name}: expected a number in {interval}, got {value!r}")
+    return v

@@ -13,7 +13,7 @@ The label models over end labels are in :mod:`labelfuse.hierarchy_models`.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -22,6 +22,10 @@ from ._validation import as_label_matrix
 __all__ = ["NOT_APPLICABLE", "TaskGraph", "TaskVotes", "as_task_votes"]
 
 NOT_APPLICABLE = -1
+# Every end label is enumerated (a path per label), so a task's cardinality is bounded: an absurd one (2**40) was a
+# loop over 2**40 labels that filled the memory. 65536 is far beyond what the label models over end labels can fit.
+MAX_TASK_LABELS = 2**16
+_SPEC_KEYS = ("cardinality", "parent", "labels")
 
 
 class TaskGraph:
@@ -42,8 +46,13 @@ class TaskGraph:
                 raise TypeError(f"tasks: expected a dict {{task: {{'cardinality': k, 'parent': ...}}}}, got "
                                 f"{type(tasks).__name__}")
             for name, spec in tasks.items():
+                if not isinstance(name, str) or not name or "." in name:  # (add_task would blame its `name`)
+                    raise ValueError(f"tasks: task names must be non-empty strings without '.', got {name!r}")
                 if not isinstance(spec, Mapping) or "cardinality" not in spec:
                     raise TypeError(f"tasks[{name!r}]: expected a dict with 'cardinality' (and 'parent'), got {spec!r}")
+                unknown = [str(key) for key in spec if key not in _SPEC_KEYS]
+                if unknown:  # a misspelt 'parent' or 'labels' would silently make a root / drop the names
+                    raise ValueError(f"tasks[{name!r}]: unknown keys {unknown}; expected {list(_SPEC_KEYS)}")
                 self.add_task(name, spec["cardinality"], parent=spec.get("parent"), labels=spec.get("labels"))
 
     # ---- construction ------------------------------------------------------------------------------------------
@@ -56,7 +65,14 @@ class TaskGraph:
             raise ValueError(f"name: duplicate task name {name!r}")
         if isinstance(cardinality, bool) or not isinstance(cardinality, (int, np.integer)) or cardinality < 2:
             raise ValueError(f"tasks[{name!r}] cardinality: expected an int >= 2, got {cardinality!r}")
+        if cardinality > MAX_TASK_LABELS:
+            raise ValueError(f"tasks[{name!r}] cardinality: {cardinality} labels; a task has at most "
+                             f"{MAX_TASK_LABELS} (the end labels are enumerated, and the label models over them "
+                             "hold tables of n_end_labels^2 per LF)")
         if labels is not None:
+            if isinstance(labels, (str, bytes)) or not isinstance(labels, Iterable):
+                raise TypeError(f"tasks[{name!r}] labels: expected a list of {cardinality} names, got "
+                                f"{type(labels).__name__}")
             labels = [str(v) for v in labels]
             if len(labels) != cardinality or len(set(labels)) != len(labels):
                 raise ValueError(f"tasks[{name!r}] labels: expected {cardinality} distinct names, got {labels!r}")
@@ -100,7 +116,7 @@ class TaskGraph:
                 raise ValueError(f"tasks: cycle: task {t!r} is its own parent")
             label = self._label_index(p, label, f"tasks[{t!r}] parent")
             if (p, label) in children:
-                raise ValueError(f"tasks[{t!r}]: label {self.label_name(p, label)!r} of {p!r} already activates "
+                raise ValueError(f"tasks[{t!r}]: label {self._label_name(p, label)!r} of {p!r} already activates "
                                  f"task {children[(p, label)]!r}")
             parents[t] = (p, label)
             children[(p, label)] = t
@@ -186,6 +202,13 @@ class TaskGraph:
         return self._build()["depth"][task]
 
     def label_name(self, task: str, label: int) -> str:
+        self._check_task(task)
+        k = self._tasks[task]["cardinality"]
+        if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)) or not 0 <= label < k:
+            raise ValueError(f"label: expected a label index of task {task!r} in 0..{k - 1}, got {label!r}")
+        return self._label_name(task, int(label))
+
+    def _label_name(self, task: str, label: int) -> str:
         names = self._tasks[task]["labels"]
         return names[label] if names is not None else str(label)
 
@@ -198,7 +221,7 @@ class TaskGraph:
         return [list(p) for p in self._build()["paths"]]
 
     def end_label_names(self, sep: str = ":") -> List[str]:
-        return [sep.join(self.label_name(t, v) for t, v in p) for p in self._build()["paths"]]
+        return [sep.join(self._label_name(t, v) for t, v in p) for p in self._build()["paths"]]
 
     @property
     def end_task_labels(self) -> np.ndarray:
@@ -208,11 +231,17 @@ class TaskGraph:
 
     def task_labels_of(self, end_label: int) -> Dict[str, int]:
         """{task: label or NOT_APPLICABLE} for one end label."""
+        E = self.n_end_labels
+        if isinstance(end_label, (bool, np.bool_)) or not isinstance(end_label, (int, np.integer)) or not (
+                0 <= end_label < E):  # (a negative index would silently read from the end)
+            raise ValueError(f"end_label: expected an end label in 0..{E - 1}, got {end_label!r}")
         row = self._build()["end_task_labels"][end_label]
         return {t: int(v) for t, v in zip(self.tasks, row)}
 
     def end_label_of(self, task_labels: Mapping[str, int]) -> int:
         """The end label whose path gives these task labels (tasks off the path may be omitted or -1)."""
+        if not isinstance(task_labels, Mapping):
+            raise TypeError(f"task_labels: expected a dict {{task: label}}, got {type(task_labels).__name__}")
         for e, path in enumerate(self._build()["paths"]):
             d = dict(path)
             if all(task_labels.get(t, NOT_APPLICABLE) == d.get(t, NOT_APPLICABLE) for t in set(d) | set(task_labels)):
@@ -232,7 +261,11 @@ class TaskGraph:
     def task_marginals(self, P_end: np.ndarray) -> Dict[str, np.ndarray]:
         """Per-task marginals from end-label probabilities: {task: (n, k_t + 1)}, column v = p(task = v), last
         column = p(not applicable) (0 for the root). Consistent with the tree by construction."""
-        P_end = np.asarray(P_end, dtype=np.float64)
+        try:
+            P_end = np.asarray(P_end, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"P_end: expected an (n, {self.n_end_labels}) array of probabilities, got "
+                            f"{type(P_end).__name__}") from None
         if P_end.ndim != 2 or P_end.shape[1] != self.n_end_labels:
             raise ValueError(f"P_end: expected shape (n, {self.n_end_labels}), got {P_end.shape}")
         return {t: P_end @ self.routing_matrix(t) for t in self.tasks}
@@ -251,6 +284,8 @@ class TaskGraph:
 
     def _check_task(self, task: str) -> None:
         self._build()
+        if not isinstance(task, str):  # (a list is not even hashable)
+            raise TypeError(f"task: expected a task name (str), got {type(task).__name__}")
         if task not in self._tasks:
             raise ValueError(f"task: {task!r} is not in the task graph ({sorted(self._tasks)})")
 
@@ -312,14 +347,17 @@ def as_task_votes(graph: TaskGraph, L: Any, lf_tasks: Optional[Sequence[str]] = 
             blocks.append(Lt.astype(np.int64))
             tasks += [t] * Lt.shape[1]
         unknown = set(L) - set(graph.tasks)
-        if unknown:
-            raise ValueError(f"{name}: tasks {sorted(unknown)} are not in the task graph ({graph.tasks})")
+        if unknown:  # (sorted by repr: keys of mixed types do not compare)
+            raise ValueError(f"{name}: tasks {sorted(unknown, key=repr)} are not in the task graph ({graph.tasks})")
         M = np.concatenate(blocks, axis=1) if blocks else np.zeros((n, 0), dtype=np.int64)
     else:
         M = as_label_matrix(L, name=name).astype(np.int64)
         if lf_tasks is None:
             raise ValueError("lf_tasks: required with a single label matrix (the task of each LF column)")
-        tasks = [str(t) for t in lf_tasks]
+        if isinstance(lf_tasks, Iterable):
+            tasks = [str(t) for t in lf_tasks]
+        else:
+            raise TypeError(f"lf_tasks: expected one task name per column of {name}, got {type(lf_tasks).__name__}")
         if len(tasks) != M.shape[1]:
             raise ValueError(f"lf_tasks: expected {M.shape[1]} task names (one per column of {name}), got {len(tasks)}")
         unknown = set(tasks) - set(graph.tasks)

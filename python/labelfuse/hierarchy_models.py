@@ -29,6 +29,8 @@ from . import _core
 from .hierarchy import NOT_APPLICABLE, TaskGraph, TaskVotes, as_task_votes
 from ._params import Params
 from ._saving import check_format_version, version_stamp
+from ._validation import check_n_threads, check_number
+from .models.base import NotFittedError, check_random_state
 
 __all__ = ["HardMV", "HierarchicalLabelModel", "HierarchicalVotes", "SoftMV", "make_hierarchical_votes",
            "exact_end_posterior"]
@@ -179,7 +181,7 @@ def _precisions(votes: TaskVotes, tables: List[np.ndarray], balance: np.ndarray)
     out = np.empty(votes.m)
     for j, (t, T) in enumerate(zip(votes.lf_tasks, tables)):
         k = g.cardinality(t)
-        w = balance @ g.routing_matrix(t)[:, :k]
+        w = _label_weights(balance @ g.routing_matrix(t)[:, :k])
         out[j] = float(np.diag(T[1:, :k]) @ w / max((1.0 - T[0, :k]) @ w, _FLOOR))
     return out
 
@@ -207,6 +209,21 @@ def _prior_tables(votes: TaskVotes, accuracy: float) -> List[np.ndarray]:
     return out
 
 
+def _normalised_columns(C: np.ndarray) -> np.ndarray:
+    """Expected counts -> a table whose columns sum to 1. A state that holds no mass (with smoothing = 0 and no
+    prior: the root's not-applicable state, or labels no row is given) has nothing to estimate it from: its column
+    is uniform instead of 0/0."""
+    mass = C.sum(axis=0, keepdims=True)
+    return np.where(mass > 0, C / np.where(mass > 0, mass, 1.0), 1.0 / C.shape[0])
+
+
+def _label_weights(w: np.ndarray) -> np.ndarray:
+    """A task's labels weighted by the class balance below each; uniform when the fitted balance puts no mass on
+    the task at all (then no weighting is better than another, and 0/0 would be NaN)."""
+    total = w.sum()
+    return w / total if total > 0 else np.full(w.shape, 1.0 / w.size)
+
+
 def _accuracies(votes: TaskVotes, tables: List[np.ndarray], balance: np.ndarray) -> np.ndarray:
     """Per LF: P(vote = task label | the task applies, the LF votes), averaged over the task's labels with the
     class balance of the end labels below each."""
@@ -216,8 +233,16 @@ def _accuracies(votes: TaskVotes, tables: List[np.ndarray], balance: np.ndarray)
         k = g.cardinality(t)
         w = balance @ g.routing_matrix(t)[:, :k]
         per_label = np.diag(T[1:, :k]) / np.maximum(1.0 - T[0, :k], _FLOOR)
-        acc[j] = float(per_label @ (w / w.sum()))
+        acc[j] = float(per_label @ _label_weights(w))
     return acc
+
+
+def _check_votes_if_given(g: TaskGraph, L: Any, lf_tasks: Any) -> None:
+    """fit(L) of a model that learns nothing from L still refuses votes it could not predict on."""
+    if L is not None:
+        as_task_votes(g, L, lf_tasks)
+    elif lf_tasks is not None:
+        raise ValueError("lf_tasks: given without L")
 
 
 # ---- the trained model -------------------------------------------------------------------------------------------
@@ -228,7 +253,8 @@ class HierarchicalLabelModel(_HierBase):
     ----------
     graph: the task schema.
     max_iter, tol: EM stops when no table entry moves by more than ``tol``.
-    smoothing: pseudo-count added to every table cell (keeps rare states away from 0/1).
+    smoothing: pseudo-count added to every table cell (keeps rare states away from 0/1). With 0 (and no prior), a
+        state no row occupies, e.g. the root's not-applicable state, gets a uniform table column.
     init_accuracy: Soft MV accuracy used for the initial posterior and as the prior's accuracy.
     prior_strength: MAP estimation: every table column gets this many pseudo-votes drawn from a prior table (the
         LF's overall abstain rate, ``init_accuracy`` on the votes, uniform votes when not applicable). 0 = plain
@@ -255,17 +281,23 @@ class HierarchicalLabelModel(_HierBase):
         """Fit on votes ``L`` ({task: L_t} or one matrix with ``lf_tasks``); ``Y_dev`` (end labels of a few
         labelled rows) fixes the class balance instead of learning it."""
         g = self._check_graph()
+        if isinstance(self.max_iter, (bool, np.bool_)) or not isinstance(self.max_iter, (int, np.integer)):
+            raise TypeError(f"max_iter: expected an int >= 1, got {type(self.max_iter).__name__}")
+        if self.max_iter < 1:
+            raise ValueError(f"max_iter: expected an int >= 1, got {self.max_iter!r}")
+        tol = check_number(self.tol, "tol", low=0.0)
+        smoothing = check_number(self.smoothing, "smoothing", low=0.0, high_open=True)
+        init_accuracy = check_number(self.init_accuracy, "init_accuracy", low=0.0, high=1.0, low_open=True,
+                                     high_open=True)
+        prior_strength = check_number(self.prior_strength, "prior_strength", low=0.0, high_open=True)
+        n_threads = check_n_threads(self.n_threads)
         votes = as_task_votes(g, L, lf_tasks)
         if votes.n == 0:
             raise ValueError("L: has no rows")
-        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
-            raise ValueError(f"max_iter: expected an int >= 1, got {self.max_iter!r}")
-        if not 0.0 < float(self.init_accuracy) < 1.0:
-            raise ValueError(f"init_accuracy: expected a value in (0, 1), got {self.init_accuracy!r}")
         E = g.n_end_labels
         fixed_balance = self._dev_balance(Y_dev, E)
         balance = fixed_balance if fixed_balance is not None else np.full(E, 1.0 / E)
-        Q = _posterior(votes, fixed_tables(votes, float(self.init_accuracy)), balance, self.n_threads)
+        Q = _posterior(votes, fixed_tables(votes, init_accuracy), balance, n_threads)
 
         # one-hot of every (LF, vote) pair: the M-step's counts are onehot.T @ Q (see _vote_counts)
         sizes = np.array([g.cardinality(t) + 1 for t in votes.lf_tasks])
@@ -278,23 +310,21 @@ class HierarchicalLabelModel(_HierBase):
             S[np.arange(E), states[t]] = 1.0
             tied[t] = S
 
-        if float(self.prior_strength) < 0:
-            raise ValueError(f"prior_strength: expected a value >= 0, got {self.prior_strength!r}")
-        pseudo = [float(self.prior_strength) * T for T in _prior_tables(votes, float(self.init_accuracy))]
+        pseudo = [prior_strength * T for T in _prior_tables(votes, init_accuracy)]
         tables: List[np.ndarray] = []
         n_iter, converged = 0, False
         for n_iter in range(1, int(self.max_iter) + 1):
             counts = _vote_counts(cols, Q, int(offsets[-1]))  # (sum(k_t + 1), E)
             new_tables = []
             for j, t in enumerate(votes.lf_tasks):
-                C = counts[offsets[j]:offsets[j + 1]] @ tied[t] + self.smoothing + pseudo[j]
-                new_tables.append(C / C.sum(axis=0, keepdims=True))
+                C = counts[offsets[j]:offsets[j + 1]] @ tied[t] + smoothing + pseudo[j]
+                new_tables.append(_normalised_columns(C))
             if fixed_balance is None:
-                balance = (Q.sum(axis=0) + self.smoothing) / (votes.n + E * self.smoothing)
+                balance = (Q.sum(axis=0) + smoothing) / (votes.n + E * smoothing)
             delta = max((np.abs(a - b).max() for a, b in zip(new_tables, tables)), default=np.inf)
             tables = new_tables
-            Q = _posterior(votes, tables, balance, self.n_threads)
-            if delta < self.tol:
+            Q = _posterior(votes, tables, balance, n_threads)
+            if delta < tol:
                 converged = True
                 break
         self.tables_ = tables
@@ -308,7 +338,7 @@ class HierarchicalLabelModel(_HierBase):
 
     def predict_proba(self, L: Any, lf_tasks: Optional[Sequence[str]] = None) -> np.ndarray:
         if not hasattr(self, "tables_"):
-            raise ValueError("HierarchicalLabelModel: call fit before predict_proba")
+            raise NotFittedError("This HierarchicalLabelModel is not fitted yet: call fit(L) before using this method.")
         votes = as_task_votes(self.graph, L, lf_tasks)
         if votes.lf_tasks != self.lf_tasks_:
             raise ValueError(f"L: the LFs' tasks {votes.lf_tasks} differ from those seen in fit {self.lf_tasks_}")
@@ -325,9 +355,12 @@ class SoftMV(_HierBase):
         self.n_threads = n_threads
 
     def fit(self, L: Any = None, lf_tasks: Optional[Sequence[str]] = None, Y_dev: Any = None) -> "SoftMV":
+        """Soft MV learns nothing from votes: ``L`` (with ``lf_tasks``), when given, is only checked; ``Y_dev`` (end
+        labels) sets the class balance (add-one smoothed), else it is uniform."""
         g = self._check_graph()
-        if not 0.0 < float(self.accuracy) < 1.0:
-            raise ValueError(f"accuracy: expected a value in (0, 1), got {self.accuracy!r}")
+        check_number(self.accuracy, "accuracy", low=0.0, high=1.0, low_open=True, high_open=True)
+        check_n_threads(self.n_threads)
+        _check_votes_if_given(g, L, lf_tasks)
         E = g.n_end_labels
         balance = self._dev_balance(Y_dev, E)
         self.class_balance_ = balance if balance is not None else np.full(E, 1.0 / E)
@@ -350,11 +383,17 @@ class HardMV(_HierBase):
         self.seed = seed
 
     def fit(self, L: Any = None, lf_tasks: Optional[Sequence[str]] = None, Y_dev: Any = None) -> "HardMV":
-        self._check_graph()
+        """Nothing to learn: checks the arguments (``L`` with ``lf_tasks`` when given; ``Y_dev`` is accepted for
+        symmetry with the other models and checked, but Hard MV has no prior to set)."""
+        g = self._check_graph()
+        check_random_state(self.seed, "seed")
+        _check_votes_if_given(g, L, lf_tasks)
+        self._dev_balance(Y_dev, g.n_end_labels)
         return self
 
     def predict(self, L: Any, lf_tasks: Optional[Sequence[str]] = None) -> np.ndarray:
         g = self._check_graph()
+        check_random_state(self.seed, "seed")
         votes = as_task_votes(g, L, lf_tasks)
         rng = np.random.default_rng(self.seed)
         n = votes.n

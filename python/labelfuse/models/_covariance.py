@@ -72,7 +72,8 @@ def fit_covariance(
         FitResult with ``cpt`` (m, k+1, k), ``class_balance`` and ``info``: ``mu``, ``accuracy`` (P(vote = y | votes)
         under the fitted balance; NaN for LFs that never vote), ``warm_accuracy``, ``sweeps``, ``loss``
         (off-diagonal squared residual), ``converged``, ``clamped`` (entries capped),
-        ``permutation``, ``warnings``.
+        ``permutation`` (the better-than-random relabelling of the classes; with a given class balance only one that
+        maps it onto itself, so ``class_balance`` comes back as given), ``warnings``.
     """
     stats = single_group(stats)
     if stats.overlap is None:

@@ -6,7 +6,9 @@ from typing import Optional
 import numpy as np
 
 from .. import _core
-from ._params import FitResult
+from .._validation import as_label_matrix, check_cardinality, check_model_memory
+from ._moments import check_class_balance
+from ._params import FitResult, check_fit_result
 
 ABSTENTION_MODES = ("model", "ignore")
 
@@ -36,6 +38,9 @@ def fit_dawid_skene(
     (SQUAREM): the same fixed points in far fewer passes when plain EM crawls (weak LFs, imbalanced classes).
     Deterministic for any thread count.
     """
+    L = as_label_matrix(L)
+    k = check_cardinality(cardinality)
+    check_model_memory(8 * L.shape[1] * (k + 1) * k, k, inferred=False, what=f"the tables of {L.shape[1]} LFs")
     if abstentions not in ABSTENTION_MODES:
         raise ValueError(f"abstentions: expected one of {ABSTENTION_MODES}, got {abstentions!r}")
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
@@ -47,11 +52,12 @@ def fit_dawid_skene(
             raise ValueError(f"{name}: expected a non-negative number, got {value!r}")
     init_cpt = init_prior = None
     if init is not None:
+        init = check_fit_result(init, L.shape[1], k, "init")
         init_cpt = np.ascontiguousarray(init.cpt, dtype=np.float64)
         init_prior = np.ascontiguousarray(init.class_balance, dtype=np.float64)
-    fixed = None if class_balance is None else np.ascontiguousarray(class_balance, dtype=np.float64)
+    fixed = check_class_balance(class_balance, k)  # (None, or k positive probabilities)
     out = _core.dawid_skene(
-        L, int(cardinality), max_iter=int(max_iter), tol=float(tol), smoothing=float(smoothing),
+        L, k, max_iter=int(max_iter), tol=float(tol), smoothing=float(smoothing),
         model_abstentions=abstentions == "model", class_balance=fixed, init_cpt=init_cpt, init_prior=init_prior,
         accelerate=bool(accelerate), n_threads=n_threads,
     )

@@ -11,7 +11,7 @@ import inspect
 import json
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -20,7 +20,8 @@ from ..metrics import METRICS
 from .._params import Params
 from .._saving import check_format_version, version_stamp
 
-__all__ = ["BaseLabelModel", "NotFittedError", "FORMAT_VERSION", "TIE_POLICIES", "load", "resolve_tie_policy"]
+__all__ = ["BaseLabelModel", "NotFittedError", "FORMAT_VERSION", "TIE_POLICIES", "check_random_state", "load",
+           "resolve_tie_policy"]
 
 FORMAT_VERSION = 1
 _FORMAT_NAME = "labelfuse-model"
@@ -40,6 +41,17 @@ def resolve_tie_policy(policy: Any) -> str:
     if policy not in TIE_POLICIES:
         raise ValueError(f"tie_policy: expected one of {TIE_POLICIES}, got {policy!r}")
     return policy
+
+
+def check_random_state(value: Any, name: str = "random_state") -> Any:
+    """None, a non-negative int seed (Python or numpy), or a numpy Generator / SeedSequence / BitGenerator."""
+    if value is None or isinstance(value, (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator)):
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected None or a non-negative int seed, got {type(value).__name__} {value!r:.40}")
+    if value < 0:
+        raise ValueError(f"{name}: expected a non-negative int seed, got {value}")
+    return value
 
 
 def break_ties(P: np.ndarray, policy: str, prior: np.ndarray, random_state: Any) -> np.ndarray:
@@ -68,17 +80,28 @@ def break_ties(P: np.ndarray, policy: str, prior: np.ndarray, random_state: Any)
     return pred.astype(np.int64)
 
 
-def check_class_balance(value: Any, cardinality: int, name: str = "class_balance") -> np.ndarray:
-    """A (k,) non-negative vector summing to 1 (to within 1e-6, then renormalised), or "uniform"."""
+def check_class_balance(value: Any, cardinality: int, name: str = "class_balance", *,
+                        positive: bool = False) -> np.ndarray:
+    """A (k,) non-negative vector summing to 1 (to within 1e-6, then renormalised), or "uniform".
+
+    ``positive``: every class needs a probability above 0 (label models: a class with prior 0 could never be
+    predicted, and the moment fits divide by it)."""
     if isinstance(value, str):
         if value != "uniform":
             raise ValueError(f"{name}: expected None, 'uniform' or {cardinality} probabilities, got {value!r}")
         return np.full(cardinality, 1.0 / cardinality)
-    arr = np.asarray(value, dtype=np.float64)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):  # strings, None entries, ragged lists
+        raise TypeError(f"{name}: expected None, 'uniform' or {cardinality} probabilities, got "
+                        f"{type(value).__name__} {value!r:.80}") from None
     if arr.shape != (cardinality,):
         raise ValueError(f"{name}: expected {cardinality} class probabilities, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0) or abs(arr.sum() - 1.0) > 1e-6:
         raise ValueError(f"{name}: expected non-negative probabilities summing to 1, got {arr.tolist()}")
+    if positive and np.any(arr == 0):
+        raise ValueError(f"{name}: class {int(np.flatnonzero(arr == 0)[0])} has probability 0, so the model could "
+                         "never predict it; give every class a positive probability (or leave the class out)")
     return np.ascontiguousarray(arr / arr.sum())
 
 
@@ -186,7 +209,7 @@ class BaseLabelModel(Params):
 
     def _decide(self, P: np.ndarray, tie_policy: Optional[str]) -> np.ndarray:
         policy = resolve_tie_policy(self.tie_policy if tie_policy is None else tie_policy)
-        return break_ties(P, policy, self.class_balance_, self.random_state)
+        return break_ties(P, policy, self.class_balance_, check_random_state(self.random_state))
 
     def score(
         self,
@@ -198,12 +221,21 @@ class BaseLabelModel(Params):
         """Metrics against gold labels Y: any of accuracy, f1, precision, recall (binary: class 1 is positive;
         multi-class: macro average), brier, log_loss. Tied rows follow ``tie_policy`` (an abstention counts as
         wrong)."""
-        names = [metrics] if isinstance(metrics, str) else list(metrics)
-        unknown = [m for m in names if m not in METRICS]
+        if isinstance(metrics, str):
+            names = [metrics]
+        else:
+            try:
+                names = list(metrics)
+            except TypeError:
+                raise TypeError(f"metrics: expected a metric name or a list of names among {sorted(METRICS)}, got "
+                                f"{type(metrics).__name__}") from None
+        unknown = [m for m in names if not isinstance(m, str) or m not in METRICS]
         if unknown or not names:
             raise ValueError(f"metrics: expected names among {sorted(METRICS)}, got {names!r}")
         self._check_fitted()
         P, decision = self._decision_proba(self._check_L(L))
+        if P.shape[0] == 0:  # every metric is a mean over rows
+            raise ValueError("L: has no rows, so there is nothing to score")
         Y = as_labels(Y, P.shape[0], self.cardinality_)
         pred = self._decide(decision, tie_policy)
         out = {}
@@ -280,11 +312,16 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
     return value
 
 
-def resolve_cardinality(L: np.ndarray, cardinality: Any, Y: Any = None) -> int:
-    from .._validation import infer_cardinality
+def resolve_cardinality(L: np.ndarray, cardinality: Any, Y: Any = None, *,
+                        table_bytes: Optional[Callable[[int], int]] = None, tables: str = "tables") -> int:
+    """The number of classes: ``cardinality`` checked, or inferred from L (and Y). ``table_bytes(k)``: what the
+    model allocates for k classes; more than the memory limit is a ValueError naming cardinality."""
+    from .._validation import check_model_memory, infer_cardinality
 
     if cardinality is not None:
         k = check_cardinality(cardinality)
     else:
         k = infer_cardinality(L, None, Y)
+    if table_bytes is not None:
+        check_model_memory(table_bytes(k), k, inferred=cardinality is None, what=tables)
     return k

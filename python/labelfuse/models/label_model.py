@@ -1,19 +1,21 @@
 """LabelModel: one facade over the triplet, covariance and Dawid-Skene recoveries, with fast refits."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Union
+import inspect
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from .. import _core
-from .._validation import as_label_matrix, require_rows
+from .._validation import as_label_matrix, check_cardinality, require_rows
 from ..stats import LabelStats, label_stats
-from ._params import FitResult
+from ._params import FitResult, check_fit_result
 from .base import (
     BaseLabelModel,
     NotFittedError,
     check_choice,
     check_class_balance,
+    check_random_state,
     class_balance_from_labels,
     resolve_cardinality,
     resolve_tie_policy,
@@ -44,6 +46,26 @@ def accuracies_from_cpt(cpt: np.ndarray, class_balance: np.ndarray) -> np.ndarra
         return np.where(votes > 1e-12, right / np.maximum(votes, 1e-300), np.nan)
 
 
+# keyword arguments of the fit functions that LabelModel sets itself (hyperparameters, warm start, threads)
+_SET_BY_THE_MODEL = {"triplet": (), "covariance": (),
+                     "dawid_skene": ("max_iter", "tol", "smoothing", "abstentions", "init", "n_threads")}
+
+
+def _fit_function(method: str):
+    """The method's fit function (imported on use: the triplet and covariance modules landed separately)."""
+    if method == "dawid_skene":
+        from ._dawid_skene import fit_dawid_skene
+
+        return fit_dawid_skene
+    if method == "triplet":
+        from ._triplet import fit_triplet
+
+        return fit_triplet
+    from ._covariance import fit_covariance
+
+    return fit_covariance
+
+
 def _compact_dtype(k: int) -> np.dtype:
     return np.dtype(np.int8 if k <= 127 else np.int16 if k <= 32767 else np.int32)
 
@@ -55,8 +77,9 @@ class LabelModel(BaseLabelModel):
         cardinality: number of classes k; inferred from L (max label + 1, at least 2) when None.
         method: "triplet" (FlyingSquid-style moments), "covariance" (Snorkel/MeTaL-style matrix completion) or
             "dawid_skene" (EM over confusion matrices).
-        class_balance: None = estimated by the method; "uniform"; or k probabilities. ``fit`` can override it
-            (``class_balance=``) or estimate it from dev labels (``Y_dev=``).
+        class_balance: None = estimated by the method; "uniform"; or k positive probabilities (a class with
+            probability 0 could never be predicted: refused). ``fit`` can override it (``class_balance=``) or
+            estimate it from dev labels (``Y_dev=``).
         abstentions: whether an LF's abstention is evidence about y. "model": the posterior uses the fitted
             P(abstain | y). "ignore": it does not (every class gets the same abstention factor): Dawid-Skene then
             also drops abstentions from its fit, as crowd-kit does; the covariance fit keeps its P(abstain | y) in
@@ -67,7 +90,9 @@ class LabelModel(BaseLabelModel):
         max_iter, tol, smoothing: Dawid-Skene options (see ``fit_dawid_skene``); EM stops after ``max_iter``
             E-steps or when the mean log-likelihood per row changes by less than ``tol``; ``smoothing`` is a
             pseudo-count on every expected count.
-        method_options: extra keyword arguments for the triplet / covariance fit functions.
+        method_options: extra keyword arguments for the method's fit function (``fit_triplet``,
+            ``fit_covariance``, ``fit_dawid_skene``), except those the model passes itself (statistics, class
+            balance; for Dawid-Skene also the hyperparameters above and the warm start).
         tie_policy: "abstain" (-1), "random" (seeded by ``random_state``) or "prior", for ``predict``.
         random_state: int or None.
         n_threads: None = all cores, -1 = all, -2 = all but one, ...; results do not depend on it.
@@ -118,15 +143,19 @@ class LabelModel(BaseLabelModel):
         method = check_choice(self.method, "method", METHODS)
         self._abstentions = self._resolve_abstentions(method)
         resolve_tie_policy(self.tie_policy)
-        k = resolve_cardinality(L, self.cardinality)
+        check_random_state(self.random_state)
+        self._method_options(method)
+        # the posterior's tables are the smallest per-class allocation every method makes: (m, k + 1, k) float64
+        k = resolve_cardinality(L, self.cardinality, table_bytes=lambda k: 8 * L.shape[1] * (k + 1) * k,
+                                tables=f"the conditional tables of {L.shape[1]} LFs")
         if class_balance is not None and Y_dev is not None:
             raise ValueError("class_balance: pass either class_balance or Y_dev to fit, not both")
         if class_balance is not None:
-            balance = check_class_balance(class_balance, k)
+            balance = check_class_balance(class_balance, k, positive=True)
         elif Y_dev is not None:
             balance = class_balance_from_labels(Y_dev, k)
         elif self.class_balance is not None:
-            balance = check_class_balance(self.class_balance, k)
+            balance = check_class_balance(self.class_balance, k, positive=True)
         else:
             balance = None
         # Dawid-Skene works on the rows (its own pattern compression) and needs no pairwise statistics, which
@@ -138,19 +167,56 @@ class LabelModel(BaseLabelModel):
         self._method_fitted = method
         result = self._run_method(method, L, stats, k, balance, warm=None)
         # What refit needs: the statistics and a compact private copy of L (int8 for k <= 127; n*m bytes).
-        return self.install_fit(result, stats, k, L.shape[1], class_balance=balance,
-                                L=np.array(L, dtype=_compact_dtype(k), order="C"))
+        return self._install(result, stats, k, L.shape[1], class_balance=balance,
+                             L=np.array(L, dtype=_compact_dtype(k), order="C"))
 
     def install_fit(self, result: FitResult, stats: Optional[LabelStats], cardinality: int, n_lfs: int, *,
                     class_balance: Optional[np.ndarray] = None, L: Optional[np.ndarray] = None) -> "LabelModel":
         """Make this model the one ``result`` describes (fitted elsewhere, e.g. on a Dask cluster, from the
         summed ``stats``). Without ``L`` the model predicts, scores and saves, but ``refit`` asks for ``fit``.
-        Returns self."""
+
+        Everything is checked: ``result`` holds (n_lfs, k+1, k) finite tables whose columns sum to 1 and a class
+        balance of k probabilities; ``stats`` (ungrouped) counts the same LFs and classes; ``L`` has n_lfs columns
+        of valid votes, agrees with ``stats`` (the statistics of a moment method are counted from it when not
+        given) and is kept as a private copy (refit edits it in place). ``class_balance``: the fixed balance that
+        refits keep. Returns self."""
+        method = check_choice(self.method, "method", METHODS)
+        k = check_cardinality(cardinality)
+        if isinstance(n_lfs, (bool, np.bool_)) or not isinstance(n_lfs, (int, np.integer)) or n_lfs < 1:
+            raise ValueError(f"n_lfs: expected a positive int, got {n_lfs!r}")
+        m = int(n_lfs)
+        result = check_fit_result(result, m, k)
+        if stats is not None:
+            if not isinstance(stats, LabelStats):
+                raise TypeError(f"stats: expected LabelStats or None, got {type(stats).__name__}")
+            if stats.n_groups != 1 or stats.n_lfs != m or stats.cardinality != k:
+                raise ValueError(f"stats: counts {stats.n_groups} group(s) of {stats.n_lfs} LFs over "
+                                 f"{stats.cardinality} classes; expected 1 group of {m} LFs over {k} classes")
+        if class_balance is not None:
+            class_balance = check_class_balance(class_balance, k, positive=True)
+        if L is not None:
+            L = as_label_matrix(L)
+            if L.shape[1] != m:
+                raise ValueError(f"L: expected {m} columns (n_lfs), got {L.shape[1]}")
+            recount = label_stats(L, k, overlap_matrix=method == "covariance" if stats is None else
+                                  stats.overlap is not None, n_threads=self._threads())  # (also checks the votes)
+            if stats is None and method != "dawid_skene":
+                stats = recount
+            elif stats is None:  # Dawid-Skene keeps no statistics, but the coverage is known now
+                result.info.setdefault("coverage", recount.lf_coverage())
+            elif recount != stats:
+                raise ValueError("L: its statistics differ from stats (they must describe the same label matrix)")
+            L = np.array(L, dtype=_compact_dtype(k), order="C")
+        return self._install(result, stats, k, m, class_balance=class_balance, L=L)
+
+    def _install(self, result: FitResult, stats: Optional[LabelStats], k: int, m: int, *,
+                 class_balance: Optional[np.ndarray], L: Optional[np.ndarray]) -> "LabelModel":
+        """install_fit without the checks (fit's own, already valid results and private L)."""
         method = check_choice(self.method, "method", METHODS)
         self._abstentions = self._resolve_abstentions(method)
         self._method_fitted = method
         self._fit_balance = class_balance
-        self._set_fitted(result, stats, int(cardinality), int(n_lfs))
+        self._set_fitted(result, stats, k, m)
         self._stats = stats
         self._last_L = L
         return self
@@ -159,21 +225,35 @@ class LabelModel(BaseLabelModel):
         self, method: str, L: np.ndarray, stats: LabelStats, k: int, balance: Optional[np.ndarray],
         warm: Optional[FitResult],
     ) -> FitResult:
-        options = dict(self.method_options or {})
+        options = self._method_options(method)
+        fit_fn = _fit_function(method)
         if method == "dawid_skene":
-            from ._dawid_skene import fit_dawid_skene
-
-            return fit_dawid_skene(
+            return fit_fn(
                 L, k, balance, max_iter=self.max_iter, tol=self.tol, smoothing=self.smoothing,
                 abstentions=self._abstentions, init=warm, n_threads=self._threads(), **options,
             )
-        if method == "triplet":
-            from ._triplet import fit_triplet  # imported lazily: lands with the triplet work
+        return fit_fn(stats, balance, **options)
 
-            return fit_triplet(stats, balance, **options)
-        from ._covariance import fit_covariance
-
-        return fit_covariance(stats, balance, **options)
+    def _method_options(self, method: str) -> Dict[str, Any]:
+        """``method_options`` checked against the fit function's keywords (a typo or a keyword the model passes
+        itself is a ValueError naming method_options, not a TypeError from deep inside the fit)."""
+        options = self.method_options
+        if options is None:
+            return {}
+        if not isinstance(options, Mapping):
+            raise TypeError(f"method_options: expected a dict of keyword arguments or None, got "
+                            f"{type(options).__name__}")
+        fit_fn = _fit_function(method)
+        parameters = inspect.signature(fit_fn).parameters.values()
+        reserved = _SET_BY_THE_MODEL[method]
+        allowed = [p.name for p in parameters if p.kind == p.KEYWORD_ONLY and p.name not in reserved]
+        takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters)
+        unknown = [key for key in options if key in reserved or not isinstance(key, str)
+                   or (key not in allowed and not takes_any)]
+        if unknown:
+            raise ValueError(f"method_options: {unknown} are not options of {fit_fn.__name__} that LabelModel passes "
+                             f"on (valid: {allowed})")
+        return dict(options)
 
     def _set_fitted(self, result: FitResult, stats: Optional[LabelStats], k: int, m: int) -> None:
         cpt = np.ascontiguousarray(result.cpt, dtype=np.float64)
@@ -187,9 +267,10 @@ class LabelModel(BaseLabelModel):
         self.class_balance_ = balance
         info = dict(result.info)
         coverage = info.pop("coverage", None) if stats is None else stats.lf_coverage()
-        self.coverage_ = np.asarray(coverage, dtype=np.float64)
+        # (NaN per LF when nothing tells: a result installed without statistics or rows)
+        self.coverage_ = np.full(m, np.nan) if coverage is None else np.asarray(coverage, dtype=np.float64)
         # An LF with no vote in the data has no accuracy to speak of (its table is only the smoothing prior).
-        self.accuracies_ = np.where(self.coverage_ > 0, accuracies_from_cpt(cpt, balance), np.nan)
+        self.accuracies_ = np.where(self.coverage_ == 0, np.nan, accuracies_from_cpt(cpt, balance))
         self.n_iter_ = info.get("n_iter")
         self.info_ = info
         self.cardinality_ = k
@@ -237,6 +318,8 @@ class LabelModel(BaseLabelModel):
             changed = np.flatnonzero(_core.changed_columns(L_new, old, n_threads=self._threads()))
         else:
             cols = np.asarray(columns)
+            if cols.ndim == 1 and cols.size == 0:  # [] is a float64 array to numpy: no column changed
+                cols = cols.astype(np.int64)
             if cols.ndim != 1 or cols.dtype.kind not in "iu" or (cols.size and (cols.min() < 0 or cols.max() >= m)):
                 raise ValueError(f"columns: expected LF indices in 0..{m - 1}, got {columns!r}")
             changed = np.unique(cols)

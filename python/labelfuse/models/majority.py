@@ -10,6 +10,7 @@ from .._validation import as_label_matrix, require_rows
 from .base import (
     BaseLabelModel,
     check_class_balance,
+    check_random_state,
     class_balance_from_labels,
     resolve_cardinality,
     resolve_tie_policy,
@@ -57,7 +58,11 @@ class MajorityVote(BaseLabelModel):
         L = as_label_matrix(L)
         require_rows(L)
         resolve_tie_policy(self.tie_policy)
-        k = resolve_cardinality(L, self.cardinality)
+        check_random_state(self.random_state)
+        # one (k + 1) vote-count scratch row per thread, and the k-vector of the balance
+        threads = _core.resolve_threads(self._threads())
+        k = resolve_cardinality(L, self.cardinality, table_bytes=lambda k: 8 * (k + 1) * (threads + 1),
+                                tables=f"vote counts on {threads} threads")
         if class_balance is not None and Y_dev is not None:
             raise ValueError("class_balance: pass either class_balance or Y_dev to fit, not both")
         # One native pass that also validates every vote (ValueError naming the entry), whichever balance is used.
