@@ -133,3 +133,46 @@ def test_unaligned_label_matrix_is_copied_before_the_core_reads_it():
     np.testing.assert_array_equal(checked, L)
     with pytest.raises(ValueError, match="^L: not aligned"):
         _core.label_stats(L, 2)
+
+
+# ---- embeddings, fusion, end models (found by tests/test_fuzz_fusion.py and tests/test_fuzz_endmodels.py) ---------
+def test_hnsw_with_fewer_than_two_links_is_refused_not_a_crash():
+    # faiss's HNSW divides by log(M): M=1 killed the interpreter (SIGSEGV), M=0 aborted on a faiss assertion.
+    # Run in a child so that, unfixed, this reports a failure instead of killing the test session.
+    pytest.importorskip("faiss")
+    code = textwrap.dedent("""
+        import numpy as np
+        from labelfuse.embeddings import NeighborGraph
+        X = np.random.default_rng(0).standard_normal((30, 4)).astype(np.float32)
+        for m in (0, 1):
+            try:
+                NeighborGraph(3, index="hnsw", hnsw_m=m).fit(X)
+            except ValueError as exc:
+                print("ValueError", exc)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"child died with {proc.returncode}: {proc.stderr[-2000:]}"
+    assert proc.stdout.splitlines() == ["ValueError hnsw_m: expected an int >= 2, got 0",
+                                        "ValueError hnsw_m: expected an int >= 2, got 1"], proc.stdout
+
+
+@pytest.mark.parametrize("params", [{"index": "ivf", "ivf_n_lists": -3}, {"index": "ivf", "ivf_n_probe": 0},
+                                    {"block_size": True}, {"index": "hnsw", "hnsw_ef_search": 0}])
+def test_graph_index_parameters_are_checked_up_front(params):
+    # were a SWIG "Wrong number or type of arguments", a faiss RuntimeError at query time, or silently accepted
+    pytest.importorskip("faiss")
+    from labelfuse.embeddings import NeighborGraph
+
+    name = next(k for k in params if k != "index")
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        NeighborGraph(3, **params).fit(np.eye(6, 4, dtype=np.float32))
+
+
+def test_graph_query_with_a_negative_neighbour_count_names_it():
+    pytest.importorskip("faiss")
+    from labelfuse.embeddings import NeighborGraph
+
+    g = NeighborGraph(3).fit(np.eye(6, 4, dtype=np.float32))
+    with pytest.raises(ValueError, match="^n_neighbors:"):  # was numpy's "negative dimensions are not allowed"
+        g.query(np.eye(2, 4, dtype=np.float32), n_neighbors=-2)
+    assert g.query(np.eye(2, 4, dtype=np.float32), n_neighbors=0)[0].shape == (2, 0)

@@ -36,7 +36,7 @@ class NeighborGraph(Params):
         index: "flat" (exact inner product on unit vectors; the default), "hnsw" or "ivf" (approximate, for
             large n). The extension is exact with "flat"; with the approximate indexes it is exact only where a
             row's neighbour list is exact.
-        hnsw_m, hnsw_ef_construction, hnsw_ef_search: faiss HNSW parameters.
+        hnsw_m (>= 2), hnsw_ef_construction, hnsw_ef_search: faiss HNSW parameters.
         ivf_n_lists (None: about 4 sqrt(n)), ivf_n_probe: faiss IVF parameters.
         block_size: query rows searched per faiss call (bounds the memory of the results in flight).
         nan_policy: "raise" (ValueError naming the argument) or "zero" (non-finite rows become zero vectors,
@@ -75,13 +75,19 @@ class NeighborGraph(Params):
 
     # -- sklearn-style parameters -------------------------------------------------------------------------------
     def _check_params(self) -> None:
-        if isinstance(self.n_neighbors, bool) or not isinstance(self.n_neighbors, (int, np.integer)) \
-                or self.n_neighbors < 1:
-            raise ValueError(f"n_neighbors: expected a positive int, got {self.n_neighbors!r}")
+        _check_int("n_neighbors", self.n_neighbors, 1)
         if self.index not in _INDEX_KINDS:
             raise ValueError(f"index: expected one of {_INDEX_KINDS}, got {self.index!r}")
-        if not isinstance(self.block_size, (int, np.integer)) or self.block_size < 1:
-            raise ValueError(f"block_size: expected a positive int, got {self.block_size!r}")
+        _check_int("block_size", self.block_size, 1)
+        # faiss does not check these: hnsw_m < 2 divides by log(1) and crashes the interpreter (SIGSEGV / abort),
+        # a negative list count reaches a C++ size_t
+        _check_int("hnsw_m", self.hnsw_m, 2)
+        _check_int("hnsw_ef_construction", self.hnsw_ef_construction, 1)
+        _check_int("hnsw_ef_search", self.hnsw_ef_search, 1)
+        if self.ivf_n_lists is not None:
+            _check_int("ivf_n_lists", self.ivf_n_lists, 1)
+        _check_int("ivf_n_probe", self.ivf_n_probe, 1)
+        _check_int("seed", self.seed, 0)
 
     # -- building -----------------------------------------------------------------------------------------------
     def fit(self, X: Any) -> "NeighborGraph":
@@ -106,7 +112,7 @@ class NeighborGraph(Params):
             index.hnsw.efConstruction = int(self.hnsw_ef_construction)
             index.hnsw.efSearch = int(self.hnsw_ef_search)
         else:
-            n_lists = self.ivf_n_lists or max(1, int(4 * np.sqrt(n)))
+            n_lists = self.ivf_n_lists if self.ivf_n_lists is not None else max(1, int(4 * np.sqrt(n)))
             n_lists = int(min(n_lists, n))
             quantizer = faiss.IndexFlatIP(d)
             # faiss's Python wrapper keeps a reference to the quantizer inside the index
@@ -149,6 +155,8 @@ class NeighborGraph(Params):
     def query(self, X: Any, n_neighbors: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """K nearest training rows of each row of X (another split): (ids, sims, X as unit float32)."""
         self._check_fitted()
+        if n_neighbors is not None:
+            _check_int("n_neighbors", n_neighbors, 0)
         Xu = as_unit_embeddings(X, "X", self.nan_policy, dim=self.X_.shape[1])
         k = self.n_neighbors_ if n_neighbors is None else int(n_neighbors)
         k = int(min(k, self.X_.shape[0]))
@@ -184,6 +192,11 @@ class NeighborGraph(Params):
         elif graph.index == "ivf":
             _faiss().extract_index_ivf(graph.index_).nprobe = int(graph.ivf_n_probe)
         return graph
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
 
 
 def _drop_self(I: np.ndarray, D: np.ndarray, rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
