@@ -176,3 +176,17 @@ def test_graph_query_with_a_negative_neighbour_count_names_it():
     with pytest.raises(ValueError, match="^n_neighbors:"):  # was numpy's "negative dimensions are not allowed"
         g.query(np.eye(2, 4, dtype=np.float32), n_neighbors=-2)
     assert g.query(np.eye(2, 4, dtype=np.float32), n_neighbors=0)[0].shape == (2, 0)
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float32, 1e-44), (np.float32, 1e-30), (np.float64, 1e-300),
+                                          (np.float64, 1e39), (np.float64, 1e300)])
+def test_embedding_rows_of_any_finite_magnitude_normalise(dtype, scale):
+    # normalised in float32: a denormal row's 1/norm overflowed to inf (X_ held inf/NaN, silently), and a float64
+    # row beyond float32's range was refused as "NaN or inf"
+    from labelfuse.embeddings._checks import as_unit_embeddings
+
+    X = (np.array([[3.0, -4.0], [1.0, 0.0], [0.0, 0.0]]) * np.array([[scale], [1.0], [1.0]])).astype(dtype)
+    U = as_unit_embeddings(X)
+    assert U.dtype == np.float32 and np.isfinite(U).all()
+    row = X[0].astype(np.float64) / np.float64(X[0, 0])  # a denormal row is stored coarsely: its own direction
+    np.testing.assert_allclose(U, [row / np.linalg.norm(row), [1.0, 0.0], [0.0, 0.0]], rtol=1e-6)
