@@ -190,3 +190,30 @@ def test_embedding_rows_of_any_finite_magnitude_normalise(dtype, scale):
     assert U.dtype == np.float32 and np.isfinite(U).all()
     row = X[0].astype(np.float64) / np.float64(X[0, 0])  # a denormal row is stored coarsely: its own direction
     np.testing.assert_allclose(U, [row / np.linalg.norm(row), [1.0, 0.0], [0.0, 0.0]], rtol=1e-6)
+
+
+def _unfitted_calls():
+    pytest.importorskip("faiss")
+    from labelfuse.embeddings import KMeansPartition, NeighborGraph
+    from labelfuse.fusion import Epoxy, Liger
+
+    L, X = np.zeros((3, 2), np.int8), np.ones((3, 4), np.float32)
+    calls = [lambda: NeighborGraph().query(X), lambda: KMeansPartition().predict(X),
+             lambda: Epoxy().predict_proba(L, X), lambda: Liger().refit(L)]
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return calls
+    from labelfuse.endmodels import Adapter, Ensemble
+
+    return calls + [lambda: Adapter().predict_proba(X), lambda: Ensemble(Adapter()).predict(X)]
+
+
+def test_unfitted_estimators_raise_not_fitted_error():
+    # graph, partition, Epoxy/Liger and end models raised RuntimeError (label models raised NotFittedError)
+    from labelfuse.models import NotFittedError
+
+    for call in _unfitted_calls():
+        with pytest.raises(NotFittedError, match="not fitted"):
+            call()
+    assert issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)

@@ -8,6 +8,13 @@ import numpy as np
 _SIGNED = (np.int8, np.int16, np.int32, np.int64)
 
 
+class NotFittedError(ValueError, AttributeError):
+    """Raised when an estimator is used before ``fit`` (a ValueError and an AttributeError, as in scikit-learn).
+
+    Every fitted object raises it: label models, NeighborGraph, KMeansPartition, Epoxy / Liger, end models and
+    ensembles."""
+
+
 def as_label_matrix(L: Any, name: str = "L") -> np.ndarray:
     """Return L as a 2-D signed-integer ndarray without copying when it already is one.
 

@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _core
-from ._validation import as_label_matrix, as_labels, check_n_threads, infer_cardinality
+from ._validation import NotFittedError, as_label_matrix, as_labels, check_n_threads, infer_cardinality
 from .models._params import FitResult
 from .stats import GroupIndex, LabelStats, label_stats
 from ._params import Params
@@ -362,7 +362,7 @@ class _FusionBase(Params):
 
         self._check_fitted()
         if self._fit_fn is None:
-            raise RuntimeError("refit: this model was loaded without its label_model callable; "
+            raise NotFittedError("refit: this model was loaded without its label_model callable; "
                                "load it with label_model=...")
         L = as_label_matrix(L, "L")
         if L.shape != self.L_train_.shape:
@@ -408,7 +408,7 @@ class _FusionBase(Params):
     # -- prediction -----------------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "cpt_"):
-            raise RuntimeError(f"{type(self).__name__}: not fitted; call fit(L, X) first")
+            raise NotFittedError(f"{type(self).__name__}: not fitted; call fit(L, X) first")
 
     def _predict_from(self, L: np.ndarray, neighbors, parts: Optional[np.ndarray],
                       n_threads: Optional[int]) -> np.ndarray:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ._checks import as_unit_embeddings
 from .._params import Params
+from .._validation import NotFittedError
 
 __all__ = ["NeighborGraph", "GRAPH_FORMAT_VERSION"]
 
@@ -145,7 +146,7 @@ class NeighborGraph(Params):
     # -- queries ------------------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "ids_"):
-            raise RuntimeError("NeighborGraph: not fitted; call fit(X) first")
+            raise NotFittedError("NeighborGraph: not fitted; call fit(X) first")
 
     @property
     def n_rows(self) -> int:

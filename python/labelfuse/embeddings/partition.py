@@ -9,6 +9,7 @@ import numpy as np
 from ._checks import as_unit_embeddings
 from .graph import _faiss
 from .._params import Params
+from .._validation import NotFittedError
 
 __all__ = ["KMeansPartition"]
 
@@ -84,6 +85,6 @@ class KMeansPartition(Params):
     def predict(self, X: Any) -> np.ndarray:
         """Part of each row of X (any split): its nearest centre."""
         if not hasattr(self, "labels_"):
-            raise RuntimeError("KMeansPartition: not fitted; call fit(X) first")
+            raise NotFittedError("KMeansPartition: not fitted; call fit(X) first")
         Xu = as_unit_embeddings(X, "X", self.nan_policy, dim=self.centers_.shape[1])
         return self._assign(Xu, self.centers_)

@@ -25,6 +25,7 @@ from ._training import (
 )
 from .metrics import metric_function
 from .._params import Params
+from .._validation import NotFittedError
 
 FORMAT_NAME = "labelfuse.endmodel"
 FORMAT_VERSION = 1
@@ -200,7 +201,7 @@ class EndModel(Params):
     # ---- prediction ----------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit first")
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit first")
 
     def _head_probs(self, X: Any, heads=None) -> dict[str, np.ndarray]:
         self._check_fitted()

@@ -11,6 +11,7 @@ import numpy as np
 from ._base import _REGISTRY, CONFIG_FILE, FORMAT_NAME, FORMAT_VERSION, EndModel, read_config
 from ._checks import as_labels, n_rows_of
 from .metrics import metric_function
+from .._validation import NotFittedError
 
 VARY = ("seed", "dev_split")
 
@@ -94,7 +95,7 @@ class Ensemble:
 
     def predict_proba(self, X: Any, *args: Any, **kwargs: Any) -> np.ndarray:
         if not hasattr(self, "members_"):
-            raise RuntimeError("Ensemble is not fitted yet: call fit or use Ensemble.from_models")
+            raise NotFittedError("Ensemble is not fitted yet: call fit or use Ensemble.from_models")
         probs = [m.predict_proba(X, *args, **kwargs) for m in self.members_]
         shapes = {p.shape for p in probs}
         if len(shapes) != 1:
@@ -112,7 +113,7 @@ class Ensemble:
     def save(self, path: "str | os.PathLike") -> Path:
         """``path/config.json`` listing the members, each saved in ``path/member_<i>/``."""
         if not hasattr(self, "members_"):
-            raise RuntimeError("Ensemble is not fitted yet")
+            raise NotFittedError("Ensemble is not fitted yet: call fit or use Ensemble.from_models")
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         names = []

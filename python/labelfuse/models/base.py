@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, Optional, Sequence, Union
 import numpy as np
 
 from .. import _core
-from .._validation import as_label_matrix, as_labels, check_cardinality
+from .._validation import NotFittedError, as_label_matrix, as_labels, check_cardinality
 from ..metrics import METRICS
 from .._params import Params
 
@@ -33,8 +33,6 @@ TIE_TOLERANCE = 1e-9
 _REGISTRY: Dict[str, type] = {}
 
 
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a model is used before ``fit`` (a ValueError and an AttributeError, as in scikit-learn)."""
 
 
 def resolve_tie_policy(policy: Any) -> str:
