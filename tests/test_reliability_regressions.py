@@ -217,3 +217,41 @@ def test_unfitted_estimators_raise_not_fitted_error():
         with pytest.raises(NotFittedError, match="not fitted"):
             call()
     assert issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)
+
+
+def _small_graph(n=6):
+    pytest.importorskip("faiss")
+    from labelfuse.embeddings import NeighborGraph
+
+    X = np.random.default_rng(0).standard_normal((n, 4)).astype(np.float32)
+    return X, NeighborGraph(3).fit(X)
+
+
+def test_extend_votes_names_its_own_arguments():
+    from labelfuse.embeddings import extend_votes
+
+    X, g = _small_graph()
+    L = np.zeros((6, 2), np.int8)
+    L[0, 0] = -2
+    with pytest.raises(ValueError, match=r"^L: entry \(row 0, column 0\) is -2"):  # was "L_db: entry ..."
+        extend_votes(L, g, 0.5)
+    with pytest.raises(TypeError, match="^thresholds:"):  # was numpy's "could not convert string to float"
+        extend_votes(np.zeros((6, 2), np.int8), g, ["high", "low"])
+    with pytest.raises(ValueError, match="^X_query: row 1"):  # was "X: row 1 ..."
+        extend_votes(np.zeros((6, 2), np.int8), g, 0.5, L_query=np.zeros((2, 2), np.int8),
+                     X_query=np.array([[1, 0, 0, 0], [np.nan, 0, 0, 0]], np.float32))
+
+
+@pytest.mark.parametrize("corrupt", ["not_a_triple", "int32_ids", "out_of_range", "unsorted", "X_rows"])
+def test_extend_votes_checks_cached_neighbours(corrupt):
+    # were: "too many values to unpack", the core's "nbr_ids: expected a int64 array" / "nbr_ids: entry ..." /
+    # "nbr_sims: row ..." / "X_query: expected shape ...", none naming the argument `neighbors`
+    from labelfuse.embeddings import extend_votes
+
+    X, g = _small_graph()
+    ids, sims, Xq = g.query(X[:2])
+    bad = {"not_a_triple": ids, "int32_ids": (ids.astype(np.int32), sims, Xq),
+           "out_of_range": (ids + 100, sims, Xq), "unsorted": (ids, sims[:, ::-1].copy(), Xq),
+           "X_rows": (ids, sims, np.vstack([Xq, Xq]))}[corrupt]
+    with pytest.raises((TypeError, ValueError), match="^neighbors:"):
+        extend_votes(np.zeros((6, 2), np.int8), g, 0.5, L_query=np.full((2, 2), -1, np.int8), neighbors=bad)

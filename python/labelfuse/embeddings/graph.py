@@ -155,10 +155,14 @@ class NeighborGraph(Params):
 
     def query(self, X: Any, n_neighbors: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """K nearest training rows of each row of X (another split): (ids, sims, X as unit float32)."""
+        return self._query(X, n_neighbors, "X")
+
+    def _query(self, X: Any, n_neighbors: Optional[int], name: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """query, with errors about X naming the caller's argument (``X_query``, ``X_dev``, ...)."""
         self._check_fitted()
         if n_neighbors is not None:
             _check_int("n_neighbors", n_neighbors, 0)
-        Xu = as_unit_embeddings(X, "X", self.nan_policy, dim=self.X_.shape[1])
+        Xu = as_unit_embeddings(X, name, self.nan_policy, dim=self.X_.shape[1])
         k = self.n_neighbors_ if n_neighbors is None else int(n_neighbors)
         k = int(min(k, self.X_.shape[0]))
         ids, sims = self._search(Xu, k, exclude_self=False)
