@@ -255,3 +255,25 @@ def test_extend_votes_checks_cached_neighbours(corrupt):
            "X_rows": (ids, sims, np.vstack([Xq, Xq]))}[corrupt]
     with pytest.raises((TypeError, ValueError), match="^neighbors:"):
         extend_votes(np.zeros((6, 2), np.int8), g, 0.5, L_query=np.full((2, 2), -1, np.int8), neighbors=bad)
+
+
+def test_threshold_helpers_name_their_arguments():
+    from labelfuse.embeddings import nearest_neighbor_thresholds, tune_thresholds
+
+    X, g = _small_graph()
+    L = np.zeros((6, 2), np.int8)
+    with pytest.raises(TypeError, match="^quantile:"):  # was "'<=' not supported between 'float' and 'str'"
+        nearest_neighbor_thresholds(L, g, quantile="0.5")
+    with pytest.raises(ValueError, match="^floor:"):  # NaN was accepted (max(x, nan) is x)
+        nearest_neighbor_thresholds(L, g, floor=np.nan)
+    kwargs = dict(dev_neighbors=g.query(X[:3]), cardinality=2, default=np.full(2, 0.8))
+    with pytest.raises(ValueError, match="^L_dev: expected 2 columns"):  # was "L_query: expected 2 columns"
+        tune_thresholds(L, g, L[:3, :1], np.zeros(3, int), **kwargs)
+    with pytest.raises(ValueError, match=r"^L_dev: entry \(row 1, column 0\) is 2"):  # was "L_query: entry ..."
+        tune_thresholds(L, g, np.array([[0, 0], [2, 0], [0, 0]]), np.zeros(3, int), **kwargs)
+    with pytest.raises(ValueError, match="^default:"):  # was an IndexError (boolean index did not match)
+        tune_thresholds(L, g, L[:3], np.zeros(3, int), **{**kwargs, "default": np.full(1, 0.8)})
+    with pytest.raises(ValueError, match="^candidates:"):  # NaN reached extend_votes: "thresholds: entry 0 is NaN"
+        tune_thresholds(L, g, L[:3], np.zeros(3, int), candidates=[0.5, np.nan], **kwargs)
+    with pytest.raises(ValueError, match="^dev_neighbors:"):  # rows not matching L_dev were blamed on L_query
+        tune_thresholds(L, g, L[:2], np.zeros(2, int), **kwargs)

@@ -46,6 +46,26 @@ def as_label_matrix(L: Any, name: str = "L") -> np.ndarray:
     return L
 
 
+def check_votes(L: np.ndarray, cardinality: int, name: str = "L") -> None:
+    """Every entry of a checked label matrix is -1 (abstain) or a class in 0..cardinality-1, else a ValueError
+    naming the first offending entry in row-major order (the core's message, under the caller's argument name).
+    Two reductions, no copy; the search for the culprit runs only on failure."""
+    if L.size == 0 or (int(L.min()) >= -1 and int(L.max()) < cardinality):
+        return
+    r, c = np.argwhere((L < -1) | (L >= cardinality))[0]
+    raise ValueError(f"{name}: entry (row {r}, column {c}) is {int(L[r, c])}; votes must be -1 (abstain) or a "
+                     f"class in 0..{cardinality - 1}")
+
+
+def check_number(value: Any, name: str, low: float = -np.inf, high: float = np.inf) -> float:
+    """A real number (not a bool, not NaN) in [low, high], as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a number, got {value!r}")
+    if not low <= value <= high:  # NaN fails too
+        raise ValueError(f"{name}: expected a number in [{low}, {high}], got {value!r}")
+    return float(value)
+
+
 def require_rows(L: np.ndarray, name: str = "L") -> None:
     if L.shape[0] == 0:
         raise ValueError(f"{name}: has no rows")
