@@ -277,3 +277,15 @@ def test_threshold_helpers_name_their_arguments():
         tune_thresholds(L, g, L[:3], np.zeros(3, int), candidates=[0.5, np.nan], **kwargs)
     with pytest.raises(ValueError, match="^dev_neighbors:"):  # rows not matching L_dev were blamed on L_query
         tune_thresholds(L, g, L[:2], np.zeros(2, int), **kwargs)
+
+
+@pytest.mark.parametrize("params", [{"n_redo": 0}, {"n_iter": -1}, {"n_iter": 2.5}, {"seed": -1}])
+def test_kmeans_settings_are_checked(params):
+    # n_redo=0 was numpy's "cannot reshape array of size 0" from faiss's empty centroids (or, with one part,
+    # silently accepted); a negative n_iter reached faiss
+    pytest.importorskip("faiss")
+    from labelfuse.embeddings import KMeansPartition
+
+    X = np.random.default_rng(0).standard_normal((20, 4))
+    with pytest.raises(ValueError, match=f"^{next(iter(params))}:"):
+        KMeansPartition(3, **params).fit(X)
