@@ -289,3 +289,23 @@ def test_kmeans_settings_are_checked(params):
     X = np.random.default_rng(0).standard_normal((20, 4))
     with pytest.raises(ValueError, match=f"^{next(iter(params))}:"):
         KMeansPartition(3, **params).fit(X)
+
+
+def test_label_smoothness_checks_labels_radii_and_max_rows():
+    from labelfuse.embeddings import label_smoothness
+
+    X = np.random.default_rng(0).standard_normal((8, 3))
+    with pytest.raises(ValueError, match="^labels: entry 0 is -1"):  # was numpy's "'list' argument must have no
+        label_smoothness(X, -np.ones(8, int))                      # negative elements" (np.bincount)
+    with pytest.raises(TypeError, match="^labels:"):  # 0.5 was truncated to class 0 silently
+        label_smoothness(X, np.full(8, 0.5))
+    with pytest.raises(ValueError, match="^radii:"):  # a NaN radius was accepted (its bin is never filled)
+        label_smoothness(X, np.zeros(8, int), radii=[0.5, np.nan])
+    with pytest.raises(ValueError, match="^max_rows:"):  # 0 sampled no row and returned an empty curve
+        label_smoothness(X, np.zeros(8, int), max_rows=0)
+    L = np.zeros((8, 1), np.int64)
+    L[0, 0] = -2
+    with pytest.raises(ValueError, match=r"^L: entry \(row 0, column 0\) is -2"):  # was ignored as an abstention
+        label_smoothness(X, L=L)
+    L[0, 0] = 2**40  # an LF returning an id: counted, not a 2**40-entry bincount (MemoryError)
+    assert label_smoothness(X, L=L).pairs[0] >= 0
