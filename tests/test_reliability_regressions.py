@@ -309,3 +309,17 @@ def test_label_smoothness_checks_labels_radii_and_max_rows():
         label_smoothness(X, L=L)
     L[0, 0] = 2**40  # an LF returning an id: counted, not a 2**40-entry bincount (MemoryError)
     assert label_smoothness(X, L=L).pairs[0] >= 0
+
+
+def test_ws_knn_proba_checks_its_inputs_and_never_returns_zero_rows():
+    from labelfuse.fusion import ws_knn_proba
+
+    P = np.array([[0.9, 0.1], [0.2, 0.8]])
+    out = ws_knn_proba(P, np.array([[1, -1], [-1, -1]]))
+    np.testing.assert_allclose(out, [[0.2, 0.8], [0.5, 0.5]])  # the second row was [0, 0]: not a distribution
+    with pytest.raises(ValueError, match="^neighbor_ids:"):  # was IndexError: index 5 is out of bounds
+        ws_knn_proba(P, np.array([[5]]))
+    with pytest.raises(ValueError, match="^n_neighbors:"):  # -1 silently dropped the last neighbour
+        ws_knn_proba(P, np.array([[0, 1]]), n_neighbors=-1)
+    with pytest.raises(ValueError, match="^P_train:"):  # a 1-D P was numpy's "could not be broadcast"
+        ws_knn_proba(P.ravel(), np.array([[0]]))

@@ -66,6 +66,23 @@ def check_number(value: Any, name: str, low: float = -np.inf, high: float = np.i
     return float(value)
 
 
+def as_probabilities(P: Any, name: str = "P", tolerance: float = 1e-4) -> np.ndarray:
+    """An (n, k) matrix of class probabilities (finite, in [0, 1], rows summing to 1 within ``tolerance``) as
+    float64 (a copy only when the dtype differs)."""
+    P = np.asarray(P)
+    if P.dtype == np.bool_ or P.dtype.kind not in "iuf":
+        raise TypeError(f"{name}: expected a float matrix of class probabilities, got dtype {P.dtype}")
+    if P.ndim != 2 or P.shape[1] < 1:
+        raise ValueError(f"{name}: expected a 2-D array (n_rows, n_classes), got shape {P.shape}")
+    P = np.asarray(P, dtype=np.float64)
+    bad = ~(np.isfinite(P).all(axis=1) & (P >= 0).all(axis=1) & (np.abs(P.sum(axis=1) - 1.0) <= tolerance))
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name}: row {r} is not a probability distribution (finite, >= 0, summing to 1): "
+                         f"{P[r].tolist()}")
+    return P
+
+
 def require_rows(L: np.ndarray, name: str = "L") -> None:
     if L.shape[0] == 0:
         raise ValueError(f"{name}: has no rows")

@@ -26,7 +26,8 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _core
-from ._validation import NotFittedError, as_label_matrix, as_labels, check_n_threads, infer_cardinality
+from ._validation import (NotFittedError, as_label_matrix, as_labels, as_probabilities, check_n_threads,
+                          infer_cardinality)
 from .models._params import FitResult
 from .stats import GroupIndex, LabelStats, label_stats
 from ._params import Params
@@ -188,11 +189,28 @@ def _score(Y: np.ndarray, P: np.ndarray, scoring: str) -> float:
 
 
 def ws_knn_proba(P_train: np.ndarray, neighbor_ids: np.ndarray, n_neighbors: int = 10) -> np.ndarray:
-    """WS + kNN baseline: the mean label-model posterior of each query row's nearest training rows."""
-    ids = np.asarray(neighbor_ids)[:, :n_neighbors]
+    """WS + kNN baseline: the mean label-model posterior of each query row's nearest training rows.
+
+    ``neighbor_ids`` (q, K): training rows by decreasing similarity, -1 padding a short list (``graph.query``'s
+    ids). A row without any neighbour gets the uniform distribution (no information)."""
+    P = as_probabilities(P_train, "P_train")
+    ids = np.asarray(neighbor_ids)
+    if ids.dtype == np.bool_ or ids.dtype.kind not in "iu":
+        raise TypeError(f"neighbor_ids: expected integer training-row ids, got dtype {ids.dtype}")
+    if ids.ndim != 2:
+        raise ValueError(f"neighbor_ids: expected a 2-D array (n_query, K), got shape {ids.shape}")
+    if ids.size and (int(ids.min()) < -1 or int(ids.max()) >= P.shape[0]):
+        raise ValueError(f"neighbor_ids: expected rows of P_train in 0..{P.shape[0] - 1} (or -1 padding)")
+    if isinstance(n_neighbors, (bool, np.bool_)) or not isinstance(n_neighbors, (int, np.integer)) \
+            or n_neighbors < 1:
+        raise ValueError(f"n_neighbors: expected a positive int, got {n_neighbors!r}")
+    ids = ids[:, :int(n_neighbors)]
     valid = ids >= 0
-    P = np.where(valid[:, :, None], np.asarray(P_train)[np.where(valid, ids, 0)], 0.0).sum(axis=1)
-    return P / np.maximum(valid.sum(axis=1, keepdims=True), 1)
+    total = np.zeros((ids.shape[0], P.shape[1]))
+    if P.shape[0]:
+        total = np.where(valid[:, :, None], P[np.where(valid, ids, 0)], 0.0).sum(axis=1)
+    count = valid.sum(axis=1, keepdims=True)
+    return np.where(count > 0, total / np.maximum(count, 1), 1.0 / P.shape[1])
 
 
 # -- estimators -----------------------------------------------------------------------------------------------------
