@@ -323,3 +323,19 @@ def test_ws_knn_proba_checks_its_inputs_and_never_returns_zero_rows():
         ws_knn_proba(P, np.array([[0, 1]]), n_neighbors=-1)
     with pytest.raises(ValueError, match="^P_train:"):  # a 1-D P was numpy's "could not be broadcast"
         ws_knn_proba(P.ravel(), np.array([[0]]))
+
+
+def test_byte_swapped_query_votes_are_extended():
+    # as_label_matrix turns '>i8' into a native int64 that is not numpy's int64 singleton; the binding compared the
+    # dtypes of L and L_query by identity and refused two equal types ("L_query: must have the dtype of L_db")
+    from labelfuse import _core
+    from labelfuse.embeddings import extend_votes
+
+    X, g = _small_graph()
+    L = np.zeros((6, 1), np.int64)
+    Lq = np.array([[-1], [0]], dtype=">i8")
+    out = extend_votes(L, g, -2.0, L_query=Lq, X_query=X[:2])
+    np.testing.assert_array_equal(out, [[0], [0]])
+    ids, sims, Xq = g.query(X[:2])
+    with pytest.raises(TypeError, match="^L_query: must have the dtype"):  # the raw kernel still refuses it
+        _core.extend_votes(L, Lq, ids, sims, g.X_, Xq, np.zeros(1), 2)
