@@ -339,3 +339,26 @@ def test_byte_swapped_query_votes_are_extended():
     ids, sims, Xq = g.query(X[:2])
     with pytest.raises(TypeError, match="^L_query: must have the dtype"):  # the raw kernel still refuses it
         _core.extend_votes(L, Lq, ids, sims, g.X_, Xq, np.zeros(1), 2)
+
+
+def _fusion_task(n=30, m=3, seed=0):
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 4)).astype(np.float32)
+    L = rng.integers(-1, 2, (n, m)).astype(np.int8)
+    return L, X
+
+
+def test_refit_after_editing_the_training_votes_in_place():
+    # fit kept a reference to the caller's array: editing an LF's column in place and calling refit(L) found no
+    # changed column and refitted nothing
+    from labelfuse.fusion import Epoxy
+    from _fusion_helpers import symmetric_fit
+
+    L, X = _fusion_task()
+    model = Epoxy(symmetric_fit(), thresholds=-1.0, cardinality=2).fit(L, X)
+    L[:, 1] = -1
+    L[0, 1] = 1  # one voter: with threshold -1 every row takes its class
+    model.refit(L)
+    np.testing.assert_array_equal(model.L_extended_[:, 1], 1)
+

@@ -264,7 +264,7 @@ class _FusionBase(Params):
         self.graph_ = graph
         self.cardinality_ = k
         self.n_lfs_ = m
-        self.L_train_ = L
+        self.L_train_ = np.array(L)  # a copy: refit compares against it, so the caller's later edits must not leak in
         dev_neighbors = graph.query(X_dev) if has_dev else None
 
         # thresholds: per LF (tuned or unsupervised) first, then the joint shift is searched with the parts
@@ -400,7 +400,7 @@ class _FusionBase(Params):
         if self.threshold_mode_ == "unsupervised" and cols:
             fresh = nearest_neighbor_thresholds(L, self.graph_, quantile=self.threshold_quantile)
             self.thresholds_[cols] = fresh[cols]
-        self.L_train_ = L
+        self.L_train_ = np.array(L)  # a copy, as in fit
         current = self.L_extended_ if self.L_extended_.dtype == L.dtype else self.L_extended_.astype(L.dtype)
         L_ext = current.copy()
         # the statistics of a few edited LFs are updated on the rows where their extended column changed; when many
