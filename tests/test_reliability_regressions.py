@@ -362,3 +362,33 @@ def test_refit_after_editing_the_training_votes_in_place():
     model.refit(L)
     np.testing.assert_array_equal(model.L_extended_[:, 1], 1)
 
+
+
+@pytest.mark.parametrize("columns", [[0.5], ["a"], [True], 3])
+def test_refit_columns_must_be_lf_indices(columns):
+    from labelfuse.fusion import Epoxy
+    from _fusion_helpers import symmetric_fit
+
+    L, X = _fusion_task()
+    model = Epoxy(symmetric_fit(), thresholds=0.5).fit(L, X)
+    before = model.train_proba_.copy()
+    with pytest.raises(TypeError, match="^columns:"):  # 0.5 / True were read as LF 0 / 1; "a" and 3 failed in int()
+        model.refit(L, columns=columns)
+    np.testing.assert_array_equal(model.train_proba_, before)
+
+
+def test_refit_with_a_bad_vote_names_its_column_and_changes_nothing():
+    # the vote was checked on the edited columns only, as "L: entry (row 2, column 0)" (the column of the
+    # sub-matrix), after L_train_ and the thresholds had already been replaced
+    from labelfuse.fusion import Epoxy
+    from _fusion_helpers import symmetric_fit
+
+    L, X = _fusion_task()
+    model = Epoxy(symmetric_fit(), cardinality=2).fit(L, X)
+    kept = (model.L_train_.copy(), model.thresholds_.copy(), model.train_proba_.copy())
+    L2 = L.copy()
+    L2[2, 1] = 5
+    with pytest.raises(ValueError, match=r"^L: entry \(row 2, column 1\) is 5"):
+        model.refit(L2)
+    for before, now in zip(kept, (model.L_train_, model.thresholds_, model.train_proba_)):
+        np.testing.assert_array_equal(before, now)

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import _core
 from ._validation import (NotFittedError, as_label_matrix, as_labels, as_probabilities, check_n_threads,
-                          infer_cardinality)
+                          check_votes, infer_cardinality)
 from .models._params import FitResult
 from .stats import GroupIndex, LabelStats, label_stats
 from ._params import Params
@@ -375,30 +375,39 @@ class _FusionBase(Params):
         as fitted, except unsupervised ones, which are recomputed for the redone LFs (they depend on the votes).
         Updates ``L_extended_``, the per-part tables and ``train_proba_``; returns self.
         """
-        from .embeddings import nearest_neighbor_thresholds
-        from .embeddings.extend import extend_votes
-
         self._check_fitted()
         if self._fit_fn is None:
             raise NotFittedError("refit: this model was loaded without its label_model callable; "
-                               "load it with label_model=...")
+                                 "load it with label_model=...")
         L = as_label_matrix(L, "L")
         if L.shape != self.L_train_.shape:
             raise ValueError(f"L: expected shape {self.L_train_.shape} (the training votes' shape), got {L.shape}")
+        check_votes(L, self.cardinality_, "L")
         n_threads = check_n_threads(self.n_threads)
-        if isinstance(self.label_model, str):  # n_threads may have changed since fit
-            self._fit_fn = resolve_fit(self.label_model, n_threads)
         m = L.shape[1]
         if columns is None:
             differ = np.flatnonzero(L != self.L_train_)  # row-major positions: position % m is the LF
             cols = (np.unique(differ % m) if differ.size <= L.shape[0] else
                     np.flatnonzero((L != self.L_train_).any(axis=0))).tolist()
         else:
-            cols = sorted({int(c) for c in columns})
-            if any(not 0 <= c < m for c in cols):
-                raise ValueError(f"columns: expected LF indices in 0..{m - 1}, got {list(columns)}")
+            cols = _as_columns(columns, m)
+        kept = {name: getattr(self, name) for name in _REFIT_STATE if hasattr(self, name)}
+        try:  # all or nothing: a refit that raises leaves the model as it was
+            return self._refit(L, cols, n_threads)
+        except BaseException:
+            for name, value in kept.items():
+                setattr(self, name, value)
+            raise
+
+    def _refit(self, L: np.ndarray, cols: list, n_threads: Optional[int]):
+        from .embeddings import nearest_neighbor_thresholds
+        from .embeddings.extend import extend_votes
+
+        if isinstance(self.label_model, str):  # n_threads may have changed since fit
+            self._fit_fn = resolve_fit(self.label_model, n_threads)
         if self.threshold_mode_ == "unsupervised" and cols:
             fresh = nearest_neighbor_thresholds(L, self.graph_, quantile=self.threshold_quantile)
+            self.thresholds_ = self.thresholds_.copy()
             self.thresholds_[cols] = fresh[cols]
         self.L_train_ = np.array(L)  # a copy, as in fit
         current = self.L_extended_ if self.L_extended_.dtype == L.dtype else self.L_extended_.astype(L.dtype)
@@ -532,6 +541,22 @@ class _FusionBase(Params):
         model.stats_ = partitioned_stats(model.L_extended_, model.cardinality_, group_index=model._group_index,
                                          overlap_matrix=needs_overlap(model.label_model))
         return model
+
+
+_REFIT_STATE = ("L_train_", "L_extended_", "thresholds_", "cpt_", "class_balance_", "fallback_parts_", "stats_",
+                "train_proba_", "_fit_fn")
+
+
+def _as_columns(columns: Any, m: int) -> list:
+    """LF indices (ints, numpy ints) in 0..m-1, sorted and deduplicated."""
+    if isinstance(columns, (str, bytes)) or not hasattr(columns, "__iter__"):
+        raise TypeError(f"columns: expected a sequence of LF indices, got {columns!r}")
+    cols = list(columns)
+    if any(isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)) for c in cols):
+        raise TypeError(f"columns: expected integer LF indices, got {cols!r}")
+    if any(not 0 <= c < m for c in cols):
+        raise ValueError(f"columns: expected LF indices in 0..{m - 1}, got {cols!r}")
+    return sorted({int(c) for c in cols})
 
 
 def _graph_path(path: Path) -> Path:
