@@ -392,3 +392,44 @@ def test_refit_with_a_bad_vote_names_its_column_and_changes_nothing():
         model.refit(L2)
     for before, now in zip(kept, (model.L_train_, model.thresholds_, model.train_proba_)):
         np.testing.assert_array_equal(before, now)
+
+
+def test_fusion_fit_names_the_wrong_argument():
+    from labelfuse.fusion import Epoxy, Liger
+    from _fusion_helpers import symmetric_fit
+
+    L, X = _fusion_task()
+    with pytest.raises(ValueError, match="^X: has 20 rows but L has 30"):  # was "neighbor_graph: built on 20 ..."
+        Epoxy(symmetric_fit(), thresholds=0.5).fit(L, X[:20])
+    with pytest.raises(ValueError, match="^X_dev: has 10 rows but L_dev has 30"):  # was accepted silently
+        Epoxy(symmetric_fit(), thresholds=0.5).fit(L, X, L, X[:10], np.zeros(30, int))
+    X_nan = X.copy()
+    X_nan[3, 0] = np.nan
+    with pytest.raises(ValueError, match="^X_dev: row 3"):  # was "X: row 3 ..."
+        Epoxy(symmetric_fit(), thresholds=0.5).fit(L, X, L, X_nan, np.zeros(30, int))
+    with pytest.raises(ValueError, match="^threshold_quantile:"):  # was "quantile: ..."
+        Epoxy(symmetric_fit(), threshold_quantile=1.5).fit(L, X)
+    L_dev = L.copy()
+    L_dev[2, 1] = 5
+    with pytest.raises(ValueError, match=r"^L_dev: entry \(row 2, column 1\) is 5"):  # was "L_query: entry ..."
+        Epoxy(symmetric_fit(), thresholds=0.5, cardinality=2).fit(L, X, L_dev, X, np.zeros(30, int))
+    with pytest.raises(ValueError, match=r"^L: entry \(row 2, column 1\) is 5"):  # predict blamed "L_query"
+        Epoxy(symmetric_fit(), thresholds=0.5, cardinality=2).fit(L, X).predict_proba(L_dev, X)
+    with pytest.raises(ValueError, match="^shrinkage:"):  # NaN passed `< 0`; every part silently got the global fit
+        Liger(symmetric_fit(), thresholds=0.5, n_parts=2, shrinkage=np.nan).fit(L, X)
+    with pytest.raises(ValueError, match="^parts_grid:"):  # 0 in the grid was blamed on n_parts
+        Liger(symmetric_fit(), thresholds=0.5, parts_grid=(0, 2)).fit(L, X, L, X, np.zeros(30, int))
+
+
+def test_failed_fusion_fit_leaves_no_fitted_state():
+    from labelfuse.fusion import Liger
+    from labelfuse.models import NotFittedError
+    from _fusion_helpers import symmetric_fit
+
+    L, X = _fusion_task()
+    model = Liger(symmetric_fit(), thresholds=0.5, n_parts=2).fit(L, X)
+    model.set_params(n_parts=0)
+    with pytest.raises(ValueError, match="^n_parts:"):  # raised after graph_ etc. were replaced: half-fitted
+        model.fit(L, X)
+    with pytest.raises(NotFittedError):
+        model.predict_proba(L, X)

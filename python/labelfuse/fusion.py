@@ -27,7 +27,7 @@ import numpy as np
 
 from . import _core
 from ._validation import (NotFittedError, as_label_matrix, as_labels, as_probabilities, check_n_threads,
-                          check_votes, infer_cardinality)
+                          check_number, check_votes, infer_cardinality, require_rows)
 from .models._params import FitResult
 from .stats import GroupIndex, LabelStats, label_stats
 from ._params import Params
@@ -228,22 +228,62 @@ class _FusionBase(Params):
     def _balance_pseudocount(self) -> float:
         return 10.0
 
+    def _check_params(self) -> None:
+        """Hyperparameters, checked before fit changes anything (each error names the parameter)."""
+        if self.scoring not in ("accuracy", "f1"):
+            raise ValueError(f"scoring: expected 'accuracy' or 'f1', got {self.scoring!r}")
+        check_number(self.threshold_quantile, "threshold_quantile", 0.0, 1.0)
+        offsets = self.threshold_offsets
+        if not isinstance(offsets, (list, tuple, np.ndarray)) or len(offsets) == 0:
+            raise TypeError(f"threshold_offsets: expected a non-empty sequence of numbers, got {offsets!r}")
+        for off in offsets:
+            check_number(off, "threshold_offsets")
+        if self.neighbor_graph is None:
+            if isinstance(self.n_neighbors, (bool, np.bool_)) or not isinstance(self.n_neighbors, (int, np.integer)) \
+                    or self.n_neighbors < 1:
+                raise ValueError(f"n_neighbors: expected a positive int, got {self.n_neighbors!r}")
+        elif not hasattr(self.neighbor_graph, "_query"):
+            raise TypeError(f"neighbor_graph: expected a NeighborGraph, got {type(self.neighbor_graph).__name__}")
+        self._parts_candidates(True)
+        self._shrinkage()
+        self._balance_pseudocount()
+
+    def _forget_fit(self) -> None:
+        """Drop what a fit leaves behind (fitted attributes end in '_'): a failed fit must not leave a model that
+        looks fitted and predicts from a mix of old and new state."""
+        for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
+            delattr(self, name)
+        for name in ("_fit_fn", "_group_index", "_class_balance"):
+            self.__dict__.pop(name, None)
+
     # -- fitting --------------------------------------------------------------------------------------------------
     def fit(self, L: Any, X: Any, L_dev: Any = None, X_dev: Any = None, Y_dev: Any = None):
         """Build (or take) the neighbour graph and partitions from X, choose thresholds (and parts), fit.
 
         Dev data (all three of L_dev, X_dev, Y_dev) is used for tuning and per-part class balances only.
+        Embeddings with NaN/inf rows raise a ValueError naming the argument (X or X_dev), unless
+        ``neighbor_graph`` is an (unfitted) ``NeighborGraph(nan_policy="zero")``: then such rows are zero vectors,
+        which never pass a positive threshold and go to the part of the centre with the lowest id.
+        If fit raises, the estimator is left unfitted.
         """
+        self._forget_fit()
+        try:
+            return self._fit(L, X, L_dev, X_dev, Y_dev)
+        except BaseException:
+            self._forget_fit()
+            raise
+
+    def _fit(self, L: Any, X: Any, L_dev: Any, X_dev: Any, Y_dev: Any):
         from .embeddings import (KMeansPartition, NeighborGraph, extend_votes, nearest_neighbor_thresholds,
                                  tune_thresholds)
         from .embeddings.extend import as_thresholds
 
+        self._check_params()
         L = as_label_matrix(L, "L")
+        require_rows(L, "L")
         n, m = L.shape
-        if self.scoring not in ("accuracy", "f1"):
-            raise ValueError(f"scoring: expected 'accuracy' or 'f1', got {self.scoring!r}")
-        self._fit_fn = resolve_fit(self.label_model, check_n_threads(self.n_threads))
         n_threads = check_n_threads(self.n_threads)
+        self._fit_fn = resolve_fit(self.label_model, n_threads)
         has_dev = L_dev is not None
         if has_dev != (X_dev is not None) or (Y_dev is not None and not has_dev):
             raise ValueError("L_dev: pass L_dev and X_dev together (and Y_dev with them)")
@@ -253,30 +293,41 @@ class _FusionBase(Params):
                 raise ValueError(f"L_dev: expected {m} columns (the LFs of L), got {L_dev.shape[1]}")
         k = infer_cardinality(L, self.cardinality, Y_dev)
         Y_dev = None if Y_dev is None else as_labels(Y_dev, L_dev.shape[0], k, "Y_dev")
-
-        graph = self.neighbor_graph
-        if graph is None:
-            graph = NeighborGraph(n_neighbors=self.n_neighbors, index=self.index, seed=self.seed).fit(X)
-        elif not hasattr(graph, "ids_"):
-            graph = graph.fit(X)
-        if graph.n_rows != n:
-            raise ValueError(f"neighbor_graph: built on {graph.n_rows} rows, L has {n}")
-        self.graph_ = graph
-        self.cardinality_ = k
-        self.n_lfs_ = m
-        self.L_train_ = np.array(L)  # a copy: refit compares against it, so the caller's later edits must not leak in
-        dev_neighbors = graph.query(X_dev) if has_dev else None
-
-        # thresholds: per LF (tuned or unsupervised) first, then the joint shift is searched with the parts
+        check_votes(L, k, "L")
+        if has_dev:
+            check_votes(L_dev, k, "L_dev")
         spec = self.thresholds
-        default = nearest_neighbor_thresholds(L, graph, quantile=self.threshold_quantile)
         if isinstance(spec, str):
             if spec not in ("auto", "tune", "unsupervised"):
                 raise ValueError(f"thresholds: expected 'auto', 'tune', 'unsupervised', a number or one per LF, "
                                  f"got {spec!r}")
-            tune = spec == "tune" or (spec == "auto" and Y_dev is not None)
-            if tune and Y_dev is None:
+            if spec == "tune" and Y_dev is None:
                 raise ValueError("Y_dev: thresholds='tune' needs labeled dev data (L_dev, X_dev, Y_dev)")
+        else:
+            as_thresholds(spec, m)
+
+        graph = self.neighbor_graph
+        built_here = graph is None or not hasattr(graph, "ids_")
+        if graph is None:
+            graph = NeighborGraph(n_neighbors=self.n_neighbors, index=self.index, seed=self.seed).fit(X)
+        elif built_here:
+            graph = graph.fit(X)
+        if graph.n_rows != n:
+            if built_here:
+                raise ValueError(f"X: has {graph.n_rows} rows but L has {n}")
+            raise ValueError(f"neighbor_graph: built on {graph.n_rows} rows, L has {n}")
+        dev_neighbors = graph._query(X_dev, None, "X_dev") if has_dev else None
+        if has_dev and dev_neighbors[0].shape[0] != L_dev.shape[0]:
+            raise ValueError(f"X_dev: has {dev_neighbors[0].shape[0]} rows but L_dev has {L_dev.shape[0]}")
+        self.graph_ = graph
+        self.cardinality_ = k
+        self.n_lfs_ = m
+        self.L_train_ = np.array(L)  # a copy: refit compares against it, so the caller's later edits must not leak in
+
+        # thresholds: per LF (tuned or unsupervised) first, then the joint shift is searched with the parts
+        default = nearest_neighbor_thresholds(L, graph, quantile=self.threshold_quantile)
+        if isinstance(spec, str):
+            tune = spec == "tune" or (spec == "auto" and Y_dev is not None)
             if tune:
                 per_lf = tune_thresholds(L, graph, L_dev, Y_dev, dev_neighbors=dev_neighbors, cardinality=k,
                                          default=default, n_threads=n_threads)["per_lf"]
@@ -445,13 +496,24 @@ class _FusionBase(Params):
                              cardinality=self.cardinality_, n_threads=n_threads)
         return _posterior(L_ext, self.cpt_, self.class_balance_, self.cardinality_, parts, n_threads)
 
+    def _split(self, L: Any, X: Any):
+        """Another split's votes and neighbour lists, checked (errors name L and X)."""
+        self._check_fitted()
+        L = as_label_matrix(L, "L")
+        if L.shape[1] != self.n_lfs_:
+            raise ValueError(f"L: expected {self.n_lfs_} columns (the fitted LFs), got {L.shape[1]}")
+        check_votes(L, self.cardinality_, "L")
+        neighbors = self.graph_._query(X, None, "X")
+        if neighbors[0].shape[0] != L.shape[0]:
+            raise ValueError(f"X: has {neighbors[0].shape[0]} rows but L has {L.shape[0]}")
+        return L, neighbors
+
     def extend(self, L: Any, X: Any) -> np.ndarray:
         """The extended votes of another split (rows of L with embeddings X)."""
         from .embeddings import extend_votes
 
-        self._check_fitted()
-        L = as_label_matrix(L, "L")
-        return extend_votes(self.L_train_, self.graph_, self.thresholds_, L_query=L, X_query=X,
+        L, neighbors = self._split(L, X)
+        return extend_votes(self.L_train_, self.graph_, self.thresholds_, L_query=L, neighbors=neighbors,
                             cardinality=self.cardinality_, n_threads=check_n_threads(self.n_threads))
 
     def predict_proba(self, L: Any, X: Any) -> np.ndarray:
@@ -459,13 +521,7 @@ class _FusionBase(Params):
 
         For the training rows themselves use ``train_proba_`` (the graph excludes each row from its own list).
         """
-        self._check_fitted()
-        L = as_label_matrix(L, "L")
-        if L.shape[1] != self.n_lfs_:
-            raise ValueError(f"L: expected {self.n_lfs_} columns (the fitted LFs), got {L.shape[1]}")
-        neighbors = self.graph_.query(X)
-        if neighbors[0].shape[0] != L.shape[0]:
-            raise ValueError(f"X: has {neighbors[0].shape[0]} rows but L has {L.shape[0]}")
+        L, neighbors = self._split(L, X)
         parts = None if self.partition_ is None else self.partition_.predict(neighbors[2])
         return self._predict_from(L, neighbors, parts, check_n_threads(self.n_threads))
 
@@ -637,10 +693,15 @@ class Liger(_FusionBase):
             raise ValueError(f"n_parts: expected a positive int or 'auto', got {self.n_parts!r}")
         return [int(self.n_parts)]
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        grid = self.parts_grid
+        if not isinstance(grid, (list, tuple, np.ndarray)) or len(grid) == 0 or any(
+                isinstance(g, (bool, np.bool_)) or not isinstance(g, (int, np.integer)) or g < 1 for g in grid):
+            raise ValueError(f"parts_grid: expected a non-empty sequence of positive ints, got {grid!r}")
+
     def _shrinkage(self) -> float:
-        if self.shrinkage < 0:
-            raise ValueError(f"shrinkage: expected a non-negative number, got {self.shrinkage!r}")
-        return float(self.shrinkage)
+        return check_number(self.shrinkage, "shrinkage", 0.0)  # NaN silently meant "global tables only"
 
     def _balance_pseudocount(self) -> float:
-        return float(self.balance_pseudocount)
+        return check_number(self.balance_pseudocount, "balance_pseudocount", 0.0)
