@@ -433,3 +433,13 @@ def test_failed_fusion_fit_leaves_no_fitted_state():
         model.fit(L, X)
     with pytest.raises(NotFittedError):
         model.predict_proba(L, X)
+
+
+def test_hard_labels_below_minus_one_are_refused():
+    # -2 was read as "no label" (like -1) and the row silently dropped from the loss
+    from labelfuse.endmodels._checks import as_soft_labels
+
+    with pytest.raises(ValueError, match="^P: entry 1 is -2"):
+        as_soft_labels(np.array([0, -2, 1]), 3)
+    P, has = as_soft_labels(np.array([0, -1, 1]), 3)
+    np.testing.assert_array_equal(has, [True, False, True])

@@ -70,6 +70,9 @@ def as_soft_labels(
                 f"{name}: a 1-D label vector must hold integer classes (-1 = no label), got dtype {P.dtype}; "
                 f"pass probabilistic labels as an (n_rows, n_classes) matrix"
             )
+        if P.size and int(P.min()) < -1:
+            bad = int(np.flatnonzero(P < -1)[0])
+            raise ValueError(f"{name}: entry {bad} is {int(P[bad])}; hard labels are classes 0..k-1 or -1 (no label)")
         if n_classes is None:
             n_classes = max(2, int(P.max()) + 1 if P.size else 2)
         has = P >= 0
