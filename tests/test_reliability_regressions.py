@@ -443,3 +443,20 @@ def test_hard_labels_below_minus_one_are_refused():
         as_soft_labels(np.array([0, -2, 1]), 3)
     P, has = as_soft_labels(np.array([0, -1, 1]), 3)
     np.testing.assert_array_equal(has, [True, False, True])
+
+
+def test_nothing_left_to_learn_blames_the_mask_or_the_weights():
+    # every case said "P: no row carries a label signal", also when P was fine and the mask or the sample weights
+    # had removed every row
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter
+
+    X = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    P = np.eye(2)[[0, 1, 0, 1, 0, 1]]
+    model = Adapter(hidden=(), max_epochs=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="^mask: leaves out every row"):
+        model.fit(X, P, mask=np.zeros(6, bool))
+    with pytest.raises(ValueError, match="^sample_weight: gives zero weight"):
+        model.fit(X, P, sample_weight=np.zeros(6))
+    with pytest.raises(ValueError, match="^P: no row carries a label signal"):
+        model.fit(X, np.full((6, 2), 0.5), mask=np.zeros(6, bool))

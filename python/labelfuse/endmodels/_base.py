@@ -90,18 +90,29 @@ class EndModel(Params):
         n_features = None if fitting or self._input_module() is not None else self.n_features_in_
         return Inputs(as_features(X, name, n_features))
 
-    def _row_weights(self, P: np.ndarray, has_label: np.ndarray, n: int, mask: Any, sample_weight: Any) -> np.ndarray:
-        """Loss weight per row: 0 for rows without signal (no label, uniform row, masked out by the caller)."""
+    def _row_weights(
+        self, P: np.ndarray, has_label: np.ndarray, n: int, mask: Any, sample_weight: Any,
+        seen: Optional[dict] = None,
+    ) -> np.ndarray:
+        """Loss weight per row: 0 for rows without signal (no label, uniform row, masked out by the caller).
+
+        ``seen`` (one dict per fit) records whether P gave any row a signal and whether the mask kept one, so that
+        a fit left with nothing to learn blames the argument that removed the last row (see _no_signal_error)."""
         use = has_label.copy()
         if self.exclude_uniform:
             use &= ~uniform_rows(P)
+        conf = confidence(P) if self.confidence_weighted else None
+        if seen is not None:
+            seen["P"] = seen.get("P", False) or bool((use & (conf > 0 if conf is not None else True)).any())
         if mask is not None:
             use &= as_row_mask(mask, n)
+            if seen is not None:
+                seen["mask"] = seen.get("mask", False) or bool((use & (conf > 0 if conf is not None else True)).any())
         w = use.astype(np.float64)
         if sample_weight is not None:
             w *= as_sample_weight(sample_weight, n)
-        if self.confidence_weighted:
-            w *= confidence(P)
+        if conf is not None:
+            w *= conf
         return w
 
     # ---- fitting -------------------------------------------------------------------------------------------
@@ -140,18 +151,19 @@ class EndModel(Params):
         Y_dev: Any,
         dev_context: Any = None,
         n_dev_classes: Optional[int] = None,
+        seen: Optional[dict] = None,
     ) -> "EndModel":
         """Build and train the network on per-head (soft labels, row weights). Subclasses validate first."""
         with torch_threads(self.n_threads):
-            return self._fit_targets_inner(X, targets, X_dev, Y_dev, dev_context, n_dev_classes)
+            return self._fit_targets_inner(X, targets, X_dev, Y_dev, dev_context, n_dev_classes, seen)
 
-    def _fit_targets_inner(self, X, targets, X_dev, Y_dev, dev_context, n_dev_classes) -> "EndModel":
+    def _fit_targets_inner(self, X, targets, X_dev, Y_dev, dev_context, n_dev_classes, seen) -> "EndModel":
         self._check_training_params()
         inputs = self._as_inputs(X, "X", fitting=True)
         if self._input_module() is None:
             self.n_features_in_ = int(inputs.data.shape[1])
         if not any(w.sum() > 0 for _, w in targets.values()):
-            raise ValueError("P: no row carries a label signal (all rows uniform, unlabeled or masked out)")
+            raise _no_signal_error(seen)
         dev = None
         if (X_dev is None) != (Y_dev is None):
             raise ValueError("X_dev, Y_dev: give both (a labeled dev set) or neither")
@@ -274,6 +286,16 @@ class EndModel(Params):
         model.network_ = net.to(model.device_).eval()
         model.device = device
         return model
+
+
+def _no_signal_error(seen: Optional[dict]) -> ValueError:
+    """No row is left to learn from: blame P when it gave no row a signal, else the mask or the sample weights
+    that removed the last one."""
+    if not (seen or {}).get("P", False):
+        return ValueError("P: no row carries a label signal (all rows uniform or unlabeled)")
+    if "mask" in seen and not seen["mask"]:
+        return ValueError("mask: leaves out every row that carries a label signal")
+    return ValueError("sample_weight: gives zero weight to every row that carries a label signal")
 
 
 def read_config(path: Path) -> dict[str, Any]:

@@ -71,8 +71,9 @@ class Adapter(EndModel):
         n = n_rows_of(X)
         P, has_label = as_soft_labels(P, n, name="P")
         self.n_classes_ = P.shape[1]
-        weight = self._row_weights(P, has_label, n, mask, sample_weight)
-        return self._fit_targets(X, {HEAD: (P, weight)}, X_dev, Y_dev)
+        seen: dict = {}
+        weight = self._row_weights(P, has_label, n, mask, sample_weight, seen)
+        return self._fit_targets(X, {HEAD: (P, weight)}, X_dev, Y_dev, seen=seen)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """(n, k) class probabilities; rows sum to 1."""

@@ -75,15 +75,18 @@ class _MultiTask(EndModel):
         self.tree_ = as_task_tree(self.tasks)
         self.n_classes_ = self.tree_.n_end_labels
         n = n_rows_of(X)
-        targets = self._targets(P, n, mask, sample_weight)
-        return self._fit_targets(X, targets, X_dev, Y_dev)
+        seen: dict = {}
+        targets = self._targets(P, n, mask, sample_weight, seen)
+        return self._fit_targets(X, targets, X_dev, Y_dev, seen=seen)
 
-    def _targets(self, P: Any, n: int, mask: Any, sample_weight: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def _targets(
+        self, P: Any, n: int, mask: Any, sample_weight: Any, seen: Optional[dict] = None
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         tree = self.tree_
         if isinstance(P, Mapping):
             if self.architecture == "single":
                 P_end, has = tree.end_labels_from_tasks(P, n)
-                return {tree.root: (P_end, self._row_weights(P_end, has, n, mask, sample_weight))}
+                return {tree.root: (P_end, self._row_weights(P_end, has, n, mask, sample_weight, seen))}
             unknown = set(P) - set(tree.tasks)
             if unknown:
                 raise ValueError(f"P: tasks {sorted(unknown)} are not in the task tree ({sorted(tree.tasks)})")
@@ -91,12 +94,12 @@ class _MultiTask(EndModel):
             for task, spec in tree.tasks.items():
                 if task in P:
                     probs, has = as_soft_labels(P[task], n, spec.cardinality, name=f"P[{task!r}]")
-                    out[task] = (probs, self._row_weights(probs, has, n, mask, sample_weight))
+                    out[task] = (probs, self._row_weights(probs, has, n, mask, sample_weight, seen))
                 else:
                     out[task] = (np.full((n, spec.cardinality), 1.0 / spec.cardinality), np.zeros(n))
             return out
         P_end, has = as_soft_labels(P, n, tree.n_end_labels, name="P")
-        base = self._row_weights(P_end, has, n, mask, sample_weight)
+        base = self._row_weights(P_end, has, n, mask, sample_weight, seen)
         if self.architecture == "single":
             return {tree.root: (P_end, base)}
         return {task: (cond, base * applies) for task, (cond, applies) in tree.task_targets(P_end).items()}

@@ -73,7 +73,8 @@ class SliceClassifier(EndModel):
             raise ValueError(f"S: slice names must be unique, non-empty and without '.', got {names}")
         self.n_classes_ = P.shape[1]
         self.slice_names_ = names
-        weight = self._row_weights(P, has_label, n, mask, sample_weight)
+        seen: dict = {}
+        weight = self._row_weights(P, has_label, n, mask, sample_weight, seen)
         targets = {BASE: (P, weight)}
         for j, name in enumerate(names):
             targets[PREFIX + name] = (P, weight * member[:, j])
@@ -85,7 +86,7 @@ class SliceClassifier(EndModel):
             n_dev = n_rows_of(X_dev, "X_dev")
             dev_member = as_membership(S_dev, n_dev, "S_dev")[0] if names else np.zeros((n_dev, 0), bool)
             self._check_slice_count(dev_member, "S_dev")
-        return self._fit_targets(X, targets, X_dev, Y_dev, dev_context=dev_member)
+        return self._fit_targets(X, targets, X_dev, Y_dev, dev_context=dev_member, seen=seen)
 
     def _check_slice_count(self, member: np.ndarray, name: str) -> None:
         if member.shape[1] != len(self.slice_names_):
