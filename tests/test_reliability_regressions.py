@@ -460,3 +460,17 @@ def test_nothing_left_to_learn_blames_the_mask_or_the_weights():
         model.fit(X, P, sample_weight=np.zeros(6))
     with pytest.raises(ValueError, match="^P: no row carries a label signal"):
         model.fit(X, np.full((6, 2), 0.5), mask=np.zeros(6, bool))
+
+
+def test_end_model_score_names_metric_and_refuses_no_rows():
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter, Ensemble
+
+    X = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    P = np.eye(3)[[0, 1, 2, 0, 1, 2]]
+    model = Adapter(hidden=(), max_epochs=1, device="cpu", progress=False, seed=0).fit(X, P)
+    for scorer in (model, Ensemble.from_models([model])):
+        with pytest.raises(ValueError, match="^metric:"):  # was "dev_metric: ..." (a parameter not passed)
+            scorer.score(X, np.zeros(6, int), metric="f1")
+        with pytest.raises(ValueError, match="^X: has no rows to score"):  # was NaN
+            scorer.score(X[:0], np.zeros(0, int))

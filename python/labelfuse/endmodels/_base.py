@@ -23,7 +23,7 @@ from ._training import (
     train_network,
     uses_amp,
 )
-from .metrics import metric_function
+from .metrics import metric_function, score_predictions
 from .._params import Params
 from .._validation import NotFittedError
 
@@ -228,9 +228,8 @@ class EndModel(Params):
         return self.predict_proba(X, *args, **kwargs).argmax(axis=1)
 
     def score(self, X: Any, Y: Any, *args: Any, metric: str = "accuracy", **kwargs: Any) -> float:
-        probs = self.predict_proba(X, *args, **kwargs)
-        y = as_labels(Y, probs.shape[0], probs.shape[1], name="Y")
-        return metric_function(metric, probs.shape[1])(y, probs.argmax(axis=1))
+        """``metric`` ("accuracy", "f1" for 2 classes, "macro_f1") of predict(X) against Y; X needs rows."""
+        return score_predictions(self.predict_proba(X, *args, **kwargs), Y, metric)
 
     # ---- persistence ---------------------------------------------------------------------------------------
     def _json_params(self) -> dict[str, Any]:

@@ -9,8 +9,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ._base import _REGISTRY, CONFIG_FILE, FORMAT_NAME, FORMAT_VERSION, EndModel, read_config
-from ._checks import as_labels, n_rows_of
-from .metrics import metric_function
+from ._checks import n_rows_of
+from .metrics import score_predictions
 from .._validation import NotFittedError
 
 VARY = ("seed", "dev_split")
@@ -106,9 +106,7 @@ class Ensemble:
         return self.predict_proba(X, *args, **kwargs).argmax(axis=1)
 
     def score(self, X: Any, Y: Any, *args: Any, metric: str = "accuracy", **kwargs: Any) -> float:
-        probs = self.predict_proba(X, *args, **kwargs)
-        y = as_labels(Y, probs.shape[0], probs.shape[1], name="Y")
-        return metric_function(metric, probs.shape[1])(y, probs.argmax(axis=1))
+        return score_predictions(self.predict_proba(X, *args, **kwargs), Y, metric)
 
     def save(self, path: "str | os.PathLike") -> Path:
         """``path/config.json`` listing the members, each saved in ``path/member_<i>/``."""
