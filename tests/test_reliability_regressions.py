@@ -474,3 +474,21 @@ def test_end_model_score_names_metric_and_refuses_no_rows():
             scorer.score(X, np.zeros(6, int), metric="f1")
         with pytest.raises(ValueError, match="^X: has no rows to score"):  # was NaN
             scorer.score(X[:0], np.zeros(0, int))
+
+
+@pytest.mark.parametrize("param, value", [("max_epochs", 1.5), ("batch_size", 2.5), ("lr", np.nan),
+                                          ("weight_decay", -1.0), ("hidden", 3), ("patience", True),
+                                          ("finetune_epochs", -1), ("schedule", "bogus")])
+def test_end_model_training_parameters_are_checked(param, value):
+    # 1.5 epochs / 2.5 rows per batch were truncated silently, lr=NaN / weight_decay=-1 were torch's "Invalid
+    # learning rate" / "Invalid weight_decay value", hidden=3 "'int' object is not iterable", patience=True meant 1,
+    # finetune_epochs=-1 meant 0, and a bad schedule was only noticed after the network was built
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import FlatMTL
+
+    X = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    model = FlatMTL({"y": {"cardinality": 2, "parent": None}}, hidden=(2,), max_epochs=1, device="cpu",
+                    progress=False)
+    model.set_params(**{param: value})
+    with pytest.raises(ValueError, match=f"^{param}:"):
+        model.fit(X, np.eye(2)[[0, 1, 0, 1, 0, 1]])

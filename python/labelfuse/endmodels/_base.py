@@ -14,6 +14,7 @@ import torch
 from ._checks import as_features, as_labels, as_row_mask, as_sample_weight, confidence, n_rows_of, uniform_rows
 from ._networks import HeadSpec, MultiTaskNet
 from ._training import (
+    SCHEDULES,
     HeadTarget,
     Inputs,
     TrainSettings,
@@ -25,7 +26,7 @@ from ._training import (
 )
 from .metrics import metric_function, score_predictions
 from .._params import Params
-from .._validation import NotFittedError
+from .._validation import NotFittedError, check_n_threads, check_number
 
 FORMAT_NAME = "labelfuse.endmodel"
 FORMAT_VERSION = 1
@@ -117,17 +118,27 @@ class EndModel(Params):
 
     # ---- fitting -------------------------------------------------------------------------------------------
     def _check_training_params(self) -> None:
-        for name in ("lr", "batch_size", "max_epochs"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or v <= 0:
-                raise ValueError(f"{name}: expected a positive number, got {v!r}")
-        if self.patience is not None and (not isinstance(self.patience, (int, np.integer)) or self.patience < 1):
-            raise ValueError(f"patience: expected a positive int or None, got {self.patience!r}")
-        if not 0 <= float(self.dropout) < 1:
+        """Every training hyperparameter, before anything is built (each error names the parameter)."""
+        for name in ("batch_size", "max_epochs"):  # counts: 2.5 epochs used to be truncated to 2 silently
+            _check_count(name, getattr(self, name), 1)
+        if self.patience is not None:
+            _check_count("patience", self.patience, 1)
+        if getattr(self, "finetune_epochs", None) is not None:
+            _check_count("finetune_epochs", self.finetune_epochs, 0)
+        if not check_number(self.lr, "lr") > 0 or not np.isfinite(self.lr):
+            raise ValueError(f"lr: expected a positive finite number, got {self.lr!r}")
+        if not np.isfinite(check_number(self.weight_decay, "weight_decay", 0.0)):
+            raise ValueError(f"weight_decay: expected a finite number >= 0, got {self.weight_decay!r}")
+        if not 0 <= check_number(self.dropout, "dropout") < 1:
             raise ValueError(f"dropout: expected a probability in [0, 1), got {self.dropout!r}")
-        hidden = tuple(self.hidden)
-        if any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1 for h in hidden):
-            raise ValueError(f"hidden: expected a sequence of positive layer widths, got {self.hidden!r}")
+        hidden = self.hidden
+        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__") or any(
+                isinstance(h, (bool, np.bool_)) or not isinstance(h, (int, np.integer)) or h < 1 for h in hidden):
+            raise ValueError(f"hidden: expected a sequence of positive layer widths, got {hidden!r}")
+        if getattr(self, "schedule", "mmtl") not in SCHEDULES:
+            raise ValueError(f"schedule: expected one of {SCHEDULES}, got {self.schedule!r}")
+        uses_amp(self.mixed_precision, torch.device("cpu"))  # checks the value
+        check_n_threads(self.n_threads)
 
     def _infer_input_dim(self, inputs: Inputs) -> int:
         module = self._input_module()
@@ -285,6 +296,11 @@ class EndModel(Params):
         model.network_ = net.to(model.device_).eval()
         model.device = device
         return model
+
+
+def _check_count(name: str, value: Any, least: int) -> None:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ValueError(f"{name}: expected an int >= {least}, got {value!r}")
 
 
 def _no_signal_error(seen: Optional[dict]) -> ValueError:
