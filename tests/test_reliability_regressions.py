@@ -492,3 +492,30 @@ def test_end_model_training_parameters_are_checked(param, value):
     model.set_params(**{param: value})
     with pytest.raises(ValueError, match=f"^{param}:"):
         model.fit(X, np.eye(2)[[0, 1, 0, 1, 0, 1]])
+
+
+def test_failed_end_model_fit_leaves_no_fitted_state():
+    # a refit that failed after fit had set n_classes_ kept the old network: predict_proba returned the old
+    # model's 2 columns while n_classes_ said 3; an ensemble whose second member failed kept the first
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter, Ensemble
+    from labelfuse.models import NotFittedError
+
+    X = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    model = Adapter(hidden=(), max_epochs=1, device="cpu", progress=False).fit(X, np.eye(2)[[0, 1] * 3])
+    with pytest.raises(ValueError, match="^X:"):
+        model.fit(np.full_like(X, np.nan), np.eye(3)[[0, 1, 2] * 2])
+    with pytest.raises(NotFittedError):
+        model.predict_proba(X)
+
+    class FailsOnSecondSeed(Adapter):
+        def fit(self, X, P, **kwargs):
+            if self.seed == 1:
+                raise ValueError("P: refused by this test")
+            return super().fit(X, P, **kwargs)
+
+    ens = Ensemble(FailsOnSecondSeed(hidden=(), max_epochs=1, device="cpu", progress=False), n_members=2, seed=0)
+    with pytest.raises(ValueError, match="^P: refused"):
+        ens.fit(X, np.eye(2)[[0, 1] * 3])
+    with pytest.raises(NotFittedError):
+        ens.predict_proba(X)

@@ -2,6 +2,7 @@
 prediction, scoring, and save/load (JSON config + state dict, no pickled objects)."""
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import os
@@ -34,6 +35,28 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.pt"
 
 _REGISTRY: dict[str, type] = {}
+
+
+def atomic_fit(fit):
+    """Decorates an estimator's fit: the fitted attributes (names ending in '_') of an earlier fit are dropped
+    first, and again when this fit raises, so that a failed fit never leaves a model that looks fitted but mixes
+    old weights with new shapes (n_classes_, tree_, ...)."""
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        _forget_fit(self)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            _forget_fit(self)
+            raise
+
+    return wrapper
+
+
+def _forget_fit(estimator: Any) -> None:
+    for name in [a for a in vars(estimator) if a.endswith("_") and not a.startswith("__")]:
+        delattr(estimator, name)
 
 
 def register(cls: type) -> type:

@@ -5,7 +5,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ._base import EndModel, register
+from ._base import EndModel, atomic_fit, register
 from ._checks import as_soft_labels, n_rows_of
 from ._networks import HeadSpec
 
@@ -54,6 +54,7 @@ class Adapter(EndModel):
     ):
         self._store_params(locals())
 
+    @atomic_fit
     def fit(
         self,
         X: Any,

@@ -75,8 +75,9 @@ class Ensemble:
                 raise ValueError("X_dev: vary='dev_split' needs a dev set")
             if not 0 < self.dev_fraction <= 1:
                 raise ValueError(f"dev_fraction: expected a fraction in (0, 1], got {self.dev_fraction!r}")
+        self.__dict__.pop("members_", None)  # a failed fit leaves no (partly) fitted ensemble
         rng = np.random.default_rng(self.seed)
-        self.members_ = []
+        members = []
         for i in range(int(self.n_members)):
             params = self.estimator.get_params()
             params["seed"] = int(self.seed) + i
@@ -90,7 +91,8 @@ class Ensemble:
                 dev_y = np.asarray(Y_dev)[keep]
                 if extra.get("S_dev") is not None:
                     extra["S_dev"] = _take(extra["S_dev"], keep)
-            self.members_.append(member.fit(X, P, X_dev=dev_x, Y_dev=dev_y, **extra))
+            members.append(member.fit(X, P, X_dev=dev_x, Y_dev=dev_y, **extra))
+        self.members_ = members
         return self
 
     def predict_proba(self, X: Any, *args: Any, **kwargs: Any) -> np.ndarray:

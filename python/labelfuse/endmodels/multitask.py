@@ -5,7 +5,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from ._base import EndModel, register
+from ._base import EndModel, atomic_fit, register
 from ._checks import as_soft_labels, n_rows_of
 from ._networks import HeadSpec, heads_for
 from .tasks import TaskTree, as_task_tree
@@ -55,6 +55,7 @@ class _MultiTask(EndModel):
         self._store_params(locals())
 
     # ---- fitting -------------------------------------------------------------------------------------------
+    @atomic_fit
     def fit(
         self,
         X: Any,

@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from ._base import EndModel, register
+from ._base import EndModel, atomic_fit, register
 from ._checks import as_labels, as_membership, as_soft_labels, n_rows_of
 from ._networks import HeadSpec
 from .metrics import accuracy, macro_f1
@@ -51,6 +51,7 @@ class SliceClassifier(EndModel):
     ):
         self._store_params(locals())
 
+    @atomic_fit
     def fit(
         self,
         X: Any,
