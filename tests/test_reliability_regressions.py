@@ -519,3 +519,26 @@ def test_failed_end_model_fit_leaves_no_fitted_state():
         ens.fit(X, np.eye(2)[[0, 1] * 3])
     with pytest.raises(NotFittedError):
         ens.predict_proba(X)
+
+
+@pytest.mark.parametrize("dev, name", [((True, None), "X_dev"), ((True, [0, 1]), "Y_dev"), ((0, 0), "X_dev")])
+def test_ensemble_dev_split_checks_the_dev_set(dev, name):
+    # Y_dev=None was "IndexError: too many indices", a short Y_dev "IndexError: index 2 is out of bounds", an empty
+    # dev set numpy's "a must be a positive integer unless no samples are taken"
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter, Ensemble
+
+    X = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    X_dev = X if dev[0] is True else X[:0]
+    Y_dev = np.zeros(0, int) if dev[1] == 0 else dev[1]
+    ens = Ensemble(Adapter(hidden=(), max_epochs=1, device="cpu", progress=False), n_members=2, vary="dev_split")
+    with pytest.raises(ValueError, match=f"^{name}"):
+        ens.fit(X, np.eye(2)[[0, 1] * 3], X_dev, Y_dev)
+
+
+def test_ensemble_estimator_must_be_an_instance():
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter, Ensemble
+
+    with pytest.raises(TypeError, match="^estimator:"):  # the class itself: "get_params() missing 'self'"
+        Ensemble(Adapter).fit(np.zeros((2, 2)), np.eye(2))

@@ -11,7 +11,7 @@ import numpy as np
 from ._base import _REGISTRY, CONFIG_FILE, FORMAT_NAME, FORMAT_VERSION, EndModel, read_config
 from ._checks import n_rows_of
 from .metrics import score_predictions
-from .._validation import NotFittedError
+from .._validation import NotFittedError, check_number
 
 VARY = ("seed", "dev_split")
 
@@ -64,17 +64,23 @@ class Ensemble:
     def fit(self, X: Any, P: Any, X_dev: Any = None, Y_dev: Any = None, **fit_kwargs: Any) -> "Ensemble":
         """Fit every member on the same data; ``fit_kwargs`` go to each member's fit (e.g. ``S=``, ``S_dev=`` for a
         SliceClassifier, ``mask=``)."""
-        if self.estimator is None or not hasattr(self.estimator, "get_params"):
-            raise TypeError("estimator: expected an unfitted end model (e.g. Adapter(...))")
+        if self.estimator is None or isinstance(self.estimator, type) or not hasattr(self.estimator, "get_params"):
+            raise TypeError(f"estimator: expected an end model instance (e.g. Adapter(...)), got {self.estimator!r}")
         if isinstance(self.n_members, bool) or not isinstance(self.n_members, (int, np.integer)) or self.n_members < 1:
             raise ValueError(f"n_members: expected a positive int, got {self.n_members!r}")
         if self.vary not in VARY:
             raise ValueError(f"vary: expected one of {VARY}, got {self.vary!r}")
-        if self.vary == "dev_split":
-            if X_dev is None:
-                raise ValueError("X_dev: vary='dev_split' needs a dev set")
-            if not 0 < self.dev_fraction <= 1:
+        if self.vary == "dev_split":  # checked here: the split below indexes X_dev and Y_dev
+            if X_dev is None or Y_dev is None:
+                raise ValueError("X_dev, Y_dev: vary='dev_split' needs a labeled dev set")
+            if not 0 < check_number(self.dev_fraction, "dev_fraction") <= 1:
                 raise ValueError(f"dev_fraction: expected a fraction in (0, 1], got {self.dev_fraction!r}")
+            n_dev = n_rows_of(X_dev, "X_dev")
+            if n_dev == 0:
+                raise ValueError("X_dev: vary='dev_split' needs dev rows to split")
+            if np.ndim(Y_dev) != 1 or len(Y_dev) != n_dev:
+                raise ValueError(f"Y_dev: expected {n_dev} labels (one per row of X_dev), got shape "
+                                 f"{np.shape(Y_dev)}")
         self.__dict__.pop("members_", None)  # a failed fit leaves no (partly) fitted ensemble
         rng = np.random.default_rng(self.seed)
         members = []
@@ -85,7 +91,6 @@ class Ensemble:
             dev_x, dev_y = X_dev, Y_dev
             extra = dict(fit_kwargs)
             if self.vary == "dev_split":
-                n_dev = n_rows_of(X_dev, "X_dev")
                 keep = np.sort(rng.choice(n_dev, max(1, int(round(self.dev_fraction * n_dev))), replace=False))
                 dev_x = _take(X_dev, keep)
                 dev_y = np.asarray(Y_dev)[keep]
