@@ -542,3 +542,12 @@ def test_ensemble_estimator_must_be_an_instance():
 
     with pytest.raises(TypeError, match="^estimator:"):  # the class itself: "get_params() missing 'self'"
         Ensemble(Adapter).fit(np.zeros((2, 2)), np.eye(2))
+
+
+def test_unfitted_single_task_task_probabilities_raise_not_fitted():
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import SingleTask
+    from labelfuse.models import NotFittedError
+
+    with pytest.raises(NotFittedError):  # was AttributeError: no attribute 'tree_'
+        SingleTask({"y": {"cardinality": 2, "parent": None}}).predict_task_proba(np.zeros((1, 2)))

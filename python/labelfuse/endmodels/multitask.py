@@ -112,6 +112,7 @@ class _MultiTask(EndModel):
 
     def predict_task_proba(self, X: Any) -> dict[str, np.ndarray]:
         """{task: (n, k_task)} probabilities of each task's labels given that the task applies."""
+        self._check_fitted()  # before tree_ is read
         if self.architecture == "single":
             return {t: c for t, (c, _) in self.tree_.task_targets(self.predict_proba(X)).items()}
         return self._head_probs(X)
