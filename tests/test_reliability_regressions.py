@@ -551,3 +551,22 @@ def test_unfitted_single_task_task_probabilities_raise_not_fitted():
 
     with pytest.raises(NotFittedError):  # was AttributeError: no attribute 'tree_'
         SingleTask({"y": {"cardinality": 2, "parent": None}}).predict_task_proba(np.zeros((1, 2)))
+
+
+def test_dev_arguments_are_checked_even_when_unused():
+    # dev_metric='bogus' (or 'f1' with 3 classes) was accepted when no dev set was given; S_dev with the wrong
+    # number of rows was ignored when the model had no slices, and S_dev without X_dev was ignored
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter, SliceClassifier
+
+    X = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    P = np.eye(3)[[0, 1, 2] * 2]
+    fast = dict(hidden=(), max_epochs=1, device="cpu", progress=False)
+    for metric in ("bogus", "f1"):
+        with pytest.raises(ValueError, match="^dev_metric:"):
+            Adapter(dev_metric=metric, **fast).fit(X, P)
+    no_slices = np.zeros((6, 0), bool)
+    with pytest.raises(ValueError, match="^S_dev: expected 2 rows"):
+        SliceClassifier(**fast).fit(X, P, no_slices, X[:2], [0, 1], np.zeros((5, 0), bool))
+    with pytest.raises(ValueError, match="^S_dev: given without X_dev"):
+        SliceClassifier(**fast).fit(X, P, no_slices, S_dev=np.zeros((2, 0), bool))

@@ -198,6 +198,7 @@ class EndModel(Params):
             self.n_features_in_ = int(inputs.data.shape[1])
         if not any(w.sum() > 0 for _, w in targets.values()):
             raise _no_signal_error(seen)
+        metric_function(self.dev_metric, n_dev_classes or self.n_classes_)  # a wrong one fails with or without dev
         dev = None
         if (X_dev is None) != (Y_dev is None):
             raise ValueError("X_dev, Y_dev: give both (a labeled dev set) or neither")

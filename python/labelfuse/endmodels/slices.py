@@ -81,11 +81,13 @@ class SliceClassifier(EndModel):
             targets[PREFIX + name] = (P, weight * member[:, j])
         self.slice_sizes_ = {name: int((targets[PREFIX + name][1] > 0).sum()) for name in names}
         dev_member = None
+        if S_dev is not None and X_dev is None:
+            raise ValueError("S_dev: given without X_dev (the dev rows it describes)")
         if X_dev is not None:
             if S_dev is None and names:
                 raise ValueError("S_dev: give the dev rows' slice membership along with X_dev")
             n_dev = n_rows_of(X_dev, "X_dev")
-            dev_member = as_membership(S_dev, n_dev, "S_dev")[0] if names else np.zeros((n_dev, 0), bool)
+            dev_member = np.zeros((n_dev, 0), bool) if S_dev is None else as_membership(S_dev, n_dev, "S_dev")[0]
             self._check_slice_count(dev_member, "S_dev")
         return self._fit_targets(X, targets, X_dev, Y_dev, dev_context=dev_member, seen=seen)
 
