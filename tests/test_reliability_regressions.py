@@ -570,3 +570,24 @@ def test_dev_arguments_are_checked_even_when_unused():
         SliceClassifier(**fast).fit(X, P, no_slices, X[:2], [0, 1], np.zeros((5, 0), bool))
     with pytest.raises(ValueError, match="^S_dev: given without X_dev"):
         SliceClassifier(**fast).fit(X, P, no_slices, S_dev=np.zeros((2, 0), bool))
+
+
+def test_features_too_large_for_float32_training_are_refused():
+    # features of +-3.3e38 (finite float32) overflowed in training: NaN weights, NaN predictions, no error; a model
+    # trained on normal features predicted NaN for them; finite float64 1e39 was reported as "is inf"
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter
+
+    rng = np.random.default_rng(0)
+    P = rng.dirichlet(np.ones(3), 40)
+    huge = (np.sign(rng.standard_normal((40, 4))) * 3.3e38).astype(np.float32)
+    fast = dict(hidden=(4,), max_epochs=1, device="cpu", progress=False, seed=0)
+    with pytest.raises(ValueError, match=r"^X: entry \(0, 0\) is -?3\.(3|29)"):
+        Adapter(**fast).fit(huge, P)
+    model = Adapter(**fast).fit(rng.standard_normal((40, 4)).astype(np.float32), P)
+    with pytest.raises(ValueError, match=r"^X: entry \(0, 0\) is 1e\+39"):
+        model.predict_proba(np.full((1, 4), 1e39))
+    with pytest.raises(ValueError, match="^X: has no features"):  # was torch's "Initializing zero-element tensors"
+        Adapter(**fast).fit(np.zeros((40, 0), np.float32), P)
+    assert np.isfinite(model.predict_proba(np.full((1, 4), 1e17, np.float32))).all()
+    Adapter(**fast).fit(rng.standard_normal((40, 4)).astype(np.float16), P)  # no overflow warning comparing
