@@ -591,3 +591,21 @@ def test_features_too_large_for_float32_training_are_refused():
         Adapter(**fast).fit(np.zeros((40, 0), np.float32), P)
     assert np.isfinite(model.predict_proba(np.full((1, 4), 1e17, np.float32))).all()
     Adapter(**fast).fit(rng.standard_normal((40, 4)).astype(np.float16), P)  # no overflow warning comparing
+
+
+def test_slice_membership_frames_must_name_the_fitted_slices():
+    # columns were matched by position only: a DataFrame with its columns reordered (or renamed, or duplicated)
+    # sent every row to the wrong slice heads without an error
+    pytest.importorskip("torch")
+    import pandas as pd
+    from labelfuse.endmodels import SliceClassifier
+
+    X = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
+    S = pd.DataFrame({"short": [True, False] * 4, "long": [False, True] * 4})
+    model = SliceClassifier(hidden=(), max_epochs=1, device="cpu", progress=False, seed=0).fit(
+        X, np.eye(2)[[0, 1] * 4], S)
+    np.testing.assert_allclose(model.predict_proba(X, S).sum(axis=1), 1.0)
+    for wrong in (S[["long", "short"]], S.set_axis(["a", "b"], axis=1), S.set_axis(["short", "short"], axis=1)):
+        with pytest.raises(ValueError, match="^S: columns"):
+            model.predict_proba(X, wrong)
+    model.predict_proba(X, S.to_numpy())  # a plain array is matched by position

@@ -87,23 +87,25 @@ class SliceClassifier(EndModel):
             if S_dev is None and names:
                 raise ValueError("S_dev: give the dev rows' slice membership along with X_dev")
             n_dev = n_rows_of(X_dev, "X_dev")
-            dev_member = np.zeros((n_dev, 0), bool) if S_dev is None else as_membership(S_dev, n_dev, "S_dev")[0]
-            self._check_slice_count(dev_member, "S_dev")
+            dev_member = np.zeros((n_dev, 0), bool) if S_dev is None else self._membership(S_dev, n_dev, "S_dev")
         return self._fit_targets(X, targets, X_dev, Y_dev, dev_context=dev_member, seen=seen)
 
-    def _check_slice_count(self, member: np.ndarray, name: str) -> None:
-        if member.shape[1] != len(self.slice_names_):
-            raise ValueError(
-                f"{name}: expected {len(self.slice_names_)} slice columns (as in fit), got {member.shape[1]}"
-            )
-
     def _membership(self, S: Any, n: int, name: str = "S") -> np.ndarray:
+        """Membership of new rows in the fitted slices. Columns are matched by position; a DataFrame's column names
+        must then be the fitted slice names in the fitted order (a reordered frame would feed each row to the wrong
+        slice heads without any error)."""
         if S is None:
             if self.slice_names_:
                 raise ValueError(f"{name}: slice membership of these rows is needed (the model has slice heads)")
             return np.zeros((n, 0), bool)
-        member, _ = as_membership(S, n, name=name)
-        self._check_slice_count(member, name)
+        member, names = as_membership(S, n, name=name)
+        if member.shape[1] != len(self.slice_names_):
+            raise ValueError(
+                f"{name}: expected {len(self.slice_names_)} slice columns (as in fit), got {member.shape[1]}"
+            )
+        if names is not None and names != list(self.slice_names_):
+            raise ValueError(f"{name}: columns {names} are not the fitted slices {list(self.slice_names_)} "
+                             "(in that order)")
         return member
 
     def predict_proba(self, X: Any, S: Any = None) -> np.ndarray:
