@@ -609,3 +609,19 @@ def test_slice_membership_frames_must_name_the_fitted_slices():
         with pytest.raises(ValueError, match="^S: columns"):
             model.predict_proba(X, wrong)
     model.predict_proba(X, S.to_numpy())  # a plain array is matched by position
+
+
+def test_single_task_ignores_rows_whose_task_labels_are_all_uniform():
+    # per-task labels that are uniform (no LF signal) make a non-uniform end-label row ([0.5, 0.25, 0.25] for a
+    # two-level tree), so SingleTask trained on them as if they were labels, unlike FlatMTL / HierMTL
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import SingleTask
+
+    tasks = {"a": {"cardinality": 2, "parent": None}, "b": {"cardinality": 2, "parent": ("a", 1)}}
+    X = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    model = SingleTask(tasks, hidden=(), max_epochs=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="^P: no row carries a label signal"):
+        model.fit(X, {"a": np.full((4, 2), 0.5)})
+    model.fit(X, {"a": np.array([[0.5, 0.5], [0.9, 0.1]] * 2)})  # the informative rows train
+    targets = model._targets({"a": np.array([[0.5, 0.5], [0.9, 0.1]] * 2)}, 4, None, None)
+    np.testing.assert_array_equal(targets["a"][1], [0, 1, 0, 1])
