@@ -625,3 +625,17 @@ def test_single_task_ignores_rows_whose_task_labels_are_all_uniform():
     model.fit(X, {"a": np.array([[0.5, 0.5], [0.9, 0.1]] * 2)})  # the informative rows train
     targets = model._targets({"a": np.array([[0.5, 0.5], [0.9, 0.1]] * 2)}, 4, None, None)
     np.testing.assert_array_equal(targets["a"][1], [0, 1, 0, 1])
+
+
+def test_read_only_features_train_without_a_torch_warning():
+    # a read-only float32 C-contiguous X (a broadcast row, np.memmap(mode="r"), ...) reached torch.from_numpy:
+    # "UserWarning: The given NumPy array is not writable ... undefined behavior" (an error under -W error)
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter
+    from labelfuse.endmodels._checks import as_features
+
+    X = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    X.flags.writeable = False
+    assert as_features(X).flags.writeable  # torch warns only once per process: check the cause too
+    model = Adapter(hidden=(), max_epochs=1, device="cpu", progress=False).fit(X, np.eye(2)[[0, 1] * 2])
+    assert np.isfinite(model.predict_proba(X)).all()

@@ -55,7 +55,10 @@ def as_features(X: Any, name: str = "X", n_features: Optional[int] = None) -> np
             f"{name}: entry ({row}, {col}) is {X[row, col]}; features must be finite numbers within "
             f"+-{FEATURE_LIMIT:g} (impute or drop NaN/inf rows, scale large features)"
         )
-    return np.ascontiguousarray(X, dtype=np.float32)
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    # torch.from_numpy warns (UserWarning, "undefined behavior") on read-only arrays, e.g. a broadcast row or a
+    # memory-mapped file: give it a private copy (torch never writes to the features)
+    return X if X.flags.writeable else X.copy()
 
 
 def n_rows_of(X: Any, name: str = "X") -> int:
