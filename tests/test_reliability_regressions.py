@@ -639,3 +639,18 @@ def test_read_only_features_train_without_a_torch_warning():
     assert as_features(X).flags.writeable  # torch warns only once per process: check the cause too
     model = Adapter(hidden=(), max_epochs=1, device="cpu", progress=False).fit(X, np.eye(2)[[0, 1] * 2])
     assert np.isfinite(model.predict_proba(X)).all()
+
+
+def test_single_task_confidence_weighting_ignores_uniform_task_labels():
+    # with confidence_weighted=True (exclude_uniform=False) the tree-shaped end-label row of uniform task labels had
+    # a positive confidence, so it still trained
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import SingleTask
+
+    tasks = {"a": {"cardinality": 2, "parent": None}, "b": {"cardinality": 2, "parent": ("a", 1)}}
+    from labelfuse.endmodels.tasks import TaskTree
+
+    model = SingleTask(tasks, exclude_uniform=False, confidence_weighted=True)
+    model.tree_ = TaskTree(tasks)  # what fit sets before it derives the targets
+    targets = model._targets({"a": np.array([[0.5, 0.5], [0.9, 0.1]])}, 2, None, None)
+    assert targets["a"][1][0] == 0 and targets["a"][1][1] > 0

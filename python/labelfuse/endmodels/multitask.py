@@ -87,7 +87,8 @@ class _MultiTask(EndModel):
         if isinstance(P, Mapping):
             if self.architecture == "single":
                 P_end, has, informative = tree.end_labels_from_tasks(P, n, with_informative=True)
-                if self.exclude_uniform:  # uniform task labels make a non-uniform end-label row: still no signal
+                if self.exclude_uniform or self.confidence_weighted:
+                    # uniform task labels make a non-uniform end-label row: still no signal (and no confidence)
                     has = has & informative
                 return {tree.root: (P_end, self._row_weights(P_end, has, n, mask, sample_weight, seen))}
             unknown = set(P) - set(tree.tasks)
