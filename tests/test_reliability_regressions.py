@@ -654,3 +654,20 @@ def test_single_task_confidence_weighting_ignores_uniform_task_labels():
     model.tree_ = TaskTree(tasks)  # what fit sets before it derives the targets
     targets = model._targets({"a": np.array([[0.5, 0.5], [0.9, 0.1]])}, 2, None, None)
     assert targets["a"][1][0] == 0 and targets["a"][1][1] > 0
+
+
+@pytest.mark.parametrize("params", [{"thresholds": np.array([0.5, 0.6, 0.7])}, {"cardinality": np.int64(2)},
+                                    {"thresholds": np.float32(0.5)}, {"n_neighbors": np.int64(4)}])
+def test_fusion_models_with_numpy_hyperparameters_save_and_load(tmp_path, params):
+    # json.dumps of the parameters failed: "Object of type ndarray / int64 / float32 is not JSON serializable"
+    from labelfuse.embeddings import NeighborGraph
+    from labelfuse.fusion import Epoxy
+
+    L, X = _fusion_task()
+    model = Epoxy("triplet", **{"thresholds": 0.5, **params}).fit(L, X)
+    model.save(tmp_path / "m.npz")
+    back = Epoxy.load(tmp_path / "m.npz")
+    np.testing.assert_allclose(back.predict_proba(L, X), model.predict_proba(L, X))
+    graph = NeighborGraph(np.int64(3)).fit(X)
+    graph.save(tmp_path / "g.npz")
+    np.testing.assert_array_equal(NeighborGraph.load(tmp_path / "g.npz").ids_, graph.ids_)

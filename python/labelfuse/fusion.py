@@ -30,7 +30,7 @@ from ._validation import (NotFittedError, as_label_matrix, as_labels, as_probabi
                           check_number, check_votes, infer_cardinality, require_rows)
 from .models._params import FitResult
 from .stats import GroupIndex, LabelStats, label_stats
-from ._params import Params
+from ._params import Params, json_value
 
 __all__ = ["Epoxy", "Liger", "fit_partitioned", "partitioned_stats", "ws_knn_proba", "FUSION_FORMAT_VERSION"]
 
@@ -535,7 +535,7 @@ class _FusionBase(Params):
         (its name is recorded)."""
         self._check_fitted()
         path = Path(path)
-        params = {p: v for p, v in self.get_params().items() if p != "neighbor_graph"}
+        params = {p: json_value(v) for p, v in self.get_params().items() if p != "neighbor_graph"}
         if callable(params.get("label_model")):
             params["label_model"] = getattr(self.label_model, "__name__", "callable")
         meta = {"format_version": FUSION_FORMAT_VERSION, "class": type(self).__name__, "params": params,

@@ -12,7 +12,7 @@ from typing import Any, Optional, Tuple, Union
 import numpy as np
 
 from ._checks import as_unit_embeddings
-from .._params import Params
+from .._params import Params, json_value
 from .._validation import NotFittedError
 
 __all__ = ["NeighborGraph", "GRAPH_FORMAT_VERSION"]
@@ -173,7 +173,7 @@ class NeighborGraph(Params):
         """Write an .npz (no pickle): parameters as JSON, the database, the neighbour lists, the faiss index."""
         self._check_fitted()
         faiss = _faiss()
-        meta = {"format_version": GRAPH_FORMAT_VERSION, "params": self.get_params(),
+        meta = {"format_version": GRAPH_FORMAT_VERSION, "params": json_value(self.get_params()),
                 "n_neighbors_": self.n_neighbors_}
         np.savez(path, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), X=self.X_, ids=self.ids_,
                  sims=self.sims_, index=faiss.serialize_index(self.index_))
