@@ -671,3 +671,17 @@ def test_fusion_models_with_numpy_hyperparameters_save_and_load(tmp_path, params
     graph = NeighborGraph(np.int64(3)).fit(X)
     graph.save(tmp_path / "g.npz")
     np.testing.assert_array_equal(NeighborGraph.load(tmp_path / "g.npz").ids_, graph.ids_)
+
+
+def test_a_single_reversed_feature_row_reaches_torch_as_a_copy():
+    # X[::-1] of one row is C-contiguous to numpy but keeps a negative stride, which torch.from_numpy refuses:
+    # "At least one stride in the given numpy array is negative" (fit and predict_proba alike)
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter
+    from labelfuse.endmodels._checks import as_features
+
+    X = np.random.default_rng(0).standard_normal((3, 2)).astype(np.float32)
+    one = X[:1][::-1]
+    assert one.strides[0] < 0 and min(as_features(one).strides) >= 0
+    model = Adapter(hidden=(), max_epochs=1, device="cpu", progress=False).fit(one, np.eye(2)[[1]])
+    assert np.isfinite(model.predict_proba(X[1:2][::-1])).all()

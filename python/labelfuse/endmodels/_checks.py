@@ -57,8 +57,9 @@ def as_features(X: Any, name: str = "X", n_features: Optional[int] = None) -> np
         )
     X = np.ascontiguousarray(X, dtype=np.float32)
     # torch.from_numpy warns (UserWarning, "undefined behavior") on read-only arrays, e.g. a broadcast row or a
-    # memory-mapped file: give it a private copy (torch never writes to the features)
-    return X if X.flags.writeable else X.copy()
+    # memory-mapped file, and refuses negative strides, which numpy keeps on a "contiguous" single reversed row:
+    # give it a private copy (torch never writes to the features)
+    return X if X.flags.writeable and min(X.strides, default=0) >= 0 else X.copy()
 
 
 def n_rows_of(X: Any, name: str = "X") -> int:
