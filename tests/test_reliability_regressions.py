@@ -685,3 +685,17 @@ def test_a_single_reversed_feature_row_reaches_torch_as_a_copy():
     assert one.strides[0] < 0 and min(as_features(one).strides) >= 0
     model = Adapter(hidden=(), max_epochs=1, device="cpu", progress=False).fit(one, np.eye(2)[[1]])
     assert np.isfinite(model.predict_proba(X[1:2][::-1])).all()
+
+
+def test_confidence_of_a_uniform_row_is_exactly_zero():
+    # 1 - H/log(k) rounded to 2.2e-16 for k=3: with confidence_weighted=True and exclude_uniform=False a fit on
+    # uniform (no-signal) rows trained on them with weight 2e-16 instead of reporting that P has no signal
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter
+    from labelfuse.endmodels._checks import confidence
+
+    for k in (2, 3, 6, 7):
+        assert confidence(np.full((2, k), 1.0 / k)).tolist() == [0.0, 0.0]
+    with pytest.raises(ValueError, match="^P: no row carries a label signal"):
+        Adapter(hidden=(), max_epochs=1, device="cpu", progress=False, exclude_uniform=False,
+                confidence_weighted=True).fit(np.ones((2, 2), np.float32), np.full((2, 3), 1 / 3))

@@ -163,7 +163,10 @@ def confidence(P: np.ndarray) -> np.ndarray:
     """1 - normalised entropy: 1 for a one-hot row, 0 for a uniform one."""
     with np.errstate(divide="ignore", invalid="ignore"):
         ent = -np.where(P > 0, P * np.log(P), 0.0).sum(axis=1)
-    return np.clip(1.0 - ent / np.log(P.shape[1]), 0.0, 1.0)
+    conf = np.clip(1.0 - ent / np.log(P.shape[1]), 0.0, 1.0)
+    # exactly 0 for uniform rows: rounding left 2e-16 for k=3, so a no-signal row still counted as a (tiny) label
+    conf[uniform_rows(P)] = 0.0
+    return conf
 
 
 def as_membership(S: Any, n: int, name: str = "S") -> tuple[np.ndarray, Optional[list[str]]]:
