@@ -699,3 +699,16 @@ def test_confidence_of_a_uniform_row_is_exactly_zero():
     with pytest.raises(ValueError, match="^P: no row carries a label signal"):
         Adapter(hidden=(), max_epochs=1, device="cpu", progress=False, exclude_uniform=False,
                 confidence_weighted=True).fit(np.ones((2, 2), np.float32), np.full((2, 3), 1 / 3))
+
+
+def test_task_conditionals_of_a_nearly_inapplicable_task_sum_to_one():
+    # p(task applies) = 4e-304 was floored to 1e-300 before dividing: SingleTask.predict_task_proba returned a
+    # row summing to 4e-4
+    from labelfuse.endmodels.tasks import TaskTree
+
+    tree = TaskTree({"a": {"cardinality": 2, "parent": None}, "b": {"cardinality": 2, "parent": ("a", 1)}})
+    P_end = np.array([[1.0, 3e-304, 1e-304], [0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    cond, applies = tree.task_targets(P_end)["b"]
+    np.testing.assert_allclose(cond.sum(axis=1), 1.0)
+    np.testing.assert_allclose(cond[0], [0.75, 0.25], rtol=1e-2)  # denormals carry few digits
+    np.testing.assert_array_equal(cond[2], [0.5, 0.5])  # does not apply: uniform

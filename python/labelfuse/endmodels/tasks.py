@@ -132,7 +132,10 @@ class TaskTree:
         for task in self.tasks:
             joint = P_end @ self.routing_matrix(task)[:, 1:]
             applies = joint.sum(axis=1)
-            cond = np.where(applies[:, None] > 0, joint / np.maximum(applies, 1e-300)[:, None], 1.0 / joint.shape[1])
+            # divide only where the task applies at all (a floor such as 1e-300 mis-scaled denormal rows: a row
+            # applying with probability 4e-304 got conditionals summing to 4e-4)
+            cond = np.full_like(joint, 1.0 / joint.shape[1])
+            np.divide(joint, applies[:, None], out=cond, where=applies[:, None] > 0)
             out[task] = (cond, applies)
         return out
 
