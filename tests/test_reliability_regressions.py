@@ -712,3 +712,17 @@ def test_task_conditionals_of_a_nearly_inapplicable_task_sum_to_one():
     np.testing.assert_allclose(cond.sum(axis=1), 1.0)
     np.testing.assert_allclose(cond[0], [0.75, 0.25], rtol=1e-2)  # denormals carry few digits
     np.testing.assert_array_equal(cond[2], [0.5, 0.5])  # does not apply: uniform
+
+
+def test_ensemble_dev_split_checks_every_dev_label():
+    # each member early-stops on a sample of the dev rows: a -1 (or 7) label outside every sample was never seen
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter, Ensemble
+
+    X = np.random.default_rng(0).standard_normal((10, 3)).astype(np.float32)
+    Y_dev = np.zeros(10, int)
+    Y_dev[9] = 7
+    ens = Ensemble(Adapter(hidden=(), max_epochs=1, device="cpu", progress=False), n_members=2, vary="dev_split",
+                   dev_fraction=0.1, seed=0)
+    with pytest.raises(ValueError, match="^Y_dev: entry 9 is 7"):
+        ens.fit(X, np.eye(2)[[0, 1] * 5], X, Y_dev)

@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ._base import _REGISTRY, CONFIG_FILE, FORMAT_NAME, FORMAT_VERSION, EndModel, read_config
-from ._checks import n_rows_of
+from ._checks import as_labels, n_rows_of
 from .metrics import score_predictions
 from .._validation import NotFittedError, check_number
 
@@ -97,6 +97,9 @@ class Ensemble:
                 if extra.get("S_dev") is not None:
                     extra["S_dev"] = _take(extra["S_dev"], keep)
             members.append(member.fit(X, P, X_dev=dev_x, Y_dev=dev_y, **extra))
+            if i == 0 and self.vary == "dev_split" and hasattr(member, "n_classes_"):
+                # each member sees a sample of the dev rows: a bad label outside every sample would go unnoticed
+                as_labels(Y_dev, n_dev, member.n_classes_, name="Y_dev")
         self.members_ = members
         return self
 
