@@ -515,7 +515,7 @@ def memberships(draw, n: int, n_slices: int, bad: bool = False, names=None):
         return S.astype(np.int8), S
     if kind == "frame" and len(names) == n_slices:
         return pd.DataFrame(S, columns=names), S
-    if kind == "reordered" and n_slices >= 2:
+    if kind == "reordered" and n_slices >= 2 and len(names) == n_slices:
         return pd.DataFrame(S, columns=names[::-1]), None
     if kind == "1d" and n_slices == 1:
         return S[:, 0], S

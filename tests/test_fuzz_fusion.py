@@ -723,7 +723,8 @@ def fusion_dev_data(draw, m: int, d: int, k: int, bad: bool):
                                max_rows=16))
     X_dev = Xd.X
     if kind == "X_nan":
-        X_dev = np.array(Xd.values, dtype=np.float32)
+        with np.errstate(over="ignore"):  # a 1e200 row becomes inf in float32: non-finite either way
+            X_dev = np.array(Xd.values, dtype=np.float32)
         X_dev[draw(st.integers(0, nd - 1)), 0] = draw(st.sampled_from([np.nan, np.inf]))
     Y = np.random.default_rng(nd).integers(0, k, nd)
     args = {"L_dev": Ld, "X_dev": X_dev, "Y_dev": Y}
