@@ -489,7 +489,12 @@ py::tuple extend_votes_py(const py::array& L_db, const py::array& L_query, const
                           const py::object& thresholds, int64_t cardinality, bool self_query,
                           const py::object& n_threads) {
     if (L_db.ndim() != 2 || L_query.ndim() != 2) throw py::value_error("L: expected 2-D label matrices");
-    if (!L_db.dtype().is(L_query.dtype())) throw py::type_error("L_query: must have the dtype of L_db");
+    // the same integer layout, compared by value: two equal dtypes may be distinct objects (a byte-swapped int64
+    // converted to native order is not numpy's int64 singleton), so identity would refuse equal types
+    const py::dtype db_type = L_db.dtype(), query_type = L_query.dtype();
+    if (db_type.kind() != query_type.kind() || db_type.itemsize() != query_type.itemsize() ||
+        !query_type.attr("isnative").cast<bool>())
+        throw py::type_error("L_query: must have the dtype of L_db");
     if (cardinality < 2) throw py::value_error("cardinality: must be at least 2");
     ExtendInput in;
     in.n_db = L_db.shape(0);

@@ -124,7 +124,7 @@ ExtendReport extend_votes(const LabelView<T>& L_db, const LabelView<T>& L_query,
     if (nq * std::max<int64_t>(m, 1) * std::max<int64_t>(K, 1) < (int64_t{1} << 15)) n_threads = 1;
 
     std::vector<int64_t> voters, row_votes;
-    check_votes(L_db, k, "L_db", n_threads, &voters, &row_votes);
+    check_votes(L_db, k, "L", n_threads, &voters, &row_votes);  // "L": the name in the Python API
     if (L_query.data != L_db.data || L_query.row_stride != L_db.row_stride || L_query.col_stride != L_db.col_stride)
         check_votes(L_query, k, "L_query", n_threads, nullptr, nullptr);
     const SparseVotes db = sparse_votes(L_db, row_votes, n_threads);

@@ -371,11 +371,12 @@ def check_call(call: Callable[[], Any], bad: Iterable[str], verify: Callable[[An
             f"{type(exc).__name__} does not name one of {sorted(bad)}: {exc}")
         if label:
             event(f"{label}: refused, {re.split(r'[:[ ]', str(exc), maxsplit=1)[0]}")
+        else:
+            event(f"rejected, naming {str(exc).split(':')[0][:40]}")  # --hypothesis-show-statistics tallies these
         return exc
     assert not bad, f"bad arguments {sorted(bad)} were accepted"
     verify(result)
-    if label:
-        event(f"{label}: accepted")
+    event(f"{label}: accepted" if label else "accepted and verified")
     return None
 
 
@@ -386,3 +387,211 @@ def first_invalid_vote(values: np.ndarray, k: int):
         return None
     r, c = bad[0]
     return int(r), int(c), int(values[r, c])
+
+
+# ---- embeddings --------------------------------------------------------------------------------------------------
+EMBED_FLOATS = (np.float16, np.float32, np.float64)
+EMBED_INTS = (np.int8, np.int32, np.int64, np.uint8)  # numbers all the same: accepted and converted
+EMBED_BAD_DTYPES = (np.bool_, np.object_, np.complex128)
+EMBED_LAYOUTS = ("C", "F", "strided", "reversed_rows", "reversed", "broadcast", "unaligned", "byteswapped", "list")
+# row scales: non-normalised rows from denormal-small to beyond float32 (1e39 is finite only in float64)
+ROW_SCALES = (1e-44, 1e-30, 1e-3, 7.0, 1e4, 1e30, 1e39, 1e200)
+
+
+@dataclass
+class EmbeddingInput:
+    """An embedding matrix as passed (``X``) and what the oracle needs to know about it.
+
+    ``values`` is the matrix as float64, exactly as a reader of X sees it (None when X is not a 2-D array of real
+    numbers); ``problem`` is why the input is invalid whatever the policy ("dtype", "shape") or None;
+    ``nonfinite`` marks the rows holding NaN or inf."""
+
+    X: Any
+    values: Optional[np.ndarray]
+    problem: Optional[str]
+    nonfinite: np.ndarray
+    layout: str
+    dtype: Any
+    shape: tuple                 # (n, d) as drawn (for a non-matrix: the shape it was meant to have)
+    lattice: bool = False   # entries in {0, +-1/2} with 4 non-zeros: every cosine is exact in float32
+    keepalive: Any = None
+
+    @property
+    def n(self) -> int:
+        return self.shape[0]
+
+    def snapshot(self) -> List[Any]:
+        return snapshot(self.X, self.keepalive)
+
+    def unit(self, zero_nonfinite: bool = True) -> np.ndarray:
+        """The reference normalisation in float64: rows scaled to unit norm, zero rows (and, with
+        ``zero_nonfinite``, rows holding NaN/inf) left zero."""
+        return unit_rows(self.values, zero_nonfinite)
+
+
+def unit_rows(values: np.ndarray, zero_nonfinite: bool = True) -> np.ndarray:
+    V = np.array(values, dtype=np.float64)
+    bad = ~np.isfinite(V).all(axis=1)
+    V[bad] = 0.0
+    peak = np.abs(V).max(axis=1, initial=0.0)
+    V = V / np.where(peak > 0, peak, 1.0)[:, None]  # no overflow or underflow in the squares
+    norm = np.sqrt((V * V).sum(axis=1))
+    return V / np.where(norm > 0, norm, 1.0)[:, None]
+
+
+def lattice_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    """Rows with entries in {0, +-1/2}, 4 of them non-zero (unit norm): cosines are multiples of 1/4, exact in
+    float32 and float16 in any summation order, so ties are real ties for faiss, the core and numpy alike."""
+    X = np.zeros((n, d))
+    for i in range(n):
+        X[i, rng.choice(d, size=4, replace=False)] = rng.choice([-0.5, 0.5], size=4)
+    return X
+
+
+def _embedding_layout(V: np.ndarray, dtype, layout: str):
+    if dtype == np.object_:
+        return V.astype(object), None
+    if np.dtype(dtype).kind in "iu":
+        info = np.iinfo(dtype)
+        V = np.clip(np.nan_to_num(V, nan=0.0, posinf=info.max, neginf=info.min), info.min, info.max)
+    a = V.astype(dtype)
+    if layout == "list":
+        return a.tolist(), None
+    if layout == "reversed":
+        b = a[::-1, ::-1].copy()
+        return b[::-1, ::-1], b
+    if layout == "byteswapped" and a.dtype.itemsize == 1:
+        layout = "C"
+    return _layout(a, a.dtype, layout) if layout != "byteswapped" else (a.astype(a.dtype.newbyteorder()), None)
+
+
+@st.composite
+def embedding_inputs(draw, n: Optional[int] = None, d: Optional[int] = None, max_rows: int = 60,
+                     max_dim: int = 16, allow_bad: bool = True, allow_nonfinite: bool = True,
+                     allow_lattice: bool = True, allow_huge: bool = True) -> EmbeddingInput:
+    """Embeddings the way users hand them over: float16/32/64 (and integers, bools, objects, complex), C / F /
+    strided / reversed / broadcast / unaligned / byte-swapped views and lists, 0 / 1 rows, 1 dimension, duplicate
+    rows, all-zero rows, rows far from unit norm (1e-44 to 1e200; ``allow_huge=False``: up to 1e4), NaN / inf rows,
+    and (rarely) not a matrix."""
+    with np.errstate(all="ignore"):  # casts overflow to inf (float16(1e30)) as a user's cast would
+        return _embedding_input(draw, n, d, max_rows, max_dim, allow_bad, allow_nonfinite, allow_lattice,
+                                allow_huge)
+
+
+def _embedding_input(draw, n, d, max_rows, max_dim, allow_bad, allow_nonfinite, allow_lattice,
+                     allow_huge) -> EmbeddingInput:
+    n = draw(st.one_of(st.sampled_from([0, 1, 2]), st.integers(0, max_rows))) if n is None else n
+    d = draw(st.one_of(st.just(1), st.integers(1, max_dim))) if d is None else d
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    base = draw(st.sampled_from(["gauss", "gauss", "clustered", "duplicates", "nonnegative"]
+                                + (["lattice"] * 2 if allow_lattice and d >= 4 else [])))
+    if base == "lattice":
+        V = lattice_rows(rng, n, d)
+    elif base == "clustered":
+        centres = rng.standard_normal((3, d))
+        V = centres[rng.integers(0, 3, n)] + 0.1 * rng.standard_normal((n, d))
+    elif base == "duplicates":
+        pool = rng.standard_normal((max(1, min(n, 3)), d))
+        V = pool[rng.integers(0, len(pool), n)]
+    elif base == "nonnegative":
+        V = np.abs(rng.standard_normal((n, d)))
+    else:
+        V = rng.standard_normal((n, d))
+    lattice = base == "lattice"
+    for _ in range(draw(st.integers(0, 3)) if n else 0):
+        r = draw(st.integers(0, n - 1))
+        kinds = ["zero", "scale", "duplicate"] + (["nan", "inf"] if allow_nonfinite else [])
+        kind = draw(st.sampled_from(kinds))
+        if kind == "zero":
+            V[r] = 0.0
+        elif kind == "scale":
+            V[r] *= draw(st.sampled_from(ROW_SCALES if allow_huge else [x for x in ROW_SCALES if x <= 1e4]))
+            lattice = False
+        elif kind == "duplicate":
+            V[r] = V[draw(st.integers(0, n - 1))]
+        else:
+            V[r, draw(st.integers(0, d - 1))] = np.nan if kind == "nan" else draw(st.sampled_from([np.inf, -np.inf]))
+    dtype_kinds = [st.sampled_from(EMBED_FLOATS)] * 8 + [st.sampled_from(EMBED_INTS)]
+    if allow_bad:
+        dtype_kinds.append(st.sampled_from(EMBED_BAD_DTYPES))
+    dtype = np.dtype(draw(st.one_of(*dtype_kinds)))
+    if not allow_nonfinite and dtype.kind == "f":  # large rows stay within the dtype (float16(1e30) is inf)
+        V = np.clip(V, -np.finfo(dtype).max, np.finfo(dtype).max)
+    if dtype.kind in "iu":
+        V = np.round(V * 20)  # small integers: a user's quantised embeddings
+        lattice = False
+    if allow_bad and draw(st.integers(0, 14)) == 0:  # not a matrix at all
+        shape = draw(st.sampled_from(["1d", "3d", "scalar", "no_columns"]))
+        bad = {"1d": V.reshape(-1)[:n], "3d": V.reshape(n, d, 1), "scalar": np.float64(1.0),
+               "no_columns": np.zeros((n, 0))}[shape]
+        X = np.asarray(bad).astype(dtype if dtype.kind != "c" else np.float32)
+        return EmbeddingInput(X=X, values=None, problem="shape", nonfinite=np.zeros(n, bool), layout="C",
+                              dtype=X.dtype, shape=(n, d))  # the shape it was meant to have
+    layout = draw(st.sampled_from(EMBED_LAYOUTS))
+    if layout in ("unaligned", "byteswapped") and (dtype.itemsize == 1 or dtype.kind in "bOc"):
+        layout = "C"
+    if layout == "list" and (dtype.kind not in "f" or n == 0):  # [] has lost its columns
+        layout = "C"
+    X, keep = _embedding_layout(V, dtype, layout)
+    problem = "dtype" if dtype.kind in "bOc" else None
+    values = None
+    nonfinite = np.zeros(n, bool)
+    if problem is None:
+        values = np.array(X, dtype=np.float64)
+        nonfinite = ~np.isfinite(values).all(axis=1)
+    return EmbeddingInput(X=X, values=values, problem=problem, nonfinite=nonfinite, layout=layout, dtype=dtype,
+                          shape=(n, d), lattice=lattice, keepalive=keep)
+
+
+def check_top_k(ids: np.ndarray, sims: np.ndarray, U_db: np.ndarray, U_query: np.ndarray, K: int,
+                exclude_self: bool, exact: bool = True, tol: float = 2e-5) -> None:
+    """Neighbour lists against numpy brute-force cosine similarity (float64 on the unit rows), ties aside: every
+    listed id is a real row (never the row itself when ``exclude_self``), listed once, with its true similarity,
+    in decreasing order, and (``exact``) no unlisted row is more similar than the K-th listed one."""
+    n_q, n_db = U_query.shape[0], U_db.shape[0]
+    assert ids.shape == (n_q, K) and sims.shape == (n_q, K), (ids.shape, sims.shape, (n_q, K))
+    assert ids.dtype == np.int64 and sims.dtype == np.float32
+    if K == 0 or n_q == 0:
+        return
+    S = U_query @ U_db.T
+    if exclude_self:
+        np.fill_diagonal(S, -np.inf)
+    valid = ids >= 0
+    if exact:
+        assert valid.all(), "an exact index returned a short list"
+    assert (ids < n_db).all()
+    assert np.all(sims[~valid] == -np.inf)
+    rows = np.arange(n_q)[:, None]
+    if exclude_self:
+        assert not (ids == rows).any(), "a row is listed as its own neighbour"
+    for i in range(n_q):
+        listed = ids[i][valid[i]]
+        assert len(np.unique(listed)) == len(listed), f"row {i} lists a neighbour twice"
+    true = np.where(valid, S[rows, np.where(valid, ids, 0)], -np.inf)
+    np.testing.assert_allclose(sims[valid], true[valid], atol=tol)
+    s64 = sims.astype(np.float64)
+    assert np.all((s64[:, 1:] <= s64[:, :-1] + tol) | ~valid[:, 1:]), "lists not sorted"
+    if exact:
+        kth = -np.sort(-S, axis=1)[:, K - 1]
+        assert np.all(sims[:, -1] >= kth - tol), "a closer row was left out of a list"
+
+
+# ---- hypothesis settings for costly tests ------------------------------------------------------------------------
+def scaled_settings(fraction: float, **kwargs):
+    """settings(max_examples = fraction of the active profile's count): torch fits cost more per example than the
+    statistics, yet a long run (LABELFUSE_FUZZ=long / LABELFUSE_FUZZ_EXAMPLES) still scales them up."""
+    from hypothesis import settings
+
+    return settings(max_examples=max(1, int(round(settings().max_examples * fraction))), **kwargs)
+
+
+@st.composite
+def faults(draw, names: Iterable[str], p_clean: float = 0.5, most: int = 2) -> frozenset:
+    """Which arguments an example makes wrong: none in about ``p_clean`` of the examples (so that estimators
+    really get fitted and their results checked), else one, sometimes two. The oracle still judges every argument
+    by its value: a "wrong" draw that happens to be valid is treated as valid."""
+    if draw(st.integers(0, 99)) < 100 * p_clean:
+        return frozenset()
+    names = sorted(names)
+    size = 1 if draw(st.integers(0, 3)) else min(most, len(names))
+    return frozenset(draw(st.lists(st.sampled_from(names), min_size=1, max_size=size, unique=True)))

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from labelfuse.models import NotFittedError
+
 torch = pytest.importorskip("torch")
 
 from labelfuse.endmodels import Adapter  # noqa: E402
@@ -159,7 +161,7 @@ def test_get_set_params_and_unfitted_errors():
     assert model.set_params(lr=0.1) is model and model.lr == 0.1
     with pytest.raises(ValueError, match="not_a_param"):
         model.set_params(not_a_param=1)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         model.predict_proba(np.zeros((2, 3)))
     assert "lr=0.1" in repr(model)
 

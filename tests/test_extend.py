@@ -131,7 +131,7 @@ def test_bad_arguments():
         extend_votes(L[:29], g, 0.5, cardinality=2)
     L_bad = L.copy()
     L_bad[3, 1] = 5
-    with pytest.raises(ValueError, match=r"L_db: entry \(row 3, column 1\) is 5"):
+    with pytest.raises(ValueError, match=r"^L: entry \(row 3, column 1\) is 5"):
         extend_votes(L_bad, g, 0.5, cardinality=2)
     with pytest.raises(ValueError, match="X_query"):
         extend_votes(L, g, 0.5, L_query=L, cardinality=2)

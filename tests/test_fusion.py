@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+from labelfuse.models import NotFittedError
+
 pytest.importorskip("faiss")
 
 from labelfuse.embeddings import NeighborGraph  # noqa: E402
@@ -159,7 +161,7 @@ def test_params_save_load_and_errors(tmp_path):
     assert est.set_params(shrinkage=5.0) is est and est.shrinkage == 5.0
     with pytest.raises(ValueError, match="not a parameter"):
         est.set_params(bogus=1)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         est.predict_proba(L, X)
     est.fit(L, X)
     path = tmp_path / "liger.npz"

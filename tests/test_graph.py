@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+from labelfuse.models import NotFittedError
+
 faiss = pytest.importorskip("faiss")
 
 from labelfuse.embeddings import GRAPH_FORMAT_VERSION, NeighborGraph  # noqa: E402
@@ -125,5 +127,5 @@ def test_bad_parameters():
         NeighborGraph(index="lsh").fit(X)
     with pytest.raises(TypeError, match="X: expected a float array"):
         NeighborGraph().fit(np.array([["a", "b"]]))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         NeighborGraph().query(X)

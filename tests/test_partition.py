@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+from labelfuse.models import NotFittedError
+
 pytest.importorskip("faiss")
 
 from labelfuse.embeddings import KMeansPartition  # noqa: E402
@@ -49,5 +51,5 @@ def test_bad_arguments():
     X = np.ones((4, 2), dtype=np.float32)
     with pytest.raises(ValueError, match="n_parts"):
         KMeansPartition(0).fit(X)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         KMeansPartition(2).predict(X)

@@ -444,3 +444,596 @@ def test_fit_dawid_skene_checks_its_arguments():
     with pytest.raises(TypeError, match="^cardinality:"):  # "2" was accepted
         fit_dawid_skene(L, "2")
     assert fit_dawid_skene([[0, 1], [1, 1]], 2).cpt.shape == (2, 3, 2)  # a list was pybind's "incompatible"
+
+
+# ---- embeddings, fusion, end models (found by tests/test_fuzz_fusion.py and tests/test_fuzz_endmodels.py) ---------
+def test_hnsw_with_fewer_than_two_links_is_refused_not_a_crash():
+    # faiss's HNSW divides by log(M): M=1 killed the interpreter (SIGSEGV), M=0 aborted on a faiss assertion.
+    # Run in a child so that, unfixed, this reports a failure instead of killing the test session.
+    pytest.importorskip("faiss")
+    code = textwrap.dedent("""
+        import numpy as np
+        from labelfuse.embeddings import NeighborGraph
+        X = np.random.default_rng(0).standard_normal((30, 4)).astype(np.float32)
+        for m in (0, 1):
+            try:
+                NeighborGraph(3, index="hnsw", hnsw_m=m).fit(X)
+            except ValueError as exc:
+                print("ValueError", exc)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"child died with {proc.returncode}: {proc.stderr[-2000:]}"
+    assert proc.stdout.splitlines() == ["ValueError hnsw_m: expected an int >= 2, got 0",
+                                        "ValueError hnsw_m: expected an int >= 2, got 1"], proc.stdout
+
+
+@pytest.mark.parametrize("params", [{"index": "ivf", "ivf_n_lists": -3}, {"index": "ivf", "ivf_n_probe": 0},
+                                    {"block_size": True}, {"index": "hnsw", "hnsw_ef_search": 0}])
+def test_graph_index_parameters_are_checked_up_front(params):
+    # were a SWIG "Wrong number or type of arguments", a faiss RuntimeError at query time, or silently accepted
+    pytest.importorskip("faiss")
+    from labelfuse.embeddings import NeighborGraph
+
+    name = next(k for k in params if k != "index")
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        NeighborGraph(3, **params).fit(np.eye(6, 4, dtype=np.float32))
+
+
+def test_graph_query_with_a_negative_neighbour_count_names_it():
+    pytest.importorskip("faiss")
+    from labelfuse.embeddings import NeighborGraph
+
+    g = NeighborGraph(3).fit(np.eye(6, 4, dtype=np.float32))
+    with pytest.raises(ValueError, match="^n_neighbors:"):  # was numpy's "negative dimensions are not allowed"
+        g.query(np.eye(2, 4, dtype=np.float32), n_neighbors=-2)
+    assert g.query(np.eye(2, 4, dtype=np.float32), n_neighbors=0)[0].shape == (2, 0)
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float32, 1e-44), (np.float32, 1e-30), (np.float64, 1e-300),
+                                          (np.float64, 1e39), (np.float64, 1e300)])
+def test_embedding_rows_of_any_finite_magnitude_normalise(dtype, scale):
+    # normalised in float32: a denormal row's 1/norm overflowed to inf (X_ held inf/NaN, silently), and a float64
+    # row beyond float32's range was refused as "NaN or inf"
+    from labelfuse.embeddings._checks import as_unit_embeddings
+
+    X = (np.array([[3.0, -4.0], [1.0, 0.0], [0.0, 0.0]]) * np.array([[scale], [1.0], [1.0]])).astype(dtype)
+    U = as_unit_embeddings(X)
+    assert U.dtype == np.float32 and np.isfinite(U).all()
+    row = X[0].astype(np.float64) / np.float64(X[0, 0])  # a denormal row is stored coarsely: its own direction
+    np.testing.assert_allclose(U, [row / np.linalg.norm(row), [1.0, 0.0], [0.0, 0.0]], rtol=1e-6)
+
+
+def _unfitted_calls():
+    pytest.importorskip("faiss")
+    from labelfuse.embeddings import KMeansPartition, NeighborGraph
+    from labelfuse.fusion import Epoxy, Liger
+
+    L, X = np.zeros((3, 2), np.int8), np.ones((3, 4), np.float32)
+    calls = [lambda: NeighborGraph().query(X), lambda: KMeansPartition().predict(X),
+             lambda: Epoxy().predict_proba(L, X), lambda: Liger().refit(L)]
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return calls
+    from labelfuse.endmodels import Adapter, Ensemble
+
+    return calls + [lambda: Adapter().predict_proba(X), lambda: Ensemble(Adapter()).predict(X)]
+
+
+def test_unfitted_estimators_raise_not_fitted_error():
+    # graph, partition, Epoxy/Liger and end models raised RuntimeError (label models raised NotFittedError)
+    from labelfuse.models import NotFittedError
+
+    for call in _unfitted_calls():
+        with pytest.raises(NotFittedError, match="not fitted"):
+            call()
+    assert issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)
+
+
+def _small_graph(n=6):
+    pytest.importorskip("faiss")
+    from labelfuse.embeddings import NeighborGraph
+
+    X = np.random.default_rng(0).standard_normal((n, 4)).astype(np.float32)
+    return X, NeighborGraph(3).fit(X)
+
+
+def test_extend_votes_names_its_own_arguments():
+    from labelfuse.embeddings import extend_votes
+
+    X, g = _small_graph()
+    L = np.zeros((6, 2), np.int8)
+    L[0, 0] = -2
+    with pytest.raises(ValueError, match=r"^L: entry \(row 0, column 0\) is -2"):  # was "L_db: entry ..."
+        extend_votes(L, g, 0.5)
+    with pytest.raises(TypeError, match="^thresholds:"):  # was numpy's "could not convert string to float"
+        extend_votes(np.zeros((6, 2), np.int8), g, ["high", "low"])
+    with pytest.raises(ValueError, match="^X_query: row 1"):  # was "X: row 1 ..."
+        extend_votes(np.zeros((6, 2), np.int8), g, 0.5, L_query=np.zeros((2, 2), np.int8),
+                     X_query=np.array([[1, 0, 0, 0], [np.nan, 0, 0, 0]], np.float32))
+
+
+@pytest.mark.parametrize("corrupt", ["not_a_triple", "int32_ids", "out_of_range", "unsorted", "X_rows"])
+def test_extend_votes_checks_cached_neighbours(corrupt):
+    # were: "too many values to unpack", the core's "nbr_ids: expected a int64 array" / "nbr_ids: entry ..." /
+    # "nbr_sims: row ..." / "X_query: expected shape ...", none naming the argument `neighbors`
+    from labelfuse.embeddings import extend_votes
+
+    X, g = _small_graph()
+    ids, sims, Xq = g.query(X[:2])
+    bad = {"not_a_triple": ids, "int32_ids": (ids.astype(np.int32), sims, Xq),
+           "out_of_range": (ids + 100, sims, Xq), "unsorted": (ids, sims[:, ::-1].copy(), Xq),
+           "X_rows": (ids, sims, np.vstack([Xq, Xq]))}[corrupt]
+    with pytest.raises((TypeError, ValueError), match="^neighbors:"):
+        extend_votes(np.zeros((6, 2), np.int8), g, 0.5, L_query=np.full((2, 2), -1, np.int8), neighbors=bad)
+
+
+def test_threshold_helpers_name_their_arguments():
+    from labelfuse.embeddings import nearest_neighbor_thresholds, tune_thresholds
+
+    X, g = _small_graph()
+    L = np.zeros((6, 2), np.int8)
+    with pytest.raises(TypeError, match="^quantile:"):  # was "'<=' not supported between 'float' and 'str'"
+        nearest_neighbor_thresholds(L, g, quantile="0.5")
+    with pytest.raises(ValueError, match="^floor:"):  # NaN was accepted (max(x, nan) is x)
+        nearest_neighbor_thresholds(L, g, floor=np.nan)
+    kwargs = dict(dev_neighbors=g.query(X[:3]), cardinality=2, default=np.full(2, 0.8))
+    with pytest.raises(ValueError, match="^L_dev: expected 2 columns"):  # was "L_query: expected 2 columns"
+        tune_thresholds(L, g, L[:3, :1], np.zeros(3, int), **kwargs)
+    with pytest.raises(ValueError, match=r"^L_dev: entry \(row 1, column 0\) is 2"):  # was "L_query: entry ..."
+        tune_thresholds(L, g, np.array([[0, 0], [2, 0], [0, 0]]), np.zeros(3, int), **kwargs)
+    with pytest.raises(ValueError, match="^default:"):  # was an IndexError (boolean index did not match)
+        tune_thresholds(L, g, L[:3], np.zeros(3, int), **{**kwargs, "default": np.full(1, 0.8)})
+    with pytest.raises(ValueError, match="^candidates:"):  # NaN reached extend_votes: "thresholds: entry 0 is NaN"
+        tune_thresholds(L, g, L[:3], np.zeros(3, int), candidates=[0.5, np.nan], **kwargs)
+    with pytest.raises(ValueError, match="^dev_neighbors:"):  # rows not matching L_dev were blamed on L_query
+        tune_thresholds(L, g, L[:2], np.zeros(2, int), **kwargs)
+
+
+@pytest.mark.parametrize("params", [{"n_redo": 0}, {"n_iter": -1}, {"n_iter": 2.5}, {"seed": -1}])
+def test_kmeans_settings_are_checked(params):
+    # n_redo=0 was numpy's "cannot reshape array of size 0" from faiss's empty centroids (or, with one part,
+    # silently accepted); a negative n_iter reached faiss
+    pytest.importorskip("faiss")
+    from labelfuse.embeddings import KMeansPartition
+
+    X = np.random.default_rng(0).standard_normal((20, 4))
+    with pytest.raises(ValueError, match=f"^{next(iter(params))}:"):
+        KMeansPartition(3, **params).fit(X)
+
+
+def test_label_smoothness_checks_labels_radii_and_max_rows():
+    from labelfuse.embeddings import label_smoothness
+
+    X = np.random.default_rng(0).standard_normal((8, 3))
+    with pytest.raises(ValueError, match="^labels: entry 0 is -1"):  # was numpy's "'list' argument must have no
+        label_smoothness(X, -np.ones(8, int))                      # negative elements" (np.bincount)
+    with pytest.raises(TypeError, match="^labels:"):  # 0.5 was truncated to class 0 silently
+        label_smoothness(X, np.full(8, 0.5))
+    with pytest.raises(ValueError, match="^radii:"):  # a NaN radius was accepted (its bin is never filled)
+        label_smoothness(X, np.zeros(8, int), radii=[0.5, np.nan])
+    with pytest.raises(ValueError, match="^max_rows:"):  # 0 sampled no row and returned an empty curve
+        label_smoothness(X, np.zeros(8, int), max_rows=0)
+    L = np.zeros((8, 1), np.int64)
+    L[0, 0] = -2
+    with pytest.raises(ValueError, match=r"^L: entry \(row 0, column 0\) is -2"):  # was ignored as an abstention
+        label_smoothness(X, L=L)
+    L[0, 0] = 2**40  # an LF returning an id: counted, not a 2**40-entry bincount (MemoryError)
+    assert label_smoothness(X, L=L).pairs[0] >= 0
+
+
+def test_ws_knn_proba_checks_its_inputs_and_never_returns_zero_rows():
+    from labelfuse.fusion import ws_knn_proba
+
+    P = np.array([[0.9, 0.1], [0.2, 0.8]])
+    out = ws_knn_proba(P, np.array([[1, -1], [-1, -1]]))
+    np.testing.assert_allclose(out, [[0.2, 0.8], [0.5, 0.5]])  # the second row was [0, 0]: not a distribution
+    with pytest.raises(ValueError, match="^neighbor_ids:"):  # was IndexError: index 5 is out of bounds
+        ws_knn_proba(P, np.array([[5]]))
+    with pytest.raises(ValueError, match="^n_neighbors:"):  # -1 silently dropped the last neighbour
+        ws_knn_proba(P, np.array([[0, 1]]), n_neighbors=-1)
+    with pytest.raises(ValueError, match="^P_train:"):  # a 1-D P was numpy's "could not be broadcast"
+        ws_knn_proba(P.ravel(), np.array([[0]]))
+
+
+def test_byte_swapped_query_votes_are_extended():
+    # as_label_matrix turns '>i8' into a native int64 that is not numpy's int64 singleton; the binding compared the
+    # dtypes of L and L_query by identity and refused two equal types ("L_query: must have the dtype of L_db")
+    from labelfuse import _core
+    from labelfuse.embeddings import extend_votes
+
+    X, g = _small_graph()
+    L = np.zeros((6, 1), np.int64)
+    Lq = np.array([[-1], [0]], dtype=">i8")
+    out = extend_votes(L, g, -2.0, L_query=Lq, X_query=X[:2])
+    np.testing.assert_array_equal(out, [[0], [0]])
+    ids, sims, Xq = g.query(X[:2])
+    with pytest.raises(TypeError, match="^L_query: must have the dtype"):  # the raw kernel still refuses it
+        _core.extend_votes(L, Lq, ids, sims, g.X_, Xq, np.zeros(1), 2)
+
+
+def _fusion_task(n=30, m=3, seed=0):
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 4)).astype(np.float32)
+    L = rng.integers(-1, 2, (n, m)).astype(np.int8)
+    return L, X
+
+
+def test_refit_after_editing_the_training_votes_in_place():
+    # fit kept a reference to the caller's array: editing an LF's column in place and calling refit(L) found no
+    # changed column and refitted nothing
+    from labelfuse.fusion import Epoxy
+    from _fusion_helpers import symmetric_fit
+
+    L, X = _fusion_task()
+    model = Epoxy(symmetric_fit(), thresholds=-1.0, cardinality=2).fit(L, X)
+    L[:, 1] = -1
+    L[0, 1] = 1  # one voter: with threshold -1 every row takes its class
+    model.refit(L)
+    np.testing.assert_array_equal(model.L_extended_[:, 1], 1)
+
+
+
+@pytest.mark.parametrize("columns", [[0.5], ["a"], [True], 3])
+def test_refit_columns_must_be_lf_indices(columns):
+    from labelfuse.fusion import Epoxy
+    from _fusion_helpers import symmetric_fit
+
+    L, X = _fusion_task()
+    model = Epoxy(symmetric_fit(), thresholds=0.5).fit(L, X)
+    before = model.train_proba_.copy()
+    with pytest.raises(TypeError, match="^columns:"):  # 0.5 / True were read as LF 0 / 1; "a" and 3 failed in int()
+        model.refit(L, columns=columns)
+    np.testing.assert_array_equal(model.train_proba_, before)
+
+
+def test_refit_with_a_bad_vote_names_its_column_and_changes_nothing():
+    # the vote was checked on the edited columns only, as "L: entry (row 2, column 0)" (the column of the
+    # sub-matrix), after L_train_ and the thresholds had already been replaced
+    from labelfuse.fusion import Epoxy
+    from _fusion_helpers import symmetric_fit
+
+    L, X = _fusion_task()
+    model = Epoxy(symmetric_fit(), cardinality=2).fit(L, X)
+    kept = (model.L_train_.copy(), model.thresholds_.copy(), model.train_proba_.copy())
+    L2 = L.copy()
+    L2[2, 1] = 5
+    with pytest.raises(ValueError, match=r"^L: entry \(row 2, column 1\) is 5"):
+        model.refit(L2)
+    for before, now in zip(kept, (model.L_train_, model.thresholds_, model.train_proba_)):
+        np.testing.assert_array_equal(before, now)
+
+
+def test_fusion_fit_names_the_wrong_argument():
+    from labelfuse.fusion import Epoxy, Liger
+    from _fusion_helpers import symmetric_fit
+
+    L, X = _fusion_task()
+    with pytest.raises(ValueError, match="^X: has 20 rows but L has 30"):  # was "neighbor_graph: built on 20 ..."
+        Epoxy(symmetric_fit(), thresholds=0.5).fit(L, X[:20])
+    with pytest.raises(ValueError, match="^X_dev: has 10 rows but L_dev has 30"):  # was accepted silently
+        Epoxy(symmetric_fit(), thresholds=0.5).fit(L, X, L, X[:10], np.zeros(30, int))
+    X_nan = X.copy()
+    X_nan[3, 0] = np.nan
+    with pytest.raises(ValueError, match="^X_dev: row 3"):  # was "X: row 3 ..."
+        Epoxy(symmetric_fit(), thresholds=0.5).fit(L, X, L, X_nan, np.zeros(30, int))
+    with pytest.raises(ValueError, match="^threshold_quantile:"):  # was "quantile: ..."
+        Epoxy(symmetric_fit(), threshold_quantile=1.5).fit(L, X)
+    L_dev = L.copy()
+    L_dev[2, 1] = 5
+    with pytest.raises(ValueError, match=r"^L_dev: entry \(row 2, column 1\) is 5"):  # was "L_query: entry ..."
+        Epoxy(symmetric_fit(), thresholds=0.5, cardinality=2).fit(L, X, L_dev, X, np.zeros(30, int))
+    with pytest.raises(ValueError, match=r"^L: entry \(row 2, column 1\) is 5"):  # predict blamed "L_query"
+        Epoxy(symmetric_fit(), thresholds=0.5, cardinality=2).fit(L, X).predict_proba(L_dev, X)
+    with pytest.raises(ValueError, match="^shrinkage:"):  # NaN passed `< 0`; every part silently got the global fit
+        Liger(symmetric_fit(), thresholds=0.5, n_parts=2, shrinkage=np.nan).fit(L, X)
+    with pytest.raises(ValueError, match="^parts_grid:"):  # 0 in the grid was blamed on n_parts
+        Liger(symmetric_fit(), thresholds=0.5, parts_grid=(0, 2)).fit(L, X, L, X, np.zeros(30, int))
+
+
+def test_failed_fusion_fit_leaves_no_fitted_state():
+    from labelfuse.fusion import Liger
+    from labelfuse.models import NotFittedError
+    from _fusion_helpers import symmetric_fit
+
+    L, X = _fusion_task()
+    model = Liger(symmetric_fit(), thresholds=0.5, n_parts=2).fit(L, X)
+    model.set_params(n_parts=0)
+    with pytest.raises(ValueError, match="^n_parts:"):  # raised after graph_ etc. were replaced: half-fitted
+        model.fit(L, X)
+    with pytest.raises(NotFittedError):
+        model.predict_proba(L, X)
+
+
+def test_hard_labels_below_minus_one_are_refused():
+    # -2 was read as "no label" (like -1) and the row silently dropped from the loss
+    from labelfuse.endmodels._checks import as_soft_labels
+
+    with pytest.raises(ValueError, match="^P: entry 1 is -2"):
+        as_soft_labels(np.array([0, -2, 1]), 3)
+    P, has = as_soft_labels(np.array([0, -1, 1]), 3)
+    np.testing.assert_array_equal(has, [True, False, True])
+
+
+def test_nothing_left_to_learn_blames_the_mask_or_the_weights():
+    # every case said "P: no row carries a label signal", also when P was fine and the mask or the sample weights
+    # had removed every row
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter
+
+    X = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    P = np.eye(2)[[0, 1, 0, 1, 0, 1]]
+    model = Adapter(hidden=(), max_epochs=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="^mask: leaves out every row"):
+        model.fit(X, P, mask=np.zeros(6, bool))
+    with pytest.raises(ValueError, match="^sample_weight: gives zero weight"):
+        model.fit(X, P, sample_weight=np.zeros(6))
+    with pytest.raises(ValueError, match="^P: no row carries a label signal"):
+        model.fit(X, np.full((6, 2), 0.5), mask=np.zeros(6, bool))
+
+
+def test_end_model_score_names_metric_and_refuses_no_rows():
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter, Ensemble
+
+    X = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    P = np.eye(3)[[0, 1, 2, 0, 1, 2]]
+    model = Adapter(hidden=(), max_epochs=1, device="cpu", progress=False, seed=0).fit(X, P)
+    for scorer in (model, Ensemble.from_models([model])):
+        with pytest.raises(ValueError, match="^metric:"):  # was "dev_metric: ..." (a parameter not passed)
+            scorer.score(X, np.zeros(6, int), metric="f1")
+        with pytest.raises(ValueError, match="^X: has no rows to score"):  # was NaN
+            scorer.score(X[:0], np.zeros(0, int))
+
+
+@pytest.mark.parametrize("param, value", [("max_epochs", 1.5), ("batch_size", 2.5), ("lr", np.nan),
+                                          ("weight_decay", -1.0), ("hidden", 3), ("patience", True),
+                                          ("finetune_epochs", -1), ("schedule", "bogus")])
+def test_end_model_training_parameters_are_checked(param, value):
+    # 1.5 epochs / 2.5 rows per batch were truncated silently, lr=NaN / weight_decay=-1 were torch's "Invalid
+    # learning rate" / "Invalid weight_decay value", hidden=3 "'int' object is not iterable", patience=True meant 1,
+    # finetune_epochs=-1 meant 0, and a bad schedule was only noticed after the network was built
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import FlatMTL
+
+    X = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    model = FlatMTL({"y": {"cardinality": 2, "parent": None}}, hidden=(2,), max_epochs=1, device="cpu",
+                    progress=False)
+    model.set_params(**{param: value})
+    with pytest.raises(ValueError, match=f"^{param}:"):
+        model.fit(X, np.eye(2)[[0, 1, 0, 1, 0, 1]])
+
+
+def test_failed_end_model_fit_leaves_no_fitted_state():
+    # a refit that failed after fit had set n_classes_ kept the old network: predict_proba returned the old
+    # model's 2 columns while n_classes_ said 3; an ensemble whose second member failed kept the first
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter, Ensemble
+    from labelfuse.models import NotFittedError
+
+    X = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    model = Adapter(hidden=(), max_epochs=1, device="cpu", progress=False).fit(X, np.eye(2)[[0, 1] * 3])
+    with pytest.raises(ValueError, match="^X:"):
+        model.fit(np.full_like(X, np.nan), np.eye(3)[[0, 1, 2] * 2])
+    with pytest.raises(NotFittedError):
+        model.predict_proba(X)
+
+    class FailsOnSecondSeed(Adapter):
+        def fit(self, X, P, **kwargs):
+            if self.seed == 1:
+                raise ValueError("P: refused by this test")
+            return super().fit(X, P, **kwargs)
+
+    ens = Ensemble(FailsOnSecondSeed(hidden=(), max_epochs=1, device="cpu", progress=False), n_members=2, seed=0)
+    with pytest.raises(ValueError, match="^P: refused"):
+        ens.fit(X, np.eye(2)[[0, 1] * 3])
+    with pytest.raises(NotFittedError):
+        ens.predict_proba(X)
+
+
+@pytest.mark.parametrize("dev, name", [((True, None), "X_dev"), ((True, [0, 1]), "Y_dev"), ((0, 0), "X_dev")])
+def test_ensemble_dev_split_checks_the_dev_set(dev, name):
+    # Y_dev=None was "IndexError: too many indices", a short Y_dev "IndexError: index 2 is out of bounds", an empty
+    # dev set numpy's "a must be a positive integer unless no samples are taken"
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter, Ensemble
+
+    X = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    X_dev = X if dev[0] is True else X[:0]
+    Y_dev = np.zeros(0, int) if dev[1] == 0 else dev[1]
+    ens = Ensemble(Adapter(hidden=(), max_epochs=1, device="cpu", progress=False), n_members=2, vary="dev_split")
+    with pytest.raises(ValueError, match=f"^{name}"):
+        ens.fit(X, np.eye(2)[[0, 1] * 3], X_dev, Y_dev)
+
+
+def test_ensemble_estimator_must_be_an_instance():
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter, Ensemble
+
+    with pytest.raises(TypeError, match="^estimator:"):  # the class itself: "get_params() missing 'self'"
+        Ensemble(Adapter).fit(np.zeros((2, 2)), np.eye(2))
+
+
+def test_unfitted_single_task_task_probabilities_raise_not_fitted():
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import SingleTask
+    from labelfuse.models import NotFittedError
+
+    with pytest.raises(NotFittedError):  # was AttributeError: no attribute 'tree_'
+        SingleTask({"y": {"cardinality": 2, "parent": None}}).predict_task_proba(np.zeros((1, 2)))
+
+
+def test_dev_arguments_are_checked_even_when_unused():
+    # dev_metric='bogus' (or 'f1' with 3 classes) was accepted when no dev set was given; S_dev with the wrong
+    # number of rows was ignored when the model had no slices, and S_dev without X_dev was ignored
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter, SliceClassifier
+
+    X = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
+    P = np.eye(3)[[0, 1, 2] * 2]
+    fast = dict(hidden=(), max_epochs=1, device="cpu", progress=False)
+    for metric in ("bogus", "f1"):
+        with pytest.raises(ValueError, match="^dev_metric:"):
+            Adapter(dev_metric=metric, **fast).fit(X, P)
+    no_slices = np.zeros((6, 0), bool)
+    with pytest.raises(ValueError, match="^S_dev: expected 2 rows"):
+        SliceClassifier(**fast).fit(X, P, no_slices, X[:2], [0, 1], np.zeros((5, 0), bool))
+    with pytest.raises(ValueError, match="^S_dev: given without X_dev"):
+        SliceClassifier(**fast).fit(X, P, no_slices, S_dev=np.zeros((2, 0), bool))
+
+
+def test_features_too_large_for_float32_training_are_refused():
+    # features of +-3.3e38 (finite float32) overflowed in training: NaN weights, NaN predictions, no error; a model
+    # trained on normal features predicted NaN for them; finite float64 1e39 was reported as "is inf"
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter
+
+    rng = np.random.default_rng(0)
+    P = rng.dirichlet(np.ones(3), 40)
+    huge = (np.sign(rng.standard_normal((40, 4))) * 3.3e38).astype(np.float32)
+    fast = dict(hidden=(4,), max_epochs=1, device="cpu", progress=False, seed=0)
+    with pytest.raises(ValueError, match=r"^X: entry \(0, 0\) is -?3\.(3|29)"):
+        Adapter(**fast).fit(huge, P)
+    model = Adapter(**fast).fit(rng.standard_normal((40, 4)).astype(np.float32), P)
+    with pytest.raises(ValueError, match=r"^X: entry \(0, 0\) is 1e\+39"):
+        model.predict_proba(np.full((1, 4), 1e39))
+    with pytest.raises(ValueError, match="^X: has no features"):  # was torch's "Initializing zero-element tensors"
+        Adapter(**fast).fit(np.zeros((40, 0), np.float32), P)
+    assert np.isfinite(model.predict_proba(np.full((1, 4), 1e17, np.float32))).all()
+    Adapter(**fast).fit(rng.standard_normal((40, 4)).astype(np.float16), P)  # no overflow warning comparing
+
+
+def test_slice_membership_frames_must_name_the_fitted_slices():
+    # columns were matched by position only: a DataFrame with its columns reordered (or renamed, or duplicated)
+    # sent every row to the wrong slice heads without an error
+    pytest.importorskip("torch")
+    import pandas as pd
+    from labelfuse.endmodels import SliceClassifier
+
+    X = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
+    S = pd.DataFrame({"short": [True, False] * 4, "long": [False, True] * 4})
+    model = SliceClassifier(hidden=(), max_epochs=1, device="cpu", progress=False, seed=0).fit(
+        X, np.eye(2)[[0, 1] * 4], S)
+    np.testing.assert_allclose(model.predict_proba(X, S).sum(axis=1), 1.0)
+    for wrong in (S[["long", "short"]], S.set_axis(["a", "b"], axis=1), S.set_axis(["short", "short"], axis=1)):
+        with pytest.raises(ValueError, match="^S: columns"):
+            model.predict_proba(X, wrong)
+    model.predict_proba(X, S.to_numpy())  # a plain array is matched by position
+
+
+def test_single_task_ignores_rows_whose_task_labels_are_all_uniform():
+    # per-task labels that are uniform (no LF signal) make a non-uniform end-label row ([0.5, 0.25, 0.25] for a
+    # two-level tree), so SingleTask trained on them as if they were labels, unlike FlatMTL / HierMTL
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import SingleTask
+
+    tasks = {"a": {"cardinality": 2, "parent": None}, "b": {"cardinality": 2, "parent": ("a", 1)}}
+    X = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    model = SingleTask(tasks, hidden=(), max_epochs=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="^P: no row carries a label signal"):
+        model.fit(X, {"a": np.full((4, 2), 0.5)})
+    model.fit(X, {"a": np.array([[0.5, 0.5], [0.9, 0.1]] * 2)})  # the informative rows train
+    targets = model._targets({"a": np.array([[0.5, 0.5], [0.9, 0.1]] * 2)}, 4, None, None)
+    np.testing.assert_array_equal(targets["a"][1], [0, 1, 0, 1])
+
+
+def test_read_only_features_train_without_a_torch_warning():
+    # a read-only float32 C-contiguous X (a broadcast row, np.memmap(mode="r"), ...) reached torch.from_numpy:
+    # "UserWarning: The given NumPy array is not writable ... undefined behavior" (an error under -W error)
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter
+    from labelfuse.endmodels._checks import as_features
+
+    X = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    X.flags.writeable = False
+    assert as_features(X).flags.writeable  # torch warns only once per process: check the cause too
+    model = Adapter(hidden=(), max_epochs=1, device="cpu", progress=False).fit(X, np.eye(2)[[0, 1] * 2])
+    assert np.isfinite(model.predict_proba(X)).all()
+
+
+def test_single_task_confidence_weighting_ignores_uniform_task_labels():
+    # with confidence_weighted=True (exclude_uniform=False) the tree-shaped end-label row of uniform task labels had
+    # a positive confidence, so it still trained
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import SingleTask
+
+    tasks = {"a": {"cardinality": 2, "parent": None}, "b": {"cardinality": 2, "parent": ("a", 1)}}
+    from labelfuse.endmodels.tasks import TaskTree
+
+    model = SingleTask(tasks, exclude_uniform=False, confidence_weighted=True)
+    model.tree_ = TaskTree(tasks)  # what fit sets before it derives the targets
+    targets = model._targets({"a": np.array([[0.5, 0.5], [0.9, 0.1]])}, 2, None, None)
+    assert targets["a"][1][0] == 0 and targets["a"][1][1] > 0
+
+
+@pytest.mark.parametrize("params", [{"thresholds": np.array([0.5, 0.6, 0.7])}, {"cardinality": np.int64(2)},
+                                    {"thresholds": np.float32(0.5)}, {"n_neighbors": np.int64(4)}])
+def test_fusion_models_with_numpy_hyperparameters_save_and_load(tmp_path, params):
+    # json.dumps of the parameters failed: "Object of type ndarray / int64 / float32 is not JSON serializable"
+    from labelfuse.embeddings import NeighborGraph
+    from labelfuse.fusion import Epoxy
+
+    L, X = _fusion_task()
+    model = Epoxy("triplet", **{"thresholds": 0.5, **params}).fit(L, X)
+    model.save(tmp_path / "m.npz")
+    back = Epoxy.load(tmp_path / "m.npz")
+    np.testing.assert_allclose(back.predict_proba(L, X), model.predict_proba(L, X))
+    graph = NeighborGraph(np.int64(3)).fit(X)
+    graph.save(tmp_path / "g.npz")
+    np.testing.assert_array_equal(NeighborGraph.load(tmp_path / "g.npz").ids_, graph.ids_)
+
+
+def test_a_single_reversed_feature_row_reaches_torch_as_a_copy():
+    # X[::-1] of one row is C-contiguous to numpy but keeps a negative stride, which torch.from_numpy refuses:
+    # "At least one stride in the given numpy array is negative" (fit and predict_proba alike)
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter
+    from labelfuse.endmodels._checks import as_features
+
+    X = np.random.default_rng(0).standard_normal((3, 2)).astype(np.float32)
+    one = X[:1][::-1]
+    assert one.strides[0] < 0 and min(as_features(one).strides) >= 0
+    model = Adapter(hidden=(), max_epochs=1, device="cpu", progress=False).fit(one, np.eye(2)[[1]])
+    assert np.isfinite(model.predict_proba(X[1:2][::-1])).all()
+
+
+def test_confidence_of_a_uniform_row_is_exactly_zero():
+    # 1 - H/log(k) rounded to 2.2e-16 for k=3: with confidence_weighted=True and exclude_uniform=False a fit on
+    # uniform (no-signal) rows trained on them with weight 2e-16 instead of reporting that P has no signal
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter
+    from labelfuse.endmodels._checks import confidence
+
+    for k in (2, 3, 6, 7):
+        assert confidence(np.full((2, k), 1.0 / k)).tolist() == [0.0, 0.0]
+    with pytest.raises(ValueError, match="^P: no row carries a label signal"):
+        Adapter(hidden=(), max_epochs=1, device="cpu", progress=False, exclude_uniform=False,
+                confidence_weighted=True).fit(np.ones((2, 2), np.float32), np.full((2, 3), 1 / 3))
+
+
+def test_task_conditionals_of_a_nearly_inapplicable_task_sum_to_one():
+    # p(task applies) = 4e-304 was floored to 1e-300 before dividing: SingleTask.predict_task_proba returned a
+    # row summing to 4e-4
+    from labelfuse.endmodels.tasks import TaskTree
+
+    tree = TaskTree({"a": {"cardinality": 2, "parent": None}, "b": {"cardinality": 2, "parent": ("a", 1)}})
+    P_end = np.array([[1.0, 3e-304, 1e-304], [0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    cond, applies = tree.task_targets(P_end)["b"]
+    np.testing.assert_allclose(cond.sum(axis=1), 1.0)
+    np.testing.assert_allclose(cond[0], [0.75, 0.25], rtol=1e-2)  # denormals carry few digits
+    np.testing.assert_array_equal(cond[2], [0.5, 0.5])  # does not apply: uniform
+
+
+def test_ensemble_dev_split_checks_every_dev_label():
+    # each member early-stops on a sample of the dev rows: a -1 (or 7) label outside every sample was never seen
+    pytest.importorskip("torch")
+    from labelfuse.endmodels import Adapter, Ensemble
+
+    X = np.random.default_rng(0).standard_normal((10, 3)).astype(np.float32)
+    Y_dev = np.zeros(10, int)
+    Y_dev[9] = 7
+    ens = Ensemble(Adapter(hidden=(), max_epochs=1, device="cpu", progress=False), n_members=2, vary="dev_split",
+                   dev_fraction=0.1, seed=0)
+    with pytest.raises(ValueError, match="^Y_dev: entry 9 is 7"):
+        ens.fit(X, np.eye(2)[[0, 1] * 5], X, Y_dev)

@@ -4,6 +4,22 @@ from __future__ import annotations
 import inspect
 from typing import Any, Dict, List
 
+import numpy as np
+
+
+def json_value(value: Any) -> Any:
+    """A hyperparameter as plain JSON: numpy scalars become Python numbers, arrays and tuples lists (a saved
+    np.int64(3) or per-LF threshold array must not make json.dumps fail)."""
+    if isinstance(value, np.ndarray):
+        return json_value(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (tuple, list)):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_value(v) for k, v in value.items()}
+    return value
+
 
 class Params:
     """Hyperparameters are exactly ``__init__``'s arguments, each kept as an attribute of the same name."""

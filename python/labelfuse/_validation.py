@@ -8,6 +8,13 @@ import numpy as np
 _SIGNED = (np.int8, np.int16, np.int32, np.int64)
 
 
+class NotFittedError(ValueError, AttributeError):
+    """Raised when an estimator is used before ``fit`` (a ValueError and an AttributeError, as in scikit-learn).
+
+    Every fitted object raises it: label models, NeighborGraph, KMeansPartition, Epoxy / Liger, end models and
+    ensembles."""
+
+
 def as_label_matrix(L: Any, name: str = "L") -> np.ndarray:
     """Return L as a 2-D signed-integer ndarray without copying when it already is one.
 
@@ -37,6 +44,43 @@ def as_label_matrix(L: Any, name: str = "L") -> np.ndarray:
         # the core reads whole, aligned elements (a misaligned int32 load is undefined behaviour in C++)
         L = np.array(L, order="C")
     return L
+
+
+def check_votes(L: np.ndarray, cardinality: int, name: str = "L") -> None:
+    """Every entry of a checked label matrix is -1 (abstain) or a class in 0..cardinality-1, else a ValueError
+    naming the first offending entry in row-major order (the core's message, under the caller's argument name).
+    Two reductions, no copy; the search for the culprit runs only on failure."""
+    if L.size == 0 or (int(L.min()) >= -1 and int(L.max()) < cardinality):
+        return
+    r, c = np.argwhere((L < -1) | (L >= cardinality))[0]
+    raise ValueError(f"{name}: entry (row {r}, column {c}) is {int(L[r, c])}; votes must be -1 (abstain) or a "
+                     f"class in 0..{cardinality - 1}")
+
+
+def check_number(value: Any, name: str, low: float = -np.inf, high: float = np.inf) -> float:
+    """A real number (not a bool, not NaN) in [low, high], as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a number, got {value!r}")
+    if not low <= value <= high:  # NaN fails too
+        raise ValueError(f"{name}: expected a number in [{low}, {high}], got {value!r}")
+    return float(value)
+
+
+def as_probabilities(P: Any, name: str = "P", tolerance: float = 1e-4) -> np.ndarray:
+    """An (n, k) matrix of class probabilities (finite, in [0, 1], rows summing to 1 within ``tolerance``) as
+    float64 (a copy only when the dtype differs)."""
+    P = np.asarray(P)
+    if P.dtype == np.bool_ or P.dtype.kind not in "iuf":
+        raise TypeError(f"{name}: expected a float matrix of class probabilities, got dtype {P.dtype}")
+    if P.ndim != 2 or P.shape[1] < 1:
+        raise ValueError(f"{name}: expected a 2-D array (n_rows, n_classes), got shape {P.shape}")
+    P = np.asarray(P, dtype=np.float64)
+    bad = ~(np.isfinite(P).all(axis=1) & (P >= 0).all(axis=1) & (np.abs(P.sum(axis=1) - 1.0) <= tolerance))
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name}: row {r} is not a probability distribution (finite, >= 0, summing to 1): "
+                         f"{P[r].tolist()}")
+    return P
 
 
 def require_rows(L: np.ndarray, name: str = "L") -> None:

@@ -26,10 +26,11 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _core
-from ._validation import as_label_matrix, as_labels, check_n_threads, infer_cardinality
+from ._validation import (NotFittedError, as_label_matrix, as_labels, as_probabilities, check_n_threads,
+                          check_number, check_votes, infer_cardinality, require_rows)
 from .models._params import FitResult
 from .stats import GroupIndex, LabelStats, label_stats
-from ._params import Params
+from ._params import Params, json_value
 from ._saving import check_format_version, version_stamp
 
 __all__ = ["Epoxy", "Liger", "fit_partitioned", "partitioned_stats", "ws_knn_proba", "FUSION_FORMAT_VERSION"]
@@ -189,11 +190,28 @@ def _score(Y: np.ndarray, P: np.ndarray, scoring: str) -> float:
 
 
 def ws_knn_proba(P_train: np.ndarray, neighbor_ids: np.ndarray, n_neighbors: int = 10) -> np.ndarray:
-    """WS + kNN baseline: the mean label-model posterior of each query row's nearest training rows."""
-    ids = np.asarray(neighbor_ids)[:, :n_neighbors]
+    """WS + kNN baseline: the mean label-model posterior of each query row's nearest training rows.
+
+    ``neighbor_ids`` (q, K): training rows by decreasing similarity, -1 padding a short list (``graph.query``'s
+    ids). A row without any neighbour gets the uniform distribution (no information)."""
+    P = as_probabilities(P_train, "P_train")
+    ids = np.asarray(neighbor_ids)
+    if ids.dtype == np.bool_ or ids.dtype.kind not in "iu":
+        raise TypeError(f"neighbor_ids: expected integer training-row ids, got dtype {ids.dtype}")
+    if ids.ndim != 2:
+        raise ValueError(f"neighbor_ids: expected a 2-D array (n_query, K), got shape {ids.shape}")
+    if ids.size and (int(ids.min()) < -1 or int(ids.max()) >= P.shape[0]):
+        raise ValueError(f"neighbor_ids: expected rows of P_train in 0..{P.shape[0] - 1} (or -1 padding)")
+    if isinstance(n_neighbors, (bool, np.bool_)) or not isinstance(n_neighbors, (int, np.integer)) \
+            or n_neighbors < 1:
+        raise ValueError(f"n_neighbors: expected a positive int, got {n_neighbors!r}")
+    ids = ids[:, :int(n_neighbors)]
     valid = ids >= 0
-    P = np.where(valid[:, :, None], np.asarray(P_train)[np.where(valid, ids, 0)], 0.0).sum(axis=1)
-    return P / np.maximum(valid.sum(axis=1, keepdims=True), 1)
+    total = np.zeros((ids.shape[0], P.shape[1]))
+    if P.shape[0]:
+        total = np.where(valid[:, :, None], P[np.where(valid, ids, 0)], 0.0).sum(axis=1)
+    count = valid.sum(axis=1, keepdims=True)
+    return np.where(count > 0, total / np.maximum(count, 1), 1.0 / P.shape[1])
 
 
 # -- estimators -----------------------------------------------------------------------------------------------------
@@ -211,22 +229,62 @@ class _FusionBase(Params):
     def _balance_pseudocount(self) -> float:
         return 10.0
 
+    def _check_params(self) -> None:
+        """Hyperparameters, checked before fit changes anything (each error names the parameter)."""
+        if self.scoring not in ("accuracy", "f1"):
+            raise ValueError(f"scoring: expected 'accuracy' or 'f1', got {self.scoring!r}")
+        check_number(self.threshold_quantile, "threshold_quantile", 0.0, 1.0)
+        offsets = self.threshold_offsets
+        if not isinstance(offsets, (list, tuple, np.ndarray)) or len(offsets) == 0:
+            raise TypeError(f"threshold_offsets: expected a non-empty sequence of numbers, got {offsets!r}")
+        for off in offsets:
+            check_number(off, "threshold_offsets")
+        if self.neighbor_graph is None:
+            if isinstance(self.n_neighbors, (bool, np.bool_)) or not isinstance(self.n_neighbors, (int, np.integer)) \
+                    or self.n_neighbors < 1:
+                raise ValueError(f"n_neighbors: expected a positive int, got {self.n_neighbors!r}")
+        elif not hasattr(self.neighbor_graph, "_query"):
+            raise TypeError(f"neighbor_graph: expected a NeighborGraph, got {type(self.neighbor_graph).__name__}")
+        self._parts_candidates(True)
+        self._shrinkage()
+        self._balance_pseudocount()
+
+    def _forget_fit(self) -> None:
+        """Drop what a fit leaves behind (fitted attributes end in '_'): a failed fit must not leave a model that
+        looks fitted and predicts from a mix of old and new state."""
+        for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
+            delattr(self, name)
+        for name in ("_fit_fn", "_group_index", "_class_balance"):
+            self.__dict__.pop(name, None)
+
     # -- fitting --------------------------------------------------------------------------------------------------
     def fit(self, L: Any, X: Any, L_dev: Any = None, X_dev: Any = None, Y_dev: Any = None):
         """Build (or take) the neighbour graph and partitions from X, choose thresholds (and parts), fit.
 
         Dev data (all three of L_dev, X_dev, Y_dev) is used for tuning and per-part class balances only.
+        Embeddings with NaN/inf rows raise a ValueError naming the argument (X or X_dev), unless
+        ``neighbor_graph`` is an (unfitted) ``NeighborGraph(nan_policy="zero")``: then such rows are zero vectors,
+        which never pass a positive threshold and go to the part of the centre with the lowest id.
+        If fit raises, the estimator is left unfitted.
         """
+        self._forget_fit()
+        try:
+            return self._fit(L, X, L_dev, X_dev, Y_dev)
+        except BaseException:
+            self._forget_fit()
+            raise
+
+    def _fit(self, L: Any, X: Any, L_dev: Any, X_dev: Any, Y_dev: Any):
         from .embeddings import (KMeansPartition, NeighborGraph, extend_votes, nearest_neighbor_thresholds,
                                  tune_thresholds)
         from .embeddings.extend import as_thresholds
 
+        self._check_params()
         L = as_label_matrix(L, "L")
+        require_rows(L, "L")
         n, m = L.shape
-        if self.scoring not in ("accuracy", "f1"):
-            raise ValueError(f"scoring: expected 'accuracy' or 'f1', got {self.scoring!r}")
-        self._fit_fn = resolve_fit(self.label_model, check_n_threads(self.n_threads))
         n_threads = check_n_threads(self.n_threads)
+        self._fit_fn = resolve_fit(self.label_model, n_threads)
         has_dev = L_dev is not None
         if has_dev != (X_dev is not None) or (Y_dev is not None and not has_dev):
             raise ValueError("L_dev: pass L_dev and X_dev together (and Y_dev with them)")
@@ -236,30 +294,41 @@ class _FusionBase(Params):
                 raise ValueError(f"L_dev: expected {m} columns (the LFs of L), got {L_dev.shape[1]}")
         k = infer_cardinality(L, self.cardinality, Y_dev)
         Y_dev = None if Y_dev is None else as_labels(Y_dev, L_dev.shape[0], k, "Y_dev")
-
-        graph = self.neighbor_graph
-        if graph is None:
-            graph = NeighborGraph(n_neighbors=self.n_neighbors, index=self.index, seed=self.seed).fit(X)
-        elif not hasattr(graph, "ids_"):
-            graph = graph.fit(X)
-        if graph.n_rows != n:
-            raise ValueError(f"neighbor_graph: built on {graph.n_rows} rows, L has {n}")
-        self.graph_ = graph
-        self.cardinality_ = k
-        self.n_lfs_ = m
-        self.L_train_ = L
-        dev_neighbors = graph.query(X_dev) if has_dev else None
-
-        # thresholds: per LF (tuned or unsupervised) first, then the joint shift is searched with the parts
+        check_votes(L, k, "L")
+        if has_dev:
+            check_votes(L_dev, k, "L_dev")
         spec = self.thresholds
-        default = nearest_neighbor_thresholds(L, graph, quantile=self.threshold_quantile)
         if isinstance(spec, str):
             if spec not in ("auto", "tune", "unsupervised"):
                 raise ValueError(f"thresholds: expected 'auto', 'tune', 'unsupervised', a number or one per LF, "
                                  f"got {spec!r}")
-            tune = spec == "tune" or (spec == "auto" and Y_dev is not None)
-            if tune and Y_dev is None:
+            if spec == "tune" and Y_dev is None:
                 raise ValueError("Y_dev: thresholds='tune' needs labeled dev data (L_dev, X_dev, Y_dev)")
+        else:
+            as_thresholds(spec, m)
+
+        graph = self.neighbor_graph
+        built_here = graph is None or not hasattr(graph, "ids_")
+        if graph is None:
+            graph = NeighborGraph(n_neighbors=self.n_neighbors, index=self.index, seed=self.seed).fit(X)
+        elif built_here:
+            graph = graph.fit(X)
+        if graph.n_rows != n:
+            if built_here:
+                raise ValueError(f"X: has {graph.n_rows} rows but L has {n}")
+            raise ValueError(f"neighbor_graph: built on {graph.n_rows} rows, L has {n}")
+        dev_neighbors = graph._query(X_dev, None, "X_dev") if has_dev else None
+        if has_dev and dev_neighbors[0].shape[0] != L_dev.shape[0]:
+            raise ValueError(f"X_dev: has {dev_neighbors[0].shape[0]} rows but L_dev has {L_dev.shape[0]}")
+        self.graph_ = graph
+        self.cardinality_ = k
+        self.n_lfs_ = m
+        self.L_train_ = np.array(L)  # a copy: refit compares against it, so the caller's later edits must not leak in
+
+        # thresholds: per LF (tuned or unsupervised) first, then the joint shift is searched with the parts
+        default = nearest_neighbor_thresholds(L, graph, quantile=self.threshold_quantile)
+        if isinstance(spec, str):
+            tune = spec == "tune" or (spec == "auto" and Y_dev is not None)
             if tune:
                 per_lf = tune_thresholds(L, graph, L_dev, Y_dev, dev_neighbors=dev_neighbors, cardinality=k,
                                          default=default, n_threads=n_threads)["per_lf"]
@@ -358,32 +427,41 @@ class _FusionBase(Params):
         as fitted, except unsupervised ones, which are recomputed for the redone LFs (they depend on the votes).
         Updates ``L_extended_``, the per-part tables and ``train_proba_``; returns self.
         """
-        from .embeddings import nearest_neighbor_thresholds
-        from .embeddings.extend import extend_votes
-
         self._check_fitted()
         if self._fit_fn is None:
-            raise RuntimeError("refit: this model was loaded without its label_model callable; "
-                               "load it with label_model=...")
+            raise NotFittedError("refit: this model was loaded without its label_model callable; "
+                                 "load it with label_model=...")
         L = as_label_matrix(L, "L")
         if L.shape != self.L_train_.shape:
             raise ValueError(f"L: expected shape {self.L_train_.shape} (the training votes' shape), got {L.shape}")
+        check_votes(L, self.cardinality_, "L")
         n_threads = check_n_threads(self.n_threads)
-        if isinstance(self.label_model, str):  # n_threads may have changed since fit
-            self._fit_fn = resolve_fit(self.label_model, n_threads)
         m = L.shape[1]
         if columns is None:
             differ = np.flatnonzero(L != self.L_train_)  # row-major positions: position % m is the LF
             cols = (np.unique(differ % m) if differ.size <= L.shape[0] else
                     np.flatnonzero((L != self.L_train_).any(axis=0))).tolist()
         else:
-            cols = sorted({int(c) for c in columns})
-            if any(not 0 <= c < m for c in cols):
-                raise ValueError(f"columns: expected LF indices in 0..{m - 1}, got {list(columns)}")
+            cols = _as_columns(columns, m)
+        kept = {name: getattr(self, name) for name in _REFIT_STATE if hasattr(self, name)}
+        try:  # all or nothing: a refit that raises leaves the model as it was
+            return self._refit(L, cols, n_threads)
+        except BaseException:
+            for name, value in kept.items():
+                setattr(self, name, value)
+            raise
+
+    def _refit(self, L: np.ndarray, cols: list, n_threads: Optional[int]):
+        from .embeddings import nearest_neighbor_thresholds
+        from .embeddings.extend import extend_votes
+
+        if isinstance(self.label_model, str):  # n_threads may have changed since fit
+            self._fit_fn = resolve_fit(self.label_model, n_threads)
         if self.threshold_mode_ == "unsupervised" and cols:
             fresh = nearest_neighbor_thresholds(L, self.graph_, quantile=self.threshold_quantile)
+            self.thresholds_ = self.thresholds_.copy()
             self.thresholds_[cols] = fresh[cols]
-        self.L_train_ = L
+        self.L_train_ = np.array(L)  # a copy, as in fit
         current = self.L_extended_ if self.L_extended_.dtype == L.dtype else self.L_extended_.astype(L.dtype)
         L_ext = current.copy()
         # the statistics of a few edited LFs are updated on the rows where their extended column changed; when many
@@ -409,7 +487,7 @@ class _FusionBase(Params):
     # -- prediction -----------------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "cpt_"):
-            raise RuntimeError(f"{type(self).__name__}: not fitted; call fit(L, X) first")
+            raise NotFittedError(f"{type(self).__name__}: not fitted; call fit(L, X) first")
 
     def _predict_from(self, L: np.ndarray, neighbors, parts: Optional[np.ndarray],
                       n_threads: Optional[int]) -> np.ndarray:
@@ -419,13 +497,24 @@ class _FusionBase(Params):
                              cardinality=self.cardinality_, n_threads=n_threads)
         return _posterior(L_ext, self.cpt_, self.class_balance_, self.cardinality_, parts, n_threads)
 
+    def _split(self, L: Any, X: Any):
+        """Another split's votes and neighbour lists, checked (errors name L and X)."""
+        self._check_fitted()
+        L = as_label_matrix(L, "L")
+        if L.shape[1] != self.n_lfs_:
+            raise ValueError(f"L: expected {self.n_lfs_} columns (the fitted LFs), got {L.shape[1]}")
+        check_votes(L, self.cardinality_, "L")
+        neighbors = self.graph_._query(X, None, "X")
+        if neighbors[0].shape[0] != L.shape[0]:
+            raise ValueError(f"X: has {neighbors[0].shape[0]} rows but L has {L.shape[0]}")
+        return L, neighbors
+
     def extend(self, L: Any, X: Any) -> np.ndarray:
         """The extended votes of another split (rows of L with embeddings X)."""
         from .embeddings import extend_votes
 
-        self._check_fitted()
-        L = as_label_matrix(L, "L")
-        return extend_votes(self.L_train_, self.graph_, self.thresholds_, L_query=L, X_query=X,
+        L, neighbors = self._split(L, X)
+        return extend_votes(self.L_train_, self.graph_, self.thresholds_, L_query=L, neighbors=neighbors,
                             cardinality=self.cardinality_, n_threads=check_n_threads(self.n_threads))
 
     def predict_proba(self, L: Any, X: Any) -> np.ndarray:
@@ -433,13 +522,7 @@ class _FusionBase(Params):
 
         For the training rows themselves use ``train_proba_`` (the graph excludes each row from its own list).
         """
-        self._check_fitted()
-        L = as_label_matrix(L, "L")
-        if L.shape[1] != self.n_lfs_:
-            raise ValueError(f"L: expected {self.n_lfs_} columns (the fitted LFs), got {L.shape[1]}")
-        neighbors = self.graph_.query(X)
-        if neighbors[0].shape[0] != L.shape[0]:
-            raise ValueError(f"X: has {neighbors[0].shape[0]} rows but L has {L.shape[0]}")
+        L, neighbors = self._split(L, X)
         parts = None if self.partition_ is None else self.partition_.predict(neighbors[2])
         return self._predict_from(L, neighbors, parts, check_n_threads(self.n_threads))
 
@@ -453,7 +536,7 @@ class _FusionBase(Params):
         (its name is recorded)."""
         self._check_fitted()
         path = Path(path)
-        params = {p: v for p, v in self.get_params().items() if p != "neighbor_graph"}
+        params = {p: json_value(v) for p, v in self.get_params().items() if p != "neighbor_graph"}
         if callable(params.get("label_model")):
             params["label_model"] = getattr(self.label_model, "__name__", "callable")
         meta = {**version_stamp(FUSION_FORMAT_VERSION), "class": type(self).__name__, "params": params,
@@ -512,6 +595,22 @@ class _FusionBase(Params):
         model.stats_ = partitioned_stats(model.L_extended_, model.cardinality_, group_index=model._group_index,
                                          overlap_matrix=needs_overlap(model.label_model))
         return model
+
+
+_REFIT_STATE = ("L_train_", "L_extended_", "thresholds_", "cpt_", "class_balance_", "fallback_parts_", "stats_",
+                "train_proba_", "_fit_fn")
+
+
+def _as_columns(columns: Any, m: int) -> list:
+    """LF indices (ints, numpy ints) in 0..m-1, sorted and deduplicated."""
+    if isinstance(columns, (str, bytes)) or not hasattr(columns, "__iter__"):
+        raise TypeError(f"columns: expected a sequence of LF indices, got {columns!r}")
+    cols = list(columns)
+    if any(isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)) for c in cols):
+        raise TypeError(f"columns: expected integer LF indices, got {cols!r}")
+    if any(not 0 <= c < m for c in cols):
+        raise ValueError(f"columns: expected LF indices in 0..{m - 1}, got {cols!r}")
+    return sorted({int(c) for c in cols})
 
 
 def _graph_path(path: Path) -> Path:
@@ -592,10 +691,15 @@ class Liger(_FusionBase):
             raise ValueError(f"n_parts: expected a positive int or 'auto', got {self.n_parts!r}")
         return [int(self.n_parts)]
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        grid = self.parts_grid
+        if not isinstance(grid, (list, tuple, np.ndarray)) or len(grid) == 0 or any(
+                isinstance(g, (bool, np.bool_)) or not isinstance(g, (int, np.integer)) or g < 1 for g in grid):
+            raise ValueError(f"parts_grid: expected a non-empty sequence of positive ints, got {grid!r}")
+
     def _shrinkage(self) -> float:
-        if self.shrinkage < 0:
-            raise ValueError(f"shrinkage: expected a non-negative number, got {self.shrinkage!r}")
-        return float(self.shrinkage)
+        return check_number(self.shrinkage, "shrinkage", 0.0)  # NaN silently meant "global tables only"
 
     def _balance_pseudocount(self) -> float:
-        return float(self.balance_pseudocount)
+        return check_number(self.balance_pseudocount, "balance_pseudocount", 0.0)

@@ -6,16 +6,19 @@ from typing import Any, Optional
 import numpy as np
 
 NAN_POLICIES = ("raise", "zero")
+_BLOCK_ROWS = 1 << 16
 
 
 def as_unit_embeddings(
     X: Any, name: str = "X", nan_policy: str = "raise", dim: Optional[int] = None
 ) -> np.ndarray:
-    """X as a new C-contiguous float32 array with unit-norm rows (one copy; the caller's array is never touched).
+    """X as a new C-contiguous float32 array with unit-norm rows (the caller's array is never touched).
 
-    float16/float64 input is converted once. Rows with NaN or inf raise a ValueError naming ``name`` and the
-    first bad row (``nan_policy="raise"``), or become zero vectors (``nan_policy="zero"``). Zero rows stay zero:
-    their cosine similarity to every row is 0, so they never pass a positive threshold.
+    Any real dtype is accepted (float16/32/64, integers). Rows are normalised in float64, block by block, after
+    dividing by their largest entry: a row of any finite magnitude (1e-44 as well as 1e300, beyond float32) keeps
+    its direction instead of underflowing to zero or overflowing to inf. Rows with NaN or inf raise a ValueError
+    naming ``name`` and the first bad row (``nan_policy="raise"``), or become zero vectors (``nan_policy="zero"``).
+    Zero rows stay zero: their cosine similarity to every row is 0, so they never pass a positive threshold.
     """
     if nan_policy not in NAN_POLICIES:
         raise ValueError(f"nan_policy: expected one of {NAN_POLICIES}, got {nan_policy!r}")
@@ -30,18 +33,23 @@ def as_unit_embeddings(
         raise ValueError(f"{name}: has zero columns")
     if dim is not None and X.shape[1] != dim:
         raise ValueError(f"{name}: expected {dim} columns (the training embeddings' dimension), got {X.shape[1]}")
-    out = np.array(X, dtype=np.float32, order="C", copy=True)
-    finite = np.isfinite(out).all(axis=1)
-    if not finite.all():
+    n = X.shape[0]
+    out = np.empty(X.shape, dtype=np.float32)
+    finite = np.ones(n, dtype=bool)
+    for start in range(0, n, _BLOCK_ROWS):  # bounded float64 scratch, whatever n
+        block = np.array(X[start:start + _BLOCK_ROWS], dtype=np.float64)
+        ok = np.isfinite(block).all(axis=1)
+        finite[start:start + block.shape[0]] = ok
+        block[~ok] = 0.0
+        peak = np.abs(block).max(axis=1, initial=0.0)
+        block /= np.where(peak > 0, peak, 1.0)[:, None]
+        norms = np.sqrt(np.einsum("ij,ij->i", block, block))
+        block /= np.where(norms > 0, norms, 1.0)[:, None]
+        out[start:start + block.shape[0]] = block
+    if nan_policy == "raise" and not finite.all():
         bad = int(np.flatnonzero(~finite)[0])
-        if nan_policy == "raise":
-            raise ValueError(
-                f"{name}: row {bad} (and {int((~finite).sum()) - 1} more) has NaN or inf values; "
-                "clean them or pass nan_policy='zero' to treat such rows as zero vectors"
-            )
-        out[~finite] = 0.0
-    norms = np.sqrt(np.einsum("ij,ij->i", out, out, dtype=np.float64))
-    # float16 inputs saved as "normalised" are off by ~1e-3; always renormalise so cosine = inner product.
-    scale = np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0).astype(np.float32)
-    out *= scale[:, None]
+        raise ValueError(
+            f"{name}: row {bad} (and {int((~finite).sum()) - 1} more) has NaN or inf values; "
+            "clean them or pass nan_policy='zero' to treat such rows as zero vectors"
+        )
     return out

@@ -20,8 +20,11 @@ class ExtensionReport:
 
 
 def as_thresholds(thresholds: Any, m: int, name: str = "thresholds") -> np.ndarray:
-    """One radius for all LFs (a number) or one per LF, as a contiguous float64 (m,) array."""
-    t = np.asarray(thresholds, dtype=np.float64)
+    """One radius for all LFs (a number) or one per LF, as a contiguous float64 (m,) array (a copy)."""
+    try:
+        t = np.array(thresholds, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a number or {m} numbers (one per LF), got {thresholds!r}") from None
     if t.ndim == 0:
         t = np.full(m, float(t))
     if t.shape != (m,):
@@ -29,6 +32,28 @@ def as_thresholds(thresholds: Any, m: int, name: str = "thresholds") -> np.ndarr
     if np.isnan(t).any():
         raise ValueError(f"{name}: entry {int(np.flatnonzero(np.isnan(t))[0])} is NaN")
     return np.ascontiguousarray(t)
+
+
+def as_neighbors(neighbors: Any, graph: NeighborGraph, name: str = "neighbors"):
+    """A cached ``graph.query(X)`` result, checked: (ids int64 (q, K) of training rows or -1 padding, sims float32
+    (q, K) decreasing along each row, unit X float32 (q, d)), C-contiguous for the core."""
+    if not isinstance(neighbors, (tuple, list)) or len(neighbors) != 3:
+        raise TypeError(f"{name}: expected the (ids, sims, X) triple returned by graph.query(X_query)")
+    ids, sims, Xq = neighbors
+    if not isinstance(ids, np.ndarray) or ids.dtype != np.int64 or ids.ndim != 2:
+        raise TypeError(f"{name}: ids must be a 2-D int64 array (as graph.query returns)")
+    if not isinstance(sims, np.ndarray) or sims.dtype != np.float32 or sims.shape != ids.shape:
+        raise TypeError(f"{name}: sims must be a float32 array shaped like ids {ids.shape}")
+    dim = graph.X_.shape[1]
+    if not isinstance(Xq, np.ndarray) or Xq.dtype != np.float32 or Xq.shape != (ids.shape[0], dim):
+        raise TypeError(f"{name}: X must be the float32 ({ids.shape[0]}, {dim}) unit embeddings of the query rows")
+    if ids.size and (int(ids.min()) < -1 or int(ids.max()) >= graph.n_rows):
+        raise ValueError(f"{name}: ids must be training rows 0..{graph.n_rows - 1} (or -1 padding)")
+    unsorted = np.isnan(sims).any(axis=1) | (sims[:, 1:] > sims[:, :-1]).any(axis=1)
+    if unsorted.any():
+        raise ValueError(f"{name}: similarities of row {int(np.flatnonzero(unsorted)[0])} are NaN or not sorted "
+                         "in decreasing order")
+    return np.ascontiguousarray(ids), np.ascontiguousarray(sims), np.ascontiguousarray(Xq)
 
 
 def extend_votes(
@@ -83,10 +108,14 @@ def extend_votes(
         if neighbors is None:
             if X_query is None:
                 raise ValueError("X_query: required to extend L_query (or pass neighbors=graph.query(X_query))")
-            neighbors = graph.query(X_query)
+            neighbors = graph._query(X_query, None, "X_query")
+            name = "X_query"
+        else:
+            neighbors = as_neighbors(neighbors, graph)
+            name = "neighbors"
         ids, sims, Xq = neighbors
         if ids.shape[0] != L_query.shape[0]:
-            raise ValueError(f"L_query: has {L_query.shape[0]} rows but the query embeddings {ids.shape[0]}")
+            raise ValueError(f"L_query: has {L_query.shape[0]} rows but {name} {ids.shape[0]}")
         dtype = np.result_type(L.dtype, L_query.dtype)
         Ldb = L if L.dtype == dtype else L.astype(dtype)
         Lq = L_query if L_query.dtype == dtype else L_query.astype(dtype)

@@ -12,8 +12,9 @@ from typing import Any, Optional, Tuple, Union
 import numpy as np
 
 from ._checks import as_unit_embeddings
-from .._params import Params
+from .._params import Params, json_value
 from .._saving import check_format_version, version_stamp
+from .._validation import NotFittedError
 
 __all__ = ["NeighborGraph", "GRAPH_FORMAT_VERSION"]
 
@@ -37,7 +38,7 @@ class NeighborGraph(Params):
         index: "flat" (exact inner product on unit vectors; the default), "hnsw" or "ivf" (approximate, for
             large n). The extension is exact with "flat"; with the approximate indexes it is exact only where a
             row's neighbour list is exact.
-        hnsw_m, hnsw_ef_construction, hnsw_ef_search: faiss HNSW parameters.
+        hnsw_m (>= 2), hnsw_ef_construction, hnsw_ef_search: faiss HNSW parameters.
         ivf_n_lists (None: about 4 sqrt(n)), ivf_n_probe: faiss IVF parameters.
         block_size: query rows searched per faiss call (bounds the memory of the results in flight).
         nan_policy: "raise" (ValueError naming the argument) or "zero" (non-finite rows become zero vectors,
@@ -76,13 +77,19 @@ class NeighborGraph(Params):
 
     # -- sklearn-style parameters -------------------------------------------------------------------------------
     def _check_params(self) -> None:
-        if isinstance(self.n_neighbors, bool) or not isinstance(self.n_neighbors, (int, np.integer)) \
-                or self.n_neighbors < 1:
-            raise ValueError(f"n_neighbors: expected a positive int, got {self.n_neighbors!r}")
+        _check_int("n_neighbors", self.n_neighbors, 1)
         if self.index not in _INDEX_KINDS:
             raise ValueError(f"index: expected one of {_INDEX_KINDS}, got {self.index!r}")
-        if not isinstance(self.block_size, (int, np.integer)) or self.block_size < 1:
-            raise ValueError(f"block_size: expected a positive int, got {self.block_size!r}")
+        _check_int("block_size", self.block_size, 1)
+        # faiss does not check these: hnsw_m < 2 divides by log(1) and crashes the interpreter (SIGSEGV / abort),
+        # a negative list count reaches a C++ size_t
+        _check_int("hnsw_m", self.hnsw_m, 2)
+        _check_int("hnsw_ef_construction", self.hnsw_ef_construction, 1)
+        _check_int("hnsw_ef_search", self.hnsw_ef_search, 1)
+        if self.ivf_n_lists is not None:
+            _check_int("ivf_n_lists", self.ivf_n_lists, 1)
+        _check_int("ivf_n_probe", self.ivf_n_probe, 1)
+        _check_int("seed", self.seed, 0)
 
     # -- building -----------------------------------------------------------------------------------------------
     def fit(self, X: Any) -> "NeighborGraph":
@@ -107,7 +114,7 @@ class NeighborGraph(Params):
             index.hnsw.efConstruction = int(self.hnsw_ef_construction)
             index.hnsw.efSearch = int(self.hnsw_ef_search)
         else:
-            n_lists = self.ivf_n_lists or max(1, int(4 * np.sqrt(n)))
+            n_lists = self.ivf_n_lists if self.ivf_n_lists is not None else max(1, int(4 * np.sqrt(n)))
             n_lists = int(min(n_lists, n))
             quantizer = faiss.IndexFlatIP(d)
             # faiss's Python wrapper keeps a reference to the quantizer inside the index
@@ -140,7 +147,7 @@ class NeighborGraph(Params):
     # -- queries ------------------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "ids_"):
-            raise RuntimeError("NeighborGraph: not fitted; call fit(X) first")
+            raise NotFittedError("NeighborGraph: not fitted; call fit(X) first")
 
     @property
     def n_rows(self) -> int:
@@ -149,8 +156,14 @@ class NeighborGraph(Params):
 
     def query(self, X: Any, n_neighbors: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """K nearest training rows of each row of X (another split): (ids, sims, X as unit float32)."""
+        return self._query(X, n_neighbors, "X")
+
+    def _query(self, X: Any, n_neighbors: Optional[int], name: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """query, with errors about X naming the caller's argument (``X_query``, ``X_dev``, ...)."""
         self._check_fitted()
-        Xu = as_unit_embeddings(X, "X", self.nan_policy, dim=self.X_.shape[1])
+        if n_neighbors is not None:
+            _check_int("n_neighbors", n_neighbors, 0)
+        Xu = as_unit_embeddings(X, name, self.nan_policy, dim=self.X_.shape[1])
         k = self.n_neighbors_ if n_neighbors is None else int(n_neighbors)
         k = int(min(k, self.X_.shape[0]))
         ids, sims = self._search(Xu, k, exclude_self=False)
@@ -161,7 +174,7 @@ class NeighborGraph(Params):
         """Write an .npz (no pickle): parameters as JSON, the database, the neighbour lists, the faiss index."""
         self._check_fitted()
         faiss = _faiss()
-        meta = {**version_stamp(GRAPH_FORMAT_VERSION), "params": self.get_params(),
+        meta = {**version_stamp(GRAPH_FORMAT_VERSION), "params": json_value(self.get_params()),
                 "n_neighbors_": self.n_neighbors_}
         np.savez(path, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), X=self.X_, ids=self.ids_,
                  sims=self.sims_, index=faiss.serialize_index(self.index_))
@@ -182,6 +195,11 @@ class NeighborGraph(Params):
         elif graph.index == "ivf":
             _faiss().extract_index_ivf(graph.index_).nprobe = int(graph.ivf_n_probe)
         return graph
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
 
 
 def _drop_self(I: np.ndarray, D: np.ndarray, rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

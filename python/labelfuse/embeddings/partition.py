@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 
 from ._checks import as_unit_embeddings
-from .graph import _faiss
+from .graph import _check_int, _faiss
 from .._params import Params
+from .._validation import NotFittedError
 
 __all__ = ["KMeansPartition"]
 
@@ -35,8 +36,8 @@ class KMeansPartition(Params):
         self.nan_policy = nan_policy
 
     def fit(self, X: Any) -> "KMeansPartition":
-        if isinstance(self.n_parts, bool) or not isinstance(self.n_parts, (int, np.integer)) or self.n_parts < 1:
-            raise ValueError(f"n_parts: expected a positive int, got {self.n_parts!r}")
+        for name, least in (("n_parts", 1), ("n_iter", 0), ("n_redo", 1), ("seed", 0)):
+            _check_int(name, getattr(self, name), least)
         Xu = as_unit_embeddings(X, "X", self.nan_policy)
         n, d = Xu.shape
         if n == 0:
@@ -84,6 +85,6 @@ class KMeansPartition(Params):
     def predict(self, X: Any) -> np.ndarray:
         """Part of each row of X (any split): its nearest centre."""
         if not hasattr(self, "labels_"):
-            raise RuntimeError("KMeansPartition: not fitted; call fit(X) first")
+            raise NotFittedError("KMeansPartition: not fitted; call fit(X) first")
         Xu = as_unit_embeddings(X, "X", self.nan_policy, dim=self.centers_.shape[1])
         return self._assign(Xu, self.centers_)

@@ -78,9 +78,15 @@ def label_smoothness(
     if (labels is None) == (L is None):
         raise ValueError("labels: pass exactly one of labels (gold) or L (LF votes)")
     Xu = as_unit_embeddings(X, "X")
-    radii = np.sort(np.asarray(radii, dtype=np.float64))
-    if radii.ndim != 1 or radii.size == 0:
-        raise ValueError("radii: expected a non-empty 1-D sequence of cosine thresholds")
+    try:
+        radii = np.array(radii, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"radii: expected a sequence of cosine thresholds, got {radii!r}") from None
+    if radii.ndim != 1 or radii.size == 0 or np.isnan(radii).any():
+        raise ValueError("radii: expected a non-empty 1-D sequence of cosine thresholds (no NaN)")
+    radii = np.sort(radii)
+    if isinstance(max_rows, (bool, np.bool_)) or not isinstance(max_rows, (int, np.integer)) or max_rows < 2:
+        raise ValueError(f"max_rows: expected an int >= 2 (rows in a pair), got {max_rows!r}")
     rng = np.random.default_rng(seed)
     total = np.zeros(radii.size + 1, dtype=np.int64)
     same = np.zeros(radii.size + 1, dtype=np.int64)
@@ -94,22 +100,23 @@ def label_smoothness(
         t, s = _pair_counts(Xu[rows], lab, radii)
         total += t
         same += s
-        counts = np.bincount(lab).astype(np.float64)
+        counts = np.unique(lab, return_counts=True)[1].astype(np.float64)  # class ids may be large
         n = lab.size
         if n > 1:  # P(two distinct random rows share a label), weighted by the number of pairs
             chance_num += (counts * (counts - 1)).sum() / 2
             chance_den += n * (n - 1) / 2
 
     if labels is not None:
-        lab = np.asarray(labels)
-        if lab.ndim != 1 or lab.shape[0] != Xu.shape[0]:
-            raise ValueError(f"labels: expected one label per row of X ({Xu.shape[0]}), got shape {lab.shape}")
-        add(np.arange(Xu.shape[0]), lab.astype(np.int64))
+        add(np.arange(Xu.shape[0]), _as_class_ids(labels, Xu.shape[0]))
         source = "gold"
     else:
         L = as_label_matrix(L, "L")
         if L.shape[0] != Xu.shape[0]:
             raise ValueError(f"L: has {L.shape[0]} rows, X has {Xu.shape[0]}")
+        if L.size and int(L.min()) < -1:
+            r, c = np.argwhere(L < -1)[0]
+            raise ValueError(f"L: entry (row {r}, column {c}) is {int(L[r, c])}; votes must be -1 (abstain) or a "
+                             "class id >= 0")
         for j in range(L.shape[1]):
             rows = np.flatnonzero(L[:, j] >= 0)
             if rows.size > 1:
@@ -122,6 +129,21 @@ def label_smoothness(
         agreement = np.where(above_total > 0, above_same / np.maximum(above_total, 1), np.nan)
     baseline = chance_num / chance_den if chance_den else float("nan")
     return SmoothnessCurve(radii, agreement, above_total, float(baseline), source)
+
+
+def _as_class_ids(labels: Any, n: int) -> np.ndarray:
+    """Gold labels: non-negative integer class ids (any size: no cardinality is needed), one per row."""
+    lab = np.asarray(labels)
+    if lab.dtype.kind == "f" and (lab.size == 0 or (np.isfinite(lab).all() and (lab == np.round(lab)).all())):
+        lab = lab.astype(np.int64)  # whole numbers stored as floats (an empty list is float64)
+    if lab.dtype == np.bool_ or lab.dtype.kind not in "iu":
+        raise TypeError(f"labels: expected integer class ids, got dtype {lab.dtype}")
+    if lab.ndim != 1 or lab.shape[0] != n:
+        raise ValueError(f"labels: expected one label per row of X ({n}), got shape {lab.shape}")
+    if lab.size and int(lab.min()) < 0:
+        bad = int(np.flatnonzero(lab < 0)[0])
+        raise ValueError(f"labels: entry {bad} is {int(lab[bad])}; expected a class id >= 0")
+    return lab.astype(np.int64)
 
 
 def plot_smoothness(curves: Dict[str, SmoothnessCurve], ax=None):

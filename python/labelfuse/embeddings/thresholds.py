@@ -21,8 +21,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from .._validation import as_label_matrix, as_labels
-from .extend import extend_votes
+from .._validation import as_label_matrix, as_labels, check_cardinality, check_number, check_votes
+from .extend import as_neighbors, as_thresholds, extend_votes
 from .graph import NeighborGraph
 
 __all__ = ["nearest_neighbor_thresholds", "tune_thresholds", "DEFAULT_CANDIDATES", "DEFAULT_OFFSETS"]
@@ -37,11 +37,11 @@ def nearest_neighbor_thresholds(
 ) -> np.ndarray:
     """Unsupervised per-LF thresholds (see the module docstring): (m,) float64."""
     L = as_label_matrix(L, "L")
-    graph._check_fitted()
+    _check_graph(graph)
     if L.shape[0] != graph.n_rows:
         raise ValueError(f"L: has {L.shape[0]} rows but the graph was built on {graph.n_rows} training rows")
-    if not 0.0 <= quantile <= 1.0:
-        raise ValueError(f"quantile: expected a number in [0, 1], got {quantile!r}")
+    quantile = check_number(quantile, "quantile", 0.0, 1.0)
+    floor = check_number(floor, "floor")
     sims = graph.sims_
     if sims.shape[1] == 0:
         return np.full(L.shape[1], np.inf)
@@ -80,13 +80,20 @@ def tune_thresholds(
     ``scores`` of the offsets tried.
     """
     L = as_label_matrix(L, "L")
+    _check_graph(graph)
     L_dev = as_label_matrix(L_dev, "L_dev")
     m = L.shape[1]
-    k = int(cardinality)
+    if L_dev.shape[1] != m:
+        raise ValueError(f"L_dev: expected {m} columns (the LFs of L), got {L_dev.shape[1]}")
+    k = check_cardinality(cardinality)
+    check_votes(L_dev, k, "L_dev")
     Y_dev = as_labels(Y_dev, L_dev.shape[0], k, "Y_dev")
-    penalty = float(penalty)
-    default = np.asarray(default, dtype=np.float64)
-    grid = np.sort(np.asarray(candidates, dtype=np.float64))[::-1]  # high (conservative) to low
+    dev_neighbors = as_neighbors(dev_neighbors, graph, "dev_neighbors")
+    if dev_neighbors[0].shape[0] != L_dev.shape[0]:
+        raise ValueError(f"dev_neighbors: hold {dev_neighbors[0].shape[0]} rows but L_dev has {L_dev.shape[0]}")
+    penalty = check_number(penalty, "penalty", 0.0)
+    default = as_thresholds(default, m, "default")
+    grid = np.sort(_as_candidates(candidates))[::-1]  # high (conservative) to low
     abstain = L_dev == -1
     best_gain = np.full(m, -np.inf)
     best_t = np.full(m, np.nan)
@@ -122,3 +129,19 @@ def tune_thresholds(
     result["offset"] = best_offset
     result["thresholds"] = per_lf + best_offset
     return result
+
+
+def _as_candidates(candidates: Any) -> np.ndarray:
+    try:
+        grid = np.array(candidates, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"candidates: expected a sequence of thresholds, got {candidates!r}") from None
+    if grid.ndim != 1 or np.isnan(grid).any():
+        raise ValueError(f"candidates: expected a 1-D sequence of thresholds without NaN, got {candidates!r}")
+    return grid
+
+
+def _check_graph(graph: Any) -> None:
+    if not isinstance(graph, NeighborGraph):
+        raise TypeError(f"graph: expected a fitted NeighborGraph, got {type(graph).__name__}")
+    graph._check_fitted()

@@ -2,6 +2,7 @@
 prediction, scoring, and save/load (JSON config + state dict, no pickled objects)."""
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import os
@@ -14,6 +15,7 @@ import torch
 from ._checks import as_features, as_labels, as_row_mask, as_sample_weight, confidence, n_rows_of, uniform_rows
 from ._networks import HeadSpec, MultiTaskNet
 from ._training import (
+    SCHEDULES,
     HeadTarget,
     Inputs,
     TrainSettings,
@@ -23,9 +25,10 @@ from ._training import (
     train_network,
     uses_amp,
 )
-from .metrics import metric_function
+from .metrics import metric_function, score_predictions
 from .._params import Params
 from .._saving import check_format_version, version_stamp
+from .._validation import NotFittedError, check_n_threads, check_number
 
 FORMAT_NAME = "labelfuse.endmodel"
 FORMAT_VERSION = 1
@@ -33,6 +36,28 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.pt"
 
 _REGISTRY: dict[str, type] = {}
+
+
+def atomic_fit(fit):
+    """Decorates an estimator's fit: the fitted attributes (names ending in '_') of an earlier fit are dropped
+    first, and again when this fit raises, so that a failed fit never leaves a model that looks fitted but mixes
+    old weights with new shapes (n_classes_, tree_, ...)."""
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        _forget_fit(self)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            _forget_fit(self)
+            raise
+
+    return wrapper
+
+
+def _forget_fit(estimator: Any) -> None:
+    for name in [a for a in vars(estimator) if a.endswith("_") and not a.startswith("__")]:
+        delattr(estimator, name)
 
 
 def register(cls: type) -> type:
@@ -90,33 +115,54 @@ class EndModel(Params):
         n_features = None if fitting or self._input_module() is not None else self.n_features_in_
         return Inputs(as_features(X, name, n_features))
 
-    def _row_weights(self, P: np.ndarray, has_label: np.ndarray, n: int, mask: Any, sample_weight: Any) -> np.ndarray:
-        """Loss weight per row: 0 for rows without signal (no label, uniform row, masked out by the caller)."""
+    def _row_weights(
+        self, P: np.ndarray, has_label: np.ndarray, n: int, mask: Any, sample_weight: Any,
+        seen: Optional[dict] = None,
+    ) -> np.ndarray:
+        """Loss weight per row: 0 for rows without signal (no label, uniform row, masked out by the caller).
+
+        ``seen`` (one dict per fit) records whether P gave any row a signal and whether the mask kept one, so that
+        a fit left with nothing to learn blames the argument that removed the last row (see _no_signal_error)."""
         use = has_label.copy()
         if self.exclude_uniform:
             use &= ~uniform_rows(P)
+        conf = confidence(P) if self.confidence_weighted else None
+        if seen is not None:
+            seen["P"] = seen.get("P", False) or bool((use & (conf > 0 if conf is not None else True)).any())
         if mask is not None:
             use &= as_row_mask(mask, n)
+            if seen is not None:
+                seen["mask"] = seen.get("mask", False) or bool((use & (conf > 0 if conf is not None else True)).any())
         w = use.astype(np.float64)
         if sample_weight is not None:
             w *= as_sample_weight(sample_weight, n)
-        if self.confidence_weighted:
-            w *= confidence(P)
+        if conf is not None:
+            w *= conf
         return w
 
     # ---- fitting -------------------------------------------------------------------------------------------
     def _check_training_params(self) -> None:
-        for name in ("lr", "batch_size", "max_epochs"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or v <= 0:
-                raise ValueError(f"{name}: expected a positive number, got {v!r}")
-        if self.patience is not None and (not isinstance(self.patience, (int, np.integer)) or self.patience < 1):
-            raise ValueError(f"patience: expected a positive int or None, got {self.patience!r}")
-        if not 0 <= float(self.dropout) < 1:
+        """Every training hyperparameter, before anything is built (each error names the parameter)."""
+        for name in ("batch_size", "max_epochs"):  # counts: 2.5 epochs used to be truncated to 2 silently
+            _check_count(name, getattr(self, name), 1)
+        if self.patience is not None:
+            _check_count("patience", self.patience, 1)
+        if getattr(self, "finetune_epochs", None) is not None:
+            _check_count("finetune_epochs", self.finetune_epochs, 0)
+        if not check_number(self.lr, "lr") > 0 or not np.isfinite(self.lr):
+            raise ValueError(f"lr: expected a positive finite number, got {self.lr!r}")
+        if not np.isfinite(check_number(self.weight_decay, "weight_decay", 0.0)):
+            raise ValueError(f"weight_decay: expected a finite number >= 0, got {self.weight_decay!r}")
+        if not 0 <= check_number(self.dropout, "dropout") < 1:
             raise ValueError(f"dropout: expected a probability in [0, 1), got {self.dropout!r}")
-        hidden = tuple(self.hidden)
-        if any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1 for h in hidden):
-            raise ValueError(f"hidden: expected a sequence of positive layer widths, got {self.hidden!r}")
+        hidden = self.hidden
+        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__") or any(
+                isinstance(h, (bool, np.bool_)) or not isinstance(h, (int, np.integer)) or h < 1 for h in hidden):
+            raise ValueError(f"hidden: expected a sequence of positive layer widths, got {hidden!r}")
+        if getattr(self, "schedule", "mmtl") not in SCHEDULES:
+            raise ValueError(f"schedule: expected one of {SCHEDULES}, got {self.schedule!r}")
+        uses_amp(self.mixed_precision, torch.device("cpu"))  # checks the value
+        check_n_threads(self.n_threads)
 
     def _infer_input_dim(self, inputs: Inputs) -> int:
         module = self._input_module()
@@ -140,18 +186,20 @@ class EndModel(Params):
         Y_dev: Any,
         dev_context: Any = None,
         n_dev_classes: Optional[int] = None,
+        seen: Optional[dict] = None,
     ) -> "EndModel":
         """Build and train the network on per-head (soft labels, row weights). Subclasses validate first."""
         with torch_threads(self.n_threads):
-            return self._fit_targets_inner(X, targets, X_dev, Y_dev, dev_context, n_dev_classes)
+            return self._fit_targets_inner(X, targets, X_dev, Y_dev, dev_context, n_dev_classes, seen)
 
-    def _fit_targets_inner(self, X, targets, X_dev, Y_dev, dev_context, n_dev_classes) -> "EndModel":
+    def _fit_targets_inner(self, X, targets, X_dev, Y_dev, dev_context, n_dev_classes, seen) -> "EndModel":
         self._check_training_params()
         inputs = self._as_inputs(X, "X", fitting=True)
         if self._input_module() is None:
             self.n_features_in_ = int(inputs.data.shape[1])
         if not any(w.sum() > 0 for _, w in targets.values()):
-            raise ValueError("P: no row carries a label signal (all rows uniform, unlabeled or masked out)")
+            raise _no_signal_error(seen)
+        metric_function(self.dev_metric, n_dev_classes or self.n_classes_)  # a wrong one fails with or without dev
         dev = None
         if (X_dev is None) != (Y_dev is None):
             raise ValueError("X_dev, Y_dev: give both (a labeled dev set) or neither")
@@ -201,7 +249,7 @@ class EndModel(Params):
     # ---- prediction ----------------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit first")
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit first")
 
     def _head_probs(self, X: Any, heads=None) -> dict[str, np.ndarray]:
         self._check_fitted()
@@ -216,9 +264,8 @@ class EndModel(Params):
         return self.predict_proba(X, *args, **kwargs).argmax(axis=1)
 
     def score(self, X: Any, Y: Any, *args: Any, metric: str = "accuracy", **kwargs: Any) -> float:
-        probs = self.predict_proba(X, *args, **kwargs)
-        y = as_labels(Y, probs.shape[0], probs.shape[1], name="Y")
-        return metric_function(metric, probs.shape[1])(y, probs.argmax(axis=1))
+        """``metric`` ("accuracy", "f1" for 2 classes, "macro_f1") of predict(X) against Y; X needs rows."""
+        return score_predictions(self.predict_proba(X, *args, **kwargs), Y, metric)
 
     # ---- persistence ---------------------------------------------------------------------------------------
     def _json_params(self) -> dict[str, Any]:
@@ -274,6 +321,21 @@ class EndModel(Params):
         model.network_ = net.to(model.device_).eval()
         model.device = device
         return model
+
+
+def _check_count(name: str, value: Any, least: int) -> None:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ValueError(f"{name}: expected an int >= {least}, got {value!r}")
+
+
+def _no_signal_error(seen: Optional[dict]) -> ValueError:
+    """No row is left to learn from: blame P when it gave no row a signal, else the mask or the sample weights
+    that removed the last one."""
+    if not (seen or {}).get("P", False):
+        return ValueError("P: no row carries a label signal (all rows uniform or unlabeled)")
+    if "mask" in seen and not seen["mask"]:
+        return ValueError("mask: leaves out every row that carries a label signal")
+    return ValueError("sample_weight: gives zero weight to every row that carries a label signal")
 
 
 def read_config(path: Path) -> dict[str, Any]:

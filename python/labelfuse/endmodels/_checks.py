@@ -11,6 +11,11 @@ import numpy as np
 
 from .._validation import as_labels
 
+#: Largest feature magnitude accepted. The networks compute in float32 (max 3.4e38): training multiplies features
+#: by gradients and weights, and beyond about sqrt(3.4e38) = 1.8e19 those products overflow to inf and the weights
+#: to NaN (features of 3e38 gave NaN predictions). 1e18 leaves a margin; real features are nowhere near it.
+FEATURE_LIMIT = 1e18
+
 #: Tolerance on |sum(row) - 1| for probabilistic labels. Label models emit float64 rows exact to ~1e-12; float32
 #: round trips (e.g. labels saved from a GPU model) stay well inside 1e-4.
 ROW_SUM_TOLERANCE = 1e-4
@@ -23,7 +28,8 @@ def _to_numpy(value: Any) -> Any:
 
 
 def as_features(X: Any, name: str = "X", n_features: Optional[int] = None) -> np.ndarray:
-    """Features as a 2-D float32 array (a copy unless X already is contiguous float32). NaN/inf raise."""
+    """Features as a 2-D float32 array (a copy unless X already is contiguous float32). NaN, inf and values
+    beyond +-FEATURE_LIMIT raise a ValueError naming ``name`` and the first bad entry."""
     X = _to_numpy(X)
     try:
         X = np.asarray(X)
@@ -35,14 +41,25 @@ def as_features(X: Any, name: str = "X", n_features: Optional[int] = None) -> np
         raise ValueError(f"{name}: expected a 2-D array (n_rows, n_features), got {X.ndim}-D shape {X.shape}")
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(f"{name}: expected {n_features} features (as in fit), got {X.shape[1]}")
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    finite = np.isfinite(X)
-    if not finite.all():
-        row, col = np.argwhere(~finite)[0]
+    if X.shape[1] == 0:
+        raise ValueError(f"{name}: has no features (zero columns)")
+    # checked in the caller's dtype, before the float32 cast turns 1e39 into inf (and only for dtypes that can
+    # exceed the limit: comparing float16 with 1e18 would overflow the cast of the limit)
+    info = np.finfo(X.dtype) if X.dtype.kind == "f" else np.iinfo(X.dtype)
+    bad = (X > FEATURE_LIMIT) | (X < -FEATURE_LIMIT) if float(info.max) > FEATURE_LIMIT else np.zeros(X.shape, bool)
+    if X.dtype.kind == "f":
+        bad |= ~np.isfinite(X)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
         raise ValueError(
-            f"{name}: entry ({row}, {col}) is {X[row, col]}; features must be finite (impute or drop NaN/inf rows)"
+            f"{name}: entry ({row}, {col}) is {X[row, col]}; features must be finite numbers within "
+            f"+-{FEATURE_LIMIT:g} (impute or drop NaN/inf rows, scale large features)"
         )
-    return X
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    # torch.from_numpy warns (UserWarning, "undefined behavior") on read-only arrays, e.g. a broadcast row or a
+    # memory-mapped file, and refuses negative strides, which numpy keeps on a "contiguous" single reversed row:
+    # give it a private copy (torch never writes to the features)
+    return X if X.flags.writeable and min(X.strides, default=0) >= 0 else X.copy()
 
 
 def n_rows_of(X: Any, name: str = "X") -> int:
@@ -70,6 +87,9 @@ def as_soft_labels(
                 f"{name}: a 1-D label vector must hold integer classes (-1 = no label), got dtype {P.dtype}; "
                 f"pass probabilistic labels as an (n_rows, n_classes) matrix"
             )
+        if P.size and int(P.min()) < -1:
+            bad = int(np.flatnonzero(P < -1)[0])
+            raise ValueError(f"{name}: entry {bad} is {int(P[bad])}; hard labels are classes 0..k-1 or -1 (no label)")
         if n_classes is None:
             n_classes = max(2, int(P.max()) + 1 if P.size else 2)
         has = P >= 0
@@ -143,7 +163,10 @@ def confidence(P: np.ndarray) -> np.ndarray:
     """1 - normalised entropy: 1 for a one-hot row, 0 for a uniform one."""
     with np.errstate(divide="ignore", invalid="ignore"):
         ent = -np.where(P > 0, P * np.log(P), 0.0).sum(axis=1)
-    return np.clip(1.0 - ent / np.log(P.shape[1]), 0.0, 1.0)
+    conf = np.clip(1.0 - ent / np.log(P.shape[1]), 0.0, 1.0)
+    # exactly 0 for uniform rows: rounding left 2e-16 for k=3, so a no-signal row still counted as a (tiny) label
+    conf[uniform_rows(P)] = 0.0
+    return conf
 
 
 def as_membership(S: Any, n: int, name: str = "S") -> tuple[np.ndarray, Optional[list[str]]]:

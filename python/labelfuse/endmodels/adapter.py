@@ -5,7 +5,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ._base import EndModel, register
+from ._base import EndModel, atomic_fit, register
 from ._checks import as_soft_labels, n_rows_of
 from ._networks import HeadSpec
 
@@ -54,6 +54,7 @@ class Adapter(EndModel):
     ):
         self._store_params(locals())
 
+    @atomic_fit
     def fit(
         self,
         X: Any,
@@ -71,8 +72,9 @@ class Adapter(EndModel):
         n = n_rows_of(X)
         P, has_label = as_soft_labels(P, n, name="P")
         self.n_classes_ = P.shape[1]
-        weight = self._row_weights(P, has_label, n, mask, sample_weight)
-        return self._fit_targets(X, {HEAD: (P, weight)}, X_dev, Y_dev)
+        seen: dict = {}
+        weight = self._row_weights(P, has_label, n, mask, sample_weight, seen)
+        return self._fit_targets(X, {HEAD: (P, weight)}, X_dev, Y_dev, seen=seen)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """(n, k) class probabilities; rows sum to 1."""

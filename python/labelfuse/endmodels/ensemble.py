@@ -10,8 +10,9 @@ import numpy as np
 
 from ._base import _REGISTRY, CONFIG_FILE, FORMAT_NAME, FORMAT_VERSION, EndModel, read_config
 from ._checks import as_labels, n_rows_of
-from .metrics import metric_function
+from .metrics import score_predictions
 from .._saving import version_stamp
+from .._validation import NotFittedError, check_number
 
 VARY = ("seed", "dev_split")
 
@@ -64,19 +65,26 @@ class Ensemble:
     def fit(self, X: Any, P: Any, X_dev: Any = None, Y_dev: Any = None, **fit_kwargs: Any) -> "Ensemble":
         """Fit every member on the same data; ``fit_kwargs`` go to each member's fit (e.g. ``S=``, ``S_dev=`` for a
         SliceClassifier, ``mask=``)."""
-        if self.estimator is None or not hasattr(self.estimator, "get_params"):
-            raise TypeError("estimator: expected an unfitted end model (e.g. Adapter(...))")
+        if self.estimator is None or isinstance(self.estimator, type) or not hasattr(self.estimator, "get_params"):
+            raise TypeError(f"estimator: expected an end model instance (e.g. Adapter(...)), got {self.estimator!r}")
         if isinstance(self.n_members, bool) or not isinstance(self.n_members, (int, np.integer)) or self.n_members < 1:
             raise ValueError(f"n_members: expected a positive int, got {self.n_members!r}")
         if self.vary not in VARY:
             raise ValueError(f"vary: expected one of {VARY}, got {self.vary!r}")
-        if self.vary == "dev_split":
-            if X_dev is None:
-                raise ValueError("X_dev: vary='dev_split' needs a dev set")
-            if not 0 < self.dev_fraction <= 1:
+        if self.vary == "dev_split":  # checked here: the split below indexes X_dev and Y_dev
+            if X_dev is None or Y_dev is None:
+                raise ValueError("X_dev, Y_dev: vary='dev_split' needs a labeled dev set")
+            if not 0 < check_number(self.dev_fraction, "dev_fraction") <= 1:
                 raise ValueError(f"dev_fraction: expected a fraction in (0, 1], got {self.dev_fraction!r}")
+            n_dev = n_rows_of(X_dev, "X_dev")
+            if n_dev == 0:
+                raise ValueError("X_dev: vary='dev_split' needs dev rows to split")
+            if np.ndim(Y_dev) != 1 or len(Y_dev) != n_dev:
+                raise ValueError(f"Y_dev: expected {n_dev} labels (one per row of X_dev), got shape "
+                                 f"{np.shape(Y_dev)}")
+        self.__dict__.pop("members_", None)  # a failed fit leaves no (partly) fitted ensemble
         rng = np.random.default_rng(self.seed)
-        self.members_ = []
+        members = []
         for i in range(int(self.n_members)):
             params = self.estimator.get_params()
             params["seed"] = int(self.seed) + i
@@ -84,18 +92,21 @@ class Ensemble:
             dev_x, dev_y = X_dev, Y_dev
             extra = dict(fit_kwargs)
             if self.vary == "dev_split":
-                n_dev = n_rows_of(X_dev, "X_dev")
                 keep = np.sort(rng.choice(n_dev, max(1, int(round(self.dev_fraction * n_dev))), replace=False))
                 dev_x = _take(X_dev, keep)
                 dev_y = np.asarray(Y_dev)[keep]
                 if extra.get("S_dev") is not None:
                     extra["S_dev"] = _take(extra["S_dev"], keep)
-            self.members_.append(member.fit(X, P, X_dev=dev_x, Y_dev=dev_y, **extra))
+            members.append(member.fit(X, P, X_dev=dev_x, Y_dev=dev_y, **extra))
+            if i == 0 and self.vary == "dev_split" and hasattr(member, "n_classes_"):
+                # each member sees a sample of the dev rows: a bad label outside every sample would go unnoticed
+                as_labels(Y_dev, n_dev, member.n_classes_, name="Y_dev")
+        self.members_ = members
         return self
 
     def predict_proba(self, X: Any, *args: Any, **kwargs: Any) -> np.ndarray:
         if not hasattr(self, "members_"):
-            raise RuntimeError("Ensemble is not fitted yet: call fit or use Ensemble.from_models")
+            raise NotFittedError("Ensemble is not fitted yet: call fit or use Ensemble.from_models")
         probs = [m.predict_proba(X, *args, **kwargs) for m in self.members_]
         shapes = {p.shape for p in probs}
         if len(shapes) != 1:
@@ -106,14 +117,12 @@ class Ensemble:
         return self.predict_proba(X, *args, **kwargs).argmax(axis=1)
 
     def score(self, X: Any, Y: Any, *args: Any, metric: str = "accuracy", **kwargs: Any) -> float:
-        probs = self.predict_proba(X, *args, **kwargs)
-        y = as_labels(Y, probs.shape[0], probs.shape[1], name="Y")
-        return metric_function(metric, probs.shape[1])(y, probs.argmax(axis=1))
+        return score_predictions(self.predict_proba(X, *args, **kwargs), Y, metric)
 
     def save(self, path: "str | os.PathLike") -> Path:
         """``path/config.json`` listing the members, each saved in ``path/member_<i>/``."""
         if not hasattr(self, "members_"):
-            raise RuntimeError("Ensemble is not fitted yet")
+            raise NotFittedError("Ensemble is not fitted yet: call fit or use Ensemble.from_models")
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         names = []

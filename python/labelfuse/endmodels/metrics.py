@@ -16,16 +16,25 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
     return f1(y_true, y_pred, cardinality=n_classes, average="macro")
 
 
-def metric_function(name: str, n_classes: int) -> Callable[[np.ndarray, np.ndarray], float]:
-    """The metric by name; "f1" is the positive-class (class 1) F1 and needs 2 classes."""
+def metric_function(name: str, n_classes: int, arg: str = "dev_metric") -> Callable[[np.ndarray, np.ndarray], float]:
+    """The metric by name; "f1" is the positive-class (class 1) F1 and needs 2 classes. Errors name ``arg``."""
     if name == "accuracy":
         return accuracy
     if name == "f1":
         if n_classes != 2:
-            raise ValueError(
-                f"dev_metric: 'f1' is the binary positive-class F1; with {n_classes} classes use 'macro_f1'"
-            )
+            raise ValueError(f"{arg}: 'f1' is the binary positive-class F1; with {n_classes} classes use 'macro_f1'")
         return partial(f1, cardinality=2, average="binary")
     if name == "macro_f1":
         return partial(macro_f1, n_classes=n_classes)
-    raise ValueError(f"dev_metric: expected one of {METRICS}, got {name!r}")
+    raise ValueError(f"{arg}: expected one of {METRICS}, got {name!r}")
+
+
+def score_predictions(probs: np.ndarray, Y, metric: str) -> float:
+    """``metric`` of the argmax of ``probs`` against the labels Y (the end models' and ensembles' score)."""
+    from ._checks import as_labels
+
+    scorer = metric_function(metric, probs.shape[1], arg="metric")
+    y = as_labels(Y, probs.shape[0], probs.shape[1], name="Y")
+    if probs.shape[0] == 0:  # accuracy and F1 of nothing are undefined (NaN)
+        raise ValueError("X: has no rows to score")
+    return scorer(y, probs.argmax(axis=1))

@@ -5,7 +5,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from ._base import EndModel, register
+from ._base import EndModel, atomic_fit, register
 from ._checks import as_soft_labels, n_rows_of
 from ._networks import HeadSpec, heads_for
 from .tasks import TaskTree, as_task_tree
@@ -55,6 +55,7 @@ class _MultiTask(EndModel):
         self._store_params(locals())
 
     # ---- fitting -------------------------------------------------------------------------------------------
+    @atomic_fit
     def fit(
         self,
         X: Any,
@@ -75,15 +76,21 @@ class _MultiTask(EndModel):
         self.tree_ = as_task_tree(self.tasks)
         self.n_classes_ = self.tree_.n_end_labels
         n = n_rows_of(X)
-        targets = self._targets(P, n, mask, sample_weight)
-        return self._fit_targets(X, targets, X_dev, Y_dev)
+        seen: dict = {}
+        targets = self._targets(P, n, mask, sample_weight, seen)
+        return self._fit_targets(X, targets, X_dev, Y_dev, seen=seen)
 
-    def _targets(self, P: Any, n: int, mask: Any, sample_weight: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def _targets(
+        self, P: Any, n: int, mask: Any, sample_weight: Any, seen: Optional[dict] = None
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         tree = self.tree_
         if isinstance(P, Mapping):
             if self.architecture == "single":
-                P_end, has = tree.end_labels_from_tasks(P, n)
-                return {tree.root: (P_end, self._row_weights(P_end, has, n, mask, sample_weight))}
+                P_end, has, informative = tree.end_labels_from_tasks(P, n, with_informative=True)
+                if self.exclude_uniform or self.confidence_weighted:
+                    # uniform task labels make a non-uniform end-label row: still no signal (and no confidence)
+                    has = has & informative
+                return {tree.root: (P_end, self._row_weights(P_end, has, n, mask, sample_weight, seen))}
             unknown = set(P) - set(tree.tasks)
             if unknown:
                 raise ValueError(f"P: tasks {sorted(unknown)} are not in the task tree ({sorted(tree.tasks)})")
@@ -91,12 +98,12 @@ class _MultiTask(EndModel):
             for task, spec in tree.tasks.items():
                 if task in P:
                     probs, has = as_soft_labels(P[task], n, spec.cardinality, name=f"P[{task!r}]")
-                    out[task] = (probs, self._row_weights(probs, has, n, mask, sample_weight))
+                    out[task] = (probs, self._row_weights(probs, has, n, mask, sample_weight, seen))
                 else:
                     out[task] = (np.full((n, spec.cardinality), 1.0 / spec.cardinality), np.zeros(n))
             return out
         P_end, has = as_soft_labels(P, n, tree.n_end_labels, name="P")
-        base = self._row_weights(P_end, has, n, mask, sample_weight)
+        base = self._row_weights(P_end, has, n, mask, sample_weight, seen)
         if self.architecture == "single":
             return {tree.root: (P_end, base)}
         return {task: (cond, base * applies) for task, (cond, applies) in tree.task_targets(P_end).items()}
@@ -108,6 +115,7 @@ class _MultiTask(EndModel):
 
     def predict_task_proba(self, X: Any) -> dict[str, np.ndarray]:
         """{task: (n, k_task)} probabilities of each task's labels given that the task applies."""
+        self._check_fitted()  # before tree_ is read
         if self.architecture == "single":
             return {t: c for t, (c, _) in self.tree_.task_targets(self.predict_proba(X)).items()}
         return self._head_probs(X)

@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from ._base import EndModel, register
+from ._base import EndModel, atomic_fit, register
 from ._checks import as_labels, as_membership, as_soft_labels, n_rows_of
 from ._networks import HeadSpec
 from .metrics import accuracy, macro_f1
@@ -51,6 +51,7 @@ class SliceClassifier(EndModel):
     ):
         self._store_params(locals())
 
+    @atomic_fit
     def fit(
         self,
         X: Any,
@@ -73,33 +74,38 @@ class SliceClassifier(EndModel):
             raise ValueError(f"S: slice names must be unique, non-empty and without '.', got {names}")
         self.n_classes_ = P.shape[1]
         self.slice_names_ = names
-        weight = self._row_weights(P, has_label, n, mask, sample_weight)
+        seen: dict = {}
+        weight = self._row_weights(P, has_label, n, mask, sample_weight, seen)
         targets = {BASE: (P, weight)}
         for j, name in enumerate(names):
             targets[PREFIX + name] = (P, weight * member[:, j])
         self.slice_sizes_ = {name: int((targets[PREFIX + name][1] > 0).sum()) for name in names}
         dev_member = None
+        if S_dev is not None and X_dev is None:
+            raise ValueError("S_dev: given without X_dev (the dev rows it describes)")
         if X_dev is not None:
             if S_dev is None and names:
                 raise ValueError("S_dev: give the dev rows' slice membership along with X_dev")
             n_dev = n_rows_of(X_dev, "X_dev")
-            dev_member = as_membership(S_dev, n_dev, "S_dev")[0] if names else np.zeros((n_dev, 0), bool)
-            self._check_slice_count(dev_member, "S_dev")
-        return self._fit_targets(X, targets, X_dev, Y_dev, dev_context=dev_member)
-
-    def _check_slice_count(self, member: np.ndarray, name: str) -> None:
-        if member.shape[1] != len(self.slice_names_):
-            raise ValueError(
-                f"{name}: expected {len(self.slice_names_)} slice columns (as in fit), got {member.shape[1]}"
-            )
+            dev_member = np.zeros((n_dev, 0), bool) if S_dev is None else self._membership(S_dev, n_dev, "S_dev")
+        return self._fit_targets(X, targets, X_dev, Y_dev, dev_context=dev_member, seen=seen)
 
     def _membership(self, S: Any, n: int, name: str = "S") -> np.ndarray:
+        """Membership of new rows in the fitted slices. Columns are matched by position; a DataFrame's column names
+        must then be the fitted slice names in the fitted order (a reordered frame would feed each row to the wrong
+        slice heads without any error)."""
         if S is None:
             if self.slice_names_:
                 raise ValueError(f"{name}: slice membership of these rows is needed (the model has slice heads)")
             return np.zeros((n, 0), bool)
-        member, _ = as_membership(S, n, name=name)
-        self._check_slice_count(member, name)
+        member, names = as_membership(S, n, name=name)
+        if member.shape[1] != len(self.slice_names_):
+            raise ValueError(
+                f"{name}: expected {len(self.slice_names_)} slice columns (as in fit), got {member.shape[1]}"
+            )
+        if names is not None and names != list(self.slice_names_):
+            raise ValueError(f"{name}: columns {names} are not the fitted slices {list(self.slice_names_)} "
+                             "(in that order)")
         return member
 
     def predict_proba(self, X: Any, S: Any = None) -> np.ndarray:

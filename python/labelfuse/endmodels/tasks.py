@@ -132,7 +132,10 @@ class TaskTree:
         for task in self.tasks:
             joint = P_end @ self.routing_matrix(task)[:, 1:]
             applies = joint.sum(axis=1)
-            cond = np.where(applies[:, None] > 0, joint / np.maximum(applies, 1e-300)[:, None], 1.0 / joint.shape[1])
+            # divide only where the task applies at all (a floor such as 1e-300 mis-scaled denormal rows: a row
+            # applying with probability 4e-304 got conditionals summing to 4e-4)
+            cond = np.full_like(joint, 1.0 / joint.shape[1])
+            np.divide(joint, applies[:, None], out=cond, where=applies[:, None] > 0)
             out[task] = (cond, applies)
         return out
 
@@ -145,19 +148,24 @@ class TaskTree:
                 out[:, e] *= task_probs[task][:, label]
         return out / out.sum(axis=1, keepdims=True)
 
-    def end_labels_from_tasks(self, P: Mapping[str, Any], n: int, name: str = "P") -> tuple[np.ndarray, np.ndarray]:
+    def end_labels_from_tasks(self, P: Mapping[str, Any], n: int, name: str = "P", with_informative: bool = False):
         """End-label soft labels from per-task soft labels (rows where a task does not apply are all-NaN or -1;
-        such a task contributes a uniform factor). Returns (P_end, has_label)."""
+        such a task contributes a uniform factor). Returns (P_end, has_label), and with ``with_informative`` a
+        third (n,) mask: rows where some task's label is not uniform. A row whose given task labels are all
+        uniform says nothing, although its end-label row is not uniform (the tree's shape weights the leaves)."""
         unknown = set(P) - set(self.tasks)
         if unknown:
             raise ValueError(f"{name}: tasks {sorted(unknown)} are not in the task tree ({sorted(self.tasks)})")
-        probs, has_any = {}, np.zeros(n, dtype=bool)
+        probs, has_any, informative = {}, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
         for task, spec in self.tasks.items():
             if task in P:
                 probs[task], has = as_soft_labels(P[task], n, spec.cardinality, name=f"{name}[{task!r}]")
                 has_any |= has
+                informative |= has & ~np.all(np.abs(probs[task] - 1.0 / spec.cardinality) <= 1e-6, axis=1)
             else:
                 probs[task] = np.full((n, spec.cardinality), 1.0 / spec.cardinality)
+        if with_informative:
+            return self.end_label_probs(probs), has_any, informative
         return self.end_label_probs(probs), has_any
 
 

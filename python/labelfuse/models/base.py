@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-from .._validation import as_label_matrix, as_labels, check_cardinality
+from .._validation import NotFittedError, as_label_matrix, as_labels, check_cardinality
 from ..metrics import METRICS
 from .._params import Params
 from .._saving import check_format_version, version_stamp
@@ -33,8 +33,6 @@ TIE_TOLERANCE = 1e-9
 _REGISTRY: Dict[str, type] = {}
 
 
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a model is used before ``fit`` (a ValueError and an AttributeError, as in scikit-learn)."""
 
 
 def resolve_tie_policy(policy: Any) -> str:
