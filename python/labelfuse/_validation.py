@@ -57,15 +57,6 @@ def check_votes(L: np.ndarray, cardinality: int, name: str = "L") -> None:
                      f"class in 0..{cardinality - 1}")
 
 
-def check_number(value: Any, name: str, low: float = -np.inf, high: float = np.inf) -> float:
-    """A real number (not a bool, not NaN) in [low, high], as a float."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a number, got {value!r}")
-    if not low <= value <= high:  # NaN fails too
-        raise ValueError(f"{name}: expected a number in [{low}, {high}], got {value!r}")
-    return float(value)
-
-
 def as_probabilities(P: Any, name: str = "P", tolerance: float = 1e-4) -> np.ndarray:
     """An (n, k) matrix of class probabilities (finite, in [0, 1], rows summing to 1 within ``tolerance``) as
     float64 (a copy only when the dtype differs)."""
@@ -215,7 +206,7 @@ def check_model_memory(n_bytes: int, cardinality: int, *, inferred: bool, what: 
                      f"(limit {MAX_COUNT_BYTES / 2**30:.0f} GiB)")
 
 
-def check_number(value: Any, name: str, *, low: float = -np.inf, high: float = np.inf, low_open: bool = False,
+def check_number(value: Any, name: str, low: float = -np.inf, high: float = np.inf, *, low_open: bool = False,
                  high_open: bool = False) -> float:
     """A real number (Python or numpy; not a bool, not NaN) in the interval from ``low`` to ``high`` (open ends
     excluded), as a float."""

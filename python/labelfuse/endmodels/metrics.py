@@ -17,7 +17,13 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
 
 
 def metric_function(name: str, n_classes: int, arg: str = "dev_metric") -> Callable[[np.ndarray, np.ndarray], float]:
-    """The metric by name; "f1" is the positive-class (class 1) F1 and needs 2 classes. Errors name ``arg``."""
+    """The metric by name; "f1" is the positive-class (class 1) F1 and needs 2 classes. Errors name ``arg``.
+    A dev set with no rows has no score: the function returns NaN for it (training then never stops early)."""
+    metric = _metric(name, n_classes, arg)
+    return lambda y, p: float("nan") if len(y) == 0 else metric(y, p)
+
+
+def _metric(name: str, n_classes: int, arg: str) -> Callable[[np.ndarray, np.ndarray], float]:
     if name == "accuracy":
         return accuracy
     if name == "f1":
