@@ -1,5 +1,7 @@
-"""One test per defect the fuzzer (tests/test_fuzz_stats.py) and the sanitizer run found, so that each stays
-fixed even if the random search stops drawing its input. The fixes are in /work/wt/reliability-fixes.diff."""
+"""One test per defect the fuzzers (tests/test_fuzz_stats.py, test_fuzz_fusion.py, test_fuzz_endmodels.py) and the
+sanitizer run found, so that each stays fixed even if the random search stops drawing its input. The statistics
+fixes are in /work/wt/reliability-fixes.diff; the embedding / end-model fixes are one commit each on branch
+fuzz-fusion (docs/reliability.md lists them)."""
 from __future__ import annotations
 
 import subprocess
