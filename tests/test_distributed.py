@@ -20,6 +20,7 @@ cloudpickle = pytest.importorskip("cloudpickle")
 import labelfuse as lf  # noqa: E402
 from labelfuse import distributed as lfd  # noqa: E402
 from labelfuse.labeling import LFApplier, LFFailureWarning, labeling_function  # noqa: E402
+from labelfuse._validation import NotFittedError  # noqa: E402
 from labelfuse.models._params import FitResult  # noqa: E402
 from labelfuse.synthetic import bayes_posterior, make_label_matrix  # noqa: E402
 
@@ -342,7 +343,7 @@ def test_label_model_params_and_errors(data):
     assert model.set_params(method="covariance") is model and model.method == "covariance"
     with pytest.raises(ValueError, match="not a parameter"):
         model.set_params(bogus=1)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         model.predict_proba(da.zeros((3, M), dtype=np.int8, chunks=3))
     with pytest.raises(ValueError, match="method: expected one of"):
         lfd.DaskLabelModel(K, method="nope").fit(da.zeros((3, M), dtype=np.int8, chunks=3))

@@ -167,3 +167,12 @@ def test_a_bad_vote_is_named_by_its_row_in_the_whole_matrix():
                  .compute()):
         with pytest.raises(ValueError, match=r"^L: entry \(row 4, column 1\) is 5;"):
             call()
+
+
+def test_an_unfitted_dask_label_model_raises_not_fitted():
+    """Was a RuntimeError, unlike every other estimator."""
+    from labelfuse._validation import NotFittedError
+
+    L = da.from_array(np.zeros((4, 2), dtype=np.int8), chunks=2)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        lfd.DaskLabelModel(2, method="triplet").predict_proba(L)

@@ -56,7 +56,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from . import _core
-from ._validation import check_cardinality, check_n_threads
+from ._validation import NotFittedError, check_cardinality, check_n_threads
 from .labeling import LFApplier, LFApplyError, LFFailureWarning, as_lfs
 from .models._params import FitResult
 from .stats import LabelStats
@@ -639,7 +639,7 @@ class DaskLabelModel(Params):
     def predict_proba(self, L: Any, *, groups: Any = None) -> "da.Array":
         """(n, k) posteriors as a lazy dask array computed on the workers."""
         if not hasattr(self, "fits_"):
-            raise RuntimeError("DaskLabelModel: not fitted; call fit(L) first")
+            raise NotFittedError("DaskLabelModel: not fitted; call fit(L) first")
         if (groups is None) != (self.n_groups_ is None):
             raise ValueError("groups: pass groups exactly when the model was fitted with groups")
         return predict_proba(L, self.fits_, groups=groups, n_threads=self.n_threads)
@@ -651,7 +651,7 @@ class DaskLabelModel(Params):
         from .models import LabelModel
 
         if not hasattr(self, "fits_"):
-            raise RuntimeError("DaskLabelModel: not fitted; call fit(L) first")
+            raise NotFittedError("DaskLabelModel: not fitted; call fit(L) first")
         if self.n_groups_ is not None:
             raise ValueError("to_label_model: this model has one fit per group; LabelModel holds one")
         options = dict(self.method_options or {})
