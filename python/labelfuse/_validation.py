@@ -206,6 +206,15 @@ def check_model_memory(n_bytes: int, cardinality: int, *, inferred: bool, what: 
                      f"(limit {MAX_COUNT_BYTES / 2**30:.0f} GiB)")
 
 
+def check_count(value: Any, name: str, minimum: int = 0) -> int:
+    """An int (Python or numpy, not a bool) of at least ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected at least {minimum}, got {value}")
+    return int(value)
+
+
 def check_number(value: Any, name: str, low: float = -np.inf, high: float = np.inf, *, low_open: bool = False,
                  high_open: bool = False) -> float:
     """A real number (Python or numpy; not a bool, not NaN) in the interval from ``low`` to ``high`` (open ends

@@ -9,6 +9,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ._validation import as_probabilities, check_cardinality
+
 __all__ = ["accuracy", "precision", "recall", "f1", "brier", "log_loss", "METRICS"]
 
 
@@ -23,20 +25,10 @@ def _labels(y: Any, name: str) -> np.ndarray:
     return y.astype(np.int64, copy=False)
 
 
-def _check_cardinality(cardinality: Optional[int]) -> Optional[int]:
-    if cardinality is None:
-        return None
-    if isinstance(cardinality, (bool, np.bool_)) or not isinstance(cardinality, (int, np.integer)):
-        raise TypeError(f"cardinality: expected an int >= 2 or None, got {cardinality!r}")
-    if cardinality < 2:
-        raise ValueError(f"cardinality: expected an int >= 2 or None, got {cardinality}")
-    return int(cardinality)
-
-
 def _pair(y_true: Any, y_pred: Any, cardinality: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, int]:
     """Checked (y_true, y_pred, k): y_true in 0..k-1, y_pred in -1..k-1 (k inferred when not given)."""
     t, p = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
-    k = _check_cardinality(cardinality)
+    k = None if cardinality is None else check_cardinality(cardinality)
     if t.shape != p.shape:
         raise ValueError(f"y_pred: expected {t.shape[0]} labels (as y_true), got {p.shape[0]}")
     if t.size == 0:
@@ -105,19 +97,14 @@ def f1(y_true: Any, y_pred: Any, cardinality: Optional[int] = None, average: Opt
 
 def _proba(y_true: Any, proba: Any) -> tuple[np.ndarray, np.ndarray]:
     t = _labels(y_true, "y_true")
-    P = np.asarray(proba)
-    if P.dtype == np.bool_ or P.dtype.kind not in "iuf":
-        raise TypeError(f"proba: expected real probabilities, got dtype {P.dtype}")
-    P = P.astype(np.float64, copy=False)
-    if P.ndim != 2 or P.shape[0] != t.shape[0] or P.shape[1] < 1:
+    # a score of something that is not a distribution would be a number with no meaning
+    P = as_probabilities(proba, "proba", tolerance=1e-6)
+    if P.shape[0] != t.shape[0]:
         raise ValueError(f"proba: expected shape ({t.shape[0]}, k), got {P.shape}")
     if t.size == 0:
         raise ValueError("y_true: is empty")
     if t.min() < 0 or t.max() >= P.shape[1]:
         raise ValueError(f"y_true: labels must be classes in 0..{P.shape[1] - 1}")
-    # a score of something that is not a distribution would be a number with no meaning
-    if not np.isfinite(P).all() or (P < 0).any() or not np.allclose(P.sum(axis=1), 1.0, rtol=0, atol=1e-6):
-        raise ValueError("proba: expected finite, non-negative rows that sum to 1")
     return t, P
 
 

@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from ._validation import check_cardinality
+from ._validation import check_cardinality, check_count
 
 __all__ = ["SyntheticLabels", "make_label_matrix", "conditional_table", "bayes_posterior"]
 
@@ -31,14 +31,6 @@ class SyntheticLabels:
 
 
 MAX_CARDINALITY = 2**15
-
-
-def _count(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
-    return int(value)
 
 
 def _probabilities(values: Any, name: str) -> np.ndarray:
@@ -79,7 +71,7 @@ def make_label_matrix(
 
     ``accuracy`` and ``coverage`` are either m values or a (low, high) range sampled uniformly per LF.
     """
-    n, m = _count(n, "n", 0), _count(m, "m", 1)
+    n, m = check_count(n, "n", 0), check_count(m, "m", 1)
     k = check_cardinality(cardinality)
     if k > MAX_CARDINALITY:  # the votes are int32, and the tables (m, k+1, k) would not fit anyway
         raise ValueError(f"cardinality: at most {MAX_CARDINALITY} classes, got {k}")

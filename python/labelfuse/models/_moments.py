@@ -5,6 +5,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .._validation import check_count  # noqa: F401  (re-exported for the fit functions)
 from ..stats import LabelStats
 
 
@@ -39,14 +40,6 @@ def check_probability(value: Any, name: str, low_open: float = 0.0) -> float:
     if not low_open < value <= 1.0:
         raise ValueError(f"{name}: expected a value in ({low_open}, 1], got {value}")
     return value
-
-
-def check_count(value: Any, name: str, minimum: int = 0) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected at least {minimum}, got {value}")
-    return int(value)
 
 
 def one_sided_lfs(stats: LabelStats, min_votes: int = 30) -> list:
