@@ -38,8 +38,8 @@ import distributed
 
 import labelfuse as lf
 from labelfuse import distributed as lfd
-from labelfuse.labeling import apply_lfs, labeling_function
-from labelfuse.models._params import FitResult
+from labelfuse.labeling.apply import apply_lfs, labeling_function
+from labelfuse.models.registry import FitResult
 from labelfuse.synthetic import make_label_matrix
 
 M, K = 10, 2
@@ -80,9 +80,9 @@ def true_fit() -> FitResult:
 def fit_function(method: str) -> Optional[Callable[[Any], FitResult]]:
     try:
         if method == "triplet":
-            from labelfuse.models._triplet import fit_triplet as f
+            from labelfuse.models.triplet import fit_triplet as f
         else:
-            from labelfuse.models._covariance import fit_covariance as f
+            from labelfuse.models.covariance import fit_covariance as f
     except ImportError:
         return None
     return lambda stats: f(stats)

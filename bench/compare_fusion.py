@@ -22,7 +22,7 @@ import numpy as np
 
 import labelfuse
 from labelfuse.embeddings import NeighborGraph, extend_votes
-from labelfuse.fusion import Epoxy, Liger, ws_knn_proba
+from labelfuse.fusion.estimators import Epoxy, Liger, ws_knn_proba
 
 DATA = Path("/work/shared/data")
 RESULTS = Path(__file__).resolve().parent / "results"

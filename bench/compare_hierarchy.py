@@ -18,8 +18,8 @@ import numpy as np
 from tqdm import tqdm
 
 import trec_hierarchy_lfs as trec
-from labelfuse.hierarchy import as_task_votes
-from labelfuse.hierarchy_models import HardMV, HierarchicalLabelModel, SoftMV
+from labelfuse.hierarchy.graph import as_task_votes
+from labelfuse.hierarchy.models import HardMV, HierarchicalLabelModel, SoftMV
 
 
 def scores(model, L, Y_end, coarse_of_end):

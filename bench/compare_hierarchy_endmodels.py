@@ -20,7 +20,7 @@ import numpy as np
 
 import trec_hierarchy_lfs as trec
 from labelfuse.endmodels import FlatMTL, HierMTL, SingleTask
-from labelfuse.hierarchy_models import HierarchicalLabelModel
+from labelfuse.hierarchy.models import HierarchicalLabelModel
 
 WRENCH = trec.DATA / "wrench_trec"
 

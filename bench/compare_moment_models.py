@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from labelfuse import _core, label_stats
-from labelfuse.models._covariance import fit_covariance
-from labelfuse.models._triplet import fit_triplet
+from labelfuse.models.covariance import fit_covariance
+from labelfuse.models.triplet import fit_triplet
 from labelfuse.synthetic import make_label_matrix
 
 THREADS = 2

@@ -72,8 +72,8 @@ def ours(L_fit, L_eval, Y, Y_dev, k):
 
 
 def peers(L_fit, L_eval, Y, Y_dev, k):
-    """The peer wrappers (and the patches they need) live in labelfuse.bench_peers, shared with the suite."""
-    from labelfuse.bench_peers import available_peers, warm_up
+    """The peer wrappers (and the patches they need) live in labelfuse.bench.peers, shared with the suite."""
+    from labelfuse.bench.peers import available_peers, warm_up
 
     out = {}
     for name, fit in available_peers(k).items():

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from labelfuse import _core, label_stats
-from labelfuse.models._covariance import fit_covariance
-from labelfuse.models._triplet import fit_triplet
+from labelfuse.models.covariance import fit_covariance
+from labelfuse.models.triplet import fit_triplet
 
 SETS = [("wrench_youtube", 2), ("wrench_sms", 2), ("wrench_trec", 6), ("wrench_semeval", 9), ("wrench_chemprot", 10)]
 

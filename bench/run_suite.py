@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from labelfuse.benchmark import add_arguments, main_from_args
+from labelfuse.bench.suite import add_arguments, main_from_args
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,7 +14,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from labelfuse.hierarchy import TaskGraph
+from labelfuse.hierarchy.graph import TaskGraph
 
 DATA = Path(__file__).resolve().parents[1] / ".." / ".." / "shared" / "data"
 COARSE = ["DESC", "ENTY", "HUM", "ABBR", "LOC", "NUM"]

@@ -49,7 +49,7 @@ def symmetric_fit(accuracy=0.8):
     """A stand-in label model (a fit function of the statistics): every LF right with a fixed probability,
     coverage from the counts, class balance given or uniform. Deterministic, so the plumbing can be checked
     against numpy exactly."""
-    from labelfuse.models._params import FitResult
+    from labelfuse.models.registry import FitResult
     from labelfuse.synthetic import conditional_table
 
     def fit(stats, class_balance):

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from labelfuse import benchmark
+from labelfuse.bench import suite as benchmark
 from labelfuse.cli import main as cli_main
 
 
@@ -71,7 +71,7 @@ def test_cli_bench_writes_outputs(tmp_path, capsys):
 
 
 def test_scaling_measures_every_phase_in_a_subprocess(tmp_path):
-    from labelfuse import bench_scaling
+    from labelfuse.bench import scaling as bench_scaling
 
     res = bench_scaling.run_grid(grid=[(2000, 5, 2)], peers=False, timeout=120, progress=False)
     assert [r["contender"] for r in res["rows"]] == ["labelfuse triplet", "labelfuse Dawid-Skene"]
@@ -84,7 +84,7 @@ def test_scaling_measures_every_phase_in_a_subprocess(tmp_path):
 
 
 def test_scaling_records_where_a_contender_stopped():
-    from labelfuse import bench_scaling
+    from labelfuse.bench import scaling as bench_scaling
 
     res = bench_scaling.run_grid(grid=[(2000, 5, 2), (4000, 5, 2)], peers=False, timeout=0.05, progress=False)
     first, bigger = res["rows"][0], res["rows"][2]

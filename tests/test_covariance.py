@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from labelfuse import _core, label_stats
-from labelfuse.models._covariance import fit_covariance
+from labelfuse.models.covariance import fit_covariance
 from labelfuse.synthetic import bayes_posterior, make_label_matrix
 
 from _moment_reference import covariance_objective, covariance_reference, one_hot_overlap

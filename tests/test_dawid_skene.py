@@ -4,7 +4,7 @@ import pytest
 
 from labelfuse import _core
 from labelfuse.models import LabelModel
-from labelfuse.models._dawid_skene import fit_dawid_skene
+from labelfuse.models.dawid_skene import fit_dawid_skene
 from labelfuse.synthetic import bayes_posterior, make_label_matrix
 
 

@@ -1,4 +1,4 @@
-"""labelfuse.distributed on a real LocalCluster (2 spawn-started worker processes, 1 thread each, loopback).
+"""labelfuse.distributed.core on a real LocalCluster (2 spawn-started worker processes, 1 thread each, loopback).
 
 Every distributed result is compared with the single-machine path on the same data: counts exactly, floats to
 1e-12, for 1, 3 and 7 partitions.
@@ -19,9 +19,9 @@ cloudpickle = pytest.importorskip("cloudpickle")
 
 import labelfuse as lf  # noqa: E402
 from labelfuse import distributed as lfd  # noqa: E402
-from labelfuse.labeling import LFApplier, LFFailureWarning, labeling_function  # noqa: E402
+from labelfuse.labeling.apply import LFApplier, LFFailureWarning, labeling_function  # noqa: E402
 from labelfuse._validation import NotFittedError  # noqa: E402
-from labelfuse.models._params import FitResult  # noqa: E402
+from labelfuse.models.registry import FitResult  # noqa: E402
 from labelfuse.synthetic import bayes_posterior, make_label_matrix  # noqa: E402
 
 # The workers cannot import this file: ship its functions and classes by value.
@@ -303,9 +303,9 @@ def test_partitions_fitted_on_sample_and_assigned_on_workers(client):
 # -- label model ---------------------------------------------------------------------------------------------------------
 def local_fit(method, stats, balance=None):
     if method == "triplet":
-        fit_fn = pytest.importorskip("labelfuse.models._triplet").fit_triplet
+        fit_fn = pytest.importorskip("labelfuse.models.triplet").fit_triplet
     else:
-        fit_fn = pytest.importorskip("labelfuse.models._covariance").fit_covariance
+        fit_fn = pytest.importorskip("labelfuse.models.covariance").fit_covariance
     return None if stats is None else fit_fn(stats, balance)
 
 
@@ -352,7 +352,7 @@ def test_label_model_params_and_errors(data):
 # -- Dawid-Skene (distributed EM) ----------------------------------------------------------------------------------------
 def local_em(L, k, groups=None, n_groups=1, max_iter=100, tol=1e-8, smoothing=0.01):
     """The same EM on the whole matrix in one process, written out with plain numpy loops (the reference)."""
-    from labelfuse._dask_em import em_block, m_step
+    from labelfuse.distributed.em import em_block, m_step
 
     stats = em_block(L, groups, n_groups, k, None)
     cpt, prior = m_step(stats, smoothing, None, majority=True)
@@ -368,7 +368,7 @@ def local_em(L, k, groups=None, n_groups=1, max_iter=100, tol=1e-8, smoothing=0.
 
 
 def test_em_block_counts_match_loops():
-    from labelfuse._dask_em import em_block
+    from labelfuse.distributed.em import em_block
 
     syn = make_label_matrix(40, 4, 3, seed=2)
     fit = true_fit(syn)
@@ -407,7 +407,7 @@ def test_dawid_skene_equals_single_process_em(client, data, npartitions):
 
 
 def test_dawid_skene_matches_native_fit(client, data):
-    native = pytest.importorskip("labelfuse.models._dawid_skene")
+    native = pytest.importorskip("labelfuse.models.dawid_skene")
     syn, frame = data
     L = applied(client, frame, 3)
     model = lfd.DaskLabelModel(K, method="dawid_skene").fit(L, client=client)

@@ -107,7 +107,7 @@ def test_task_tree_validation(tasks, match):
 
 
 def test_task_graph_adapter_point_follows_the_graphs_end_label_order():
-    class FakeTaskGraph:  # what labelfuse.hierarchy.TaskGraph will offer
+    class FakeTaskGraph:  # what labelfuse.hierarchy.graph.TaskGraph will offer
         def to_task_description(self):
             return TASKS
 

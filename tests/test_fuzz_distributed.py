@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the Dask entry points (labelfuse.distributed) on dask's synchronous scheduler: for any
+"""Property-based fuzzing of the Dask entry points (labelfuse.distributed.core) on dask's synchronous scheduler: for any
 label matrix and any partitioning, the statistics equal labelfuse.label_stats exactly and the posteriors equal the
 single-machine kernel, or the call raises a ValueError/TypeError naming a wrong argument; an error about a vote
 names a real offending entry by its global row. The cluster itself is tested in test_distributed.py."""
@@ -18,7 +18,7 @@ pytest.importorskip("distributed")
 import labelfuse as lf  # noqa: E402
 from fuzz_inputs import SIGNED, assert_unchanged, check_call, snapshot, vote_values  # noqa: E402
 from labelfuse import distributed as lfd  # noqa: E402
-from labelfuse.models._params import FitResult  # noqa: E402
+from labelfuse.models.registry import FitResult  # noqa: E402
 from labelfuse.synthetic import bayes_posterior  # noqa: E402
 
 FIELDS = ("rows", "covered", "overlapping", "conflicting", "class_counts", "lf_overlaps", "lf_conflicts", "covote",

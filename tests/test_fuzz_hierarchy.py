@@ -28,9 +28,9 @@ from fuzz_inputs import (
     passed_as,
     snapshot,
 )
-from labelfuse.hierarchy import NOT_APPLICABLE, TaskGraph
-from labelfuse.hierarchy_models import HardMV, HierarchicalLabelModel, SoftMV, exact_end_posterior
-from labelfuse.hierarchy_models import make_hierarchical_votes
+from labelfuse.hierarchy.graph import NOT_APPLICABLE, TaskGraph
+from labelfuse.hierarchy.models import HardMV, HierarchicalLabelModel, SoftMV, exact_end_posterior
+from labelfuse.hierarchy.models import make_hierarchical_votes
 from labelfuse.models import NotFittedError
 
 LOG_FLOOR = 1e-12  # the posterior clips tables and prior here before taking logs (hierarchy_models._FLOOR)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from labelfuse.hierarchy import NOT_APPLICABLE, TaskGraph, as_task_votes
+from labelfuse.hierarchy.graph import NOT_APPLICABLE, TaskGraph, as_task_votes
 
 
 def news_graph():

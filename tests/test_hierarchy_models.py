@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from labelfuse.hierarchy import NOT_APPLICABLE, TaskGraph
-from labelfuse.hierarchy_models import (HardMV, HierarchicalLabelModel, SoftMV, exact_end_posterior,
+from labelfuse.hierarchy.graph import NOT_APPLICABLE, TaskGraph
+from labelfuse.hierarchy.models import (HardMV, HierarchicalLabelModel, SoftMV, exact_end_posterior,
                                         make_hierarchical_votes)
 
 
@@ -68,8 +68,8 @@ def test_posterior_equals_exact_enumeration(graph):
     np.testing.assert_allclose(P, ref, rtol=1e-9, atol=1e-12)
     # and with the true parameters the reference and the sampler agree on what they model
     soft = SoftMV(graph, accuracy=0.8).fit()
-    from labelfuse.hierarchy import as_task_votes
-    from labelfuse.hierarchy_models import fixed_tables
+    from labelfuse.hierarchy.graph import as_task_votes
+    from labelfuse.hierarchy.models import fixed_tables
 
     ref_soft = exact_end_posterior(graph, small, None, fixed_tables(as_task_votes(graph, small), 0.8),
                                    soft.class_balance_)
@@ -172,8 +172,8 @@ def test_params_and_errors():
 
 
 def test_prior_strength_pulls_tables_to_the_prior():
-    from labelfuse.hierarchy import as_task_votes
-    from labelfuse.hierarchy_models import _prior_tables
+    from labelfuse.hierarchy.graph import as_task_votes
+    from labelfuse.hierarchy.models import _prior_tables
 
     g = full_tree(2, 2)
     s = make_hierarchical_votes(g, 2000, seed=11)
@@ -189,7 +189,7 @@ def test_prior_strength_pulls_tables_to_the_prior():
 
 
 def test_vote_counts_match_a_loop_across_chunk_boundaries():
-    from labelfuse.hierarchy_models import _vote_counts
+    from labelfuse.hierarchy.models import _vote_counts
 
     rng = np.random.default_rng(12)
     cols = np.stack([rng.integers(0, 3, 50), rng.integers(3, 5, 50)], axis=1)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelfuse.labeling import (
+from labelfuse.labeling.apply import (
     ABSTAIN, LabelingFunction, LFApplier, LFApplyError, LFFailures, LFFailureWarning, apply_lfs, labeling_function,
 )
 

@@ -242,7 +242,7 @@ def test_covariance_keeps_a_given_class_balance_as_given():
 # ---- found by tests/test_fuzz_hierarchy.py -----------------------------------------------------------------------
 @pytest.mark.parametrize("cardinality", [2**40, 2**70])
 def test_task_graph_refuses_an_absurd_cardinality_before_enumerating_it(cardinality):
-    from labelfuse.hierarchy import MAX_TASK_LABELS
+    from labelfuse.hierarchy.graph import MAX_TASK_LABELS
 
     # validate() walked range(2**40) labels, appending a path per label until the memory ran out; run in a child
     # with a memory cap so that, unfixed, this fails instead of taking the machine down (not under ASan, which
@@ -510,7 +510,7 @@ def test_embedding_rows_of_any_finite_magnitude_normalise(dtype, scale):
 def _unfitted_calls():
     pytest.importorskip("faiss")
     from labelfuse.embeddings import KMeansPartition, NeighborGraph
-    from labelfuse.fusion import Epoxy, Liger
+    from labelfuse.fusion.estimators import Epoxy, Liger
 
     L, X = np.zeros((3, 2), np.int8), np.ones((3, 4), np.float32)
     calls = [lambda: NeighborGraph().query(X), lambda: KMeansPartition().predict(X),
@@ -627,7 +627,7 @@ def test_label_smoothness_checks_labels_radii_and_max_rows():
 
 
 def test_ws_knn_proba_checks_its_inputs_and_never_returns_zero_rows():
-    from labelfuse.fusion import ws_knn_proba
+    from labelfuse.fusion.estimators import ws_knn_proba
 
     P = np.array([[0.9, 0.1], [0.2, 0.8]])
     out = ws_knn_proba(P, np.array([[1, -1], [-1, -1]]))
@@ -667,7 +667,7 @@ def _fusion_task(n=30, m=3, seed=0):
 def test_refit_after_editing_the_training_votes_in_place():
     # fit kept a reference to the caller's array: editing an LF's column in place and calling refit(L) found no
     # changed column and refitted nothing
-    from labelfuse.fusion import Epoxy
+    from labelfuse.fusion.estimators import Epoxy
     from _fusion_helpers import symmetric_fit
 
     L, X = _fusion_task()
@@ -681,7 +681,7 @@ def test_refit_after_editing_the_training_votes_in_place():
 
 @pytest.mark.parametrize("columns", [[0.5], ["a"], [True], 3])
 def test_refit_columns_must_be_lf_indices(columns):
-    from labelfuse.fusion import Epoxy
+    from labelfuse.fusion.estimators import Epoxy
     from _fusion_helpers import symmetric_fit
 
     L, X = _fusion_task()
@@ -695,7 +695,7 @@ def test_refit_columns_must_be_lf_indices(columns):
 def test_refit_with_a_bad_vote_names_its_column_and_changes_nothing():
     # the vote was checked on the edited columns only, as "L: entry (row 2, column 0)" (the column of the
     # sub-matrix), after L_train_ and the thresholds had already been replaced
-    from labelfuse.fusion import Epoxy
+    from labelfuse.fusion.estimators import Epoxy
     from _fusion_helpers import symmetric_fit
 
     L, X = _fusion_task()
@@ -710,7 +710,7 @@ def test_refit_with_a_bad_vote_names_its_column_and_changes_nothing():
 
 
 def test_fusion_fit_names_the_wrong_argument():
-    from labelfuse.fusion import Epoxy, Liger
+    from labelfuse.fusion.estimators import Epoxy, Liger
     from _fusion_helpers import symmetric_fit
 
     L, X = _fusion_task()
@@ -737,7 +737,7 @@ def test_fusion_fit_names_the_wrong_argument():
 
 
 def test_failed_fusion_fit_leaves_no_fitted_state():
-    from labelfuse.fusion import Liger
+    from labelfuse.fusion.estimators import Liger
     from labelfuse.models import NotFittedError
     from _fusion_helpers import symmetric_fit
 
@@ -976,7 +976,7 @@ def test_single_task_confidence_weighting_ignores_uniform_task_labels():
 def test_fusion_models_with_numpy_hyperparameters_save_and_load(tmp_path, params):
     # json.dumps of the parameters failed: "Object of type ndarray / int64 / float32 is not JSON serializable"
     from labelfuse.embeddings import NeighborGraph
-    from labelfuse.fusion import Epoxy
+    from labelfuse.fusion.estimators import Epoxy
 
     L, X = _fusion_task()
     model = Epoxy("triplet", **{"thresholds": 0.5, **params}).fit(L, X)

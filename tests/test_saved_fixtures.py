@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import labelfuse
-from labelfuse import hierarchy_models, models
+from labelfuse import models
+from labelfuse.hierarchy import models as hierarchy_models
 from saved_files import FIXTURES, check_saved_file, fixture_files
 
 sys.path.insert(0, str(FIXTURES))
@@ -38,8 +39,8 @@ def _loaders():
         "MajorityVote": (lambda: models.MajorityVote, None),
         "LabelModel": (lambda: models.LabelModel, None),
         "NeighborGraph": (lambda: labelfuse.embeddings.NeighborGraph, None),
-        "Epoxy": (lambda: labelfuse.fusion.Epoxy, None),
-        "Liger": (lambda: labelfuse.fusion.Liger, None),
+        "Epoxy": (lambda: labelfuse.fusion.estimators.Epoxy, None),
+        "Liger": (lambda: labelfuse.fusion.estimators.Liger, None),
         "HierarchicalLabelModel": (lambda: hierarchy_models.HierarchicalLabelModel, None),
         "SoftMV": (lambda: hierarchy_models.SoftMV, None),
         "HardMV": (lambda: hierarchy_models.HardMV, None),

@@ -290,7 +290,7 @@ def test_show_versions_reports_the_core(capsys):
 @pytest.mark.parametrize("k", [2, 3, 4, 5, 6, 7, 8, 10, 13])  # fixed-size kernels and the generic one
 @pytest.mark.parametrize("layout", ["C", "F", "strided"])
 def test_posterior_kernel_equals_bayes_reference(k, layout):
-    from labelfuse.models._params import FitResult
+    from labelfuse.models.registry import FitResult
     from labelfuse.synthetic import bayes_posterior, make_label_matrix
 
     s = make_label_matrix(3001, 7, k, seed=k)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from labelfuse import _core, label_stats
-from labelfuse.models._triplet import fit_triplet
+from labelfuse.models.triplet import fit_triplet
 from labelfuse.synthetic import bayes_posterior, make_label_matrix
 
 from _moment_reference import triplet_reference

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from . import _core, models
 from ._versions import show_versions
-from .analysis import LFAnalysis
+from .labeling.analysis import LFAnalysis
 from .models import LabelModel, MajorityVote
 from .stats import GroupIndex, LabelStats, label_stats
 
@@ -14,14 +14,14 @@ __all__ = ["GroupIndex", "LFAnalysis", "LabelModel", "LabelStats", "MajorityVote
 
 # -- labeling functions, appliers, data sets -------------------------------------------------------------------------
 from .datasets import Dataset, Split, load_dataset  # noqa: E402
-from .labeling import LFApplier, LabelingFunction, apply_lfs, labeling_function  # noqa: E402
+from .labeling.apply import LFApplier, LabelingFunction, apply_lfs, labeling_function  # noqa: E402
 
 __all__ += ["Dataset", "LFApplier", "LabelingFunction", "Split", "apply_lfs", "labeling_function", "load_dataset"]
 
 # -- embedding fusion (issue 4) ------------------------------------------------------------------------------------
 # faiss is imported on first use (building a graph or partitions), so `import labelfuse` works without it.
 from . import embeddings  # noqa: E402
-from .fusion import Epoxy, Liger  # noqa: E402
+from .fusion.estimators import Epoxy, Liger  # noqa: E402
 
 __all__ += ["embeddings", "Epoxy", "Liger"]
 
@@ -38,7 +38,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 # ---- end of end-model block -------------------------------------------------------------------------------------
 
-# ---- scale-out on Dask (labelfuse.distributed): an optional extra, imported on first use only ----------------------
+# ---- scale-out on Dask (labelfuse.distributed.core): an optional extra, imported on first use only ----------------------
 _LAZY_SUBMODULES = ("distributed",)
 _getattr_before_dask = __getattr__
 
@@ -52,8 +52,8 @@ def __getattr__(name: str):  # noqa: F811 (extends the end-model lookup above)
 # ---- end of Dask block ----------------------------------------------------------------------------------------------
 
 # ---- hierarchical tasks (issue 6): task schema, multi-level LFs, label models over end labels -----------------------
-from .hierarchy import NOT_APPLICABLE, TaskGraph, as_task_votes  # noqa: E402
-from .hierarchy_models import HardMV, HierarchicalLabelModel, SoftMV, make_hierarchical_votes  # noqa: E402
+from .hierarchy.graph import NOT_APPLICABLE, TaskGraph, as_task_votes  # noqa: E402
+from .hierarchy.models import HardMV, HierarchicalLabelModel, SoftMV, make_hierarchical_votes  # noqa: E402
 
 __all__ += ["HardMV", "HierarchicalLabelModel", "NOT_APPLICABLE", "SoftMV", "TaskGraph", "as_task_votes",
             "make_hierarchical_votes"]

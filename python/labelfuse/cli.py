@@ -67,7 +67,7 @@ def _analyze_arguments(p: argparse.ArgumentParser) -> None:
 
 @subcommand("analyze", "print the labeling-function summary of a data set", _analyze_arguments)
 def analyze(args: argparse.Namespace) -> int:
-    from .analysis import LFAnalysis
+    from .labeling.analysis import LFAnalysis
     from .datasets import DEFAULT_DATASET, load_dataset
 
     try:
@@ -120,7 +120,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _bench_arguments(p: argparse.ArgumentParser) -> None:
-    from .benchmark import add_arguments
+    from .bench.suite import add_arguments
 
     add_arguments(p)
 
@@ -128,7 +128,7 @@ def _bench_arguments(p: argparse.ArgumentParser) -> None:
 @subcommand("bench", "the benchmark suite: every method (and installed peers) on every data set; scaling curves",
             _bench_arguments)
 def bench(args: argparse.Namespace) -> int:
-    from .benchmark import main_from_args  # imported lazily: the suite pulls in fusion, torch, the peers
+    from .bench.suite import main_from_args  # imported lazily: the suite pulls in fusion, torch, the peers
 
     return main_from_args(args)
 

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Union
 import numpy as np
 import pandas as pd
 
-from .analysis import LFAnalysis
+from .labeling.analysis import LFAnalysis
 from .datasets import Dataset, load_dataset
 from .metrics import accuracy, f1
 from .models import LabelModel, MajorityVote
@@ -145,7 +145,7 @@ def run(dataset: Union[str, Path] = "wrench_youtube", *, fusion: bool = True, en
     # 3. embedding fusion
     if fusion:
         try:
-            from .fusion import Liger, Epoxy
+            from .fusion.estimators import Liger, Epoxy
             import faiss  # noqa: F401
         except ImportError as exc:
             report.skipped.append(f"embedding fusion (needs faiss: pip install 'labelfuse[embed]'; {exc})")

@@ -36,8 +36,8 @@ _LAZY = {
 _NO_TORCH = {
     "TaskTree": "tasks",
     "as_task_tree": "tasks",
-    "slicing_function": "slicing",
-    "apply_slicing_functions": "slicing",
+    "slicing_function": "..labeling.slicing",
+    "apply_slicing_functions": "..labeling.slicing",
 }
 
 __all__ = sorted([*_LAZY, *_NO_TORCH])
@@ -57,7 +57,8 @@ def __getattr__(name: str) -> Any:
         _require_torch()
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     if name in _NO_TORCH:
-        return getattr(importlib.import_module(f".{_NO_TORCH[name]}", __name__), name)
+        module = _NO_TORCH[name]
+        return getattr(importlib.import_module(module if module.startswith("..") else f".{module}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -5,7 +5,7 @@ root task; a child task is active only for rows whose parent task takes ``parent
 elsewhere). Each label of each task either routes to exactly one child task or ends a path; the end labels are the
 paths, enumerated depth-first in label order (Corporate/Performance, Corporate/Funding, Markets/Money, ...).
 
-Adapter point for labelfuse.hierarchy.TaskGraph (not on main yet): :func:`as_task_tree` accepts any object with a
+Adapter point for labelfuse.hierarchy.graph.TaskGraph (not on main yet): :func:`as_task_tree` accepts any object with a
 ``to_task_description()`` method returning the plain description; when the object also has ``end_label_paths()``
 (a list of ``[(task, label), ...]`` paths) the end labels follow that order, so both libraries number end labels
 the same way.

@@ -9,7 +9,7 @@ import numpy as np
 from .. import _core
 from .._validation import as_label_matrix, check_cardinality, require_rows
 from ..stats import LabelStats, label_stats
-from ._params import FitResult, check_fit_result
+from .registry import FitResult, check_fit_result
 from .base import (
     BaseLabelModel,
     NotFittedError,
@@ -54,14 +54,14 @@ _SET_BY_THE_MODEL = {"triplet": (), "covariance": (),
 def _fit_function(method: str):
     """The method's fit function (imported on use: the triplet and covariance modules landed separately)."""
     if method == "dawid_skene":
-        from ._dawid_skene import fit_dawid_skene
+        from .dawid_skene import fit_dawid_skene
 
         return fit_dawid_skene
     if method == "triplet":
-        from ._triplet import fit_triplet
+        from .triplet import fit_triplet
 
         return fit_triplet
-    from ._covariance import fit_covariance
+    from .covariance import fit_covariance
 
     return fit_covariance
 

@@ -9,7 +9,7 @@ Markets}, {Performance, Funding} under Corporate and {Money, Commodity} under Ma
 LFs vote in their own task's label space (or abstain, -1). :func:`as_task_votes` turns a dict ``{task: L_t}``
 (each with its own number of LFs) or one matrix plus the task of each LF into a single vote matrix and the task
 index of each column; a vote for task label v is consistent with every end label whose path carries (task, v).
-The label models over end labels are in :mod:`labelfuse.hierarchy_models`.
+The label models over end labels are in :mod:`labelfuse.hierarchy.models`.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ._validation import as_label_matrix
+from .._validation import as_label_matrix
 
 __all__ = ["NOT_APPLICABLE", "TaskGraph", "TaskVotes", "as_task_votes"]
 

@@ -25,8 +25,8 @@ import numpy as np
 
 import dask
 
-from ._validation import check_n_threads
-from .models._params import FitResult
+from .._validation import check_n_threads
+from ..models.registry import FitResult
 
 _FLOOR = 1e-300  # as the native EM: log(max(theta, 1e-300))
 
@@ -136,7 +136,7 @@ def fit_dawid_skene_dask(
 ) -> Tuple[List[FitResult], None]:
     """Distributed plain EM (see the module notes). Returns one FitResult per group (one when ungrouped) and None
     in place of LabelStats (Dawid-Skene is not fitted from them)."""
-    from .distributed import (_aligned, _as_label_array, _block_offsets, _check_groups_args, _compute,
+    from .core import (_aligned, _as_label_array, _block_offsets, _check_groups_args, _compute,
                               _in_matrix_rows, _row_blocks, tree_sum)
 
     check_n_threads(n_threads)  # numpy E-step: accepted for a uniform API, numpy decides its own threads

@@ -1,39 +1,4 @@
-"""Scale-out on Dask: labeling functions, statistics, label models and posteriors over a cluster.
-
-The label matrix never travels to the driver. Labeling functions run partition by partition on the workers and
-their votes stay there as int8 blocks of a Dask array; each block's statistics are counted by the native core and
-summed in a tree (statistics are int64 counts, so the sum is exact and does not depend on the partitioning); the
-driver receives one small :class:`~labelfuse.LabelStats`, fits the label model from it, and sends the fitted tables
-back so that posteriors are computed block by block on the workers::
-
-    from labelfuse import distributed as lfd
-
-    client = Client(lfd.local_cluster(n_workers=2))      # spawn-based worker processes
-    L = lfd.apply_lfs(lfs, ddf, cardinality=2)          # dask array (n, m) int8, persisted on the workers
-    stats = lfd.label_stats(L, 2)                        # LabelStats, summed in a tree reduction
-    model = lfd.DaskLabelModel(2, method="triplet").fit(L)
-    P = model.predict_proba(L)                           # dask array (n, k) float64
-
-Label models: the triplet and covariance fits need only the reduced statistics. Dawid-Skene needs the rows at
-every iteration: it runs as a distributed EM (one pass over the persisted blocks per iteration, per-block expected
-counts reduced in the same tree; see ``labelfuse._dask_em``). Liger-style partitioned models: fit the partitioner
-on a sample (:func:`fit_partitions`), assign partition ids on the workers (:func:`assign_partitions`) and pass
-them as ``groups`` to :func:`label_stats` / :class:`DaskLabelModel`: one model per partition from one reduction.
-Extension (Epoxy / Liger): :func:`extend_votes` scatters the training database (votes + the fitted faiss
-NeighborGraph) to every worker once; each worker extends its own blocks.
-
-Threads: Dask's nanny starts workers with ``OMP_NUM_THREADS=1``, so the native core runs one OpenMP thread per
-task by default (``n_threads=None``), and parallelism comes from the worker threads and processes. Pass
-``n_threads`` to give each task more OpenMP threads: worth it with few, large partitions and idle cores; harmful
-when ``threads_per_worker * n_workers * n_threads`` exceeds the cores (oversubscription). Results do not depend
-on it.
-
-Processes: workers must be started with ``spawn`` (Dask's default, config key
-``distributed.worker.multiprocessing-method``): OpenMP (libgomp) is not fork-safe, and a forked worker of a
-parent that already ran the core can deadlock. :func:`local_cluster` checks this.
-
-This module needs the ``dask`` extra (``pip install 'labelfuse[dask]'``); ``import labelfuse`` does not.
-"""
+"""The Dask implementation behind :mod:`labelfuse.distributed`."""
 from __future__ import annotations
 
 import operator
@@ -52,16 +17,16 @@ try:
     import distributed
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "labelfuse.distributed needs dask and distributed: pip install 'labelfuse[dask]'"
+        "labelfuse.distributed.core needs dask and distributed: pip install 'labelfuse[dask]'"
     ) from exc
 
-from . import _core
-from ._validation import NotFittedError, check_cardinality, check_n_threads
-from .labeling import LFApplier, LFApplyError, LFFailureWarning, as_lfs
-from .models._params import FitResult
-from .stats import LabelStats
-from .stats import label_stats as _local_label_stats
-from ._params import Params
+from .. import _core
+from .._validation import NotFittedError, check_cardinality, check_n_threads
+from ..labeling.apply import LFApplier, LFApplyError, LFFailureWarning, as_lfs
+from ..models.registry import FitResult
+from ..stats import LabelStats
+from ..stats import label_stats as _local_label_stats
+from .._params import Params
 
 __all__ = [
     "DaskLFApplier",
@@ -114,7 +79,7 @@ def _client(client: Optional["distributed.Client"]) -> "distributed.Client":
     except ValueError:
         raise ValueError(
             "client: no dask.distributed Client is running; start one, e.g. "
-            "Client(labelfuse.distributed.local_cluster()), or pass client="
+            "Client(labelfuse.distributed.core.local_cluster()), or pass client="
         ) from None
 
 
@@ -287,7 +252,7 @@ def apply_lfs(lfs: Sequence[Any], data: Any, *, cardinality: Optional[int] = Non
 # -- statistics --------------------------------------------------------------------------------------------------------
 def _as_label_array(L: Any) -> "da.Array":
     if not isinstance(L, da.Array):
-        raise TypeError(f"L: expected a dask array (from labelfuse.distributed.apply_lfs), got {type(L).__name__}")
+        raise TypeError(f"L: expected a dask array (from labelfuse.distributed.core.apply_lfs), got {type(L).__name__}")
     if L.ndim != 2:
         raise ValueError(f"L: expected a 2-D label matrix, got {L.ndim}-D")
     if any(np.isnan(c) for c in L.chunks[0]):
@@ -520,7 +485,7 @@ def assign_partitions(X: Any, partitioner: Any) -> "da.Array":
 # -- extension (Epoxy / Liger) -----------------------------------------------------------------------------------------
 def _extend_block(L: np.ndarray, X: np.ndarray, database: Tuple[np.ndarray, Any, np.ndarray], k: int,
                   n_threads: Optional[int]) -> np.ndarray:
-    from .embeddings.extend import extend_votes as extend_local
+    from ..embeddings.extend import extend_votes as extend_local
 
     L_train, graph, thresholds = database
     if L.shape[0] == 0:
@@ -545,8 +510,8 @@ def extend_votes(L: Any, X: Any, L_train: Any, graph: Any, thresholds: Any, *, c
     Returns a lazy (n, m) dask array (L's dtype and chunks); equal to the single-machine extension of the
     concatenated rows. The database must fit in every worker's memory (n_train x (d floats + m votes)).
     """
-    from .embeddings.extend import as_thresholds
-    from .embeddings.graph import NeighborGraph
+    from ..embeddings.extend import as_thresholds
+    from ..embeddings.graph import NeighborGraph
 
     L = _as_label_array(L)
     if not isinstance(X, da.Array) or X.ndim != 2 or X.shape[0] != L.shape[0]:
@@ -616,7 +581,7 @@ class DaskLabelModel(Params):
         balance = None if self.class_balance is None else np.asarray(self.class_balance, dtype=np.float64)
         options = dict(self.method_options or {})
         if self.method == "dawid_skene":
-            from ._dask_em import fit_dawid_skene_dask
+            from .em import fit_dawid_skene_dask
 
             fits, stats = fit_dawid_skene_dask(
                 L, k, balance, groups=groups, n_groups=n_groups, n_threads=self.n_threads,
@@ -648,7 +613,7 @@ class DaskLabelModel(Params):
         """The fitted parameters as a single-machine :class:`labelfuse.LabelModel` (ungrouped models only): for
         ``save``/``load`` (no pickle), ``score`` and in-memory ``predict_proba``. It holds no rows, so its
         ``refit`` asks for a fresh ``fit``."""
-        from .models import LabelModel
+        from ..models import LabelModel
 
         if not hasattr(self, "fits_"):
             raise NotFittedError("DaskLabelModel: not fitted; call fit(L) first")
@@ -670,10 +635,10 @@ class DaskLabelModel(Params):
 def _stats_fit_function(method: str) -> Any:
     try:
         if method == "triplet":
-            from .models._triplet import fit_triplet
+            from ..models.triplet import fit_triplet
 
             return fit_triplet
-        from .models._covariance import fit_covariance
+        from ..models.covariance import fit_covariance
 
         return fit_covariance
     except ImportError as exc:

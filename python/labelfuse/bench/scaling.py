@@ -77,7 +77,7 @@ def measure(contender: str, n: int, m: int, k: int, seed: int = 0) -> Dict[str, 
 
     import numpy as np
 
-    from .synthetic import make_label_matrix
+    from ..synthetic import make_label_matrix
 
     warnings.simplefilter("ignore")
     _warm_up(contender, k)  # imports and first-call initialisation are not what is measured
@@ -99,8 +99,8 @@ def measure(contender: str, n: int, m: int, k: int, seed: int = 0) -> Dict[str, 
     L2 = L.copy()
     L2[: n // 10, 0] = np.where(L[: n // 10, 0] >= 0, (L[: n // 10, 0] + 1) % k, -1)  # edit one LF on 10% of rows
     if contender.startswith("labelfuse"):
-        from . import label_stats
-        from .models import LabelModel
+        from .. import label_stats
+        from ..models import LabelModel
 
         method = "triplet" if contender.endswith("triplet") else "dawid_skene"
         phase("statistics", lambda: label_stats(L, k))
@@ -123,13 +123,13 @@ def measure(contender: str, n: int, m: int, k: int, seed: int = 0) -> Dict[str, 
         phase("predict_proba", lambda: model.predict_proba(L))
         phase("refit", lambda: model.fit(L2, seed=123, progress_bar=False, n_epochs=100))  # no incremental refit
     elif contender == "FlyingSquid":
-        from .bench_peers import flyingsquid
+        from .peers import flyingsquid
 
         predict = phase("fit", lambda: flyingsquid(L, k))
         phase("predict_proba", lambda: predict(L))
         phase("refit", lambda: flyingsquid(L2, k))
     elif contender == "crowd-kit DawidSkene":
-        from .bench_peers import crowdkit_dawid_skene
+        from .peers import crowdkit_dawid_skene
 
         predict = phase("fit", lambda: crowdkit_dawid_skene(L, k))
         phase("predict_proba", lambda: predict(L))
@@ -141,11 +141,11 @@ def measure(contender: str, n: int, m: int, k: int, seed: int = 0) -> Dict[str, 
 
 def _warm_up(contender: str, k: int) -> None:
     """Run the contender once on a tiny matrix (imports, lazy initialisation, torch's first call)."""
-    from .synthetic import make_label_matrix
+    from ..synthetic import make_label_matrix
 
     L = make_label_matrix(200, 5, k, seed=1).L
     if contender.startswith("labelfuse"):
-        from .models import LabelModel
+        from ..models import LabelModel
 
         LabelModel(cardinality=k, method="triplet" if contender.endswith("triplet") else "dawid_skene").fit(
             L).predict_proba(L)
@@ -156,11 +156,11 @@ def _warm_up(contender: str, k: int) -> None:
         model.fit(L, seed=123, progress_bar=False, n_epochs=5)  # Snorkel's fit returns None
         model.predict_proba(L)
     elif contender == "FlyingSquid":
-        from .bench_peers import flyingsquid
+        from .peers import flyingsquid
 
         flyingsquid(L, k)(L)
     elif contender == "crowd-kit DawidSkene":
-        from .bench_peers import crowdkit_dawid_skene
+        from .peers import crowdkit_dawid_skene
 
         crowdkit_dawid_skene(L, k)(L)
 
@@ -175,7 +175,7 @@ def _applicable(contender: str, k: int) -> bool:
 
 
 def _one(contender: str, n: int, m: int, k: int, timeout: float) -> Dict[str, Any]:
-    cmd = [sys.executable, "-c", "import sys; from labelfuse.bench_scaling import measure; "
+    cmd = [sys.executable, "-c", "import sys; from labelfuse.bench.scaling import measure; "
            "measure(sys.argv[1], *map(int, sys.argv[2:5]))", contender, str(n), str(m), str(k)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
                                                                          os.environ.get("PYTHONPATH")])))
@@ -285,11 +285,11 @@ def write_scaling(res: Dict[str, Any], out: Path) -> List[Path]:
     try:
         plot(res, out.with_suffix(".png"))
         paths.append(out.with_suffix(".png"))
-    except ImportError:  # e.g. the peers venv has no matplotlib: python -m labelfuse.bench_scaling FILE.json
-        print(f"matplotlib not importable: plot later with python -m labelfuse.bench_scaling {paths[1]}")
+    except ImportError:  # e.g. the peers venv has no matplotlib: python -m labelfuse.bench.scaling FILE.json
+        print(f"matplotlib not importable: plot later with python -m labelfuse.bench.scaling {paths[1]}")
     return paths
 
 
-if __name__ == "__main__":  # python -m labelfuse.bench_scaling results.json: (re)draw the figure
+if __name__ == "__main__":  # python -m labelfuse.bench.scaling results.json: (re)draw the figure
     source = Path(sys.argv[1])
     plot(json.loads(source.read_text()), source.with_suffix(".png"))

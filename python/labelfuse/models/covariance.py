@@ -31,7 +31,7 @@ import numpy as np
 from .. import _core
 from ..stats import LabelStats
 from ._moments import check_class_balance, check_count, one_sided_warning, single_group
-from ._params import FitResult
+from .registry import FitResult
 
 __all__ = ["fit_covariance"]
 

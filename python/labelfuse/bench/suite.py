@@ -22,8 +22,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .datasets import Dataset, load_dataset
-from .metrics import accuracy, f1
+from ..datasets import Dataset, load_dataset
+from ..metrics import accuracy, f1
 
 __all__ = ["METHODS", "TUNING", "SuiteResult", "discover_datasets", "run_suite", "to_markdown", "write_outputs"]
 
@@ -117,7 +117,7 @@ def _row(method: str, runs: List[Dict[str, float]], chosen: str, family: str = "
 
 # -- methods ---------------------------------------------------------------------------------------------------------
 def _label_models(ds: Dataset, n_threads: Optional[int]) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
-    from .models import LabelModel, MajorityVote
+    from ..models import LabelModel, MajorityVote
 
     tr, va, te, k = ds.train, ds.valid, ds.test, ds.cardinality
     rows, fitted = [], {}
@@ -146,8 +146,8 @@ def _label_models(ds: Dataset, n_threads: Optional[int]) -> Tuple[List[Dict[str,
 
 def _embedding_methods(ds: Dataset, fitted: Dict[str, Any], seeds: Sequence[int], n_threads: Optional[int],
                        adapter: bool) -> Tuple[List[Dict[str, Any]], List[str]]:
-    from .embeddings import NeighborGraph
-    from .fusion import Epoxy, Liger, ws_knn_proba
+    from ..embeddings import NeighborGraph
+    from ..fusion.estimators import Epoxy, Liger, ws_knn_proba
 
     tr, va, te, k = ds.train, ds.valid, ds.test, ds.cardinality
     notes: List[str] = []
@@ -184,7 +184,7 @@ def _embedding_methods(ds: Dataset, fitted: Dict[str, Any], seeds: Sequence[int]
 
     if adapter:
         try:
-            from .endmodels import Adapter
+            from ..endmodels import Adapter
         except ImportError as exc:
             notes.append(f"WS-Adapter skipped (needs torch: {exc})")
         else:
@@ -199,7 +199,7 @@ def _embedding_methods(ds: Dataset, fitted: Dict[str, Any], seeds: Sequence[int]
 
 
 def _peer_rows(ds: Dataset) -> List[Dict[str, Any]]:
-    from .bench_peers import available_peers, warm_up
+    from .peers import available_peers, warm_up
 
     tr, va, te, k = ds.train, ds.valid, ds.test, ds.cardinality
     rows = []
@@ -235,7 +235,7 @@ def _peer_rows(ds: Dataset) -> List[Dict[str, Any]]:
 
 def _ratios(rows: List[Dict[str, Any]]) -> None:
     """Time ratios peer / labelfuse counterpart (same family of model), in place on the peer rows."""
-    from .bench_peers import PEER_COUNTERPART
+    from .peers import PEER_COUNTERPART
 
     ours = {r["method"]: r for r in rows if r["family"] == "labelfuse"}
     for r in rows:
@@ -249,8 +249,8 @@ def _ratios(rows: List[Dict[str, Any]]) -> None:
 
 # -- the run ---------------------------------------------------------------------------------------------------------
 def _meta(seeds: Sequence[int], peers: bool, data: Optional[Path]) -> Dict[str, Any]:
-    from . import __version__
-    from .bench_peers import PATCHES, peer_versions
+    from .. import __version__
+    from .peers import PATCHES, peer_versions
 
     versions = {"labelfuse": __version__, "numpy": np.__version__, "python": platform.python_version()}
     for mod in ("torch", "faiss", "scipy"):
@@ -343,7 +343,7 @@ def to_markdown(result: SuiteResult) -> str:
              "Tuning budget (all on valid):", ""]
     lines += [f"- {m}: {t}" for m, t in meta["tuning"].items()]
     if meta["peer_patches"]:
-        lines += ["", "Patches applied to the peers in the harness (labelfuse.bench_peers), not in the library:", ""]
+        lines += ["", "Patches applied to the peers in the harness (labelfuse.bench.peers), not in the library:", ""]
         lines += [f"- {p}" for p in meta["peer_patches"]]
     for name, d in result.datasets.items():
         lines += ["", f"### {name} (k = {d['k']}, {d['m']} LFs, train / valid / test = {d['n_train']} / "
@@ -415,7 +415,7 @@ def write_outputs(result: SuiteResult, out: Path, figure: bool = True) -> List[P
         plot(result, out.with_suffix(".png"))
         paths.append(out.with_suffix(".png"))
     elif figure and result.datasets:  # e.g. the peers venv has no matplotlib
-        print(f"matplotlib not importable: draw the figure with python -m labelfuse.benchmark {paths[1]}")
+        print(f"matplotlib not importable: draw the figure with python -m labelfuse.bench.suite {paths[1]}")
     return paths
 
 
@@ -424,7 +424,7 @@ def _from_json(path: Path) -> SuiteResult:
     return SuiteResult(d["meta"], d["datasets"], d["skipped"])
 
 
-if __name__ == "__main__":  # python -m labelfuse.benchmark suite.json: redraw the figure and table from a saved run
+if __name__ == "__main__":  # python -m labelfuse.bench.suite suite.json: redraw the figure and table from a saved run
     source = Path(sys.argv[1])
     write_outputs(_from_json(source), source.with_suffix(""))
 
@@ -442,7 +442,7 @@ def add_arguments(p: Any) -> None:
     p.add_argument("--n-threads", type=int, default=None)
     p.add_argument("--out", type=Path, default=Path("bench_results") / "suite",
                    help="output prefix: writes .md, .json, .png (default bench_results/suite)")
-    p.add_argument("--scaling", action="store_true", help="also run the scaling grid (labelfuse.bench_scaling)")
+    p.add_argument("--scaling", action="store_true", help="also run the scaling grid (labelfuse.bench.scaling)")
     p.add_argument("--scaling-only", action="store_true", help="only the scaling grid")
     p.add_argument("--full", action="store_true", help="the full scaling grid (n to 1e7, m to 1000, k to 100)")
     p.add_argument("--timeout", type=float, default=45.0,
@@ -459,7 +459,7 @@ def main_from_args(args: Any) -> int:
         for p in write_outputs(result, args.out):
             print(f"wrote {p}")
     if args.scaling or args.scaling_only:
-        from .bench_scaling import run_grid, write_scaling
+        from .scaling import run_grid, write_scaling
 
         res = run_grid(full=args.full, timeout=args.timeout, peers=not args.no_peers)
         for p in write_scaling(res, args.out.with_name(args.out.name + "_scaling")):

@@ -25,12 +25,12 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _core
-from .hierarchy import NOT_APPLICABLE, TaskGraph, TaskVotes, as_task_votes
-from ._params import Params
-from ._saving import check_format_version, version_stamp
-from ._validation import check_n_threads, check_number
-from .models.base import NotFittedError, check_random_state
+from .. import _core
+from .graph import NOT_APPLICABLE, TaskGraph, TaskVotes, as_task_votes
+from .._params import Params
+from .._saving import check_format_version, version_stamp
+from .._validation import check_n_threads, check_number
+from ..models.base import NotFittedError, check_random_state
 
 __all__ = ["HardMV", "HierarchicalLabelModel", "HierarchicalVotes", "SoftMV", "make_hierarchical_votes",
            "exact_end_posterior"]

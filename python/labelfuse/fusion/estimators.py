@@ -25,13 +25,13 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import _core
-from ._validation import (NotFittedError, as_label_matrix, as_labels, as_probabilities, check_n_threads,
+from .. import _core
+from .._validation import (NotFittedError, as_label_matrix, as_labels, as_probabilities, check_n_threads,
                           check_number, check_votes, infer_cardinality, require_rows)
-from .models._params import FitResult
-from .stats import GroupIndex, LabelStats, label_stats
-from ._params import Params, json_value
-from ._saving import check_format_version, version_stamp
+from ..models.registry import FitResult
+from ..stats import GroupIndex, LabelStats, label_stats
+from .._params import Params, json_value
+from .._saving import check_format_version, version_stamp
 
 __all__ = ["Epoxy", "Liger", "fit_partitioned", "partitioned_stats", "ws_knn_proba", "FUSION_FORMAT_VERSION"]
 
@@ -54,7 +54,7 @@ def resolve_fit(label_model: Union[str, FitFunction], n_threads: Optional[int] =
     if not isinstance(label_model, str):
         raise TypeError(f"label_model: expected a method name or a callable, got {type(label_model).__name__}")
     if label_model == "dawid_skene":
-        from .models._dawid_skene import fit_dawid_skene
+        from ..models.dawid_skene import fit_dawid_skene
 
         def fit_ds(L_rows, cardinality, class_balance, init=None):
             return fit_dawid_skene(L_rows, cardinality, class_balance, init=init, n_threads=n_threads)
@@ -67,10 +67,10 @@ def resolve_fit(label_model: Union[str, FitFunction], n_threads: Optional[int] =
     import importlib
 
     try:
-        module = importlib.import_module(f".models._{label_model}", __package__)
+        module = importlib.import_module(f"..models.{label_model}", __package__)
     except ImportError as exc:
         raise ValueError(f"label_model: method {label_model!r} is not available in this build "
-                         f"(labelfuse.models._{label_model} is missing)") from exc
+                         f"(labelfuse.models.{label_model} is missing)") from exc
     return getattr(module, f"fit_{label_model}")
 
 
@@ -275,9 +275,9 @@ class _FusionBase(Params):
             raise
 
     def _fit(self, L: Any, X: Any, L_dev: Any, X_dev: Any, Y_dev: Any):
-        from .embeddings import (KMeansPartition, NeighborGraph, extend_votes, nearest_neighbor_thresholds,
+        from ..embeddings import (KMeansPartition, NeighborGraph, extend_votes, nearest_neighbor_thresholds,
                                  tune_thresholds)
-        from .embeddings.extend import as_thresholds
+        from ..embeddings.extend import as_thresholds
 
         self._check_params()
         L = as_label_matrix(L, "L")
@@ -394,7 +394,7 @@ class _FusionBase(Params):
             self._class_balance = _part_balance(Y_dev, dev_parts, self.n_parts_, k, self._balance_pseudocount())
 
     def _refit_all(self, n_threads: Optional[int], compute_train: bool) -> None:
-        from .embeddings import extend_votes
+        from ..embeddings import extend_votes
 
         self.L_extended_, self.extension_report_ = extend_votes(
             self.L_train_, self.graph_, self.thresholds_, cardinality=self.cardinality_, n_threads=n_threads,
@@ -452,8 +452,8 @@ class _FusionBase(Params):
             raise
 
     def _refit(self, L: np.ndarray, cols: list, n_threads: Optional[int]):
-        from .embeddings import nearest_neighbor_thresholds
-        from .embeddings.extend import extend_votes
+        from ..embeddings import nearest_neighbor_thresholds
+        from ..embeddings.extend import extend_votes
 
         if isinstance(self.label_model, str):  # n_threads may have changed since fit
             self._fit_fn = resolve_fit(self.label_model, n_threads)
@@ -491,7 +491,7 @@ class _FusionBase(Params):
 
     def _predict_from(self, L: np.ndarray, neighbors, parts: Optional[np.ndarray],
                       n_threads: Optional[int]) -> np.ndarray:
-        from .embeddings import extend_votes
+        from ..embeddings import extend_votes
 
         L_ext = extend_votes(self.L_train_, self.graph_, self.thresholds_, L_query=L, neighbors=neighbors,
                              cardinality=self.cardinality_, n_threads=n_threads)
@@ -511,7 +511,7 @@ class _FusionBase(Params):
 
     def extend(self, L: Any, X: Any) -> np.ndarray:
         """The extended votes of another split (rows of L with embeddings X)."""
-        from .embeddings import extend_votes
+        from ..embeddings import extend_votes
 
         L, neighbors = self._split(L, X)
         return extend_votes(self.L_train_, self.graph_, self.thresholds_, L_query=L, neighbors=neighbors,
@@ -555,7 +555,7 @@ class _FusionBase(Params):
     @classmethod
     def load(cls, path: Union[str, Path], label_model: Optional[FitFunction] = None):
         """Read a model written by :meth:`save`. Pass ``label_model`` to refit when a callable was used."""
-        from .embeddings import KMeansPartition, NeighborGraph
+        from ..embeddings import KMeansPartition, NeighborGraph
 
         path = Path(path)
         with np.load(path, allow_pickle=False) as f:

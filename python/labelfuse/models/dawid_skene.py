@@ -8,7 +8,7 @@ import numpy as np
 from .. import _core
 from .._validation import as_label_matrix, check_cardinality, check_model_memory
 from ._moments import check_class_balance
-from ._params import FitResult, check_fit_result
+from .registry import FitResult, check_fit_result
 
 ABSTENTION_MODES = ("model", "ignore")
 

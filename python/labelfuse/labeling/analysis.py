@@ -6,8 +6,8 @@ from typing import Any, List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from ._validation import as_label_matrix, as_labels, check_n_threads, infer_cardinality, require_rows
-from .stats import LabelStats, label_stats
+from .._validation import as_label_matrix, as_labels, check_n_threads, infer_cardinality, require_rows
+from ..stats import LabelStats, label_stats
 
 __all__ = ["LFAnalysis"]
 

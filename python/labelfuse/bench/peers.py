@@ -111,7 +111,7 @@ def crowdkit_dawid_skene(L: np.ndarray, k: int, Y_dev: Optional[np.ndarray] = No
 def warm_up(fit: PeerFit, k: int) -> None:
     """One fit and predict on a tiny matrix, so that imports and first-call initialisation (torch inside Snorkel)
     are not counted in the timed fit."""
-    from .synthetic import make_label_matrix
+    from ..synthetic import make_label_matrix
 
     L = make_label_matrix(200, 5, k, seed=1).L
     fit(L, k, None)(L)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ._validation import check_cardinality
+from .._validation import check_cardinality
 
 __all__ = [
     "ABSTAIN",

@@ -32,7 +32,7 @@ from ._moments import (
     one_sided_warning,
     single_group,
 )
-from ._params import FitResult
+from .registry import FitResult
 
 __all__ = ["fit_triplet", "SOURCES"]
 

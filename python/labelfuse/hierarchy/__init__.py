@@ -1,0 +1,18 @@
+"""Hierarchical tasks: one task graph (the schema shared by the hierarchical label models and the multi-task end
+models), the votes of LFs written at any level of it, and label models over its end labels.
+
+Example::
+
+    from labelfuse.hierarchy import TaskGraph, HierarchicalLabelModel
+    g = TaskGraph({"coarse": {"cardinality": 2, "parent": None},
+                   "fine": {"cardinality": 2, "parent": ("coarse", 1)}})
+    model = HierarchicalLabelModel(g).fit({"coarse": L_coarse, "fine": L_fine})
+    model.predict_task_proba({"coarse": L_coarse, "fine": L_fine})
+"""
+from __future__ import annotations
+
+from .graph import NOT_APPLICABLE, TaskGraph, TaskVotes, as_task_votes
+from .models import HardMV, HierarchicalLabelModel, HierarchicalVotes, SoftMV, exact_end_posterior, make_hierarchical_votes
+
+__all__ = ["HardMV", "HierarchicalLabelModel", "HierarchicalVotes", "NOT_APPLICABLE", "SoftMV", "TaskGraph",
+           "TaskVotes", "as_task_votes", "exact_end_posterior", "make_hierarchical_votes"]

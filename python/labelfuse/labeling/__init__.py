@@ -1,0 +1,23 @@
+"""Labeling: labeling functions and their appliers (the label matrix L), LF analysis, slicing functions.
+
+Example::
+
+    from labelfuse.labeling import labeling_function, apply_lfs, LFAnalysis
+
+    @labeling_function()
+    def has_link(x):
+        return 1 if "http" in x.lower() else -1
+
+    L = apply_lfs([has_link], ["see http://x", "hello"])   # int8 (2, 1): [[1], [-1]]
+    LFAnalysis(L, ["has_link"]).lf_summary()
+"""
+from __future__ import annotations
+
+from .analysis import LFAnalysis
+from .apply import (ABSTAIN, LFApplier, LFApplyError, LFFailure, LFFailures, LFFailureWarning, LabelingFunction,
+                    apply_lfs, labeling_function)
+from .slicing import SlicingFunction, apply_slicing_functions, slicing_function
+
+__all__ = ["ABSTAIN", "LFAnalysis", "LFApplier", "LFApplyError", "LFFailure", "LFFailureWarning", "LFFailures",
+           "LabelingFunction", "SlicingFunction", "apply_lfs", "apply_slicing_functions", "labeling_function",
+           "slicing_function"]
