@@ -1,0 +1,233 @@
+"""The one save format: one safetensors file per estimator, whatever its class.
+
+Why safetensors rather than a zip of JSON and .npy members: its header declares every array's dtype, shape and byte
+range before any data is read and the reader checks them against the file's size, so a truncated or hostile file
+is refused without allocating what it claims; arrays are read without unpickling anything; torch weights and a
+faiss index (as a uint8 array) fit in the same file; and the format is maintained elsewhere and already installed
+with the embedding extra. The file's string-to-string metadata holds:
+
+- ``format`` = "labelfuse", ``format_version`` (this module's :data:`FORMAT_VERSION`), ``labelfuse_version``;
+- ``class``: the estimator's class name, looked up in a registry of labelfuse classes (never imported by name);
+- ``state``: JSON with the hyperparameters (``params``), the fitted values (``fitted``) and the metadata of
+  nested estimators (``nested``: a Liger's neighbour graph and parts, an Ensemble's members), whose arrays are
+  stored under ``<name>/...``.
+
+Files written by earlier releases (a zip per label model or hierarchical model, an .npz plus ``.graph.npz`` per
+fusion model, an .npz per neighbour graph, a folder per end model) are converted on load by the readers that
+their families register with :func:`register_legacy_reader`.
+
+Example::
+
+    import labelfuse as lf
+    lm = lf.LabelModel(cardinality=2).fit(L)
+    lm.save("model.lf")                # writes exactly model.lf
+    lf.load("model.lf")                # a LabelModel, whatever class was saved
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, Union
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["FORMAT_VERSION", "FileFormatError", "load", "save", "register", "register_legacy_reader",
+           "nested_state", "restore_nested"]
+
+FORMAT_NAME = "labelfuse"
+FORMAT_VERSION = 2  # 1: the per-family formats of earlier releases (converted on load)
+State = Tuple[Dict[str, Any], Dict[str, np.ndarray]]
+
+_CLASSES: Dict[str, type] = {}
+_LEGACY_READERS: List[Callable[[Path], Optional[Tuple[str, Dict[str, Any], Dict[str, np.ndarray]]]]] = []
+
+
+class FileFormatError(ValueError):
+    """A file that is not a labelfuse model, or is damaged, or was written by an unsupported version."""
+
+
+def register(cls: type) -> type:
+    """Make ``cls`` loadable by name (every :class:`~labelfuse._base.Estimator` subclass registers itself)."""
+    if not cls.__name__.startswith("_"):
+        _CLASSES[cls.__name__] = cls
+    return cls
+
+
+def register_legacy_reader(reader: Callable[[Path], Any]) -> Callable[[Path], Any]:
+    """``reader(path)`` returns ``(class name, state, arrays)`` for a file of an earlier format it recognises,
+    ``None`` otherwise; ``state`` and ``arrays`` are laid out as the current format's."""
+    _LEGACY_READERS.append(reader)
+    return reader
+
+
+# -- state of one estimator (nested estimators included) ------------------------------------------------------------
+def estimator_state(est: Any) -> State:
+    """(state JSON, arrays) of ``est``: its parameters, fitted values and arrays, and its nested estimators."""
+    values, arrays = est._get_state()
+    nested = values.pop("__nested__", None) or {}
+    state: Dict[str, Any] = {"class": type(est).__name__, "params": est._state_params(), "fitted": values}
+    out_arrays = dict(arrays)
+    if nested:
+        state["nested"] = {}
+        for name, child in nested.items():
+            child_state, child_arrays = estimator_state(child)
+            state["nested"][name] = child_state
+            out_arrays.update({f"{name}/{key}": arr for key, arr in child_arrays.items()})
+    return state, out_arrays
+
+
+def nested_state(values: Dict[str, Any], **children: Any) -> Dict[str, Any]:
+    """Called from an estimator's ``_get_state``: mark ``children`` (name -> fitted estimator) to be saved with it."""
+    values["__nested__"] = {name: child for name, child in children.items() if child is not None}
+    return values
+
+
+def restore_nested(values: Mapping[str, Any], name: str, **options: Any) -> Any:
+    """Called from an estimator's ``_set_state``: the nested estimator saved under ``name`` (None when absent)."""
+    nested = values.get("__nested__", {})
+    if name not in nested:
+        return None
+    state, arrays = nested[name]
+    return from_state(state, arrays, **options)
+
+
+def from_state(state: Mapping[str, Any], arrays: Mapping[str, np.ndarray], expected: Optional[type] = None,
+               where: Any = "state", **options: Any) -> Any:
+    """Rebuild an estimator from its state (the inverse of :func:`estimator_state`)."""
+    if not isinstance(state, Mapping) or not isinstance(state.get("params"), Mapping) or not isinstance(
+            state.get("fitted"), Mapping):
+        raise FileFormatError(f"path: {where} is damaged (its state lacks params or fitted values)")
+    cls = _CLASSES.get(state.get("class"))
+    if cls is None:
+        raise FileFormatError(f"path: {where} holds an unknown class {state.get('class')!r}")
+    if expected is not None and not issubclass(cls, expected):
+        raise TypeError(f"path: {where} holds a {cls.__name__}, not a {expected.__name__}: load it with "
+                        f"labelfuse.load or {cls.__name__}.load")
+    fitted = dict(state["fitted"])
+    nested_meta = state.get("nested") or {}
+    if not isinstance(nested_meta, Mapping):
+        raise FileFormatError(f"path: {where} is damaged (nested is not a mapping)")
+    own = {k: v for k, v in arrays.items() if "/" not in k}
+    if nested_meta:
+        fitted["__nested__"] = {
+            name: (child, {k[len(name) + 1:]: v for k, v in arrays.items() if k.startswith(name + "/")})
+            for name, child in nested_meta.items()}
+    try:
+        model = cls._from_params(dict(state["params"]), **options)
+    except (TypeError, ValueError) as exc:
+        raise FileFormatError(f"path: {where} holds parameters this {cls.__name__} does not take ({exc})") from None
+    model._set_state(fitted, own)
+    model._after_load()
+    return model
+
+
+# -- files ----------------------------------------------------------------------------------------------------------
+def _safetensors():
+    try:
+        import safetensors.numpy
+        from safetensors import safe_open
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise ImportError("saving and loading models needs safetensors: pip install safetensors") from exc
+    return safetensors.numpy, safe_open
+
+
+def save(est: Any, path: Union[str, "os.PathLike[str]"]) -> Path:
+    """Write ``est`` to exactly ``path`` (written to a temporary file beside it, then renamed: a failed or
+    interrupted save leaves any earlier file at ``path`` intact). Returns the path."""
+    st_numpy, _ = _safetensors()
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"path: {path} is a folder; give a file name")
+    state, arrays = estimator_state(est)
+    tensors = {}
+    for name, arr in arrays.items():
+        arr = np.asarray(arr)
+        if arr.dtype == object or arr.dtype.kind not in "biuf":
+            raise TypeError(f"{type(est).__name__}: fitted array {name!r} has dtype {arr.dtype}, which cannot be saved")
+        tensors[name] = np.ascontiguousarray(arr)
+    metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "labelfuse_version": _core.__version__,
+                "class": type(est).__name__, "state": json.dumps(state, allow_nan=True)}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent) or ".")
+    os.close(fd)
+    try:
+        st_numpy.save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _read_current(path: Path) -> Optional[Tuple[Dict[str, Any], Dict[str, np.ndarray]]]:
+    """(state, arrays) of a file in the current format; None when the file is not a safetensors file."""
+    _, safe_open = _safetensors()
+    try:
+        handle = safe_open(str(path), framework="numpy")
+    except Exception:  # SafetensorError: not a safetensors file (a legacy zip/npz, or garbage)
+        return None
+    with handle as f:
+        meta = f.metadata() or {}
+        if meta.get("format") != FORMAT_NAME:
+            raise FileFormatError(f"path: {path} is a safetensors file but not a labelfuse model")
+        version = meta.get("format_version", "")
+        if not version.isdigit() or not 2 <= int(version) <= FORMAT_VERSION:
+            hint = meta.get("labelfuse_version")
+            raise FileFormatError(f"path: {path} has format_version {version!r}, but labelfuse {_core.__version__} "
+                                  f"reads 1..{FORMAT_VERSION}" + (f"; it was written by labelfuse {hint}: install "
+                                                                  "that release or newer" if hint else ""))
+        try:
+            state = json.loads(meta.get("state", ""))
+        except json.JSONDecodeError:
+            raise FileFormatError(f"path: {path} is damaged (its state is not JSON)") from None
+        if not isinstance(state, dict) or state.get("class") != meta.get("class"):
+            raise FileFormatError(f"path: {path} is damaged (its state does not match its class)")
+        arrays = {key: f.get_tensor(key) for key in f.keys()}
+    return state, arrays
+
+
+def read(path: Union[str, "os.PathLike[str]"]) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+    """(state, arrays) of a saved file, in the current layout (files of earlier formats converted)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"path: {path} does not exist")
+    current = None if path.is_dir() else _read_current(path)
+    if current is not None:
+        return current
+    for reader in _LEGACY_READERS:
+        legacy = reader(path)
+        if legacy is not None:
+            name, state, arrays = legacy
+            return {"class": name, **state}, arrays
+    raise FileFormatError(f"path: {path} is not a labelfuse model file")
+
+
+def load(path: Union[str, "os.PathLike[str]"], expected: Optional[Type] = None, **options: Any) -> Any:
+    """Load any estimator saved by labelfuse (current format or an earlier one) and return it as its own class.
+
+    ``expected``: the class (or a base class) the file must hold; another class is a TypeError naming both.
+    ``options``: passed to the class's loader (e.g. ``device=`` for end models, ``label_model=`` for a fusion
+    model saved with a callable)."""
+    _import_families()
+    state, arrays = read(path)
+    return from_state(state, arrays, expected=expected, where=path, **options)
+
+
+def _import_families() -> None:
+    """Import every module that defines saveable classes (so the registry and the legacy readers are complete)
+    without importing torch or faiss when they are not installed."""
+    import importlib
+
+    for module in ("labelfuse.models", "labelfuse.fusion", "labelfuse.embeddings", "labelfuse.hierarchy"):
+        importlib.import_module(module)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return
+    for module in ("labelfuse.endmodels.adapter", "labelfuse.endmodels.multitask", "labelfuse.endmodels.slices",
+                   "labelfuse.endmodels.ensemble"):
+        importlib.import_module(module)
