@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from labelfuse.datasets import load_dataset
-from labelfuse.labeling.apply import apply_lfs, labeling_function
+from labelfuse.labeling import apply_lfs, labeling_function
 
 ABSTAIN, HAM, SPAM = -1, 0, 1
 

@@ -7,7 +7,7 @@ import pytest
 
 import labelfuse
 from labelfuse.datasets import Dataset, Split, load_dataset
-from labelfuse.labeling.apply import ABSTAIN, apply_lfs, labeling_function
+from labelfuse.labeling import ABSTAIN, apply_lfs, labeling_function
 
 SHARED = Path("/work/shared/data")
 

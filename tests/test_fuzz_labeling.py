@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labelfuse.labeling.apply import LFApplier, LFApplyError, labeling_function
+from labelfuse.labeling.apply import LFApplier, LFApplyError
+from labelfuse.labeling.lf import labeling_function
 
 GOOD = [-1, 0, 1, 2, None, np.int8(1), np.int64(0), np.uint8(2)]
 BAD = [True, 1.0, "1", -2, 2**31, 2**40, 2**63, -(2**63) - 1, np.float32(1), [1], "boom"]  # "boom": raises
