@@ -1,7 +1,7 @@
 """Triplet and covariance label models beside FlyingSquid (binary) and Snorkel's LabelModel on the same L.
 
 Run with the peers venv (labelfuse from the working tree):
-    PYTHONPATH=python /root/venvs/peers/bin/python bench/compare_moment_models.py [--quick]
+    PYTHONPATH=python $PEERS_PYTHON bench/compare_moment_models.py [--quick]
 Prints a markdown table and writes bench/results/moment_models.{md,json}.
 
 Timings are wall-clock seconds on this machine (2 cores shared with other work: look at the load average printed

@@ -21,7 +21,8 @@ Predict = Callable[[np.ndarray], np.ndarray]
 PeerFit = Callable[[np.ndarray, int, Optional[np.ndarray]], Predict]
 
 PATCHES = [
-    "FlyingSquid: np.product = np.prod while it runs (np.product was removed in numpy 2); votes mapped to {-1, 0 = abstain, +1}",
+    "FlyingSquid: np.product = np.prod while it runs (np.product was removed in numpy 2); votes mapped to "
+    "{-1, 0 = abstain, +1}",
     "Snorkel LabelModel: fit(..., seed=123, progress_bar=False, n_epochs=500) (its default seed is drawn at import)",
     "crowd-kit DawidSkene: fitted on a long (task, worker, label) table; predict_proba on other rows applies its "
     "fitted confusion matrices and priors with the Dawid-Skene posterior (crowd-kit itself is transductive)",

@@ -78,7 +78,7 @@ def predict_proba(L: Any, fit: Union[FitResult, Sequence[FitResult]], *, groups:
     return da.concatenate(arrays, axis=0)
 
 
-# -- the label model -------------------------------------------------------------------------------------------------------
+# -- label model -------------------------------------------------------------------------------------------------------
 METHODS = ("triplet", "covariance", "dawid_skene")
 
 

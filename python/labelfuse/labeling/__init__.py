@@ -1,4 +1,5 @@
-"""Labeling: labeling functions (:mod:`.lf`) and their appliers (:mod:`.apply`) (the label matrix L), LF analysis, slicing functions.
+"""Labeling: labeling functions (:mod:`.lf`), the appliers that build the label matrix L from them (:mod:`.apply`),
+LF analysis, slicing functions.
 
 Example::
 
