@@ -158,7 +158,7 @@ def test_distributed_predict_proba_equals_local(case, data):
 
 
 def test_a_bad_vote_is_named_by_its_row_in_the_whole_matrix():
-    """Was named by its row inside its block: row 0 of the third block of 2 rows is row 4 of L."""
+    """The error names the row in L, not in its block: row 0 of the third block of 2 rows is row 4 of L."""
     V = np.zeros((6, 2), dtype=np.int8)
     V[4, 1] = 5
     L = da.from_array(V, chunks=((2, 2, 2), 2))
