@@ -26,9 +26,17 @@ class DistributedLFError(RuntimeError):
 
 # -- cluster and client ------------------------------------------------------------------------------------------------
 def local_cluster(n_workers: int = 2, threads_per_worker: int = 1, **kwargs: Any) -> "distributed.LocalCluster":
-    """A LocalCluster of ``n_workers`` spawn-started worker processes (never forked: see the module notes).
+    """A LocalCluster of ``n_workers`` spawn-started worker processes (never forked: OpenMP is not fork-safe, see
+    :mod:`labelfuse.distributed`).
 
     Extra keyword arguments go to :class:`distributed.LocalCluster` (e.g. ``memory_limit``, ``dashboard_address``).
+
+    Example::
+
+        from dask.distributed import Client
+        from labelfuse import distributed as lfd
+
+        client = Client(lfd.local_cluster(n_workers=2))
     """
     method = dask.config.get("distributed.worker.multiprocessing-method")
     if method != "spawn":
@@ -105,6 +113,12 @@ class DaskLFApplier:
 
     After :meth:`apply`: ``failures_`` (DataFrame: partition, row (global position), index (the frame's index
     label), lf, error, message), ``failure_counts_`` (Series: failures per LF), ``partition_sizes_``.
+
+    Example::
+
+        applier = DaskLFApplier(lfs, cardinality=2, fault_tolerant=True)
+        L = applier.apply(ddf)                  # ddf: a dask DataFrame; L: (n, m) int8 dask array
+        applier.failure_counts_                 # failures per LF
     """
 
     def __init__(self, lfs: Sequence[Any], *, cardinality: Optional[int] = None, fault_tolerant: bool = False,
@@ -192,7 +206,12 @@ def apply_lfs(lfs: Sequence[Any], data: Any, *, cardinality: Optional[int] = Non
               progress: bool = True, return_failures: bool = False,
               client: Optional["distributed.Client"] = None) -> Any:
     """``DaskLFApplier(lfs, ...).apply(data)``: the label matrix as a distributed (n, m) dask array, or
-    ``(L, failures)`` (a DataFrame, see :class:`DaskLFApplier`) when ``return_failures`` is True."""
+    ``(L, failures)`` (a DataFrame, see :class:`DaskLFApplier`) when ``return_failures`` is True.
+
+    Example::
+
+        L = apply_lfs(lfs, ddf, cardinality=2)   # ddf: a dask DataFrame, one block of L per partition
+    """
     applier = DaskLFApplier(lfs, cardinality=cardinality, fault_tolerant=fault_tolerant, progress=progress,
                             client=client)
     L = applier.apply(data)

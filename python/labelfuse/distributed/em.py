@@ -135,7 +135,7 @@ def fit_dawid_skene_dask(
     split_every: int = SPLIT_EVERY,
     client: Any = None,
 ) -> Tuple[List[FitResult], None]:
-    """Distributed plain EM (see the module notes). Returns one FitResult per group (one when ungrouped) and None
+    """Distributed plain EM (see the module docstring). Returns one FitResult per group (one when ungrouped) and None
     in place of LabelStats (Dawid-Skene is not fitted from them)."""
     check_n_threads(n_threads)  # numpy E-step: accepted for a uniform API, numpy decides its own threads
     max_iter = check_count(max_iter, "max_iter", 0)

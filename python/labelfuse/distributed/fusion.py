@@ -55,7 +55,13 @@ def _predict_block(X: np.ndarray, partitioner: Any) -> np.ndarray:
 
 def assign_partitions(X: Any, partitioner: Any) -> "da.Array":
     """Partition id of every row of the dask array ``X``, computed on the workers by ``partitioner.predict``
-    (the fitted partitioner is one shared graph node, sent to each worker once). Lazy; int64, chunked like X."""
+    (the fitted partitioner is one shared graph node, sent to each worker once). Lazy; int64, chunked like X.
+
+    Example::
+
+        groups = assign_partitions(X, fit_partitions(X, KMeansPartition(8)))
+        model = DaskLabelModel(2).fit(L, groups=groups, n_groups=8)
+    """
     if not isinstance(X, da.Array) or X.ndim != 2:
         raise TypeError("X: expected a 2-D dask array of embeddings")
     X = X.rechunk({1: -1}) if len(X.chunks[1]) > 1 else X
@@ -94,6 +100,11 @@ def extend_votes(L: Any, X: Any, L_train: Any, graph: Any, thresholds: Any, *, c
 
     Returns a lazy (n, m) dask array (L's dtype and chunks); equal to the single-machine extension of the
     concatenated rows. The database must fit in every worker's memory (n_train x (d floats + m votes)).
+
+    Example::
+
+        graph = NeighborGraph().fit(X_train)                  # on the driver
+        L_ext = extend_votes(L, X, L_train, graph, 0.8, cardinality=2)
     """
     from ..embeddings.extend import as_thresholds
     from ..embeddings.graph import NeighborGraph

@@ -53,6 +53,13 @@ def predict_proba(L: Any, fit: Union[FitResult, Sequence[FitResult]], *, groups:
 
     The fitted tables are one shared node of the graph (sent to each worker once, not with every task).
     Returns an (n, k) float64 dask array chunked like L's rows; rows sum to 1.
+
+    Example::
+
+        from labelfuse.models.triplet import fit_triplet
+
+        fit = fit_triplet(label_stats(L, 2), None)
+        P = predict_proba(L, fit).compute()
     """
     L = as_label_array(L)
     fits = [fit] if isinstance(fit, FitResult) else list(fit)

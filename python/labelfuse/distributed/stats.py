@@ -30,7 +30,13 @@ def _sum(*items: Any) -> Any:
 
 def tree_sum(parts: Sequence[Any], split_every: int = SPLIT_EVERY) -> Any:
     """A Delayed sum of Delayed additive objects, as a tree with fan-in ``split_every`` (deterministic order:
-    exact for integer counts, and floats are always added in the same order for a given partitioning)."""
+    exact for integer counts, and floats are always added in the same order for a given partitioning).
+
+    Example::
+
+        parts = [dask.delayed(count)(block) for block in L.to_delayed().ravel()]
+        total = tree_sum(parts, split_every=8).compute()
+    """
     split_every = check_count(split_every, "split_every", 2)
     level = list(parts)
     if not level:
@@ -64,6 +70,11 @@ def label_stats(
         overlap_matrix, n_threads: as for :func:`labelfuse.label_stats` (``n_threads`` per task, on the worker).
         split_every: fan-in of the reduction tree.
         client: compute on this Client (default: the current client, else dask's default scheduler).
+
+    Example::
+
+        stats = label_stats(L, 2)              # L from apply_lfs; == labelfuse.label_stats(L.compute(), 2)
+        stats.lf_coverage()                    # (m,) fraction of rows each LF votes on
     """
     return compute(
         _stats_delayed(L, cardinality, Y=Y, groups=groups, n_groups=n_groups, overlap_matrix=overlap_matrix,
