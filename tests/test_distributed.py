@@ -118,7 +118,7 @@ def test_lfs_and_resources_sent_to_each_worker_once(client, data, tmp_path):
     workers = set(client.run(os.getpid).values())
     # 7 partitions, 2 workers: at most one copy per worker. Sending the LFs inside every task instead gives 8
     # copies here (checked by hand: 7 tasks + the client-side graph).
-    assert 1 <= len(pids) == len(set(pids)) <= len(workers) == 2 and set(pids) <= {str(p) for p in workers}
+    assert 1 <= len(pids) == len(set(pids)) <= len(workers) == 2 and set(pids) <= {str(p) for p in workers}, (pids, workers)
 
 
 def test_lf_that_raises_is_reported_not_hung(client, data):
