@@ -3,7 +3,7 @@
 The bare loop (itertuples, call each function, one np.array at the end) is the floor any applier pays for calling
 Python LFs. Both appliers must produce the same L. Usage (Snorkel is optional)::
 
-    PYTHONPATH=python /root/venvs/peers/bin/python bench/apply_lfs_vs_snorkel.py --rows 50000
+    PYTHONPATH=python $PEERS_PYTHON bench/apply_lfs_vs_snorkel.py --rows 50000
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from labelfuse.datasets import load_dataset
-from labelfuse.labeling.apply import apply_lfs, labeling_function
+from labelfuse.labeling import apply_lfs, labeling_function
 
 ABSTAIN, HAM, SPAM = -1, 0, 1
 

@@ -38,7 +38,7 @@ import distributed
 
 import labelfuse as lf
 from labelfuse import distributed as lfd
-from labelfuse.labeling.apply import apply_lfs, labeling_function
+from labelfuse.labeling import apply_lfs, labeling_function
 from labelfuse.models.registry import FitResult
 from labelfuse.synthetic import make_label_matrix
 

@@ -1,6 +1,6 @@
 """Triplet and covariance label models: fit (statistics included), fit alone, and posteriors, on 2 threads.
 
-Goal of issue 3: at n = 1e6, m = 50, k in {2, 10}, fit with statistics <= 100 ms. Each (n, m, k) is one
+Goal: at n = 1e6, m = 50, k in {2, 10}, fit with statistics <= 100 ms. Each (n, m, k) is one
 pytest-benchmark group so the table lines the contenders up on the same L.
 Run:  PYTHONPATH=python pytest bench/bench_moment_models.py --benchmark-columns=min,median,rounds
 Quick (n = 1e5 only):  ... -m "not slow"

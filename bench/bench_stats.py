@@ -1,6 +1,6 @@
 """Label-matrix statistics: labelfuse vs one read of L, a numpy reference and Snorkel, on the same matrices.
 
-Grid of issue 2: n in {1e4, 1e5, 1e6}, m in {10, 50, 200}, k in {2, 10}. Each configuration is its own
+Grid: n in {1e4, 1e5, 1e6}, m in {10, 50, 200}, k in {2, 10}. Each configuration is its own
 pytest-benchmark group ("stats n.. m.. k.."), so the table lines up every contender on the same L.
 Quick run: PYTHONPATH=python pytest bench/bench_stats.py -m "not slow".
 """
@@ -89,7 +89,7 @@ def test_numpy_reference_overlap_matrix(benchmark, L_for, n, m, k):
     _common.assert_same_counts(ref, label_stats(L, k, overlap_matrix=True))
 
 
-peers = pytest.mark.skipif(not _common.HAVE_SNORKEL, reason="snorkel is not importable (use /root/venvs/peers)")
+peers = pytest.mark.skipif(not _common.HAVE_SNORKEL, reason="snorkel is not importable (run with the peers interpreter, $PEERS_PYTHON)")
 
 
 @pytest.mark.peers

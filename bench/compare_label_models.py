@@ -2,7 +2,7 @@
 
 Run with the peers' interpreter (crowd-kit lives there; the compiled core is for CPython 3.11 like that venv):
 
-    PYTHONPATH=python /root/venvs/peers/bin/python bench/compare_label_models.py --n 1000000 --m 50 --k 2
+    PYTHONPATH=python $PEERS_PYTHON bench/compare_label_models.py --n 1000000 --m 50 --k 2
 
 Prints one table per setting: fit and predict_proba seconds (best of --repeat for labelfuse, one run for the
 peer), EM passes, accuracy and F1 on rows with at least one vote (crowd-kit returns nothing for the others), and
@@ -49,7 +49,7 @@ def run_crowdkit(L, k) -> Optional[Dict]:
         import pandas as pd
         from crowdkit.aggregation import DawidSkene
     except ImportError:
-        print("crowd-kit is not installed here: run this with /root/venvs/peers/bin/python")
+        print("crowd-kit is not installed here: run this with $PEERS_PYTHON")
         return None
     t = time.perf_counter()
     rows, cols = np.nonzero(L != -1)

@@ -1,7 +1,7 @@
 """Triplet and covariance label models beside FlyingSquid (binary) and Snorkel's LabelModel on the same L.
 
 Run with the peers venv (labelfuse from the working tree):
-    PYTHONPATH=python /root/venvs/peers/bin/python bench/compare_moment_models.py [--quick]
+    PYTHONPATH=python $PEERS_PYTHON bench/compare_moment_models.py [--quick]
 Prints a markdown table and writes bench/results/moment_models.{md,json}.
 
 Timings are wall-clock seconds on this machine (2 cores shared with other work: look at the load average printed
@@ -92,18 +92,21 @@ def run_snorkel_majority(L, Y, k):
 
 
 def run_flyingsquid(L, Y, truth):
-    np.product = np.prod  # FlyingSquid calls np.product, removed in numpy 2 (see shared/peers/README.md)
-    from flyingsquid.label_model import LabelModel
+    from labelfuse.bench.peers import peer_patches
 
     n, m = L.shape
     signed = np.where(L < 0, 0, np.where(L == 1, 1, -1)).astype(np.int64)  # FlyingSquid: +1 / -1, 0 = abstain
-    model = LabelModel(m)
-    _, fit_s = timed(model.fit, signed, verbose=False)
     rows = min(n, FLYINGSQUID_PREDICT_ROWS.get(m, 20_000))
-    p1, predict_s = timed(model.predict_proba_marginalized, signed[:rows])
+    with peer_patches():  # FlyingSquid calls np.product (removed in numpy 2); undone when the block ends
+        from flyingsquid.label_model import LabelModel
+
+        model = LabelModel(m)
+        _, fit_s = timed(model.fit, signed, verbose=False)
+        p1, predict_s = timed(model.predict_proba_marginalized, signed[:rows])
+        accuracies = model.estimated_accuracies()
     P = np.stack([1 - p1, p1], axis=1)
     # FlyingSquid reports P(lambda_i = y) over all rows (abstentions count as wrong): condition on voting
-    acc_est = np.asarray(model.estimated_accuracies()).ravel() / np.maximum((L >= 0).mean(axis=0), 1e-12)
+    acc_est = np.asarray(accuracies).ravel() / np.maximum((L >= 0).mean(axis=0), 1e-12)
     return dict(contender="FlyingSquid", fit_rows=n, rows=rows, fit_cold_s=fit_s, fit_s=fit_s, fit_only_s=None,
                 predict_s=predict_s, accuracy=accuracy(P, Y[:rows]),
                 max_lf_accuracy_error=float(np.max(np.abs(acc_est - truth.accuracy))), class_balance=None)

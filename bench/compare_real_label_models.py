@@ -1,7 +1,7 @@
 """Label models on real weak-supervision data: labelfuse's methods beside Snorkel, FlyingSquid and crowd-kit,
 run on the same label matrices in one process.
 
-    PYTHONPATH=python /root/venvs/peers/bin/python bench/compare_real_label_models.py [--data ../shared/data]
+    PYTHONPATH=python $PEERS_PYTHON bench/compare_real_label_models.py [--data ../shared/data]
 
 Protocol: every model is fitted on the unlabeled training votes (chemprot has no train split: valid votes;
 spouse has only a test split: its own votes, transductively) and scored on test gold (tennis: dev gold). Rows

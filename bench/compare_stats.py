@@ -1,10 +1,10 @@
 """Headline comparison of the label-matrix statistics, all contenders in ONE process on the same L.
 
-    PYTHONPATH=python /root/venvs/peers/bin/python bench/compare_stats.py          # with Snorkel
+    PYTHONPATH=python $PEERS_PYTHON bench/compare_stats.py          # with Snorkel
     PYTHONPATH=python python bench/compare_stats.py --n 100000 --repeats 3         # quick, without peers
 
 Prints a Markdown table (min / median seconds, ratios) and writes it to bench/results/stats.md and .json.
-Goals (issue 2): all pairwise statistics at n = 1e6, m = 50 within 10x of one read of L, and >= 50x faster than
+Goals: all pairwise statistics at n = 1e6, m = 50 within 10x of one read of L, and >= 50x faster than
 Snorkel's LFAnalysis.lf_summary.
 """
 from __future__ import annotations

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import _common  # noqa: E402
 
-# The grid of issue 2. n = 1e6 with m = 200 (or k = 10 with m >= 50) takes seconds per call and ~200 MB per
+# The statistics grid. n = 1e6 with m = 200 (or k = 10 with m >= 50) takes seconds per call and ~200 MB per
 # matrix: those are marked `slow` so that `-m "not slow"` gives a quick run.
 NS = (10_000, 100_000, 1_000_000)
 MS = (10, 50, 200)

@@ -20,8 +20,10 @@ import numpy as np
 from labelfuse import load_dataset
 from labelfuse.endmodels import Adapter, SingleTask, minilm_available
 from labelfuse.metrics import accuracy, f1
+from labelfuse.bench.suite import default_data_folder
 
-DATA = Path("/work/shared/data")
+# $LABELFUSE_BENCH_DATA / $LABELFUSE_DATA, else ../shared/data beside the repository
+DATA = default_data_folder() or Path(__file__).resolve().parents[2] / "shared" / "data"
 OUT = Path(__file__).resolve().parent / "results"
 
 

@@ -1,4 +1,4 @@
-"""Label-model speed at n = 1e6, m = 50 (issue 3's goals): fit with statistics, predict_proba, and a refit after one
+"""Label-model speed at n = 1e6, m = 50 (the label-model speed goals): fit with statistics, predict_proba, and a refit after one
 LF's votes change on 5% of the rows, per method, k = 2 and 10, 1 and 2 threads. Prints process CPU time beside
 wall time: on a shared machine wall time is inflated by other load.
 

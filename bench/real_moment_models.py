@@ -3,7 +3,7 @@
 Fit on the train split (chemprot: valid, it has no train), score accuracy on test. Each labelfuse method runs with
 the class balance estimated from moments and with it given (the train split's gold label frequencies, standing in
 for a labeled dev set). Run:
-    PYTHONPATH=python /root/venvs/peers/bin/python bench/real_moment_models.py [data_dir]
+    PYTHONPATH=python $PEERS_PYTHON bench/real_moment_models.py [data_dir]
 Every LF in these sets votes a single class, outside the symmetric-noise model of the triplet fit (see the
 warnings in FitResult.info): the moment estimate of the class balance is then unreliable.
 """
@@ -18,6 +18,7 @@ import numpy as np
 
 from labelfuse import _core, label_stats
 from labelfuse.models.covariance import fit_covariance
+from labelfuse.bench.suite import default_data_folder
 from labelfuse.models.triplet import fit_triplet
 
 SETS = [("wrench_youtube", 2), ("wrench_sms", 2), ("wrench_trec", 6), ("wrench_semeval", 9), ("wrench_chemprot", 10)]
@@ -60,4 +61,4 @@ def main(data: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/work/shared/data"))
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else default_data_folder() or Path("../shared/data"))

@@ -1,8 +1,8 @@
 """The benchmark suite (``labelfuse bench``): methods x data sets x peers, and the scaling grid.
 
-    PYTHONPATH=python /root/venvs/peers/bin/python bench/run_suite.py            # with the peers
+    PYTHONPATH=python $PEERS_PYTHON bench/run_suite.py            # with the peers
     PYTHONPATH=python python bench/run_suite.py --no-peers --no-data            # bundled youtube only
-    PYTHONPATH=python /root/venvs/peers/bin/python bench/run_suite.py --scaling-only [--full]
+    PYTHONPATH=python $PEERS_PYTHON bench/run_suite.py --scaling-only [--full]
 
 The suite lives in python/labelfuse/benchmark.py (so the installed ``labelfuse bench`` works without this
 folder); this wrapper only changes the default output prefix to bench/results/suite.

@@ -91,3 +91,51 @@ def test_scaling_records_where_a_contender_stopped():
     assert first["status"] == "timeout" and first["stopped_at"].startswith("statistics (timeout")
     assert bigger["status"] == "skipped"  # not retried on a larger configuration
     assert "stopped at" in bench_scaling.to_markdown(res)
+
+
+# -- peer patches: applied only while a peer runs ---------------------------------------------------------------------
+def test_peer_patches_are_undone_on_exit():
+    from labelfuse.bench.peers import peer_patches
+
+    before = hasattr(np, "product")
+    with peer_patches():
+        assert np.product is np.prod or before
+        with peer_patches():  # nested: the inner block leaves the outer one's patch in place
+            pass
+        assert hasattr(np, "product")
+    assert hasattr(np, "product") == before
+    with pytest.raises(KeyError):
+        with peer_patches():
+            raise KeyError("a peer that fails still leaves numpy as it was")
+    assert hasattr(np, "product") == before
+
+
+def test_flyingsquid_wrapper_leaves_numpy_as_it_was(monkeypatch):
+    """A stand-in FlyingSquid that needs np.product at import, fit and predict time, like the real one."""
+    import sys
+    import types
+
+    from labelfuse.bench.peers import flyingsquid
+
+    class LabelModel:
+        def __init__(self, m):
+            self.m = m
+
+        def fit(self, votes):
+            self.rate = float(np.product([0.5]))  # AttributeError on numpy 2 without the patch
+
+        def predict_proba_marginalized(self, votes):
+            return np.full(len(votes), np.product([self.rate]))
+
+    package = types.ModuleType("flyingsquid")
+    module = types.ModuleType("flyingsquid.label_model")
+    module.LabelModel = LabelModel
+    package.label_model = module
+    monkeypatch.setitem(sys.modules, "flyingsquid", package)
+    monkeypatch.setitem(sys.modules, "flyingsquid.label_model", module)
+    before = hasattr(np, "product")
+    L = np.array([[0, 1, -1], [1, 1, 0]], dtype=np.int8)
+    predict = flyingsquid(L, 2)
+    assert hasattr(np, "product") == before
+    np.testing.assert_allclose(predict(L), [[0.5, 0.5], [0.5, 0.5]])
+    assert hasattr(np, "product") == before

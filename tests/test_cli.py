@@ -1,13 +1,10 @@
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from labelfuse import LFAnalysis, load_dataset
 from labelfuse.cli import main
-
-SHARED = Path("/work/shared/data")
 
 
 def run(capsys, *argv):
@@ -109,9 +106,8 @@ def test_version(capsys):
     assert info.value.code == 0 and capsys.readouterr().out.startswith("labelfuse ")
 
 
-@pytest.mark.skipif(not (SHARED / "wrench_chemprot").is_dir(), reason="shared WRENCH copies not present")
-def test_analyze_shared_chemprot(capsys):
-    code, out, _ = run(capsys, "analyze", str(SHARED / "wrench_chemprot"), "--gold")
+def test_analyze_shared_chemprot(capsys, shared_data):
+    code, out, _ = run(capsys, "analyze", str(shared_data("wrench_chemprot")), "--gold")
     assert code == 0 and out.startswith("wrench_chemprot / valid: 1607 examples, 26 LFs, 10 classes")
 
 

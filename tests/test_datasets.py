@@ -7,9 +7,8 @@ import pytest
 
 import labelfuse
 from labelfuse.datasets import Dataset, Split, load_dataset
-from labelfuse.labeling.apply import ABSTAIN, apply_lfs, labeling_function
+from labelfuse.labeling import ABSTAIN, apply_lfs, labeling_function
 
-SHARED = Path("/work/shared/data")
 
 
 # -- the bundled data set --------------------------------------------------------------------------------------------
@@ -245,7 +244,7 @@ def test_embeddings_with_wrong_rows(tmp_path):
     assert load_dataset(folder, embeddings=False).test.embeddings is None
 
 
-# -- the shared WRENCH copies (present on the development machine) ---------------------------------------------------
+# -- the shared WRENCH copies ($LABELFUSE_DATA or ../shared/data; skipped when absent) -------------------------------
 SHARED_SIZES = {
     "wrench_youtube": ({"train": 1686, "valid": 120, "test": 250}, 10, 2),
     "wrench_sms": ({"train": 4571, "valid": 500, "test": 500}, 73, 2),
@@ -255,11 +254,10 @@ SHARED_SIZES = {
 }
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared WRENCH copies not present")
 @pytest.mark.parametrize("name", sorted(SHARED_SIZES))
-def test_shared_wrench_sets_load(name):
+def test_shared_wrench_sets_load(name, shared_data):
     sizes, m, k = SHARED_SIZES[name]
-    ds = load_dataset(SHARED / name)
+    ds = load_dataset(shared_data(name))
     assert {s: len(v) for s, v in ds.splits.items()} == sizes
     assert ds.n_lfs == m and ds.cardinality == k
     for split in ds.splits.values():
@@ -267,10 +265,9 @@ def test_shared_wrench_sets_load(name):
         assert (np.diff(split.ids) > 0).all()
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared WRENCH copies not present")
-def test_shared_shuffled_file_order_embeddings_follow_ascending_ids():
+def test_shared_shuffled_file_order_embeddings_follow_ascending_ids(shared_data):
     """chemprot's files are shuffled; rows sharing a text must share an embedding in our (ascending id) order."""
-    test = load_dataset(SHARED / "wrench_chemprot", splits=["test"]).test
+    test = load_dataset(shared_data("wrench_chemprot"), splits=["test"]).test
     first = {}
     pairs = 0
     for i, t in enumerate(test.texts):

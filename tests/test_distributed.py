@@ -1,4 +1,4 @@
-"""labelfuse.distributed.core on a real LocalCluster (2 spawn-started worker processes, 1 thread each, loopback).
+"""labelfuse.distributed on a real LocalCluster (2 spawn-started worker processes, 1 thread each, loopback).
 
 Every distributed result is compared with the single-machine path on the same data: counts exactly, floats to
 1e-12, for 1, 3 and 7 partitions.
@@ -19,7 +19,7 @@ cloudpickle = pytest.importorskip("cloudpickle")
 
 import labelfuse as lf  # noqa: E402
 from labelfuse import distributed as lfd  # noqa: E402
-from labelfuse.labeling.apply import LFApplier, LFFailureWarning, labeling_function  # noqa: E402
+from labelfuse.labeling import LFApplier, LFFailureWarning, labeling_function  # noqa: E402
 from labelfuse._validation import NotFittedError  # noqa: E402
 from labelfuse.models.registry import FitResult  # noqa: E402
 from labelfuse.synthetic import bayes_posterior, make_label_matrix  # noqa: E402
@@ -118,7 +118,7 @@ def test_lfs_and_resources_sent_to_each_worker_once(client, data, tmp_path):
     workers = set(client.run(os.getpid).values())
     # 7 partitions, 2 workers: at most one copy per worker. Sending the LFs inside every task instead gives 8
     # copies here (checked by hand: 7 tasks + the client-side graph).
-    assert 1 <= len(pids) == len(set(pids)) <= len(workers) == 2 and set(pids) <= {str(p) for p in workers}
+    assert 1 <= len(pids) == len(set(pids)) <= len(workers) == 2 and set(pids) <= {str(p) for p in workers}, (pids, workers)
 
 
 def test_lf_that_raises_is_reported_not_hung(client, data):
@@ -293,11 +293,24 @@ def test_partitions_fitted_on_sample_and_assigned_on_workers(client):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(900, 4))
     Xd = da.from_array(X, chunks=200)
-    part = lfd.fit_partitions(Xd, NearestCentre(3), sample_size=50, seed=4, client=client)
+    part = lfd.fit_partitions(Xd, NearestCentre(3), sample_size=50, random_state=4, client=client)
     take = np.sort(np.random.default_rng(4).choice(900, size=50, replace=False))
     np.testing.assert_array_equal(part.centers_, X[take][:3])
     ids = lfd.assign_partitions(Xd, part)
     np.testing.assert_array_equal(client.compute(ids).result(timeout=TIMEOUT), part.predict(X))
+
+
+def test_fit_partitions_seed_is_a_deprecated_alias(client):
+    X = np.random.default_rng(1).normal(size=(300, 4))
+    Xd = da.from_array(X, chunks=100)
+    with pytest.warns(FutureWarning, match="'seed' is deprecated"):
+        old = lfd.fit_partitions(Xd, NearestCentre(3), sample_size=50, seed=4, client=client)
+    new = lfd.fit_partitions(Xd, NearestCentre(3), sample_size=50, random_state=4, client=client)
+    np.testing.assert_array_equal(old.centers_, new.centers_)
+    with pytest.raises(ValueError, match="random_state"):
+        lfd.fit_partitions(Xd, NearestCentre(3), random_state=-1, client=client)
+    with pytest.raises(TypeError, match="sample_size: expected an int"):
+        lfd.fit_partitions(Xd, NearestCentre(3), sample_size=True, client=client)
 
 
 # -- label model ---------------------------------------------------------------------------------------------------------
@@ -347,6 +360,33 @@ def test_label_model_params_and_errors(data):
         model.predict_proba(da.zeros((3, M), dtype=np.int8, chunks=3))
     with pytest.raises(ValueError, match="method: expected one of"):
         lfd.DaskLabelModel(K, method="nope").fit(da.zeros((3, M), dtype=np.int8, chunks=3))
+    L = da.zeros((3, M), dtype=np.int8, chunks=3)
+    with pytest.raises(TypeError, match="cardinality: expected an int"):
+        lfd.DaskLabelModel(2.0).fit(L)
+    with pytest.raises(ValueError, match="split_every"):
+        lfd.DaskLabelModel(K, split_every=1).fit(L)
+    with pytest.raises(TypeError, match="method_options"):
+        lfd.DaskLabelModel(K, method_options=[1]).fit(L)
+    from labelfuse._base import Estimator
+
+    assert isinstance(model, Estimator)
+
+
+def test_label_model_saves_and_loads(client, data, tmp_path):
+    syn, frame = data
+    local_fit("triplet", None)  # skip when the triplet fit is not in this build
+    L = applied(client, frame, 3)
+    groups = (np.arange(N) % 2).astype(np.int64)
+    for kwargs in ({}, {"groups": groups, "n_groups": 2}):
+        model = lfd.DaskLabelModel(K, method="triplet").fit(L, client=client, **kwargs)
+        path = model.save(tmp_path / "model.safetensors")
+        back = lfd.DaskLabelModel.load(path)
+        assert back.get_params() == model.get_params() and back.n_groups_ == model.n_groups_
+        np.testing.assert_array_equal(back.cpt_, model.cpt_)
+        np.testing.assert_array_equal(back.class_balance_, model.class_balance_)
+        got = client.compute(back.predict_proba(L, groups=kwargs.get("groups"))).result(timeout=TIMEOUT)
+        want = client.compute(model.predict_proba(L, groups=kwargs.get("groups"))).result(timeout=TIMEOUT)
+        np.testing.assert_array_equal(got, want)
 
 
 # -- Dawid-Skene (distributed EM) ----------------------------------------------------------------------------------------
@@ -451,8 +491,8 @@ def test_liger_partitions_end_to_end(client, data):
     try:
         from labelfuse.embeddings import KMeansPartition
 
-        partitioner = KMeansPartition(3, seed=0)
-    except ImportError:  # the fusion work has not landed in this build: a stand-in with fit/predict
+        partitioner = KMeansPartition(3)
+    except ImportError:  # the embeddings extra (faiss) is not installed: a stand-in with fit/predict
         partitioner = NearestCentre(3)
     L = applied(client, frame, 3)
     Xd = da.from_array(X, chunks=250)  # not aligned with L's blocks: groups are rechunked to L's rows

@@ -1,4 +1,4 @@
-"""labelfuse works without dask; labelfuse.distributed.core says what to install."""
+"""labelfuse works without dask; labelfuse.distributed says what to install."""
 import subprocess
 import sys
 
@@ -8,11 +8,11 @@ sys.modules["dask"] = None          # as if dask were not installed
 sys.modules["distributed"] = None
 import labelfuse
 try:
-    labelfuse.distributed.core
+    labelfuse.distributed
 except ImportError as exc:
     assert "labelfuse[dask]" in str(exc), exc
 else:
-    raise AssertionError("labelfuse.distributed.core imported without dask")
+    raise AssertionError("labelfuse.distributed imported without dask")
 print("ok")
 """
 

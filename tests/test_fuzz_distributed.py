@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the Dask entry points (labelfuse.distributed.core) on dask's synchronous scheduler: for any
+"""Property-based fuzzing of the Dask entry points (labelfuse.distributed) on dask's synchronous scheduler: for any
 label matrix and any partitioning, the statistics equal labelfuse.label_stats exactly and the posteriors equal the
 single-machine kernel, or the call raises a ValueError/TypeError naming a wrong argument; an error about a vote
 names a real offending entry by its global row. The cluster itself is tested in test_distributed.py."""
@@ -158,7 +158,7 @@ def test_distributed_predict_proba_equals_local(case, data):
 
 
 def test_a_bad_vote_is_named_by_its_row_in_the_whole_matrix():
-    """Was named by its row inside its block: row 0 of the third block of 2 rows is row 4 of L."""
+    """The error names the row in L, not in its block: row 0 of the third block of 2 rows is row 4 of L."""
     V = np.zeros((6, 2), dtype=np.int8)
     V[4, 1] = 5
     L = da.from_array(V, chunks=((2, 2, 2), 2))
@@ -170,7 +170,7 @@ def test_a_bad_vote_is_named_by_its_row_in_the_whole_matrix():
 
 
 def test_an_unfitted_dask_label_model_raises_not_fitted():
-    """Was a RuntimeError, unlike every other estimator."""
+    """An unfitted DaskLabelModel raises NotFittedError, as every estimator does."""
     from labelfuse._validation import NotFittedError
 
     L = da.from_array(np.zeros((4, 2), dtype=np.int8), chunks=2)

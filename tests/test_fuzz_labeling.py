@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labelfuse.labeling.apply import LFApplier, LFApplyError, labeling_function
+from labelfuse.labeling.apply import LFApplier, LFApplyError
+from labelfuse.labeling.lf import labeling_function
 
 GOOD = [-1, 0, 1, 2, None, np.int8(1), np.int64(0), np.uint8(2)]
 BAD = [True, 1.0, "1", -2, 2**31, 2**40, 2**63, -(2**63) - 1, np.float32(1), [1], "boom"]  # "boom": raises
@@ -71,6 +72,6 @@ def test_apply_lfs(data):
 
 @pytest.mark.parametrize("value", [2**31, 2**40, 2**63])
 def test_a_class_id_too_large_for_the_matrix_is_refused(value):
-    """Was accepted without a cardinality: 2**40 wrapped to 0 in the int32 matrix; 2**63 raised OverflowError."""
+    """Refused even without a cardinality: 2**40 would wrap to 0 in an int32 matrix, 2**63 overflow numpy."""
     with pytest.raises(ValueError, match=r"'big' returned \d+ on row 0; expected a class id in 0..2147483647"):
         LFApplier([labeling_function(name="big")(lambda x: value)], progress=False).apply([0])

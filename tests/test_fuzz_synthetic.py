@@ -68,7 +68,8 @@ def test_make_label_matrix(args, seed):
 
 
 def test_what_the_fuzzing_found():
-    """Each was numpy's own error (not naming the argument) or a silent draw from a meaningless model."""
+    """Each is refused with an error naming the argument (rather than numpy's own error, or a silent draw from a
+    meaningless model)."""
     import pytest
 
     cases = [((-1, 3, 2), {}, "n"), ((10, 3, 2**40), {}, "cardinality"),

@@ -4,9 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelfuse.labeling.apply import (
-    ABSTAIN, LabelingFunction, LFApplier, LFApplyError, LFFailures, LFFailureWarning, apply_lfs, labeling_function,
-)
+from labelfuse.labeling.apply import LFApplier, LFApplyError, LFFailures, LFFailureWarning, apply_lfs
+from labelfuse.labeling.lf import ABSTAIN, LabelingFunction, labeling_function
 
 HAM, SPAM = 0, 1
 

@@ -1,7 +1,6 @@
 """One test per defect the fuzzers (tests/test_fuzz_stats.py, test_fuzz_fusion.py, test_fuzz_endmodels.py) and the
-sanitizer run found, so that each stays fixed even if the random search stops drawing its input. The statistics
-fixes are in /work/wt/reliability-fixes.diff; the embedding / end-model fixes are one commit each on branch
-fuzz-fusion (docs/reliability.md lists them)."""
+sanitizer run found, so that each stays fixed even if the random search stops drawing its input. docs/reliability.md
+lists every defect, what it did and how it was fixed."""
 from __future__ import annotations
 
 import subprocess

@@ -16,6 +16,7 @@ from ._validation import (
     check_stats_memory,
     as_label_matrix,
     as_labels,
+    check_count,
     check_n_threads,
     infer_cardinality,
 )
@@ -277,8 +278,9 @@ class LabelStats:
         n, m = L.shape
         if m != self.n_lfs:
             raise ValueError(f"L: expected {self.n_lfs} columns (as in these statistics), got {m}")
-        if isinstance(column, bool) or not isinstance(column, (int, np.integer)) or not 0 <= column < m:
-            raise ValueError(f"column: expected an int in 0..{m - 1}, got {column!r}")
+        column = check_count(column, "column")
+        if column >= m:
+            raise ValueError(f"column: expected an int in 0..{m - 1}, got {column}")
         old = np.asarray(old_column)
         if old.ndim != 1 or old.shape[0] != n:
             raise ValueError(f"old_column: expected a 1-D array of length {n}, got shape {old.shape}")

@@ -1,24 +1,28 @@
 """Peer label models (Snorkel, FlyingSquid, crowd-kit) behind one interface, for the benchmarks only.
 
 Every peer is wrapped as ``fit(L_train, k, Y_dev=None) -> predict_proba(L) function`` on our label-matrix
-convention (-1 abstain, classes 0..k-1). The patches some peers need on current numpy are applied here, in the
-benchmark harness, never in the library, and listed in :data:`PATCHES` (the suite prints them). Peers that are not
-importable are simply absent from :func:`available_peers`.
+convention (-1 abstain, classes 0..k-1). The patches some peers need on current numpy are listed in
+:data:`PATCHES` (the suite prints them) and applied only while a peer runs, by :func:`peer_patches`: every wrapper
+(and every predict function it returns) enters it around the peer's own code, and leaving it restores numpy as it
+was, so running a peer never changes the caller's numpy. Peers that are not importable are simply absent from
+:func:`available_peers`.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 import numpy as np
 
-__all__ = ["PATCHES", "PEER_COUNTERPART", "available_peers", "peer_versions", "warm_up"]
+__all__ = ["PATCHES", "PEER_COUNTERPART", "available_peers", "peer_patches", "peer_versions", "warm_up"]
 
 Predict = Callable[[np.ndarray], np.ndarray]
 PeerFit = Callable[[np.ndarray, int, Optional[np.ndarray]], Predict]
 
 PATCHES = [
-    "FlyingSquid: np.product = np.prod (np.product was removed in numpy 2); votes mapped to {-1, 0 = abstain, +1}",
+    "FlyingSquid: np.product = np.prod while it runs (np.product was removed in numpy 2); votes mapped to "
+    "{-1, 0 = abstain, +1}",
     "Snorkel LabelModel: fit(..., seed=123, progress_bar=False, n_epochs=500) (its default seed is drawn at import)",
     "crowd-kit DawidSkene: fitted on a long (task, worker, label) table; predict_proba on other rows applies its "
     "fitted confusion matrices and priors with the Dawid-Skene posterior (crowd-kit itself is transductive)",
@@ -31,6 +35,32 @@ PEER_COUNTERPART = {
     "FlyingSquid": "triplet",
     "crowd-kit DawidSkene": "Dawid-Skene",
 }
+
+
+_NUMPY_ALIASES = {"product": "prod"}  # names removed in numpy 2 that peers still call -> their replacement
+
+
+@contextlib.contextmanager
+def peer_patches() -> Iterator[None]:
+    """Apply the numpy patches of :data:`PATCHES` for the duration of a ``with`` block, then undo them.
+
+    Only names numpy lacks are added (``np.product`` on numpy 2), and exactly those are removed on exit, so nested
+    blocks and a numpy that still has the name are left as they were. Example::
+
+        with peer_patches():
+            model.fit(votes)          # FlyingSquid calls np.product inside
+        hasattr(np, "product")        # as before the block
+    """
+    added = []
+    for name, target in _NUMPY_ALIASES.items():
+        if not hasattr(np, name):
+            setattr(np, name, getattr(np, target))
+            added.append(name)
+    try:
+        yield
+    finally:
+        for name in added:
+            np.__dict__.pop(name, None)
 
 
 def _has(module: str) -> bool:
@@ -66,18 +96,18 @@ def snorkel_label_model(L: np.ndarray, k: int, Y_dev: Optional[np.ndarray] = Non
 def flyingsquid(L: np.ndarray, k: int, Y_dev: Optional[np.ndarray] = None) -> Predict:
     if k != 2:
         raise ValueError("FlyingSquid is binary only")
-    if not hasattr(np, "product"):
-        np.product = np.prod  # harness patch: FlyingSquid calls np.product (removed in numpy 2)
-    from flyingsquid.label_model import LabelModel
-
     def pm(a: np.ndarray) -> np.ndarray:
         return np.select([a == -1, a == 0, a == 1], [0, -1, 1])
 
-    model = LabelModel(L.shape[1])
-    model.fit(pm(L))  # its class-balance argument is not used here: Y_dev is ignored for FlyingSquid
+    with peer_patches():  # FlyingSquid calls np.product (removed in numpy 2), at import, fit and predict time
+        from flyingsquid.label_model import LabelModel
+
+        model = LabelModel(L.shape[1])
+        model.fit(pm(L))  # its class-balance argument is not used here: Y_dev is ignored for FlyingSquid
 
     def predict(L_eval: np.ndarray) -> np.ndarray:
-        p1 = np.asarray(model.predict_proba_marginalized(pm(L_eval)), dtype=np.float64)
+        with peer_patches():
+            p1 = np.asarray(model.predict_proba_marginalized(pm(L_eval)), dtype=np.float64)
         return np.stack([1 - p1, p1], axis=1)
 
     return predict

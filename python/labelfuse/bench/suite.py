@@ -6,7 +6,7 @@ methods), choose hyperparameters on the valid split only (the candidates are lis
 Adapter) run with several seeds and report mean ± std. Sets without a train, valid or test split are skipped and
 listed. Run with ``labelfuse bench`` or ``python bench/run_suite.py``; the peers need the peers venv::
 
-    PYTHONPATH=python /root/venvs/peers/bin/python bench/run_suite.py
+    PYTHONPATH=python $PEERS_PYTHON bench/run_suite.py
 """
 from __future__ import annotations
 
@@ -61,10 +61,12 @@ class SuiteResult:
 
 # -- data sets -------------------------------------------------------------------------------------------------------
 def default_data_folder() -> Optional[Path]:
-    """``$LABELFUSE_BENCH_DATA``, else the nearest shared/data beside the current folder or the source tree
-    (../shared/data for a checkout, ../../shared/data for a worktree under it), if present."""
+    """The folder of WRENCH-style data sets, if one is here: ``$LABELFUSE_BENCH_DATA``, else the first folder of
+    ``$LABELFUSE_DATA`` (os.pathsep-separated, as :func:`labelfuse.load_dataset` reads it) that exists, else the
+    nearest shared/data beside the current folder or the source tree (``../shared/data`` from a checkout)."""
     env = os.environ.get("LABELFUSE_BENCH_DATA")
     candidates = [Path(env)] if env else []
+    candidates += [Path(p) for p in os.environ.get("LABELFUSE_DATA", "").split(os.pathsep) if p]
     for start in (Path.cwd(), Path(__file__).resolve().parent):
         candidates += [p / "shared" / "data" for p in start.parents]
     return next((c for c in candidates if c.is_dir()), None)

@@ -32,12 +32,18 @@ Processes: workers must be started with ``spawn`` (Dask's default, config key
 ``distributed.worker.multiprocessing-method``): OpenMP (libgomp) is not fork-safe, and a forked worker of a
 parent that already ran the core can deadlock. :func:`local_cluster` checks this.
 
-This module needs the ``dask`` extra (``pip install 'labelfuse[dask]'``); ``import labelfuse`` does not.
+The workflow, one module each: :mod:`.apply` (labeling functions on the workers), :mod:`.stats` (statistics in a
+tree reduction), :mod:`.models` (label models and posteriors; :mod:`.em` holds the distributed Dawid-Skene EM),
+:mod:`.fusion` (partitions and extension); :mod:`._dask` holds the Dask plumbing they share.
+
+This package needs the ``dask`` extra (``pip install 'labelfuse[dask]'``); ``import labelfuse`` does not.
 """
 from __future__ import annotations
 
-from .core import (DaskLabelModel, DaskLFApplier, DistributedLFError, apply_lfs, assign_partitions, extend_votes,
-                   fit_partitions, label_stats, local_cluster, predict_proba, tree_sum)
+from .apply import DaskLFApplier, DistributedLFError, apply_lfs, local_cluster
+from .fusion import assign_partitions, extend_votes, fit_partitions
+from .models import DaskLabelModel, predict_proba
+from .stats import label_stats, tree_sum
 
 __all__ = ["DaskLFApplier", "DaskLabelModel", "DistributedLFError", "apply_lfs", "assign_partitions", "extend_votes",
            "fit_partitions", "label_stats", "local_cluster", "predict_proba", "tree_sum"]

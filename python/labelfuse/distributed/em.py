@@ -23,10 +23,11 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
-import dask
-
-from .._validation import check_n_threads
+from .._validation import check_count, check_n_threads, check_number
 from ..models.registry import FitResult
+from ._dask import (SPLIT_EVERY, aligned, as_label_array, block_offsets, check_groups_args, compute, dask,
+                    in_matrix_rows, row_blocks)
+from .stats import tree_sum
 
 _FLOOR = 1e-300  # as the native EM: log(max(theta, 1e-300))
 
@@ -131,39 +132,33 @@ def fit_dawid_skene_dask(
     tol: float = 1e-8,
     smoothing: float = 0.01,
     n_threads: Optional[int] = None,
-    split_every: int = 8,
+    split_every: int = SPLIT_EVERY,
     client: Any = None,
 ) -> Tuple[List[FitResult], None]:
-    """Distributed plain EM (see the module notes). Returns one FitResult per group (one when ungrouped) and None
+    """Distributed plain EM (see the module docstring). Returns one FitResult per group (one when ungrouped) and None
     in place of LabelStats (Dawid-Skene is not fitted from them)."""
-    from .core import (_aligned, _as_label_array, _block_offsets, _check_groups_args, _compute,
-                              _in_matrix_rows, _row_blocks, tree_sum)
-
     check_n_threads(n_threads)  # numpy E-step: accepted for a uniform API, numpy decides its own threads
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
-        raise ValueError(f"max_iter: expected a non-negative int, got {max_iter!r}")
-    for name, value in (("tol", tol), ("smoothing", smoothing)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not (
-                np.isfinite(value) and value >= 0):
-            raise ValueError(f"{name}: expected a non-negative number, got {value!r}")
-    L = _as_label_array(L)
+    max_iter = check_count(max_iter, "max_iter", 0)
+    tol = check_number(tol, "tol", 0.0, np.inf, high_open=True)
+    smoothing = check_number(smoothing, "smoothing", 0.0, np.inf, high_open=True)
+    L = as_label_array(L)
     k = int(cardinality)
-    G = _check_groups_args(groups, n_groups) or 1
+    G = check_groups_args(groups, n_groups) or 1
     fixed = None
     if class_balance is not None:
         fixed = np.asarray(class_balance, dtype=np.float64)
         if fixed.shape != (k,) or np.any(fixed <= 0) or not np.isclose(fixed.sum(), 1.0):
             raise ValueError(f"class_balance: expected {k} positive probabilities summing to 1")
-    gd = _aligned(groups, L, "groups")
+    gd = aligned(groups, L, "groups")
     blocks = list(L.to_delayed().ravel())
-    group_blocks = _row_blocks(gd, len(blocks))
-    offsets = _block_offsets(L)
+    group_blocks = row_blocks(gd, len(blocks))
+    offsets = block_offsets(L)
 
     def e_step(tables: Optional[Tuple[np.ndarray, np.ndarray]]) -> EMCounts:
         shared = dask.delayed(tables, pure=True)  # one node: sent to each worker once per iteration
-        parts = [dask.delayed(_in_matrix_rows, pure=True)(at, em_block, b, gb, G, k, shared)
+        parts = [dask.delayed(in_matrix_rows, pure=True)(at, em_block, b, gb, G, k, shared)
                  for at, b, gb in zip(offsets, blocks, group_blocks)]
-        return _compute(tree_sum(parts, split_every), client)
+        return compute(tree_sum(parts, split_every), client)
 
     first = e_step(None)
     cpt, prior = m_step(first, smoothing, fixed, majority=True)

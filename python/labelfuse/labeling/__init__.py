@@ -1,4 +1,5 @@
-"""Labeling: labeling functions and their appliers (the label matrix L), LF analysis, slicing functions.
+"""Labeling: labeling functions (:mod:`.lf`), the appliers that build the label matrix L from them (:mod:`.apply`),
+LF analysis, slicing functions.
 
 Example::
 
@@ -14,8 +15,8 @@ Example::
 from __future__ import annotations
 
 from .analysis import LFAnalysis
-from .apply import (ABSTAIN, LFApplier, LFApplyError, LFFailure, LFFailures, LFFailureWarning, LabelingFunction,
-                    apply_lfs, labeling_function)
+from .apply import LFApplier, LFApplyError, LFFailure, LFFailures, LFFailureWarning, apply_lfs
+from .lf import ABSTAIN, LabelingFunction, labeling_function
 from .slicing import SlicingFunction, apply_slicing_functions, slicing_function
 
 __all__ = ["ABSTAIN", "LFAnalysis", "LFApplier", "LFApplyError", "LFFailure", "LFFailureWarning", "LFFailures",
