@@ -190,7 +190,16 @@ def check_stats_memory(n_groups: int, m: int, k: int, *, overlap: bool, gold: bo
         why = f"{k} classes" + (" (inferred from the largest label in L / Y: pass cardinality)" if inferred else "")
     else:
         name, why = "L", f"{m} labeling functions"
-    raise ValueError(f"{name}: {why} would need {need / 2**30:.1f} GiB of counts (limit "
+    check_memory(need, name, f"{why} of counts")
+
+
+def check_memory(n_bytes: int, name: str, why: str) -> None:
+    """The one memory cap: raise ValueError naming ``name`` when an allocation of ``n_bytes`` (counts, tables,
+    the overlap matrix) would exceed :data:`MAX_COUNT_BYTES`. ``why`` says what would need the memory, e.g.
+    "3 parts x (40 LFs x 300 classes)^2 overlap counts"."""
+    if n_bytes <= MAX_COUNT_BYTES:
+        return
+    raise ValueError(f"{name}: {why} would need {n_bytes / 2**30:.1f} GiB (limit "
                      f"{MAX_COUNT_BYTES / 2**30:.0f} GiB)")
 
 
@@ -199,11 +208,8 @@ def check_model_memory(n_bytes: int, cardinality: int, *, inferred: bool, what: 
     MAX_COUNT_BYTES: a wrong cardinality, or one inferred from a stray huge label (an LF returning an id instead
     of a class), must be refused before numpy or the core try to allocate it (MemoryError, or worse, a size that
     overflows on the way to C++)."""
-    if n_bytes <= MAX_COUNT_BYTES:
-        return
-    why = " (inferred from the largest label in L: pass cardinality)" if inferred else ""
-    raise ValueError(f"cardinality: {cardinality} classes{why} would need {n_bytes / 2**30:.1f} GiB for {what} "
-                     f"(limit {MAX_COUNT_BYTES / 2**30:.0f} GiB)")
+    hint = " (inferred from the largest label in L: pass cardinality)" if inferred else ""
+    check_memory(n_bytes, "cardinality", f"{cardinality} classes{hint} for {what}")
 
 
 def check_count(value: Any, name: str, minimum: int = 0) -> int:
@@ -226,3 +232,44 @@ def check_number(value: Any, name: str, low: float = -np.inf, high: float = np.i
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
         raise ValueError(f"{name}: expected a number in {interval}, got {value!r}")
     return v
+
+
+def label_dtype(cardinality: int) -> np.dtype:
+    """The narrowest signed integer dtype holding every vote -1..cardinality-1: int8 for up to 127 classes, int16
+    up to 32767, else int32 (label matrices kept by estimators use it: n*m bytes for the usual k).
+
+    Example: ``label_dtype(2) == np.int8``, ``label_dtype(1000) == np.int16``."""
+    k = check_cardinality(cardinality)
+    return np.dtype(np.int8 if k <= 127 else np.int16 if k <= 32767 else np.int32)
+
+
+def check_class_balance(value: Any, cardinality: int, name: str = "class_balance", *, positive: bool = False,
+                        allow_none: bool = False, allow_uniform: bool = True) -> Optional[np.ndarray]:
+    """A class balance over ``cardinality`` classes as a contiguous float64 copy renormalised to sum to 1:
+    ``cardinality`` finite non-negative probabilities summing to 1 (to within 1e-6), or "uniform"
+    (``allow_uniform``), or None (``allow_none``: returned as None).
+
+    ``positive``: every class needs a probability above 0 (label models and the moment fits: a class with prior 0
+    could never be predicted, and the fits divide by it). A value that is not numbers is a TypeError, numbers of
+    the wrong shape or values a ValueError; both name ``name``.
+
+    Example: ``check_class_balance([0.25, 0.75], 2)`` -> ``array([0.25, 0.75])``."""
+    expected = " or ".join(["None"] * allow_none + ["'uniform'"] * allow_uniform + [f"{cardinality} probabilities"])
+    if value is None and allow_none:
+        return None
+    if isinstance(value, str):
+        if value != "uniform" or not allow_uniform:
+            raise ValueError(f"{name}: expected {expected}, got {value!r}")
+        return np.full(cardinality, 1.0 / cardinality)
+    try:
+        arr = np.array(value, dtype=np.float64, copy=True)
+    except (TypeError, ValueError):  # strings, None entries, ragged lists
+        raise TypeError(f"{name}: expected {expected}, got {type(value).__name__} {value!r:.80}") from None
+    if arr.shape != (cardinality,):
+        raise ValueError(f"{name}: expected {cardinality} class probabilities, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or abs(arr.sum() - 1.0) > 1e-6:
+        raise ValueError(f"{name}: expected non-negative probabilities summing to 1, got {arr.tolist()}")
+    if positive and np.any(arr == 0):
+        raise ValueError(f"{name}: class {int(np.flatnonzero(arr == 0)[0])} has probability 0, so the model could "
+                         "never predict it; give every class a positive probability (or leave the class out)")
+    return np.ascontiguousarray(arr / arr.sum())
