@@ -255,8 +255,10 @@ def check_class_balance(value: Any, cardinality: int, name: str = "class_balance
 
     Example: ``check_class_balance([0.25, 0.75], 2)`` -> ``array([0.25, 0.75])``."""
     expected = " or ".join(["None"] * allow_none + ["'uniform'"] * allow_uniform + [f"{cardinality} probabilities"])
-    if value is None and allow_none:
-        return None
+    if value is None:
+        if allow_none:
+            return None
+        raise TypeError(f"{name}: expected {expected}, got None")
     if isinstance(value, str):
         if value != "uniform" or not allow_uniform:
             raise ValueError(f"{name}: expected {expected}, got {value!r}")
