@@ -8,6 +8,11 @@ import numpy as np
 _SIGNED = (np.int8, np.int16, np.int32, np.int64)
 
 
+def _is_int(value: Any) -> bool:
+    """An int, Python or numpy, and not a bool (True is an int to Python, never a count to us)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 class NotFittedError(ValueError, AttributeError):
     """Raised when an estimator is used before ``fit`` (a ValueError and an AttributeError, as in scikit-learn).
 
@@ -92,7 +97,8 @@ def infer_cardinality(L: np.ndarray, cardinality: Optional[int], Y: Any = None, 
 
 
 def check_cardinality(cardinality: Any, name: str = "cardinality") -> int:
-    if isinstance(cardinality, (bool, np.bool_)) or not isinstance(cardinality, (int, np.integer)):
+    """A number of classes: an int (not a bool) of at least 2."""
+    if not _is_int(cardinality):
         raise TypeError(f"{name}: expected an int, got {type(cardinality).__name__}")
     if cardinality < 2:
         raise ValueError(f"{name}: expected at least 2 classes, got {cardinality}")
@@ -139,9 +145,7 @@ def as_groups(groups: Any, n: int, n_groups: Optional[int], name: str = "groups"
         if n_groups > MAX_GROUPS:
             raise ValueError(f"{name}: the largest group id is {n_groups - 1}; at most {MAX_GROUPS} groups are "
                              "supported (group ids must be 0..n_groups-1, not arbitrary keys)")
-    elif isinstance(n_groups, bool) or not isinstance(n_groups, (int, np.integer)) or n_groups < 1:
-        raise ValueError(f"n_groups: expected a positive int, got {n_groups!r}")
-    elif n_groups > MAX_GROUPS:
+    elif check_count(n_groups, "n_groups", 1) > MAX_GROUPS:
         raise ValueError(f"n_groups: expected at most {MAX_GROUPS} groups, got {n_groups}")
     if n and (int(groups.min()) < 0 or top > n_groups):
         bad = int(np.flatnonzero((groups < 0) | (groups >= n_groups))[0])
@@ -152,7 +156,7 @@ def as_groups(groups: Any, n: int, n_groups: Optional[int], name: str = "groups"
 def check_n_threads(n_threads: Any) -> Optional[int]:
     if n_threads is None:
         return None
-    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, (int, np.integer)):
+    if not _is_int(n_threads):
         raise TypeError(f"n_threads: expected an int or None, got {type(n_threads).__name__}")
     if n_threads == 0:
         raise ValueError("n_threads: must not be 0 (None = default, -1 = all cores, -2 = all but one, ...)")
@@ -214,7 +218,7 @@ def check_model_memory(n_bytes: int, cardinality: int, *, inferred: bool, what: 
 
 def check_count(value: Any, name: str, minimum: int = 0) -> int:
     """An int (Python or numpy, not a bool) of at least ``minimum``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+    if not _is_int(value):
         raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name}: expected at least {minimum}, got {value}")

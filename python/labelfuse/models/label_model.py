@@ -83,6 +83,16 @@ class LabelModel(BaseLabelModel):
     ``class_balance_`` (k,), ``accuracies_`` (m,) P(vote correct | votes), ``coverage_`` (m,) fraction of rows
     each LF votes on, ``n_iter_`` (EM iterations, or the method's count; None when it has none), ``info_``
     (the method's report), ``cardinality_``, ``n_lfs_``, ``classes_``.
+
+    ``fit`` and ``refit`` are all or nothing: a fit that raises (Ctrl-C included) leaves the model unfitted, a
+    refit that raises leaves it exactly as it was.
+
+    Example::
+
+        lm = LabelModel(cardinality=2, method="triplet", random_state=0).fit(L)
+        P = lm.predict_proba(L)
+        lm.refit(L_edited)              # after editing a few LFs: only their statistics are recounted
+        lm.save("lm.lf"); LabelModel.load("lm.lf")
     """
 
     _parameter_constraints = {

@@ -29,6 +29,11 @@ class MajorityVote(BaseLabelModel):
             "random" (seeded by ``random_state``) or "prior" (the tied class most probable a priori).
         random_state: int or None, seeds the "random" tie policy (a fresh generator per ``predict`` call).
         n_threads: None = all cores, -1 = all, -2 = all but one, ...
+
+    Example::
+
+        mv = MajorityVote(tie_policy="prior").fit(L, Y_dev=Y_dev)
+        mv.predict(L)
     """
 
     _parameter_constraints = {"class_balance": [None, Options("uniform", "votes"), ProbabilityVector()]}
