@@ -286,7 +286,11 @@ def test_the_overlap_cap_is_the_one_memory_cap(monkeypatch):
     monkeypatch.setattr(_validation, "MAX_COUNT_BYTES", 8 * (4 * 3) ** 2 - 1)
     with pytest.raises(ValueError, match=r"^overlap_matrix: 1 parts x \(4 LFs x 3 classes\)\^2 counts"):
         partitioned_stats(s.L, 3, overlap_matrix=True)
-    with pytest.raises(ValueError, match="^cardinality: 3 classes"):
+    from labelfuse import label_stats
+
+    with pytest.raises(ValueError, match=r"^overlap_matrix: would need 0.0 GiB for 4 LFs x 3 classes x 1 groups"):
+        label_stats(s.L, 3, overlap_matrix=True)
+    with pytest.raises(ValueError, match="^cardinality: 3 classes would need"):
         _validation.check_model_memory(10**4, 3, inferred=False, what="tables")
 
 

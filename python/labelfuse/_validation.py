@@ -194,17 +194,19 @@ def check_stats_memory(n_groups: int, m: int, k: int, *, overlap: bool, gold: bo
         why = f"{k} classes" + (" (inferred from the largest label in L / Y: pass cardinality)" if inferred else "")
     else:
         name, why = "L", f"{m} labeling functions"
-    check_memory(need, name, f"{why} of counts")
+    check_memory(need, name, why, what=" of counts")
 
 
-def check_memory(n_bytes: int, name: str, why: str) -> None:
-    """The one memory cap: raise ValueError naming ``name`` when an allocation of ``n_bytes`` (counts, tables,
-    the overlap matrix) would exceed :data:`MAX_COUNT_BYTES`. ``why`` says what would need the memory, e.g.
-    "3 parts x (40 LFs x 300 classes)^2 overlap counts"."""
+def check_memory(n_bytes: int, name: str, why: str = "", *, what: str = "", advice: str = "") -> None:
+    """The one memory cap: raise ValueError naming ``name`` when an allocation of ``n_bytes`` (statistics, model
+    tables, the overlap matrix) would exceed :data:`MAX_COUNT_BYTES`. The message reads
+    "<name>: <why> would need <x> GiB<what> (limit 8 GiB)[; <advice>]".
+
+    Example: ``check_memory(8 * (m * k) ** 2, "overlap_matrix", what=f" for {m} LFs x {k} classes")``."""
     if n_bytes <= MAX_COUNT_BYTES:
         return
-    raise ValueError(f"{name}: {why} would need {n_bytes / 2**30:.1f} GiB (limit "
-                     f"{MAX_COUNT_BYTES / 2**30:.0f} GiB)")
+    raise ValueError(f"{name}: {why + ' ' if why else ''}would need {n_bytes / 2**30:.1f} GiB{what} (limit "
+                     f"{MAX_COUNT_BYTES / 2**30:.0f} GiB)" + (f"; {advice}" if advice else ""))
 
 
 def check_model_memory(n_bytes: int, cardinality: int, *, inferred: bool, what: str) -> None:
@@ -213,7 +215,7 @@ def check_model_memory(n_bytes: int, cardinality: int, *, inferred: bool, what: 
     of a class), must be refused before numpy or the core try to allocate it (MemoryError, or worse, a size that
     overflows on the way to C++)."""
     hint = " (inferred from the largest label in L: pass cardinality)" if inferred else ""
-    check_memory(n_bytes, "cardinality", f"{cardinality} classes{hint} for {what}")
+    check_memory(n_bytes, "cardinality", f"{cardinality} classes{hint}", what=f" for {what}")
 
 
 def check_count(value: Any, name: str, minimum: int = 0) -> int:

@@ -84,8 +84,8 @@ def partitioned_stats(L: np.ndarray, cardinality: int, *, group_index: Optional[
     m, k = L.shape[1], int(cardinality)
     G = 1 if group_index is None else group_index.n_groups
     if overlap_matrix:
-        check_memory(8 * G * (m * k) ** 2, "overlap_matrix", f"{G} parts x ({m} LFs x {k} classes)^2 counts "
-                     "(use fewer parts or a method without the overlap matrix)")
+        check_memory(8 * G * (m * k) ** 2, "overlap_matrix", f"{G} parts x ({m} LFs x {k} classes)^2 counts",
+                     advice="use fewer parts or a method without it")
     return label_stats(L, k, group_index=group_index, overlap_matrix=overlap_matrix, n_threads=n_threads)
 
 
