@@ -1,7 +1,8 @@
-"""Shared checks for the moment-based fits (triplet, covariance): one group of statistics, a valid class balance."""
+"""Shared checks for the moment-based fits (triplet, covariance): one group of statistics, how they take a class
+balance (:data:`FIT_BALANCE`), probabilities, and the one-sided-LF warning."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import collections.abc
 import inspect
-from typing import Any, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
 
@@ -285,6 +285,7 @@ class LabelModel(BaseLabelModel):
         return log_cpt, log_prior
 
     def _after_load(self) -> None:
+        self._validate_params()  # a damaged file's hyperparameters are refused here, naming the parameter
         self._abstentions = self._resolve_abstentions(self.method)
         self._log_tables = self._posterior_tables()
         self._stats = None
