@@ -353,3 +353,13 @@ def test_private_copy_uses_the_narrowest_label_dtype():
     assert [label_dtype(k) for k in (2, 127, 128, 32767, 32768)] == [np.int8, np.int8, np.int16, np.int16, np.int32]
     with pytest.raises(ValueError, match="cardinality"):
         label_dtype(1)
+
+
+def test_refit_checks_parameters_changed_since_the_fit():
+    s = make_label_matrix(1000, 4, 2, seed=25)
+    lm = LabelModel(method="triplet").fit(s.L)
+    snap = _snapshot(lm)
+    lm.set_params(method_options=3)
+    with pytest.raises(TypeError, match="^method_options:"):
+        lm.refit(edit(s.L, 1, 0, fraction=0.1))
+    _assert_unchanged(lm, snap)

@@ -248,9 +248,9 @@ class LabelModel(BaseLabelModel):
         unknown = [key for key in options if key in reserved or not isinstance(key, str)
                    or (key not in allowed and not takes_any)]
         if unknown:
-            raise ValueError(f"method_options: {unknown} are not options of {getattr(fit_fn, '__name__', method)} "
-                             f"that LabelModel passes "
-                             f"on (valid: {allowed})")
+            name = getattr(fit_fn, "__name__", method)
+            raise ValueError(f"method_options: {unknown} are not options of {name} that LabelModel passes on "
+                             f"(valid: {allowed})")
         return dict(options)
 
     def _set_fitted(self, result: FitResult, stats: Optional[LabelStats], k: int, m: int) -> None:
@@ -304,6 +304,7 @@ class LabelModel(BaseLabelModel):
         fresh fit's result. Returns self.
         """
         self._check_fitted()
+        self._validate_params()  # (set_params may have changed them since the fit)
         if getattr(self, "_last_L", None) is None:
             raise NotFittedError("refit: this model holds no data from a fit (e.g. it was loaded); call fit(L)")
         L_new = as_label_matrix(L_new, "L_new")
