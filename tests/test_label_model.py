@@ -127,7 +127,7 @@ def fake_moment_methods(monkeypatch):
         balance = np.full(k, 1 / k) if class_balance is None else class_balance
         return FitResult(cpt, balance, {"n_iter": 0})
 
-    for name, fn in (("_triplet", "fit_triplet"), ("_covariance", "fit_covariance")):
+    for name, fn in (("triplet", "fit_triplet"), ("covariance", "fit_covariance")):
         module = types.ModuleType(f"labelfuse.models.{name}")
         setattr(module, fn, from_stats)
         monkeypatch.setitem(sys.modules, f"labelfuse.models.{name}", module)
@@ -200,3 +200,166 @@ def test_bad_input():
         lm.predict_proba(np.zeros((3, 5), dtype=np.int8))
     with pytest.raises(ValueError, match="L: entry"):
         lm.predict_proba(np.array([[0, 3]], dtype=np.int8))
+
+
+# -- declared constraints -------------------------------------------------------------------------------------------
+L_SMALL = np.array([[0, 1], [1, -1], [1, 1]], dtype=np.int8)
+
+
+@pytest.mark.parametrize("param, value, error", [
+    ("method", "snorkel", ValueError), ("method", 3, TypeError), ("method", None, TypeError),
+    ("cardinality", 1, ValueError), ("cardinality", 2.0, TypeError), ("cardinality", True, TypeError),
+    ("class_balance", "balanced", ValueError), ("class_balance", 1.0, TypeError),
+    ("abstentions", "drop", ValueError), ("abstentions", 1, TypeError),
+    ("max_iter", -1, ValueError), ("max_iter", 2.5, TypeError), ("max_iter", True, TypeError),
+    ("tol", np.nan, ValueError), ("tol", np.inf, ValueError), ("tol", -1.0, ValueError), ("tol", "x", TypeError),
+    ("smoothing", -0.1, ValueError), ("smoothing", None, TypeError),
+    ("method_options", 3, TypeError), ("method_options", ["dedupe"], TypeError),
+    ("tie_policy", "first", ValueError), ("tie_policy", None, TypeError),
+    ("random_state", -1, ValueError), ("random_state", "x", TypeError), ("random_state", 1.5, TypeError),
+    ("n_threads", 0, ValueError), ("n_threads", 1.5, TypeError),
+])
+def test_label_model_constraints(param, value, error):
+    """A value of a wrong type is a TypeError, a wrong value of the right type a ValueError; the message starts
+    with the parameter's name, whatever the method (checked before L is looked at)."""
+    for method in ("triplet", "dawid_skene"):
+        params = {"method": method, param: value}
+        with pytest.raises(error, match=f"^{param}:"):
+            LabelModel(**params).fit(L_SMALL)
+        with pytest.raises(error, match=f"^{param}:"):
+            LabelModel(**params).fit("not a label matrix")  # the parameters are checked first
+
+
+@pytest.mark.parametrize("param, value, error", [
+    ("class_balance", "uniformly", ValueError), ("class_balance", 2, TypeError),
+    ("cardinality", 0, ValueError), ("cardinality", "3", TypeError),
+    ("tie_policy", "coin", ValueError), ("tie_policy", ["abstain"], TypeError),
+    ("random_state", -3, ValueError), ("random_state", "seed", TypeError),
+    ("n_threads", 0, ValueError), ("n_threads", "2", TypeError),
+])
+def test_majority_vote_constraints(param, value, error):
+    from labelfuse.models import MajorityVote
+
+    with pytest.raises(error, match=f"^{param}:"):
+        MajorityVote(**{param: value}).fit(L_SMALL)
+    assert MajorityVote(class_balance="votes").fit(L_SMALL).class_balance_.shape == (2,)
+
+
+def test_constraints_are_declared_for_every_parameter():
+    from labelfuse.models import MajorityVote
+
+    for cls in (LabelModel, MajorityVote):
+        assert set(cls._constraints()) >= set(cls._param_names())
+
+
+# -- all-or-nothing fit and refit ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("failing_fit", [
+    dict(params={"method": "triplet", "method_options": {"min_overlap": -1}}, L=None),   # inside fit_triplet
+    dict(params={"method": "covariance", "method_options": {"ridge": 0.0}}, L=None),     # inside fit_covariance
+    dict(params={"method": "dawid_skene", "cardinality": 2}, L="bad vote"),              # a vote out of range
+])
+def test_a_failed_fit_leaves_no_fitted_state(failing_fit):
+    s = make_label_matrix(2000, 5, 2, seed=21)
+    lm = LabelModel(method="dawid_skene").fit(s.L)
+    assert lm.predict_proba(s.L).shape == (2000, 2)
+    lm.set_params(**failing_fit["params"])
+    L = s.L.copy()
+    if failing_fit["L"] == "bad vote":
+        L[1234, 3] = 5
+    with pytest.raises(ValueError):
+        lm.fit(L)
+    # not "fitted with the new method and the old tables": not fitted at all
+    with pytest.raises(NotFittedError):
+        lm.predict_proba(s.L)
+    with pytest.raises(NotFittedError):
+        lm.refit(s.L)
+    assert not any(name.endswith("_") or (name.startswith("_") and not name.startswith("__"))
+                   for name in vars(lm)), sorted(vars(lm))
+    assert lm.get_params()["method"] == failing_fit["params"]["method"]  # the hyperparameters stay as set
+
+
+def _snapshot(lm):
+    return {"cpt_": lm.cpt_.copy(), "class_balance_": lm.class_balance_.copy(), "n_iter_": lm.n_iter_,
+            "_last_L": lm._last_L.copy(), "_stats": lm._stats, "P": lm.predict_proba(lm._last_L)}
+
+
+def _assert_unchanged(lm, snap):
+    assert np.array_equal(lm.cpt_, snap["cpt_"]) and np.array_equal(lm.class_balance_, snap["class_balance_"])
+    assert lm.n_iter_ == snap["n_iter_"]
+    assert np.array_equal(lm._last_L, snap["_last_L"])  # the private copy of L, edited in place by refit
+    assert lm._stats is snap["_stats"] or lm._stats == snap["_stats"]
+    assert np.array_equal(lm.predict_proba(snap["_last_L"]), snap["P"])
+
+
+@pytest.mark.parametrize("method, module, function", [
+    ("triplet", "labelfuse.models.triplet", "fit_triplet"),
+    ("covariance", "labelfuse.models.covariance", "fit_covariance"),
+    ("dawid_skene", "labelfuse.models.dawid_skene", "fit_dawid_skene"),
+])
+@pytest.mark.parametrize("exception", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_a_failed_refit_leaves_the_model_as_it_was(monkeypatch, method, module, function, exception):
+    s = make_label_matrix(3000, 6, 2, seed=22)
+    opts = dict(method=method)
+    lm = LabelModel(**opts).fit(s.L)
+    snap = _snapshot(lm)
+    L_new = edit(edit(s.L, 1, 0, fraction=0.05), 4, 1, fraction=0.05)
+
+    def boom(*args, **kwargs):
+        raise exception
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sys.modules[module], function, boom)
+        with pytest.raises(type(exception)):
+            lm.refit(L_new)
+    _assert_unchanged(lm, snap)
+    # the model still refits, exactly as one whose refit never failed (its private L was restored, so the changed
+    # columns are found again, and the warm start is the previous fit)
+    lm.refit(L_new)
+    reference = LabelModel(**opts).fit(s.L).refit(L_new)
+    assert np.array_equal(lm.cpt_, reference.cpt_) and np.array_equal(lm._last_L, L_new)
+
+
+def test_a_refit_interrupted_between_columns_restores_the_private_copy(monkeypatch):
+    from labelfuse.stats import LabelStats
+
+    s = make_label_matrix(3000, 6, 3, seed=23)
+    lm = LabelModel(method="triplet").fit(s.L)
+    snap = _snapshot(lm)
+    L_new = edit(edit(s.L, 0, 2, fraction=0.05), 5, 1, fraction=0.05)
+    original = LabelStats.update_column
+    calls = []
+
+    def second_call_interrupted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # column 0 is already written into the private L
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LabelStats, "update_column", second_call_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        lm.refit(L_new)
+    monkeypatch.undo()
+    assert len(calls) == 2
+    _assert_unchanged(lm, snap)
+    assert np.array_equal(lm._last_L, s.L)
+
+
+def test_private_copy_uses_the_narrowest_label_dtype():
+    from labelfuse._validation import label_dtype
+
+    s = make_label_matrix(500, 4, 3, seed=24)
+    assert LabelModel(method="dawid_skene").fit(s.L)._last_L.dtype == np.int8
+    assert LabelModel(method="dawid_skene", cardinality=200).fit(s.L)._last_L.dtype == np.int16
+    assert [label_dtype(k) for k in (2, 127, 128, 32767, 32768)] == [np.int8, np.int8, np.int16, np.int16, np.int32]
+    with pytest.raises(ValueError, match="cardinality"):
+        label_dtype(1)
+
+
+def test_refit_checks_parameters_changed_since_the_fit():
+    s = make_label_matrix(1000, 4, 2, seed=25)
+    lm = LabelModel(method="triplet").fit(s.L)
+    snap = _snapshot(lm)
+    lm.set_params(method_options=3)
+    with pytest.raises(TypeError, match="^method_options:"):
+        lm.refit(edit(s.L, 1, 0, fraction=0.1))
+    _assert_unchanged(lm, snap)

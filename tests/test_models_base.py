@@ -5,8 +5,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from labelfuse import metrics
-from labelfuse.models import FORMAT_VERSION, LabelModel, MajorityVote, NotFittedError, load
+from labelfuse import _io, metrics
+from labelfuse.models import LabelModel, MajorityVote, NotFittedError, load
 from labelfuse.models.base import break_ties, check_class_balance, class_balance_from_labels
 from labelfuse.synthetic import bayes_posterior, make_label_matrix
 
@@ -160,17 +160,23 @@ def test_save_load_round_trip(tmp_path, model):
     assert np.array_equal(back.predict_proba(s.L), model.predict_proba(s.L))
     assert np.array_equal(back.predict(s.L), model.predict(s.L))
     assert type(model).load(path).cardinality_ == 3
-    with zipfile.ZipFile(path) as zf:  # plain JSON + .npy members: nothing to unpickle
-        meta = json.loads(zf.read("metadata.json"))
-        assert meta["format_version"] == FORMAT_VERSION and meta["class"] == type(model).__name__
-        assert all(name == "metadata.json" or name.endswith(".npy") for name in zf.namelist())
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:  # named arrays + JSON metadata: nothing to unpickle
+        meta = f.metadata()
+        assert meta["format_version"] == str(_io.FORMAT_VERSION) and meta["class"] == type(model).__name__
+        assert set(f.keys()) == set(type(model)._fitted_arrays)
 
 
 def test_load_rejects_unknown_version_and_other_files(tmp_path):
+    import pathlib
+
     s = make_label_matrix(500, 4, 2, seed=5)
     path = tmp_path / "m.lfm"
     MajorityVote().fit(s.L).save(path)
-    with zipfile.ZipFile(path) as zf:
+    # a file of the first releases' zip format claiming a version this release does not read
+    legacy = pathlib.Path(__file__).parent / "fixtures" / "MajorityVote" / "v1-0.1.0.lfm"
+    with zipfile.ZipFile(legacy) as zf:
         members = {name: zf.read(name) for name in zf.namelist()}
     meta = json.loads(members["metadata.json"])
     meta["format_version"] = 99
@@ -207,3 +213,193 @@ def test_save_refuses_unserialisable_params(tmp_path):
     mv = MajorityVote(random_state=np.random.default_rng(0)).fit(s.L)
     with pytest.raises(TypeError, match="random_state"):
         mv.save(tmp_path / "x.lfm")
+
+
+# -- the method registry ---------------------------------------------------------------------------------------------
+def test_registry_names():
+    from labelfuse.models import METHODS, fit_covariance, fit_dawid_skene, fit_triplet, get_method
+
+    assert METHODS == ("triplet", "covariance", "dawid_skene")
+    triplet, covariance, ds = (get_method(name) for name in METHODS)
+    assert (triplet.fit, triplet.uses_rows, triplet.needs_overlap) == (fit_triplet, False, False)
+    assert (covariance.fit, covariance.uses_rows, covariance.needs_overlap) == (fit_covariance, False, True)
+    assert (ds.fit, ds.uses_rows, ds.needs_overlap) == (fit_dawid_skene, True, False)
+    bound = get_method("dawid_skene", n_threads=2)
+    assert bound.fit.keywords == {"n_threads": 2} and bound.fit.__name__ == "fit_dawid_skene"
+    s = make_label_matrix(500, 4, 3, seed=30)
+    assert np.array_equal(bound.fit(s.L, 3, None).cpt, fit_dawid_skene(s.L, 3, None).cpt)
+    # the statistics fit of a moment method, as the distributed label model needs it
+    from labelfuse import label_stats
+
+    stats = label_stats(s.L, 3, overlap_matrix=True)
+    assert np.array_equal(get_method("covariance", n_threads=4).fit(stats, None).cpt, fit_covariance(stats, None).cpt)
+
+
+def test_registry_callables():
+    from labelfuse.models import FitResult, get_method
+
+    def my_fit(stats, class_balance):
+        return FitResult(np.zeros((1, 3, 2)), np.ones(2) / 2)
+
+    method = get_method(my_fit)
+    assert (method.name, method.fit, method.uses_rows, method.needs_overlap) == ("my_fit", my_fit, False, False)
+
+    def my_row_fit(L, cardinality, class_balance, init=None):
+        return FitResult(np.zeros((1, 3, 2)), np.ones(2) / 2)
+
+    my_row_fit.uses_rows = True
+    my_row_fit.needs_overlap = True
+    method = get_method(my_row_fit, n_threads=3)
+    assert method.fit is my_row_fit and method.uses_rows and method.needs_overlap  # a callable is never wrapped
+
+
+def test_registry_errors():
+    from labelfuse.models import get_method
+
+    with pytest.raises(ValueError, match=r"^label_model: unknown method 'snorkel'; expected one of 'triplet', "
+                                         r"'covariance', 'dawid_skene' or a fit function"):
+        get_method("snorkel")
+    with pytest.raises(TypeError, match="^label_model: expected a method name"):
+        get_method(3)
+    with pytest.raises(ValueError, match="^method: unknown method"):
+        get_method("Triplet", name="method")
+
+
+def test_fusion_dispatch_goes_through_the_registry():
+    from labelfuse.fusion import estimators
+    from labelfuse.models import fit_triplet
+
+    assert estimators.resolve_fit("triplet") is fit_triplet
+    assert estimators.needs_overlap("covariance") and not estimators.needs_overlap("dawid_skene")
+    rows = estimators.resolve_fit("dawid_skene", n_threads=1)
+    assert estimators._uses_rows(rows) and not estimators._uses_rows(fit_triplet)
+    with pytest.raises(ValueError, match="^label_model: unknown method"):
+        estimators.resolve_fit("bogus")
+
+
+def test_the_overlap_cap_is_the_one_memory_cap(monkeypatch):
+    from labelfuse import _validation
+    from labelfuse.fusion.estimators import partitioned_stats
+
+    s = make_label_matrix(300, 4, 3, seed=31)
+    assert partitioned_stats(s.L, 3, overlap_matrix=True).overlap is not None
+    monkeypatch.setattr(_validation, "MAX_COUNT_BYTES", 8 * (4 * 3) ** 2 - 1)
+    with pytest.raises(ValueError, match=r"^overlap_matrix: 1 parts x \(4 LFs x 3 classes\)\^2 counts"):
+        partitioned_stats(s.L, 3, overlap_matrix=True)
+    from labelfuse import label_stats
+
+    with pytest.raises(ValueError, match=r"^overlap_matrix: would need 0.0 GiB for 4 LFs x 3 classes x 1 groups"):
+        label_stats(s.L, 3, overlap_matrix=True)
+    with pytest.raises(ValueError, match="^cardinality: 3 classes would need"):
+        _validation.check_model_memory(10**4, 3, inferred=False, what="tables")
+
+
+# -- the metric resolver -------------------------------------------------------------------------------------------
+def test_resolve_metric_names_and_values():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    p = np.array([0, 1, 1, 1, 0, -1])
+    P = np.array([[0.6, 0.3, 0.1]] * 6)
+    expected = {
+        "accuracy": metrics.accuracy(y, p), "f1": metrics.f1(y, p, cardinality=3),
+        "macro_f1": metrics.f1(y, p, cardinality=3, average="macro"),
+        "precision": metrics.precision(y, p, cardinality=3), "recall": metrics.recall(y, p, cardinality=3),
+        "macro_precision": metrics.precision(y, p, cardinality=3, average="macro"),
+        "macro_recall": metrics.recall(y, p, cardinality=3, average="macro"),
+        "brier": metrics.brier(y, P), "log_loss": metrics.log_loss(y, P),
+    }
+    assert set(metrics.METRIC_NAMES) == set(expected)
+    for name, value in expected.items():
+        m = metrics.resolve_metric(name)
+        assert m.name == name and m.needs_proba == (name in ("brier", "log_loss"))
+        assert m.greater_is_better == (name not in ("brier", "log_loss"))
+        assert m.score(y, P if m.needs_proba else p, 3) == pytest.approx(value)
+    # binary: "f1" is the F1 of class 1, "macro_f1" the mean over both classes
+    yb, pb = np.array([1, 1, 0, 0, 0]), np.array([1, 0, 0, 0, 1])
+    assert metrics.resolve_metric("f1").score(yb, pb, 2) == pytest.approx(0.5)
+    assert metrics.resolve_metric("macro_f1").score(yb, pb, 2) == pytest.approx((0.5 + 2 / 3) / 2)
+
+
+def test_resolve_metric_errors():
+    with pytest.raises(ValueError, match=r"^metric: unknown metric 'auc'; expected one of accuracy, f1, macro_f1"):
+        metrics.resolve_metric("auc")
+    with pytest.raises(TypeError, match="^scoring: expected a metric name"):
+        metrics.resolve_metric(3, "scoring")
+    with pytest.raises(ValueError, match=r"^dev_metric: unknown metric 'brier'; expected one of accuracy, f1, "
+                                         r"macro_f1$"):
+        metrics.resolve_metric("brier", "dev_metric", allowed=("accuracy", "f1", "macro_f1"))
+
+
+def test_label_model_and_fusion_scores_use_the_resolver():
+    from labelfuse.fusion.estimators import _score
+
+    s = make_label_matrix(2000, 5, 3, seed=32)
+    mv = MajorityVote(tie_policy="prior").fit(s.L)
+    out = mv.score(s.L, s.Y, metrics=["macro_f1", "macro_recall", "log_loss"])
+    pred = mv.predict(s.L)
+    assert out["macro_f1"] == pytest.approx(metrics.f1(s.Y, pred, cardinality=3, average="macro"))
+    assert out["macro_recall"] == pytest.approx(metrics.recall(s.Y, pred, cardinality=3, average="macro"))
+    with pytest.raises(ValueError, match="^metrics: unknown metric 'auc'"):
+        mv.score(s.L, s.Y, metrics=["accuracy", "auc"])
+    with pytest.raises(TypeError, match="^metrics:"):
+        mv.score(s.L, s.Y, metrics=[["accuracy"]])
+    P = mv.predict_proba(s.L)
+    assert _score(s.Y, P, "accuracy") == pytest.approx(np.mean(P.argmax(axis=1) == s.Y))
+    assert _score(s.Y, P, "f1") == pytest.approx(metrics.f1(s.Y, P.argmax(axis=1), cardinality=3))
+
+
+def test_end_model_metric_names():
+    from labelfuse.endmodels.metrics import metric_function
+
+    y, p = np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0])
+    assert metric_function("f1", 2)(y, p) == pytest.approx(metrics.f1(y, p, cardinality=2, average="binary"))
+    assert metric_function("macro_f1", 2)(y, p) == pytest.approx(metrics.f1(y, p, cardinality=2, average="macro"))
+    with pytest.raises(ValueError, match="^dev_metric: 'f1' is the binary"):
+        metric_function("f1", 3)
+    with pytest.raises(ValueError, match="^metric: unknown metric 'log_loss'"):
+        metric_function("log_loss", 2, arg="metric")
+
+
+# -- one class-balance check -----------------------------------------------------------------------------------------
+def test_one_class_balance_check():
+    from labelfuse._validation import check_class_balance as check
+    from labelfuse.models import fit_triplet
+    from labelfuse import label_stats
+
+    assert np.allclose(check("uniform", 4), 0.25)
+    assert check(None, 2, allow_none=True) is None
+    assert np.allclose(check([0.0, 1.0], 2), [0, 1])
+    with pytest.raises(ValueError, match="^class_balance: class 0 has probability 0"):
+        check([0.0, 1.0], 2, positive=True)
+    with pytest.raises(ValueError, match="^prior: expected None or 2 probabilities"):
+        check("uniform", 2, "prior", allow_none=True, allow_uniform=False)
+    with pytest.raises(TypeError, match="^class_balance"):
+        check(["a", "b"], 2)
+    with pytest.raises(TypeError, match="^class_balance"):
+        check(None, 2)
+    # the fit functions take None or positive probabilities (the same rule as LabelModel's)
+    stats = label_stats(make_label_matrix(500, 4, 2, seed=33).L, 2)
+    with pytest.raises(ValueError, match="^class_balance: class 1 has probability 0"):
+        fit_triplet(stats, [1.0, 0.0])
+    with pytest.raises(ValueError, match="^class_balance"):
+        LabelModel(method="triplet").fit(make_label_matrix(500, 4, 2, seed=33).L, class_balance=[1.0, 0.0])
+
+
+# -- loading the first releases' files ------------------------------------------------------------------------------
+def test_first_release_files_load_through_every_loader():
+    import pathlib
+
+    import labelfuse
+    from labelfuse import _io
+
+    root = pathlib.Path(__file__).parent / "fixtures"
+    s = make_label_matrix(200, 6, 3, seed=11)
+    for cls, path in [(LabelModel, p) for p in sorted((root / "LabelModel").glob("*.lfm"))] + [
+            (MajorityVote, root / "MajorityVote" / "v1-0.1.0.lfm")]:
+        models = [cls.load(path), _io.load(path), load(path), labelfuse.models.BaseLabelModel.load(path)]
+        L = s.L[:, :models[0].n_lfs_]
+        assert all(type(m) is cls for m in models)
+        for m in models[1:]:
+            assert np.array_equal(m.predict_proba(L), models[0].predict_proba(L))
+            assert np.array_equal(m.predict(L), models[0].predict(L))
+        with pytest.raises(TypeError, match=cls.__name__):
+            (MajorityVote if cls is LabelModel else LabelModel).load(path)

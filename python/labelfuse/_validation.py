@@ -8,6 +8,11 @@ import numpy as np
 _SIGNED = (np.int8, np.int16, np.int32, np.int64)
 
 
+def _is_int(value: Any) -> bool:
+    """An int, Python or numpy, and not a bool (True is an int to Python, never a count to us)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 class NotFittedError(ValueError, AttributeError):
     """Raised when an estimator is used before ``fit`` (a ValueError and an AttributeError, as in scikit-learn).
 
@@ -92,7 +97,8 @@ def infer_cardinality(L: np.ndarray, cardinality: Optional[int], Y: Any = None, 
 
 
 def check_cardinality(cardinality: Any, name: str = "cardinality") -> int:
-    if isinstance(cardinality, (bool, np.bool_)) or not isinstance(cardinality, (int, np.integer)):
+    """A number of classes: an int (not a bool) of at least 2."""
+    if not _is_int(cardinality):
         raise TypeError(f"{name}: expected an int, got {type(cardinality).__name__}")
     if cardinality < 2:
         raise ValueError(f"{name}: expected at least 2 classes, got {cardinality}")
@@ -139,9 +145,7 @@ def as_groups(groups: Any, n: int, n_groups: Optional[int], name: str = "groups"
         if n_groups > MAX_GROUPS:
             raise ValueError(f"{name}: the largest group id is {n_groups - 1}; at most {MAX_GROUPS} groups are "
                              "supported (group ids must be 0..n_groups-1, not arbitrary keys)")
-    elif isinstance(n_groups, bool) or not isinstance(n_groups, (int, np.integer)) or n_groups < 1:
-        raise ValueError(f"n_groups: expected a positive int, got {n_groups!r}")
-    elif n_groups > MAX_GROUPS:
+    elif check_count(n_groups, "n_groups", 1) > MAX_GROUPS:
         raise ValueError(f"n_groups: expected at most {MAX_GROUPS} groups, got {n_groups}")
     if n and (int(groups.min()) < 0 or top > n_groups):
         bad = int(np.flatnonzero((groups < 0) | (groups >= n_groups))[0])
@@ -152,7 +156,7 @@ def as_groups(groups: Any, n: int, n_groups: Optional[int], name: str = "groups"
 def check_n_threads(n_threads: Any) -> Optional[int]:
     if n_threads is None:
         return None
-    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, (int, np.integer)):
+    if not _is_int(n_threads):
         raise TypeError(f"n_threads: expected an int or None, got {type(n_threads).__name__}")
     if n_threads == 0:
         raise ValueError("n_threads: must not be 0 (None = default, -1 = all cores, -2 = all but one, ...)")
@@ -190,8 +194,19 @@ def check_stats_memory(n_groups: int, m: int, k: int, *, overlap: bool, gold: bo
         why = f"{k} classes" + (" (inferred from the largest label in L / Y: pass cardinality)" if inferred else "")
     else:
         name, why = "L", f"{m} labeling functions"
-    raise ValueError(f"{name}: {why} would need {need / 2**30:.1f} GiB of counts (limit "
-                     f"{MAX_COUNT_BYTES / 2**30:.0f} GiB)")
+    check_memory(need, name, why, what=" of counts")
+
+
+def check_memory(n_bytes: int, name: str, why: str = "", *, what: str = "", advice: str = "") -> None:
+    """The one memory cap: raise ValueError naming ``name`` when an allocation of ``n_bytes`` (statistics, model
+    tables, the overlap matrix) would exceed :data:`MAX_COUNT_BYTES`. The message reads
+    "<name>: <why> would need <x> GiB<what> (limit 8 GiB)[; <advice>]".
+
+    Example: ``check_memory(8 * (m * k) ** 2, "overlap_matrix", what=f" for {m} LFs x {k} classes")``."""
+    if n_bytes <= MAX_COUNT_BYTES:
+        return
+    raise ValueError(f"{name}: {why + ' ' if why else ''}would need {n_bytes / 2**30:.1f} GiB{what} (limit "
+                     f"{MAX_COUNT_BYTES / 2**30:.0f} GiB)" + (f"; {advice}" if advice else ""))
 
 
 def check_model_memory(n_bytes: int, cardinality: int, *, inferred: bool, what: str) -> None:
@@ -199,16 +214,13 @@ def check_model_memory(n_bytes: int, cardinality: int, *, inferred: bool, what: 
     MAX_COUNT_BYTES: a wrong cardinality, or one inferred from a stray huge label (an LF returning an id instead
     of a class), must be refused before numpy or the core try to allocate it (MemoryError, or worse, a size that
     overflows on the way to C++)."""
-    if n_bytes <= MAX_COUNT_BYTES:
-        return
-    why = " (inferred from the largest label in L: pass cardinality)" if inferred else ""
-    raise ValueError(f"cardinality: {cardinality} classes{why} would need {n_bytes / 2**30:.1f} GiB for {what} "
-                     f"(limit {MAX_COUNT_BYTES / 2**30:.0f} GiB)")
+    hint = " (inferred from the largest label in L: pass cardinality)" if inferred else ""
+    check_memory(n_bytes, "cardinality", f"{cardinality} classes{hint}", what=f" for {what}")
 
 
 def check_count(value: Any, name: str, minimum: int = 0) -> int:
     """An int (Python or numpy, not a bool) of at least ``minimum``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+    if not _is_int(value):
         raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name}: expected at least {minimum}, got {value}")
@@ -226,3 +238,46 @@ def check_number(value: Any, name: str, low: float = -np.inf, high: float = np.i
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
         raise ValueError(f"{name}: expected a number in {interval}, got {value!r}")
     return v
+
+
+def label_dtype(cardinality: int) -> np.dtype:
+    """The narrowest signed integer dtype holding every vote -1..cardinality-1: int8 for up to 127 classes, int16
+    up to 32767, else int32 (label matrices kept by estimators use it: n*m bytes for the usual k).
+
+    Example: ``label_dtype(2) == np.int8``, ``label_dtype(1000) == np.int16``."""
+    k = check_cardinality(cardinality)
+    return np.dtype(np.int8 if k <= 127 else np.int16 if k <= 32767 else np.int32)
+
+
+def check_class_balance(value: Any, cardinality: int, name: str = "class_balance", *, positive: bool = False,
+                        allow_none: bool = False, allow_uniform: bool = True) -> Optional[np.ndarray]:
+    """A class balance over ``cardinality`` classes as a contiguous float64 copy renormalised to sum to 1:
+    ``cardinality`` finite non-negative probabilities summing to 1 (to within 1e-6), or "uniform"
+    (``allow_uniform``), or None (``allow_none``: returned as None).
+
+    ``positive``: every class needs a probability above 0 (label models and the moment fits: a class with prior 0
+    could never be predicted, and the fits divide by it). A value that is not numbers is a TypeError, numbers of
+    the wrong shape or values a ValueError; both name ``name``.
+
+    Example: ``check_class_balance([0.25, 0.75], 2)`` -> ``array([0.25, 0.75])``."""
+    expected = " or ".join(["None"] * allow_none + ["'uniform'"] * allow_uniform + [f"{cardinality} probabilities"])
+    if value is None:
+        if allow_none:
+            return None
+        raise TypeError(f"{name}: expected {expected}, got None")
+    if isinstance(value, str):
+        if value != "uniform" or not allow_uniform:
+            raise ValueError(f"{name}: expected {expected}, got {value!r}")
+        return np.full(cardinality, 1.0 / cardinality)
+    try:
+        arr = np.array(value, dtype=np.float64, copy=True)
+    except (TypeError, ValueError):  # strings, None entries, ragged lists
+        raise TypeError(f"{name}: expected {expected}, got {type(value).__name__} {value!r:.80}") from None
+    if arr.shape != (cardinality,):
+        raise ValueError(f"{name}: expected {cardinality} class probabilities, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or abs(arr.sum() - 1.0) > 1e-6:
+        raise ValueError(f"{name}: expected non-negative probabilities summing to 1, got {arr.tolist()}")
+    if positive and np.any(arr == 0):
+        raise ValueError(f"{name}: class {int(np.flatnonzero(arr == 0)[0])} has probability 0, so the model could "
+                         "never predict it; give every class a positive probability (or leave the class out)")
+    return np.ascontiguousarray(arr / arr.sum())

@@ -5,13 +5,15 @@ precision / recall / F1 (never as a positive prediction of any class).
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Optional
 
 import numpy as np
 
 from ._validation import as_probabilities, check_cardinality
 
-__all__ = ["accuracy", "precision", "recall", "f1", "brier", "log_loss", "METRICS"]
+__all__ = ["accuracy", "precision", "recall", "f1", "brier", "log_loss", "METRICS", "Metric", "resolve_metric",
+           "METRIC_NAMES"]
 
 
 def _labels(y: Any, name: str) -> np.ndarray:
@@ -124,7 +126,58 @@ def log_loss(y_true: Any, proba: Any, eps: float = 1e-15) -> float:
     return float(-np.mean(np.log(np.clip(P[np.arange(t.size), t], eps, 1.0))))
 
 
-# name -> (function, needs probabilities)
+@dataclass(frozen=True)
+class Metric:
+    """A metric resolved by name: ``score(y_true, y_pred_or_proba, cardinality)`` gets predicted labels (-1 =
+    abstain, counted wrong) or, when ``needs_proba``, the (n, k) probabilities. ``greater_is_better``: False for
+    the losses (brier, log_loss)."""
+
+    name: str
+    score: Callable[[Any, Any, int], float]
+    needs_proba: bool
+    greater_is_better: bool = True
+
+
+def _macro(fn: Callable) -> Callable[[Any, Any, int], float]:
+    return lambda t, p, k: fn(t, p, cardinality=k, average="macro")
+
+
+# The one table of metric names. "f1", "precision", "recall": binary -> of class 1, multi-class -> macro average;
+# the "macro_" names average over classes whatever the cardinality.
+_METRICS: Dict[str, Metric] = {m.name: m for m in (
+    Metric("accuracy", lambda t, p, k: accuracy(t, p), False),
+    Metric("f1", lambda t, p, k: f1(t, p, cardinality=k), False),
+    Metric("macro_f1", _macro(f1), False),
+    Metric("precision", lambda t, p, k: precision(t, p, cardinality=k), False),
+    Metric("recall", lambda t, p, k: recall(t, p, cardinality=k), False),
+    Metric("macro_precision", _macro(precision), False),
+    Metric("macro_recall", _macro(recall), False),
+    Metric("brier", lambda t, P, k: brier(t, P), True, greater_is_better=False),
+    Metric("log_loss", lambda t, P, k: log_loss(t, P), True, greater_is_better=False),
+)}
+METRIC_NAMES = tuple(_METRICS)
+
+
+def resolve_metric(name: Any, arg: str = "metric", allowed: Optional[tuple] = None) -> Metric:
+    """The :class:`Metric` called ``name``: one of accuracy, f1, macro_f1, precision, recall, macro_precision,
+    macro_recall, brier, log_loss (``allowed``: a subset the caller supports). An unknown name is a ValueError,
+    a value that is not a string a TypeError; both name ``arg`` and list the valid names.
+
+    Example::
+
+        m = resolve_metric("macro_f1")
+        m.score([0, 1, 2], [0, 1, 1], 3)   # 0.555...
+    """
+    valid = METRIC_NAMES if allowed is None else tuple(allowed)
+    if not isinstance(name, str):
+        raise TypeError(f"{arg}: expected a metric name (one of {', '.join(valid)}), got {type(name).__name__} "
+                        f"{name!r:.40}")
+    if name not in valid:
+        raise ValueError(f"{arg}: unknown metric {name!r}; expected one of {', '.join(valid)}")
+    return _METRICS[name]
+
+
+# name -> (function, needs probabilities), for the names of the first releases
 METRICS = {
     "accuracy": (accuracy, False),
     "precision": (precision, False),

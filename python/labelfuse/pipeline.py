@@ -18,7 +18,7 @@ import pandas as pd
 
 from .labeling.analysis import LFAnalysis
 from .datasets import Dataset, load_dataset
-from .metrics import accuracy, f1
+from .metrics import resolve_metric
 from .models import LabelModel, MajorityVote
 
 __all__ = ["RunReport", "run"]
@@ -68,7 +68,8 @@ class RunReport:
 def _scores(P: np.ndarray, Y: np.ndarray, k: int, prefix: str) -> Dict[str, float]:
     pred = P.argmax(axis=1)
     name = "F1" if k == 2 else "macro-F1"
-    return {f"{prefix} acc": accuracy(Y, pred), f"{prefix} {name}": f1(Y, pred, k)}
+    return {f"{prefix} acc": resolve_metric("accuracy").score(Y, pred, k),
+            f"{prefix} {name}": resolve_metric("f1").score(Y, pred, k)}
 
 
 def _lf_table(ds: Dataset) -> pd.DataFrame:
@@ -117,7 +118,8 @@ def run(dataset: Union[str, Path] = "wrench_youtube", *, fusion: bool = True, en
 
     def add(stage: str, P_valid, P_test, seconds: float, train_coverage: float, **extra) -> Dict[str, Any]:
         row = {"stage": stage, **_scores(P_valid, va.Y, k, "valid"), **_scores(P_test, te.Y, k, "test"),
-               "test acc (no LF votes)": accuracy(te.Y[no_votes], P_test[no_votes].argmax(1)) if no_votes.any()
+               "test acc (no LF votes)": resolve_metric("accuracy").score(te.Y[no_votes], P_test[no_votes].argmax(1), k)
+               if no_votes.any()
                else float("nan"), "train coverage": train_coverage, "seconds": seconds, **extra}
         report.stages.append(row)
         return row

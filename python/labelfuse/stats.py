@@ -13,6 +13,7 @@ import numpy as np
 from . import _core
 from ._validation import (
     as_groups,
+    check_memory,
     check_stats_memory,
     as_label_matrix,
     as_labels,
@@ -358,12 +359,8 @@ def label_stats(
                            inferred=True)
     if overlap_matrix:
         G = group_index.n_groups if group_index is not None else (n_groups or 1)
-        need = 8 * G * (m * k) ** 2
-        if need > 8 << 30:
-            raise ValueError(
-                f"overlap_matrix: would need {need / 2**30:.1f} GiB for {m} LFs x {k} classes x {G} groups; "
-                "use the pairwise counts (covote / agree) or fewer LFs"
-            )
+        check_memory(8 * G * (m * k) ** 2, "overlap_matrix", what=f" for {m} LFs x {k} classes x {G} groups",
+                     advice="use the pairwise counts (covote / agree) or fewer LFs")
     gold = None if Y is None else as_labels(Y, n, k)
     if groups is not None and group_index is not None:
         raise ValueError("groups: pass either groups or group_index, not both")

@@ -1,13 +1,13 @@
-"""Which metric an end model watches on dev data: a name resolved to the functions of labelfuse.metrics."""
+"""Which metric an end model watches on dev data: a name resolved by :func:`labelfuse.metrics.resolve_metric`."""
 from __future__ import annotations
 
-from functools import partial
 from typing import Callable
 
 import numpy as np
 
-from ..metrics import accuracy, f1
+from ..metrics import accuracy, f1, resolve_metric  # (accuracy re-exported for the slice report)
 
+# The names end models accept (scores of argmax labels where larger is better, as early stopping needs).
 METRICS = ("accuracy", "f1", "macro_f1")
 
 
@@ -24,15 +24,10 @@ def metric_function(name: str, n_classes: int, arg: str = "dev_metric") -> Calla
 
 
 def _metric(name: str, n_classes: int, arg: str) -> Callable[[np.ndarray, np.ndarray], float]:
-    if name == "accuracy":
-        return accuracy
-    if name == "f1":
-        if n_classes != 2:
-            raise ValueError(f"{arg}: 'f1' is the binary positive-class F1; with {n_classes} classes use 'macro_f1'")
-        return partial(f1, cardinality=2, average="binary")
-    if name == "macro_f1":
-        return partial(macro_f1, n_classes=n_classes)
-    raise ValueError(f"{arg}: expected one of {METRICS}, got {name!r}")
+    metric = resolve_metric(name, arg, allowed=METRICS)
+    if metric.name == "f1" and n_classes != 2:
+        raise ValueError(f"{arg}: 'f1' is the binary positive-class F1; with {n_classes} classes use 'macro_f1'")
+    return lambda y, p: metric.score(y, p, n_classes)
 
 
 def score_predictions(probs: np.ndarray, Y, metric: str) -> float:

@@ -28,7 +28,9 @@ import numpy as np
 from .. import _core
 from .._validation import (NotFittedError, as_label_matrix, as_labels, as_probabilities, check_n_threads,
                           check_number, check_votes, infer_cardinality, require_rows)
-from ..models.registry import FitResult
+from .._validation import check_memory
+from ..metrics import resolve_metric
+from ..models.registry import FitResult, get_method
 from ..stats import GroupIndex, LabelStats, label_stats
 from .._params import Params, json_value
 from .._saving import check_format_version, version_stamp
@@ -37,52 +39,36 @@ __all__ = ["Epoxy", "Liger", "fit_partitioned", "partitioned_stats", "ws_knn_pro
 
 FUSION_FORMAT_VERSION = 1
 FitFunction = Callable[[LabelStats, Optional[np.ndarray]], FitResult]
-_OVERLAP_BYTES_LIMIT = 256 << 20
 _INCREMENTAL_COLUMNS = 2  # refit: up to this many edited LFs update the statistics row-wise
 
 
 # -- label models ---------------------------------------------------------------------------------------------------
 def resolve_fit(label_model: Union[str, FitFunction], n_threads: Optional[int] = None) -> FitFunction:
-    """A fit function from a method name or a callable.
+    """A fit function from a method name or a callable (:func:`labelfuse.models.registry.get_method`).
 
     Two kinds: statistics fits ``fit(stats, class_balance) -> FitResult`` (triplet, covariance, and any callable
-    by default) and row fits ``fit(L_rows, cardinality, class_balance) -> FitResult`` (Dawid-Skene's EM works on
-    the votes themselves; a callable declares this with an attribute ``uses_rows = True``).
+    by default) and row fits ``fit(L_rows, cardinality, class_balance, init=None) -> FitResult`` (Dawid-Skene's
+    EM works on the votes themselves; a callable declares this with an attribute ``uses_rows = True``).
     """
-    if callable(label_model):
-        return label_model
-    if not isinstance(label_model, str):
-        raise TypeError(f"label_model: expected a method name or a callable, got {type(label_model).__name__}")
-    if label_model == "dawid_skene":
-        from ..models.dawid_skene import fit_dawid_skene
+    method = get_method(label_model, n_threads)
+    if method.uses_rows and not callable(label_model):
+        fit = method.fit
 
-        def fit_ds(L_rows, cardinality, class_balance, init=None):
-            return fit_dawid_skene(L_rows, cardinality, class_balance, init=init, n_threads=n_threads)
+        def fit_rows(L_rows, cardinality, class_balance, init=None):
+            return fit(L_rows, cardinality, class_balance, init=init)
 
-        fit_ds.uses_rows = True
-        return fit_ds
-    if label_model not in ("triplet", "covariance"):
-        raise ValueError(f"label_model: unknown method {label_model!r} (expected 'triplet', 'covariance', "
-                         "'dawid_skene' or a callable)")
-    import importlib
-
-    try:
-        module = importlib.import_module(f"..models.{label_model}", __package__)
-    except ImportError as exc:
-        raise ValueError(f"label_model: method {label_model!r} is not available in this build "
-                         f"(labelfuse.models.{label_model} is missing)") from exc
-    return getattr(module, f"fit_{label_model}")
+        fit_rows.uses_rows = True
+        return fit_rows
+    return method.fit
 
 
 def _uses_rows(fit: FitFunction) -> bool:
-    return bool(getattr(fit, "uses_rows", False))
+    return get_method(fit).uses_rows
 
 
 def needs_overlap(label_model: Union[str, FitFunction]) -> bool:
     """Whether a method's fit reads the one-hot overlap matrix (costly to count: only when needed)."""
-    if callable(label_model):
-        return bool(getattr(label_model, "needs_overlap", False))
-    return label_model == "covariance"
+    return get_method(label_model).needs_overlap
 
 
 def _blend(part: FitResult, glob: FitResult, n_rows: float, shrinkage: float) -> Tuple[np.ndarray, np.ndarray]:
@@ -97,9 +83,9 @@ def partitioned_stats(L: np.ndarray, cardinality: int, *, group_index: Optional[
     """Statistics of the (extended) votes per part, in one native pass."""
     m, k = L.shape[1], int(cardinality)
     G = 1 if group_index is None else group_index.n_groups
-    if overlap_matrix and 8 * G * (m * k) ** 2 > _OVERLAP_BYTES_LIMIT:
-        raise ValueError(f"overlap_matrix: {G} parts x ({m} LFs x {k} classes)^2 counts need more than "
-                         f"{_OVERLAP_BYTES_LIMIT >> 20} MiB; use fewer parts or a method without it")
+    if overlap_matrix:
+        check_memory(8 * G * (m * k) ** 2, "overlap_matrix", f"{G} parts x ({m} LFs x {k} classes)^2 counts",
+                     advice="use fewer parts or a method without it")
     return label_stats(L, k, group_index=group_index, overlap_matrix=overlap_matrix, n_threads=n_threads)
 
 
@@ -176,17 +162,10 @@ def _part_balance(Y: np.ndarray, parts: np.ndarray, G: int, k: int, pseudocount:
 
 
 def _score(Y: np.ndarray, P: np.ndarray, scoring: str) -> float:
-    pred = P.argmax(axis=1)
-    if scoring == "accuracy":
-        return float((pred == Y).mean())
-    k = P.shape[1]
-    classes = [1] if k == 2 else range(k)
-    f1 = []
-    for c in classes:
-        tp = np.sum((pred == c) & (Y == c))
-        denom = np.sum(pred == c) + np.sum(Y == c)
-        f1.append(2 * tp / denom if denom else 0.0)
-    return float(np.mean(f1))
+    """The dev score of the searches: ``scoring`` (:func:`labelfuse.metrics.resolve_metric`) of the argmax
+    labels, or of the probabilities for a metric that needs them."""
+    metric = resolve_metric(scoring, "scoring")
+    return metric.score(Y, P if metric.needs_proba else P.argmax(axis=1), P.shape[1])
 
 
 def ws_knn_proba(P_train: np.ndarray, neighbor_ids: np.ndarray, n_neighbors: int = 10) -> np.ndarray:

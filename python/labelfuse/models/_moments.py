@@ -1,11 +1,12 @@
-"""Shared checks for the moment-based fits (triplet, covariance): one group of statistics, a valid class balance."""
+"""Shared checks for the moment-based fits (triplet, covariance): one group of statistics, how they take a class
+balance (:data:`FIT_BALANCE`), probabilities, and the one-sided-LF warning."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
-from .._validation import check_count  # noqa: F401  (re-exported for the fit functions)
+from .._validation import check_number
 from ..stats import LabelStats
 
 
@@ -21,25 +22,14 @@ def single_group(stats: Any, name: str = "stats") -> LabelStats:
     return stats
 
 
-def check_class_balance(class_balance: Any, k: int, name: str = "class_balance") -> Optional[np.ndarray]:
-    """None, or k positive probabilities summing to 1, as a contiguous float64 copy."""
-    if class_balance is None:
-        return None
-    p = np.array(class_balance, dtype=np.float64, copy=True)
-    if p.shape != (k,):
-        raise ValueError(f"{name}: expected {k} values (one per class), got shape {p.shape}")
-    if not np.all(np.isfinite(p)) or np.any(p <= 0) or not np.isclose(p.sum(), 1.0, atol=1e-6):
-        raise ValueError(f"{name}: expected positive probabilities summing to 1, got {p.tolist()}")
-    return np.ascontiguousarray(p / p.sum())
+# How the fit functions take their class_balance argument (labelfuse._validation.check_class_balance): None
+# (estimate it) or k positive probabilities.
+FIT_BALANCE = {"positive": True, "allow_none": True, "allow_uniform": False}
 
 
 def check_probability(value: Any, name: str, low_open: float = 0.0) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name}: expected a float, got {type(value).__name__}")
-    value = float(value)
-    if not low_open < value <= 1.0:
-        raise ValueError(f"{name}: expected a value in ({low_open}, 1], got {value}")
-    return value
+    """A number in (low_open, 1]."""
+    return check_number(value, name, low_open, 1.0, low_open=True)
 
 
 def one_sided_lfs(stats: LabelStats, min_votes: int = 30) -> list:

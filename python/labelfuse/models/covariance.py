@@ -30,7 +30,8 @@ import numpy as np
 
 from .. import _core
 from ..stats import LabelStats
-from ._moments import check_class_balance, check_count, one_sided_warning, single_group
+from .._validation import check_class_balance, check_count, check_number
+from ._moments import FIT_BALANCE, one_sided_warning, single_group
 from .registry import FitResult
 
 __all__ = ["fit_covariance"]
@@ -79,16 +80,10 @@ def fit_covariance(
     if stats.overlap is None:
         raise ValueError("stats: computed without the overlap matrix; use label_stats(..., overlap_matrix=True)")
     k, m = stats.cardinality, stats.n_lfs
-    prior = check_class_balance(class_balance, k)
-    for name, value in (("tol", tol), ("ridge", ridge), ("first_moment_weight", first_moment_weight)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-            raise TypeError(f"{name}: expected a float, got {type(value).__name__}")
-    if not ridge > 0:
-        raise ValueError(f"ridge: expected a positive value, got {ridge}")
-    if not tol > 0:
-        raise ValueError(f"tol: expected a positive value, got {tol}")
-    if not first_moment_weight >= 0:
-        raise ValueError(f"first_moment_weight: expected a value >= 0, got {first_moment_weight}")
+    prior = check_class_balance(class_balance, k, **FIT_BALANCE)
+    tol = check_number(tol, "tol", 0.0, low_open=True)
+    ridge = check_number(ridge, "ridge", 0.0, low_open=True)
+    first_moment_weight = check_number(first_moment_weight, "first_moment_weight", 0.0)
     r = _core.covariance_fit(
         np.ascontiguousarray(stats.overlap[0], dtype=np.int64).ravel(),
         np.ascontiguousarray(stats.covote[0], dtype=np.int64).ravel(),

@@ -6,8 +6,9 @@ from typing import Optional
 import numpy as np
 
 from .. import _core
-from .._validation import as_label_matrix, check_cardinality, check_model_memory
-from ._moments import check_class_balance
+from .._validation import (as_label_matrix, check_cardinality, check_class_balance, check_count, check_model_memory,
+                           check_number)
+from ._moments import FIT_BALANCE
 from .registry import FitResult, check_fit_result
 
 ABSTENTION_MODES = ("model", "ignore")
@@ -43,19 +44,16 @@ def fit_dawid_skene(
     check_model_memory(8 * L.shape[1] * (k + 1) * k, k, inferred=False, what=f"the tables of {L.shape[1]} LFs")
     if abstentions not in ABSTENTION_MODES:
         raise ValueError(f"abstentions: expected one of {ABSTENTION_MODES}, got {abstentions!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 0:
-        raise ValueError(f"max_iter: expected a non-negative int, got {max_iter!r}")
-    for name, value in (("tol", tol), ("smoothing", smoothing)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not (
-            np.isfinite(value) and value >= 0
-        ):
-            raise ValueError(f"{name}: expected a non-negative number, got {value!r}")
+    max_iter = check_count(max_iter, "max_iter", 0)
+    # finite: an infinite tolerance or pseudo-count has no meaning
+    tol = check_number(tol, "tol", 0.0, np.finfo(np.float64).max)
+    smoothing = check_number(smoothing, "smoothing", 0.0, np.finfo(np.float64).max)
     init_cpt = init_prior = None
     if init is not None:
         init = check_fit_result(init, L.shape[1], k, "init")
         init_cpt = np.ascontiguousarray(init.cpt, dtype=np.float64)
         init_prior = np.ascontiguousarray(init.class_balance, dtype=np.float64)
-    fixed = check_class_balance(class_balance, k)  # (None, or k positive probabilities)
+    fixed = check_class_balance(class_balance, k, **FIT_BALANCE)  # (None, or k positive probabilities)
     out = _core.dawid_skene(
         L, k, max_iter=int(max_iter), tol=float(tol), smoothing=float(smoothing),
         model_abstentions=abstentions == "model", class_balance=fixed, init_cpt=init_cpt, init_prior=init_prior,

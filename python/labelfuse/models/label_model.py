@@ -1,29 +1,22 @@
 """LabelModel: one facade over the triplet, covariance and Dawid-Skene recoveries, with fast refits."""
 from __future__ import annotations
 
+import collections.abc
 import inspect
-from typing import Any, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
 
 from .. import _core
-from .._validation import as_label_matrix, check_cardinality, require_rows
+from .._base import InstanceOf, Interval, Options, Predicate
+from .._validation import (as_label_matrix, check_cardinality, check_class_balance, check_count, label_dtype,
+                           require_rows)
 from ..stats import LabelStats, label_stats
-from .registry import FitResult, check_fit_result
-from .base import (
-    BaseLabelModel,
-    NotFittedError,
-    check_choice,
-    check_class_balance,
-    check_random_state,
-    class_balance_from_labels,
-    resolve_cardinality,
-    resolve_tie_policy,
-)
+from .base import BaseLabelModel, NotFittedError, class_balance_from_labels, resolve_cardinality
+from .registry import METHODS, FitResult, check_fit_result, get_method
 
 __all__ = ["LabelModel", "METHODS"]
 
-METHODS = ("triplet", "covariance", "dawid_skene")
 ABSTENTIONS = ("model", "ignore")
 # abstentions=None: what each method does by default. The covariance fit's P(abstain | y) is identified only
 # through the LFs' co-abstentions, which real LFs (keyword rules that fire together) make far from conditionally
@@ -51,23 +44,12 @@ _SET_BY_THE_MODEL = {"triplet": (), "covariance": (),
                      "dawid_skene": ("max_iter", "tol", "smoothing", "abstentions", "init", "n_threads")}
 
 
-def _fit_function(method: str):
-    """The method's fit function (imported on use: the triplet and covariance modules landed separately)."""
-    if method == "dawid_skene":
-        from .dawid_skene import fit_dawid_skene
-
-        return fit_dawid_skene
-    if method == "triplet":
-        from .triplet import fit_triplet
-
-        return fit_triplet
-    from .covariance import fit_covariance
-
-    return fit_covariance
+def _finite_non_negative(value: Any) -> bool:
+    return bool(np.isfinite(float(value)) and float(value) >= 0)
 
 
-def _compact_dtype(k: int) -> np.dtype:
-    return np.dtype(np.int8 if k <= 127 else np.int16 if k <= 32767 else np.int32)
+_FINITE_NON_NEGATIVE = Predicate((int, float, np.integer, np.floating), _finite_non_negative,
+                                 "a finite number >= 0")
 
 
 class LabelModel(BaseLabelModel):
@@ -101,8 +83,26 @@ class LabelModel(BaseLabelModel):
     ``class_balance_`` (k,), ``accuracies_`` (m,) P(vote correct | votes), ``coverage_`` (m,) fraction of rows
     each LF votes on, ``n_iter_`` (EM iterations, or the method's count; None when it has none), ``info_``
     (the method's report), ``cardinality_``, ``n_lfs_``, ``classes_``.
+
+    ``fit`` and ``refit`` are all or nothing: a fit that raises (Ctrl-C included) leaves the model unfitted, a
+    refit that raises leaves it exactly as it was.
+
+    Example::
+
+        lm = LabelModel(cardinality=2, method="triplet", random_state=0).fit(L)
+        P = lm.predict_proba(L)
+        lm.refit(L_edited)              # after editing a few LFs: only their statistics are recounted
+        lm.save("lm.lf"); LabelModel.load("lm.lf")
     """
 
+    _parameter_constraints = {
+        "method": [Options(*METHODS)],
+        "abstentions": [None, Options(*ABSTENTIONS)],
+        "max_iter": [Interval(int, 0, None)],
+        "tol": [_FINITE_NON_NEGATIVE],
+        "smoothing": [_FINITE_NON_NEGATIVE],
+        "method_options": [None, InstanceOf(collections.abc.Mapping, description="a dict of keyword arguments")],
+    }
     _fitted_arrays = ("cpt_", "class_balance_", "accuracies_", "coverage_")
     _fitted_values = ("cardinality_", "n_lfs_", "n_iter_", "info_")
 
@@ -140,10 +140,8 @@ class LabelModel(BaseLabelModel):
         hyperparameter, or else estimated by the method. Returns self."""
         L = as_label_matrix(L)
         require_rows(L)
-        method = check_choice(self.method, "method", METHODS)
+        method = self.method
         self._abstentions = self._resolve_abstentions(method)
-        resolve_tie_policy(self.tie_policy)
-        check_random_state(self.random_state)
         self._method_options(method)
         # the posterior's tables are the smallest per-class allocation every method makes: (m, k + 1, k) float64
         k = resolve_cardinality(L, self.cardinality, table_bytes=lambda k: 8 * L.shape[1] * (k + 1) * k,
@@ -160,15 +158,16 @@ class LabelModel(BaseLabelModel):
             balance = None
         # Dawid-Skene works on the rows (its own pattern compression) and needs no pairwise statistics, which
         # would cost more than its whole fit at m = 50.
+        spec = get_method(method)
         stats = None
-        if method != "dawid_skene":
-            stats = label_stats(L, k, overlap_matrix=method == "covariance", n_threads=self._threads())
+        if not spec.uses_rows:
+            stats = label_stats(L, k, overlap_matrix=spec.needs_overlap, n_threads=self._threads())
         self._fit_balance = balance
         self._method_fitted = method
         result = self._run_method(method, L, stats, k, balance, warm=None)
         # What refit needs: the statistics and a compact private copy of L (int8 for k <= 127; n*m bytes).
         return self._install(result, stats, k, L.shape[1], class_balance=balance,
-                             L=np.array(L, dtype=_compact_dtype(k), order="C"))
+                             L=np.array(L, dtype=label_dtype(k), order="C"))
 
     def install_fit(self, result: FitResult, stats: Optional[LabelStats], cardinality: int, n_lfs: int, *,
                     class_balance: Optional[np.ndarray] = None, L: Optional[np.ndarray] = None) -> "LabelModel":
@@ -180,11 +179,11 @@ class LabelModel(BaseLabelModel):
         of valid votes, agrees with ``stats`` (the statistics of a moment method are counted from it when not
         given) and is kept as a private copy (refit edits it in place). ``class_balance``: the fixed balance that
         refits keep. Returns self."""
-        method = check_choice(self.method, "method", METHODS)
+        self._validate_params()
+        method = self.method
+        spec = get_method(method)
         k = check_cardinality(cardinality)
-        if isinstance(n_lfs, (bool, np.bool_)) or not isinstance(n_lfs, (int, np.integer)) or n_lfs < 1:
-            raise ValueError(f"n_lfs: expected a positive int, got {n_lfs!r}")
-        m = int(n_lfs)
+        m = check_count(n_lfs, "n_lfs", 1)
         result = check_fit_result(result, m, k)
         if stats is not None:
             if not isinstance(stats, LabelStats):
@@ -198,21 +197,21 @@ class LabelModel(BaseLabelModel):
             L = as_label_matrix(L)
             if L.shape[1] != m:
                 raise ValueError(f"L: expected {m} columns (n_lfs), got {L.shape[1]}")
-            recount = label_stats(L, k, overlap_matrix=method == "covariance" if stats is None else
+            recount = label_stats(L, k, overlap_matrix=spec.needs_overlap if stats is None else
                                   stats.overlap is not None, n_threads=self._threads())  # (also checks the votes)
-            if stats is None and method != "dawid_skene":
+            if stats is None and not spec.uses_rows:
                 stats = recount
             elif stats is None:  # Dawid-Skene keeps no statistics, but the coverage is known now
                 result.info.setdefault("coverage", recount.lf_coverage())
             elif recount != stats:
                 raise ValueError("L: its statistics differ from stats (they must describe the same label matrix)")
-            L = np.array(L, dtype=_compact_dtype(k), order="C")
+            L = np.array(L, dtype=label_dtype(k), order="C")
         return self._install(result, stats, k, m, class_balance=class_balance, L=L)
 
     def _install(self, result: FitResult, stats: Optional[LabelStats], k: int, m: int, *,
                  class_balance: Optional[np.ndarray], L: Optional[np.ndarray]) -> "LabelModel":
         """install_fit without the checks (fit's own, already valid results and private L)."""
-        method = check_choice(self.method, "method", METHODS)
+        method = self.method
         self._abstentions = self._resolve_abstentions(method)
         self._method_fitted = method
         self._fit_balance = class_balance
@@ -226,8 +225,9 @@ class LabelModel(BaseLabelModel):
         warm: Optional[FitResult],
     ) -> FitResult:
         options = self._method_options(method)
-        fit_fn = _fit_function(method)
-        if method == "dawid_skene":
+        spec = get_method(method)
+        fit_fn = spec.fit
+        if spec.uses_rows:
             return fit_fn(
                 L, k, balance, max_iter=self.max_iter, tol=self.tol, smoothing=self.smoothing,
                 abstentions=self._abstentions, init=warm, n_threads=self._threads(), **options,
@@ -240,10 +240,7 @@ class LabelModel(BaseLabelModel):
         options = self.method_options
         if options is None:
             return {}
-        if not isinstance(options, Mapping):
-            raise TypeError(f"method_options: expected a dict of keyword arguments or None, got "
-                            f"{type(options).__name__}")
-        fit_fn = _fit_function(method)
+        fit_fn = get_method(method).fit
         parameters = inspect.signature(fit_fn).parameters.values()
         reserved = _SET_BY_THE_MODEL[method]
         allowed = [p.name for p in parameters if p.kind == p.KEYWORD_ONLY and p.name not in reserved]
@@ -251,8 +248,9 @@ class LabelModel(BaseLabelModel):
         unknown = [key for key in options if key in reserved or not isinstance(key, str)
                    or (key not in allowed and not takes_any)]
         if unknown:
-            raise ValueError(f"method_options: {unknown} are not options of {fit_fn.__name__} that LabelModel passes "
-                             f"on (valid: {allowed})")
+            name = getattr(fit_fn, "__name__", method)
+            raise ValueError(f"method_options: {unknown} are not options of {name} that LabelModel passes on "
+                             f"(valid: {allowed})")
         return dict(options)
 
     def _set_fitted(self, result: FitResult, stats: Optional[LabelStats], k: int, m: int) -> None:
@@ -278,9 +276,7 @@ class LabelModel(BaseLabelModel):
         self._log_tables = self._posterior_tables()
 
     def _resolve_abstentions(self, method: str) -> str:
-        if self.abstentions is None:
-            return DEFAULT_ABSTENTIONS[method]
-        return check_choice(self.abstentions, "abstentions", ABSTENTIONS)
+        return DEFAULT_ABSTENTIONS[method] if self.abstentions is None else self.abstentions
 
     def _posterior_tables(self):
         log_cpt, log_prior = FitResult(self.cpt_, self.class_balance_).log_tables()
@@ -289,6 +285,7 @@ class LabelModel(BaseLabelModel):
         return log_cpt, log_prior
 
     def _after_load(self) -> None:
+        self._validate_params()  # a damaged file's hyperparameters are refused here, naming the parameter
         self._abstentions = self._resolve_abstentions(self.method)
         self._log_tables = self._posterior_tables()
         self._stats = None
@@ -307,6 +304,7 @@ class LabelModel(BaseLabelModel):
         fresh fit's result. Returns self.
         """
         self._check_fitted()
+        self._validate_params()  # (set_params may have changed them since the fit)
         if getattr(self, "_last_L", None) is None:
             raise NotFittedError("refit: this model holds no data from a fit (e.g. it was loaded); call fit(L)")
         L_new = as_label_matrix(L_new, "L_new")
@@ -334,16 +332,25 @@ class LabelModel(BaseLabelModel):
                     f"L_new: entry (row {bad}, column {j}) is {int(column[bad])}; votes must be -1 (abstain) or "
                     f"a class in 0..{k - 1}"
                 )
-        stats = self._stats
-        for j in changed:
-            previous = old[:, j].copy()
-            old[:, j] = L_new[:, j]
-            if stats is not None:
-                stats = stats.update_column(old, int(j), previous, n_threads=self._threads())
-        self._stats = stats
-        warm = FitResult(self.cpt_, self.class_balance_) if self._method_fitted == "dawid_skene" else None
-        result = self._run_method(self._method_fitted, old, stats, k, self._fit_balance, warm=warm)
-        self._set_fitted(result, stats, k, m)
+        # The private copy of L is edited in place (a copy of it would cost n*m bytes per refit), so the changed
+        # columns are kept and put back if anything below fails or is interrupted: a refit that raises leaves the
+        # model exactly as it was (the base restores the attributes; this restores the contents of L).
+        previous = {int(j): old[:, j].copy() for j in changed}
+        try:
+            stats = self._stats
+            for j in changed:
+                old[:, j] = L_new[:, j]
+                if stats is not None:
+                    stats = stats.update_column(old, int(j), previous[int(j)], n_threads=self._threads())
+            uses_rows = get_method(self._method_fitted).uses_rows
+            warm = FitResult(self.cpt_, self.class_balance_) if uses_rows else None
+            result = self._run_method(self._method_fitted, old, stats, k, self._fit_balance, warm=warm)
+            self._set_fitted(result, stats, k, m)  # new objects only: installed last
+            self._stats = stats
+        except BaseException:
+            for j, column in previous.items():
+                old[:, j] = column
+            raise
         return self
 
     # -- prediction ------------------------------------------------------------------------------------------------

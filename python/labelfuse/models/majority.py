@@ -7,14 +7,9 @@ import numpy as np
 
 from .. import _core
 from .._validation import as_label_matrix, require_rows
-from .base import (
-    BaseLabelModel,
-    check_class_balance,
-    check_random_state,
-    class_balance_from_labels,
-    resolve_cardinality,
-    resolve_tie_policy,
-)
+from .._base import Options
+from .._validation import check_class_balance
+from .base import BaseLabelModel, ProbabilityVector, class_balance_from_labels, resolve_cardinality
 
 __all__ = ["MajorityVote"]
 
@@ -34,8 +29,14 @@ class MajorityVote(BaseLabelModel):
             "random" (seeded by ``random_state``) or "prior" (the tied class most probable a priori).
         random_state: int or None, seeds the "random" tie policy (a fresh generator per ``predict`` call).
         n_threads: None = all cores, -1 = all, -2 = all but one, ...
+
+    Example::
+
+        mv = MajorityVote(tie_policy="prior").fit(L, Y_dev=Y_dev)
+        mv.predict(L)
     """
 
+    _parameter_constraints = {"class_balance": [None, Options("uniform", "votes"), ProbabilityVector()]}
     _fitted_arrays = ("class_balance_",)
 
     def __init__(
@@ -57,8 +58,6 @@ class MajorityVote(BaseLabelModel):
         (add-one smoothed); ``class_balance``: fix it for this fit. Returns self."""
         L = as_label_matrix(L)
         require_rows(L)
-        resolve_tie_policy(self.tie_policy)
-        check_random_state(self.random_state)
         # one (k + 1) vote-count scratch row per thread, and the k-vector of the balance
         threads = _core.resolve_threads(self._threads())
         k = resolve_cardinality(L, self.cardinality, table_bytes=lambda k: 8 * (k + 1) * (threads + 1),

@@ -1,12 +1,22 @@
-"""What every label-model fit produces: per-LF conditional tables and a class balance.
+"""The label-model methods and what every fit produces: per-LF conditional tables and a class balance.
 
-A fit function (triplet, covariance, Dawid-Skene) maps statistics to a ``FitResult``; posteriors then come from
-the shared native kernel ``_core.posterior``.
+A fit function maps statistics (triplet, covariance) or the votes themselves (Dawid-Skene) to a ``FitResult``;
+posteriors then come from the shared native kernel ``_core.posterior``. :func:`get_method` is the one place that
+turns a method name (or a user's fit function) into the function to call and says what it needs.
+
+Example::
+
+    from labelfuse.models.registry import get_method
+    method = get_method("covariance")
+    method.needs_overlap, method.uses_rows     # (True, False)
+    result = method.fit(label_stats(L, 2, overlap_matrix=True), None)
 """
 from __future__ import annotations
 
+import functools
+import importlib
 from dataclasses import dataclass, field
-from typing import Any, Dict
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 
@@ -46,3 +56,57 @@ def check_fit_result(result: Any, m: int, k: int, name: str = "result") -> FitRe
     if not isinstance(result.info, dict):
         raise TypeError(f"{name}: info must be a dict, got {type(result.info).__name__}")
     return FitResult(cpt, balance, dict(result.info))
+
+
+@dataclass(frozen=True)
+class Method:
+    """A label-model method: its ``name``, the ``fit`` function to call, and what that function reads.
+
+    ``uses_rows``: ``fit(L_rows, cardinality, class_balance, init=None, **options) -> FitResult`` works on the
+    votes (Dawid-Skene's EM); otherwise ``fit(stats, class_balance, **options) -> FitResult`` works on
+    :class:`~labelfuse.stats.LabelStats`. ``needs_overlap``: the statistics must include the one-hot overlap
+    matrix (``label_stats(..., overlap_matrix=True)``; costly, so counted only when needed)."""
+
+    name: str
+    fit: Callable[..., FitResult]
+    uses_rows: bool = False
+    needs_overlap: bool = False
+
+
+# name -> (module under labelfuse.models, function, uses_rows, needs_overlap); the modules are imported on use
+# (they import this one for FitResult).
+_METHODS: Dict[str, Tuple[str, str, bool, bool]] = {
+    "triplet": ("triplet", "fit_triplet", False, False),
+    "covariance": ("covariance", "fit_covariance", False, True),
+    "dawid_skene": ("dawid_skene", "fit_dawid_skene", True, False),
+}
+METHODS: Tuple[str, ...] = tuple(_METHODS)
+
+
+def get_method(label_model: Union[str, Callable[..., FitResult]], n_threads: Optional[int] = None, *,
+               name: str = "label_model") -> Method:
+    """The :class:`Method` for a method name ("triplet", "covariance", "dawid_skene") or a fit function.
+
+    A callable is a statistics fit unless it has an attribute ``uses_rows = True`` (then it is called on the
+    votes, as Dawid-Skene); ``needs_overlap = True`` asks for the overlap matrix. ``n_threads`` is bound into the
+    fit of a named row method (the statistics fits are single-threaded). ``name``: the argument named in errors
+    (an unknown name is a ValueError, anything else but a callable a TypeError).
+
+    Example: ``get_method("dawid_skene", n_threads=2).fit(L, 3, None)``."""
+    if callable(label_model):
+        return Method(getattr(label_model, "__name__", type(label_model).__name__), label_model,
+                      uses_rows=bool(getattr(label_model, "uses_rows", False)),
+                      needs_overlap=bool(getattr(label_model, "needs_overlap", False)))
+    if not isinstance(label_model, str):
+        raise TypeError(f"{name}: expected a method name ({', '.join(map(repr, METHODS))}) or a fit function, got "
+                        f"{type(label_model).__name__}")
+    if label_model not in _METHODS:
+        raise ValueError(f"{name}: unknown method {label_model!r}; expected one of {', '.join(map(repr, METHODS))} "
+                         "or a fit function")
+    module, function, uses_rows, needs_overlap = _METHODS[label_model]
+    fit = getattr(importlib.import_module(f"labelfuse.models.{module}"), function)
+    if uses_rows and n_threads is not None:
+        bound = functools.partial(fit, n_threads=n_threads)
+        functools.update_wrapper(bound, fit)
+        fit = bound
+    return Method(label_model, fit, uses_rows=uses_rows, needs_overlap=needs_overlap)

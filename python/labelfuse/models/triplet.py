@@ -25,9 +25,9 @@ import numpy as np
 
 from .. import _core
 from ..stats import LabelStats
+from .._validation import check_class_balance, check_count, check_number
 from ._moments import (
-    check_class_balance,
-    check_count,
+    FIT_BALANCE,
     check_probability,
     one_sided_warning,
     single_group,
@@ -84,11 +84,8 @@ def fit_triplet(
     """
     stats = single_group(stats)
     k, m = stats.cardinality, stats.n_lfs
-    prior = check_class_balance(class_balance, k)
-    if isinstance(min_denominator_z, bool) or not isinstance(min_denominator_z, (int, float, np.integer, np.floating)):
-        raise TypeError(f"min_denominator_z: expected a float, got {type(min_denominator_z).__name__}")
-    if not min_denominator_z >= 0:
-        raise ValueError(f"min_denominator_z: expected a value >= 0, got {min_denominator_z}")
+    prior = check_class_balance(class_balance, k, **FIT_BALANCE)
+    min_denominator_z = check_number(min_denominator_z, "min_denominator_z", 0.0)
     if one_sided not in ("coverage", "symmetric"):
         raise ValueError(f"one_sided: expected 'coverage' or 'symmetric', got {one_sided!r}")
     if aggregate not in ("weighted_mean", "median"):
