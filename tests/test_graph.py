@@ -124,3 +124,12 @@ def test_bad_parameters():
         NeighborGraph().fit(np.array([["a", "b"]]))
     with pytest.raises(NotFittedError, match="not fitted"):
         NeighborGraph().query(X)
+
+
+def test_seed_is_a_deprecated_alias_of_random_state():
+    X = np.random.default_rng(10).standard_normal((200, 8)).astype(np.float32)
+    with pytest.warns(FutureWarning, match="'seed' is deprecated"):
+        old = NeighborGraph(n_neighbors=4, index="ivf", ivf_n_lists=8, ivf_n_probe=1, seed=3).fit(X)
+    new = NeighborGraph(n_neighbors=4, index="ivf", ivf_n_lists=8, ivf_n_probe=1, random_state=3).fit(X)
+    np.testing.assert_array_equal(old.ids_, new.ids_)
+    assert "seed" not in repr(new)

@@ -53,3 +53,20 @@ def test_bad_arguments():
         KMeansPartition(0).fit(X)
     with pytest.raises(NotFittedError, match="not fitted"):
         KMeansPartition(2).predict(X)
+
+
+def test_a_fit_refused_for_its_parameters_leaves_no_fitted_state():
+    X = np.random.default_rng(4).standard_normal((20, 4)).astype(np.float32)
+    p = KMeansPartition(2, random_state=0).fit(X)
+    p.set_params(n_redo=0)
+    with pytest.raises(ValueError, match="^n_redo:"):
+        p.fit(X)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        p.predict(X)
+
+
+def test_seed_is_a_deprecated_alias_of_random_state():
+    X = np.random.default_rng(5).standard_normal((60, 4)).astype(np.float32)
+    with pytest.warns(FutureWarning, match="'seed' is deprecated"):
+        old = KMeansPartition(3, seed=7).fit(X)
+    np.testing.assert_array_equal(old.labels_, KMeansPartition(3, random_state=7).fit(X).labels_)

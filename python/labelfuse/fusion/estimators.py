@@ -25,11 +25,11 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Unio
 import numpy as np
 
 from .. import _core
-from .._base import (BOOLEAN, DEPRECATED, N_THREADS, RANDOM_STATE, Estimator, InstanceOf, Interval,  # noqa: F401
-                     Options, SequenceOf)
+from .._base import (DEPRECATED, N_THREADS, RANDOM_STATE, Estimator, InstanceOf, Interval, Options, SequenceOf,
+                     json_value)
 from .._validation import (NotFittedError, as_label_matrix, as_labels, as_probabilities, check_count,
                           check_n_threads, check_votes, infer_cardinality, require_rows)
-from ..embeddings.graph import NeighborGraph, json_params
+from ..embeddings.graph import NeighborGraph, UnfitOnBadParams, json_params
 from ..models.registry import FitResult
 from ..stats import GroupIndex, LabelStats, label_stats
 
@@ -215,7 +215,7 @@ def ws_knn_proba(P_train: np.ndarray, neighbor_ids: np.ndarray, n_neighbors: int
 _NUMBER = Interval(float, None, None)  # any real number but NaN (inf allowed)
 
 
-class _FusionBase(Estimator):
+class _FusionBase(UnfitOnBadParams, Estimator):
     """What Epoxy and Liger share: the constraints of their common parameters, fit / refit / predict, saving."""
 
     _parameter_constraints = {
@@ -518,7 +518,6 @@ class _FusionBase(Estimator):
         return json_params(self, label_model=label_model, neighbor_graph=None)
 
     def _get_state(self) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
-        from .._base import json_value
         from .._io import nested_state
 
         values, arrays = super()._get_state()
@@ -625,7 +624,15 @@ _COMMON_DOC = """
 
 
 class Epoxy(_FusionBase):
-    """Extend every LF to abstaining rows near its voters, then fit one label model on the extended votes."""
+    """Extend every LF to abstaining rows near its voters, then fit one label model on the extended votes.
+
+    Example::
+
+        from labelfuse.fusion import Epoxy
+        epoxy = Epoxy("triplet").fit(L_train, X_train, L_dev, X_dev, Y_dev)
+        epoxy.predict_proba(L_test, X_test)
+        epoxy.save("epoxy.lf")             # one file, neighbour graph included; Epoxy.load("epoxy.lf")
+    """
 
     __doc__ = (__doc__ or "") + _COMMON_DOC
 
@@ -650,6 +657,13 @@ class Epoxy(_FusionBase):
 
 class Liger(_FusionBase):
     """Epoxy's extension plus one label model per k-means part of the embedding space.
+
+    Example::
+
+        from labelfuse.fusion import Liger
+        liger = Liger("triplet", n_parts="auto").fit(L_train, X_train, L_dev, X_dev, Y_dev)
+        liger.refit(L_edited)              # after editing an LF: reuses the graph and the parts
+        liger.save("liger.lf")             # one file, graph and parts included; Liger.load("liger.lf")
 
     Extra parameters:
         n_parts: parts of the training embeddings, or "auto" (searched over ``parts_grid`` on dev; 4 without dev).
