@@ -169,7 +169,7 @@ def test_params_save_load_and_errors(tmp_path):
     back = Liger.load(path, label_model=symmetric_fit())
     np.testing.assert_allclose(back.predict_proba(L[:20], X[:20]), est.predict_proba(L[:20], X[:20]))
     np.testing.assert_allclose(back.train_proba_, est.train_proba_)
-    with pytest.raises(ValueError, match="not a Epoxy"):
+    with pytest.raises(TypeError, match="holds a Liger, not a Epoxy"):
         Epoxy.load(path)
     with pytest.raises(ValueError, match="scoring"):
         Epoxy(symmetric_fit(), scoring="auc").fit(L, X)
@@ -228,3 +228,81 @@ def test_per_part_class_balance_helps_when_labels_follow_the_parts():
         L[tr], X[tr], L[dev], X[dev], Y[dev])
     acc = lambda est: (est.predict(L[te], X[te]) == Y[te]).mean()  # noqa: E731
     assert acc(liger) > acc(epoxy) + 0.1
+
+
+@pytest.mark.parametrize("cls", [Epoxy, Liger])
+@pytest.mark.parametrize("where", ["label_model", "fit_partitioned", "posterior"])
+def test_a_refit_that_raises_leaves_the_model_as_before(monkeypatch, cls, where):
+    # the label model (or the partitioned fit, or the posterior) raises half-way through refit, after the
+    # extension and the statistics were redone: the model must predict exactly as before, arrays included
+    import labelfuse.fusion.estimators as estimators
+
+    X, L, _ = smooth_task(200, seed=13)
+    calls = {"n": 0, "fail": False}
+    inner = symmetric_fit()
+
+    def flaky(stats, class_balance):
+        calls["n"] += 1
+        if calls["fail"]:
+            raise RuntimeError("label model failed")
+        return inner(stats, class_balance)
+
+    extra = {"n_parts": 2} if cls is Liger else {}
+    est = cls(flaky, thresholds="unsupervised", n_neighbors=5, **extra).fit(L, X)
+    names = [n for n in vars(est) if n.endswith("_") and isinstance(getattr(est, n), np.ndarray)]
+    before = {n: getattr(est, n).copy() for n in names}
+    stats_before = est.stats_
+    P_before = est.predict_proba(L[:30], X[:30])
+    L2 = L.copy()
+    L2[:, 0] = np.where(L[:, 0] >= 0, 1 - L[:, 0], -1)
+    if where == "label_model":
+        calls["fail"] = True
+    elif where == "fit_partitioned":
+        monkeypatch.setattr(estimators, "fit_partitioned", lambda *a, **k: (_ for _ in ()).throw(
+            RuntimeError("label model failed")))
+    else:
+        monkeypatch.setattr(estimators, "_posterior", lambda *a, **k: (_ for _ in ()).throw(
+            RuntimeError("label model failed")))
+    with pytest.raises(RuntimeError, match="label model failed"):
+        est.refit(L2)
+    monkeypatch.undo()
+    calls["fail"] = False
+    for n in names:
+        np.testing.assert_array_equal(getattr(est, n), before[n], err_msg=n)
+    assert est.stats_ == stats_before
+    np.testing.assert_array_equal(est.predict_proba(L[:30], X[:30]), P_before)
+    # and the model still refits afterwards
+    fresh = cls(symmetric_fit(), thresholds="unsupervised", n_neighbors=5, **extra).fit(L2, X)
+    np.testing.assert_allclose(est.refit(L2).train_proba_, fresh.train_proba_, atol=1e-12)
+
+
+def test_seed_is_a_deprecated_alias_of_random_state():
+    X, L, _ = smooth_task(150, seed=14)
+    new = Liger(symmetric_fit(), thresholds=0.6, n_parts=3, random_state=5).fit(L, X)
+    old = Liger(symmetric_fit(), thresholds=0.6, n_parts=3, seed=5)
+    with pytest.warns(FutureWarning, match="'seed' is deprecated"):
+        old.fit(L, X)
+    np.testing.assert_array_equal(old.partition_.labels_, new.partition_.labels_)
+    np.testing.assert_array_equal(old.train_proba_, new.train_proba_)
+    assert "seed" not in repr(new) and "random_state=5" in repr(new)
+
+
+def test_parameters_are_checked_by_their_constraints():
+    X, L, _ = smooth_task(60, seed=15)
+    for params, error, name in [({"n_neighbors": True}, TypeError, "n_neighbors"),
+                                ({"n_neighbors": 0}, ValueError, "n_neighbors"),
+                                ({"threshold_offsets": ()}, ValueError, "threshold_offsets"),
+                                ({"threshold_offsets": 0.1}, TypeError, "threshold_offsets"),
+                                ({"thresholds": np.nan}, ValueError, "thresholds"),
+                                ({"label_model": 3}, TypeError, "label_model"),
+                                ({"neighbor_graph": "graph"}, TypeError, "neighbor_graph"),
+                                ({"random_state": -1}, ValueError, "random_state"),
+                                ({"n_threads": 0}, ValueError, "n_threads"),
+                                ({"n_parts": "four"}, ValueError, "n_parts"),
+                                ({"parts_grid": (2, 0)}, ValueError, "parts_grid"),
+                                ({"balance_pseudocount": -1.0}, ValueError, "balance_pseudocount")]:
+        est = Liger(symmetric_fit(), thresholds=0.6, n_parts=2)
+        est.set_params(**params)
+        with pytest.raises(error, match=f"^{name}:"):
+            est.fit(L, X)
+        assert not any(n.endswith("_") for n in vars(est)), params

@@ -5,7 +5,7 @@ from labelfuse.models import NotFittedError
 
 faiss = pytest.importorskip("faiss")
 
-from labelfuse.embeddings import GRAPH_FORMAT_VERSION, NeighborGraph  # noqa: E402
+from labelfuse.embeddings import NeighborGraph  # noqa: E402
 
 
 def exact_neighbours(X, k):
@@ -105,17 +105,12 @@ def test_save_load_roundtrip(tmp_path, kind):
 
 
 def test_load_rejects_newer_format(tmp_path):
-    import json
-    X = np.random.default_rng(9).standard_normal((10, 4)).astype(np.float32)
+    # a neighbour-graph file of the earlier .npz format claiming a version that format never had
+    from saved_files import FIXTURES, rewrite_version
+
     path = tmp_path / "g.npz"
-    NeighborGraph(n_neighbors=2).fit(X).save(path)
-    with np.load(path) as f:
-        d = dict(f)
-    meta = json.loads(bytes(d["meta"]).decode())
-    meta["format_version"] = GRAPH_FORMAT_VERSION + 1
-    d["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    np.savez(path, **d)
-    with pytest.raises(ValueError, match="format version"):
+    rewrite_version(FIXTURES / "NeighborGraph" / "v1-0.1.0.npz", path, 2)
+    with pytest.raises(ValueError, match="format_version 2"):
         NeighborGraph.load(path)
 
 
@@ -129,3 +124,12 @@ def test_bad_parameters():
         NeighborGraph().fit(np.array([["a", "b"]]))
     with pytest.raises(NotFittedError, match="not fitted"):
         NeighborGraph().query(X)
+
+
+def test_seed_is_a_deprecated_alias_of_random_state():
+    X = np.random.default_rng(10).standard_normal((200, 8)).astype(np.float32)
+    with pytest.warns(FutureWarning, match="'seed' is deprecated"):
+        old = NeighborGraph(n_neighbors=4, index="ivf", ivf_n_lists=8, ivf_n_probe=1, seed=3).fit(X)
+    new = NeighborGraph(n_neighbors=4, index="ivf", ivf_n_lists=8, ivf_n_probe=1, random_state=3).fit(X)
+    np.testing.assert_array_equal(old.ids_, new.ids_)
+    assert "seed" not in repr(new)

@@ -160,7 +160,7 @@ def run(dataset: Union[str, Path] = "wrench_youtube", *, fusion: bool = True, en
                     t0 = time.perf_counter()
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        model = cls(label_model=method, seed=seed, n_threads=n_threads).fit(
+                        model = cls(label_model=method, random_state=seed, n_threads=n_threads).fit(
                             tr.L, tr.embeddings, va.L, va.embeddings, va.Y)
                         P_train = model.predict_proba(tr.L, tr.embeddings)
                         extended = model.extend(tr.L, tr.embeddings)

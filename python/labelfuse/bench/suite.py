@@ -164,9 +164,9 @@ def _embedding_methods(ds: Dataset, fitted: Dict[str, Any], seeds: Sequence[int]
         for seed in seed_list:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                est, fit_s = _timed(lambda: cls(label_model=method, neighbor_graph=graph, cardinality=k, seed=seed,
-                                                n_threads=n_threads).fit(tr.L, tr.embeddings, va.L, va.embeddings,
-                                                                         va.Y))
+                est, fit_s = _timed(lambda: cls(label_model=method, neighbor_graph=graph, cardinality=k,
+                                                random_state=seed, n_threads=n_threads).fit(
+                    tr.L, tr.embeddings, va.L, va.embeddings, va.Y))
                 P, pred_s = _timed(lambda: est.predict_proba(te.L, te.embeddings))
                 coverage = _covered(est.extend(te.L, te.embeddings))
             runs.append({**_scores(P, te.Y, k), "coverage": coverage, "fit_s": fit_s, "predict_s": pred_s})

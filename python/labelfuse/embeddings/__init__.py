@@ -4,13 +4,14 @@ faiss is optional: this package imports without it, and the classes that need it
 """
 from __future__ import annotations
 
+from . import _legacy  # noqa: F401  (registers the reader of earlier neighbour-graph files)
 from .encode import encode
 from .extend import ExtensionReport, as_thresholds, extend_votes
-from .graph import GRAPH_FORMAT_VERSION, NeighborGraph
+from .graph import NeighborGraph
 from .partition import KMeansPartition
 from .smoothness import SmoothnessCurve, label_smoothness, plot_smoothness
 from .thresholds import nearest_neighbor_thresholds, tune_thresholds
 
-__all__ = ["encode", "NeighborGraph", "GRAPH_FORMAT_VERSION", "extend_votes", "ExtensionReport", "as_thresholds",
+__all__ = ["encode", "NeighborGraph", "extend_votes", "ExtensionReport", "as_thresholds",
            "KMeansPartition", "nearest_neighbor_thresholds", "tune_thresholds",
            "SmoothnessCurve", "label_smoothness", "plot_smoothness"]

@@ -5,20 +5,16 @@ extension can be redone from it in milliseconds.
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
-from ._checks import as_unit_embeddings
-from .._params import Params, json_value
-from .._saving import check_format_version, version_stamp
-from .._validation import NotFittedError
+from ._checks import NAN_POLICIES, as_unit_embeddings
+from .._base import DEPRECATED, RANDOM_STATE, Estimator, Interval, Options, json_value
+from .._validation import check_count
 
-__all__ = ["NeighborGraph", "GRAPH_FORMAT_VERSION"]
+__all__ = ["NeighborGraph"]
 
-GRAPH_FORMAT_VERSION = 1
 _INDEX_KINDS = ("flat", "hnsw", "ivf")
 
 
@@ -30,7 +26,40 @@ def _faiss():
     return faiss
 
 
-class NeighborGraph(Params):
+def int_seed(random_state: Any) -> int:
+    """A faiss seed (a C int) from a ``random_state``: an int as given (folded into 0..2**31-1), a numpy
+    Generator / SeedSequence / BitGenerator drawn from, None a fresh random seed."""
+    if random_state is None:
+        random_state = np.random.default_rng()
+    if isinstance(random_state, np.random.SeedSequence):
+        return int(random_state.generate_state(1)[0] % (2**31))
+    if isinstance(random_state, np.random.BitGenerator):
+        random_state = np.random.Generator(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**31))
+    return int(random_state) % (2**31)
+
+
+def saved_random_state(random_state: Any) -> Any:
+    """``random_state`` as a saved parameter: an int or None as is; a Generator (which JSON cannot hold, and
+    which only mattered for the fit that was saved) as None."""
+    return json_value(random_state, "random_state") if random_state is None or isinstance(
+        random_state, (int, np.integer)) else None
+
+
+class UnfitOnBadParams:
+    """Mixin: a fit refused for its hyperparameters leaves no fitted state either, as any other fit that raises
+    (the base checks them before its all-or-nothing guard, which would keep an earlier fit)."""
+
+    def _validate_params(self) -> None:
+        try:
+            super()._validate_params()  # type: ignore[misc]
+        except BaseException:
+            self._forget_fit()  # type: ignore[attr-defined]
+            raise
+
+
+class NeighborGraph(UnfitOnBadParams, Estimator):
     """Top-K cosine neighbours of every training row (itself excluded), plus queries from any other split.
 
     Parameters:
@@ -43,12 +72,38 @@ class NeighborGraph(Params):
         block_size: query rows searched per faiss call (bounds the memory of the results in flight).
         nan_policy: "raise" (ValueError naming the argument) or "zero" (non-finite rows become zero vectors,
             similarity 0 to everything).
-        seed: for the IVF training.
+        random_state: seed of the IVF training (an int, None or a numpy Generator).
+        seed: deprecated alias of ``random_state``.
 
     Fitted attributes: ``X_`` (n, d) unit float32 database, ``ids_`` (n, K) int64 and ``sims_`` (n, K) float32
     neighbours of every training row sorted by decreasing similarity, never the row itself (-1 / -inf pad a
-    list that an approximate index returned short).
+    list that an approximate index returned short), ``index_`` the faiss index.
+
+    Example::
+
+        from labelfuse.embeddings import NeighborGraph
+        graph = NeighborGraph(n_neighbors=16).fit(X_train)
+        ids, sims, Xq = graph.query(X_test)
+        graph.save("graph.lf")             # one file; NeighborGraph.load("graph.lf") reads it back
     """
+
+    # faiss does not check its settings: hnsw_m < 2 divides by log(1) and crashes the interpreter (SIGSEGV /
+    # abort), a negative list count reaches a C++ size_t
+    _parameter_constraints = {
+        "n_neighbors": [Interval(int, 1, None)],
+        "index": [Options(*_INDEX_KINDS)],
+        "hnsw_m": [Interval(int, 2, None)],
+        "hnsw_ef_construction": [Interval(int, 1, None)],
+        "hnsw_ef_search": [Interval(int, 1, None)],
+        "ivf_n_lists": [Interval(int, 1, None), None],
+        "ivf_n_probe": [Interval(int, 1, None)],
+        "block_size": [Interval(int, 1, None)],
+        "nan_policy": [Options(*NAN_POLICIES)],
+        "random_state": [RANDOM_STATE],
+    }
+    _deprecated_aliases = {"seed": "random_state"}
+    _fitted_values = ("n_neighbors_",)
+    _fitted_arrays = ("X_", "ids_", "sims_")
 
     def __init__(
         self,
@@ -62,7 +117,8 @@ class NeighborGraph(Params):
         ivf_n_probe: int = 16,
         block_size: int = 16384,
         nan_policy: str = "raise",
-        seed: int = 0,
+        random_state: Any = 0,
+        seed: Any = DEPRECATED,
     ):
         self.n_neighbors = n_neighbors
         self.index = index
@@ -73,28 +129,12 @@ class NeighborGraph(Params):
         self.ivf_n_probe = ivf_n_probe
         self.block_size = block_size
         self.nan_policy = nan_policy
+        self.random_state = random_state
         self.seed = seed
-
-    # -- sklearn-style parameters -------------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        _check_int("n_neighbors", self.n_neighbors, 1)
-        if self.index not in _INDEX_KINDS:
-            raise ValueError(f"index: expected one of {_INDEX_KINDS}, got {self.index!r}")
-        _check_int("block_size", self.block_size, 1)
-        # faiss does not check these: hnsw_m < 2 divides by log(1) and crashes the interpreter (SIGSEGV / abort),
-        # a negative list count reaches a C++ size_t
-        _check_int("hnsw_m", self.hnsw_m, 2)
-        _check_int("hnsw_ef_construction", self.hnsw_ef_construction, 1)
-        _check_int("hnsw_ef_search", self.hnsw_ef_search, 1)
-        if self.ivf_n_lists is not None:
-            _check_int("ivf_n_lists", self.ivf_n_lists, 1)
-        _check_int("ivf_n_probe", self.ivf_n_probe, 1)
-        _check_int("seed", self.seed, 0)
 
     # -- building -----------------------------------------------------------------------------------------------
     def fit(self, X: Any) -> "NeighborGraph":
         """Index the training embeddings X (n, d) and compute every row's K nearest other rows."""
-        self._check_params()
         Xu = as_unit_embeddings(X, "X", self.nan_policy)
         if Xu.shape[0] == 0:
             raise ValueError("X: has no rows")
@@ -119,7 +159,7 @@ class NeighborGraph(Params):
             quantizer = faiss.IndexFlatIP(d)
             # faiss's Python wrapper keeps a reference to the quantizer inside the index
             index = faiss.IndexIVFFlat(quantizer, d, n_lists, faiss.METRIC_INNER_PRODUCT)
-            index.cp.seed = int(self.seed)
+            index.cp.seed = int_seed(self._param("random_state"))
             index.train(Xu)
             index.nprobe = int(self.ivf_n_probe)
         index.add(Xu)
@@ -145,10 +185,6 @@ class NeighborGraph(Params):
         return ids, sims
 
     # -- queries ------------------------------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "ids_"):
-            raise NotFittedError("NeighborGraph: not fitted; call fit(X) first")
-
     @property
     def n_rows(self) -> int:
         self._check_fitted()
@@ -162,7 +198,7 @@ class NeighborGraph(Params):
         """query, with errors about X naming the caller's argument (``X_query``, ``X_dev``, ...)."""
         self._check_fitted()
         if n_neighbors is not None:
-            _check_int("n_neighbors", n_neighbors, 0)
+            check_count(n_neighbors, "n_neighbors", 0)
         Xu = as_unit_embeddings(X, name, self.nan_policy, dim=self.X_.shape[1])
         k = self.n_neighbors_ if n_neighbors is None else int(n_neighbors)
         k = int(min(k, self.X_.shape[0]))
@@ -170,36 +206,45 @@ class NeighborGraph(Params):
         return ids, sims, Xu
 
     # -- persistence --------------------------------------------------------------------------------------------
-    def save(self, path: Union[str, Path]) -> None:
-        """Write an .npz (no pickle): parameters as JSON, the database, the neighbour lists, the faiss index."""
-        self._check_fitted()
+    def _state_params(self) -> Dict[str, Any]:
+        return json_params(self)
+
+    def _get_state(self) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+        values, arrays = super()._get_state()
+        arrays["index_"] = np.asarray(_faiss().serialize_index(self.index_), dtype=np.uint8)
+        return values, arrays
+
+    def _set_state(self, values: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        from .._io import FileFormatError
+
+        super()._set_state(values, arrays)
+        if "index_" not in arrays:
+            raise FileFormatError("the saved NeighborGraph lacks its fitted array 'index_'")
+        self.n_neighbors_ = int(self.n_neighbors_)
+        self.X_ = np.ascontiguousarray(self.X_, dtype=np.float32)
+        self.ids_ = np.ascontiguousarray(self.ids_, dtype=np.int64)
+        self.sims_ = np.ascontiguousarray(self.sims_, dtype=np.float32)
         faiss = _faiss()
-        meta = {**version_stamp(GRAPH_FORMAT_VERSION), "params": json_value(self.get_params()),
-                "n_neighbors_": self.n_neighbors_}
-        np.savez(path, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), X=self.X_, ids=self.ids_,
-                 sims=self.sims_, index=faiss.serialize_index(self.index_))
-
-    @classmethod
-    def load(cls, path: Union[str, Path]) -> "NeighborGraph":
-        with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(bytes(f["meta"]).decode())
-            check_format_version(meta, GRAPH_FORMAT_VERSION, path, "neighbour graph")
-            graph = cls(**meta["params"])
-            graph.X_ = np.ascontiguousarray(f["X"], dtype=np.float32)
-            graph.ids_ = np.ascontiguousarray(f["ids"], dtype=np.int64)
-            graph.sims_ = np.ascontiguousarray(f["sims"], dtype=np.float32)
-            graph.n_neighbors_ = int(meta["n_neighbors_"])
-            graph.index_ = _faiss().deserialize_index(np.ascontiguousarray(f["index"]))
-        if graph.index == "hnsw":
-            graph.index_.hnsw.efSearch = int(graph.hnsw_ef_search)
-        elif graph.index == "ivf":
-            _faiss().extract_index_ivf(graph.index_).nprobe = int(graph.ivf_n_probe)
-        return graph
+        self.index_ = faiss.deserialize_index(np.ascontiguousarray(arrays["index_"], dtype=np.uint8))
+        # search settings are not part of a serialized index
+        if self.index == "hnsw":
+            self.index_.hnsw.efSearch = int(self.hnsw_ef_search)
+        elif self.index == "ivf":
+            faiss.extract_index_ivf(self.index_).nprobe = int(self.ivf_n_probe)
 
 
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}")
+def json_params(est: Estimator, **overrides: Any) -> Dict[str, Any]:
+    """An estimator's hyperparameters as saved: JSON values, a random state that JSON cannot hold as None (see
+    :func:`saved_random_state`), ``overrides`` replacing what needs another form."""
+    out = {}
+    for name, value in est.get_params().items():
+        if name in overrides:
+            out[name] = overrides[name]
+        elif name in ("random_state", "seed") and not isinstance(value, str):
+            out[name] = saved_random_state(value)
+        else:
+            out[name] = json_value(value, name)
+    return out
 
 
 def _drop_self(I: np.ndarray, D: np.ndarray, rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from .._validation import as_label_matrix
+from .._validation import as_label_matrix, check_count
 from ._checks import as_unit_embeddings
 
 __all__ = ["SmoothnessCurve", "label_smoothness", "plot_smoothness"]
@@ -85,8 +85,7 @@ def label_smoothness(
     if radii.ndim != 1 or radii.size == 0 or np.isnan(radii).any():
         raise ValueError("radii: expected a non-empty 1-D sequence of cosine thresholds (no NaN)")
     radii = np.sort(radii)
-    if isinstance(max_rows, (bool, np.bool_)) or not isinstance(max_rows, (int, np.integer)) or max_rows < 2:
-        raise ValueError(f"max_rows: expected an int >= 2 (rows in a pair), got {max_rows!r}")
+    check_count(max_rows, "max_rows", 2)  # the rows of one pair at least
     rng = np.random.default_rng(seed)
     total = np.zeros(radii.size + 1, dtype=np.int64)
     same = np.zeros(radii.size + 1, dtype=np.int64)

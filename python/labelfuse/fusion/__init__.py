@@ -7,9 +7,11 @@ Example::
     liger = Liger(label_model="triplet").fit(L, X, L_dev, X_dev, Y_dev)
     P = liger.predict_proba(L_test, X_test)
     liger.refit(L_edited)          # reuses the cached neighbour graph and parts
+    liger.save("liger.lf")         # one file (graph and parts included); Liger.load("liger.lf")
 """
 from __future__ import annotations
 
-from .estimators import FUSION_FORMAT_VERSION, Epoxy, Liger, fit_partitioned, partitioned_stats, ws_knn_proba
+from . import _legacy  # noqa: F401  (registers the reader of earlier Epoxy / Liger files)
+from .estimators import Epoxy, Liger, fit_partitioned, partitioned_stats, ws_knn_proba
 
-__all__ = ["Epoxy", "FUSION_FORMAT_VERSION", "Liger", "fit_partitioned", "partitioned_stats", "ws_knn_proba"]
+__all__ = ["Epoxy", "Liger", "fit_partitioned", "partitioned_stats", "ws_knn_proba"]

@@ -19,25 +19,23 @@ one pseudo-count per class. Without dev labels the label model estimates the bal
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+import collections.abc
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .. import _core
-from .._validation import (NotFittedError, as_label_matrix, as_labels, as_probabilities, check_n_threads,
-                          check_number, check_votes, infer_cardinality, require_rows)
-from .._validation import check_memory
+from .._base import (DEPRECATED, N_THREADS, RANDOM_STATE, Estimator, InstanceOf, Interval, Options, SequenceOf,
+                     json_value)
+from .._validation import (NotFittedError, as_label_matrix, as_labels, as_probabilities, check_count, check_memory,
+                          check_n_threads, check_number, check_votes, infer_cardinality, require_rows)
+from ..embeddings.graph import NeighborGraph, UnfitOnBadParams, json_params
 from ..metrics import resolve_metric
 from ..models.registry import FitResult, get_method
 from ..stats import GroupIndex, LabelStats, label_stats
-from .._params import Params, json_value
-from .._saving import check_format_version, version_stamp
 
-__all__ = ["Epoxy", "Liger", "fit_partitioned", "partitioned_stats", "ws_knn_proba", "FUSION_FORMAT_VERSION"]
+__all__ = ["Epoxy", "Liger", "fit_partitioned", "partitioned_stats", "ws_knn_proba"]
 
-FUSION_FORMAT_VERSION = 1
 FitFunction = Callable[[LabelStats, Optional[np.ndarray]], FitResult]
 _INCREMENTAL_COLUMNS = 2  # refit: up to this many edited LFs update the statistics row-wise
 
@@ -181,9 +179,7 @@ def ws_knn_proba(P_train: np.ndarray, neighbor_ids: np.ndarray, n_neighbors: int
         raise ValueError(f"neighbor_ids: expected a 2-D array (n_query, K), got shape {ids.shape}")
     if ids.size and (int(ids.min()) < -1 or int(ids.max()) >= P.shape[0]):
         raise ValueError(f"neighbor_ids: expected rows of P_train in 0..{P.shape[0] - 1} (or -1 padding)")
-    if isinstance(n_neighbors, (bool, np.bool_)) or not isinstance(n_neighbors, (int, np.integer)) \
-            or n_neighbors < 1:
-        raise ValueError(f"n_neighbors: expected a positive int, got {n_neighbors!r}")
+    check_count(n_neighbors, "n_neighbors", 1)
     ids = ids[:, :int(n_neighbors)]
     valid = ids >= 0
     total = np.zeros((ids.shape[0], P.shape[1]))
@@ -194,9 +190,27 @@ def ws_knn_proba(P_train: np.ndarray, neighbor_ids: np.ndarray, n_neighbors: int
 
 
 # -- estimators -----------------------------------------------------------------------------------------------------
-class _FusionBase(Params):
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{p}={getattr(self, p)!r}' for p in self._param_names())})"
+_NUMBER = Interval(float, None, None)  # any real number but NaN (inf allowed)
+
+
+class _FusionBase(UnfitOnBadParams, Estimator):
+    """What Epoxy and Liger share: the constraints of their common parameters, fit / refit / predict, saving."""
+
+    _parameter_constraints = {
+        # a method name is resolved (and an unknown one refused) at fit
+        "label_model": [InstanceOf(str, collections.abc.Callable, description="a method name or a callable")],
+        "thresholds": [Options("auto", "tune", "unsupervised"), _NUMBER, SequenceOf(_NUMBER, min_len=1)],
+        "threshold_quantile": [Interval(float, 0.0, 1.0)],
+        "threshold_offsets": [SequenceOf(_NUMBER, min_len=1)],
+        "n_neighbors": [Interval(int, 1, None)],
+        "index": [Options("flat", "hnsw", "ivf")],
+        "neighbor_graph": [None, InstanceOf(NeighborGraph)],
+        "cardinality": [None, Interval(int, 2, None)],
+        "scoring": [Options("accuracy", "f1")],
+        "random_state": [RANDOM_STATE],
+        "n_threads": [N_THREADS],
+    }
+    _deprecated_aliases = {"seed": "random_state"}
 
     # Epoxy has no parts; Liger overrides these.
     def _parts_candidates(self, has_dev: bool) -> Sequence[int]:
@@ -208,34 +222,6 @@ class _FusionBase(Params):
     def _balance_pseudocount(self) -> float:
         return 10.0
 
-    def _check_params(self) -> None:
-        """Hyperparameters, checked before fit changes anything (each error names the parameter)."""
-        if self.scoring not in ("accuracy", "f1"):
-            raise ValueError(f"scoring: expected 'accuracy' or 'f1', got {self.scoring!r}")
-        check_number(self.threshold_quantile, "threshold_quantile", 0.0, 1.0)
-        offsets = self.threshold_offsets
-        if not isinstance(offsets, (list, tuple, np.ndarray)) or len(offsets) == 0:
-            raise TypeError(f"threshold_offsets: expected a non-empty sequence of numbers, got {offsets!r}")
-        for off in offsets:
-            check_number(off, "threshold_offsets")
-        if self.neighbor_graph is None:
-            if isinstance(self.n_neighbors, (bool, np.bool_)) or not isinstance(self.n_neighbors, (int, np.integer)) \
-                    or self.n_neighbors < 1:
-                raise ValueError(f"n_neighbors: expected a positive int, got {self.n_neighbors!r}")
-        elif not hasattr(self.neighbor_graph, "_query"):
-            raise TypeError(f"neighbor_graph: expected a NeighborGraph, got {type(self.neighbor_graph).__name__}")
-        self._parts_candidates(True)
-        self._shrinkage()
-        self._balance_pseudocount()
-
-    def _forget_fit(self) -> None:
-        """Drop what a fit leaves behind (fitted attributes end in '_'): a failed fit must not leave a model that
-        looks fitted and predicts from a mix of old and new state."""
-        for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
-            delattr(self, name)
-        for name in ("_fit_fn", "_group_index", "_class_balance"):
-            self.__dict__.pop(name, None)
-
     # -- fitting --------------------------------------------------------------------------------------------------
     def fit(self, L: Any, X: Any, L_dev: Any = None, X_dev: Any = None, Y_dev: Any = None):
         """Build (or take) the neighbour graph and partitions from X, choose thresholds (and parts), fit.
@@ -246,19 +232,12 @@ class _FusionBase(Params):
         which never pass a positive threshold and go to the part of the centre with the lowest id.
         If fit raises, the estimator is left unfitted.
         """
-        self._forget_fit()
-        try:
-            return self._fit(L, X, L_dev, X_dev, Y_dev)
-        except BaseException:
-            self._forget_fit()
-            raise
+        return self._fit(L, X, L_dev, X_dev, Y_dev)
 
     def _fit(self, L: Any, X: Any, L_dev: Any, X_dev: Any, Y_dev: Any):
-        from ..embeddings import (KMeansPartition, NeighborGraph, extend_votes, nearest_neighbor_thresholds,
-                                 tune_thresholds)
+        from ..embeddings import KMeansPartition, extend_votes, nearest_neighbor_thresholds, tune_thresholds
         from ..embeddings.extend import as_thresholds
 
-        self._check_params()
         L = as_label_matrix(L, "L")
         require_rows(L, "L")
         n, m = L.shape
@@ -289,7 +268,8 @@ class _FusionBase(Params):
         graph = self.neighbor_graph
         built_here = graph is None or not hasattr(graph, "ids_")
         if graph is None:
-            graph = NeighborGraph(n_neighbors=self.n_neighbors, index=self.index, seed=self.seed).fit(X)
+            graph = NeighborGraph(n_neighbors=self.n_neighbors, index=self.index,
+                                  random_state=self._param("random_state")).fit(X)
         elif built_here:
             graph = graph.fit(X)
         if graph.n_rows != n:
@@ -337,7 +317,8 @@ class _FusionBase(Params):
         search = []
         best = None
         for n_parts in candidates:
-            partition = KMeansPartition(n_parts, seed=self.seed).fit(graph.X_) if n_parts > 1 else None
+            partition = KMeansPartition(n_parts, random_state=self._param("random_state")).fit(
+                graph.X_) if n_parts > 1 else None
             dev_parts = partition.predict(dev_neighbors[2]) if (partition is not None and has_dev) else None
             for off in sorted(offsets, key=lambda o: (abs(o), o)):
                 score = None
@@ -422,13 +403,9 @@ class _FusionBase(Params):
                     np.flatnonzero((L != self.L_train_).any(axis=0))).tolist()
         else:
             cols = _as_columns(columns, m)
-        kept = {name: getattr(self, name) for name in _REFIT_STATE if hasattr(self, name)}
-        try:  # all or nothing: a refit that raises leaves the model as it was
-            return self._refit(L, cols, n_threads)
-        except BaseException:
-            for name, value in kept.items():
-                setattr(self, name, value)
-            raise
+        # All or nothing (the base restores the attributes on failure): nothing below changes a fitted array in
+        # place; every new array is built and then assigned.
+        return self._refit(L, cols, n_threads)
 
     def _refit(self, L: np.ndarray, cols: list, n_threads: Optional[int]):
         from ..embeddings import nearest_neighbor_thresholds
@@ -438,8 +415,9 @@ class _FusionBase(Params):
             self._fit_fn = resolve_fit(self.label_model, n_threads)
         if self.threshold_mode_ == "unsupervised" and cols:
             fresh = nearest_neighbor_thresholds(L, self.graph_, quantile=self.threshold_quantile)
-            self.thresholds_ = self.thresholds_.copy()
-            self.thresholds_[cols] = fresh[cols]
+            thresholds = self.thresholds_.copy()
+            thresholds[cols] = fresh[cols]
+            self.thresholds_ = thresholds
         self.L_train_ = np.array(L)  # a copy, as in fit
         current = self.L_extended_ if self.L_extended_.dtype == L.dtype else self.L_extended_.astype(L.dtype)
         L_ext = current.copy()
@@ -464,10 +442,6 @@ class _FusionBase(Params):
         return self
 
     # -- prediction -----------------------------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "cpt_"):
-            raise NotFittedError(f"{type(self).__name__}: not fitted; call fit(L, X) first")
-
     def _predict_from(self, L: np.ndarray, neighbors, parts: Optional[np.ndarray],
                       n_threads: Optional[int]) -> np.ndarray:
         from ..embeddings import extend_votes
@@ -509,75 +483,91 @@ class _FusionBase(Params):
         return self.predict_proba(L, X).argmax(axis=1)
 
     # -- persistence ----------------------------------------------------------------------------------------------
-    def save(self, path: Union[str, Path]) -> None:
-        """Write ``path`` (.npz, no pickle): parameters as JSON, thresholds, partitions, tables, training votes,
-        and the neighbour graph (saved beside it as ``<path>.graph.npz``). A callable label_model is not saved
-        (its name is recorded)."""
-        self._check_fitted()
-        path = Path(path)
-        params = {p: json_value(v) for p, v in self.get_params().items() if p != "neighbor_graph"}
-        if callable(params.get("label_model")):
-            params["label_model"] = getattr(self.label_model, "__name__", "callable")
-        meta = {**version_stamp(FUSION_FORMAT_VERSION), "class": type(self).__name__, "params": params,
-                "cardinality_": self.cardinality_, "threshold_mode_": self.threshold_mode_}
-        arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), "L_train": self.L_train_,
-                  "L_extended": self.L_extended_, "thresholds": self.thresholds_, "cpt": self.cpt_,
-                  "class_balance": self.class_balance_}
+    # Saved: the parameters (a callable label_model by its name, neighbor_graph as None: the fitted graph is saved
+    # as the nested estimator "graph", the k-means partition as "partition"), the training and extended votes,
+    # thresholds, tables and dev class balances; load recomputes the statistics and train_proba_.
+    _fitted_values = ("cardinality_", "threshold_mode_", "n_lfs_", "n_parts_")
+    _fitted_arrays = ("L_train_", "L_extended_", "thresholds_", "cpt_", "class_balance_")
+
+    def _state_params(self) -> Dict[str, Any]:
+        label_model = self.label_model
+        if callable(label_model):
+            label_model = getattr(label_model, "__name__", None) or type(label_model).__name__
+        return json_params(self, label_model=label_model, neighbor_graph=None)
+
+    def _get_state(self) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+        from .._io import nested_state
+
+        values, arrays = super()._get_state()
+        for name in ("fallback_parts_", "search_"):
+            if hasattr(self, name):
+                values[name] = json_value(getattr(self, name), name)
         if self._class_balance is not None:
-            arrays["balance_input"] = self._class_balance
-        if self.partition_ is not None:
-            arrays["centers"] = self.partition_.centers_
-            arrays["part_labels"] = self.partition_.labels_
-        np.savez(path, **arrays)
-        self.graph_.save(_graph_path(path))
+            arrays["balance_input"] = np.asarray(self._class_balance, dtype=np.float64)
+        if getattr(self, "default_thresholds_", None) is not None:
+            arrays["default_thresholds_"] = np.asarray(self.default_thresholds_, dtype=np.float64)
+        return nested_state(values, graph=self.graph_, partition=self.partition_), arrays
+
+    def _set_state(self, values: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        from ..embeddings import KMeansPartition
+        from .._io import FileFormatError, restore_nested
+
+        values = dict(values)
+        arrays = dict(arrays)
+        if "L_train_" in arrays:  # derived counts: files of an earlier format do not hold them
+            values.setdefault("n_lfs_", int(np.asarray(arrays["L_train_"]).shape[1]))
+        if "cpt_" in arrays:
+            values.setdefault("n_parts_", int(np.asarray(arrays["cpt_"]).shape[0]))
+        super()._set_state(values, arrays)
+        graph = restore_nested(values, "graph")
+        if not isinstance(graph, NeighborGraph):
+            raise FileFormatError(f"the saved {type(self).__name__} lacks its neighbour graph")
+        partition = restore_nested(values, "partition")
+        if partition is not None and not isinstance(partition, KMeansPartition):
+            raise FileFormatError(f"the saved {type(self).__name__} holds a {type(partition).__name__} as its "
+                                  "partition")
+        self.graph_ = graph
+        self.partition_ = partition
+        self.cardinality_ = int(self.cardinality_)
+        self.n_lfs_ = int(self.n_lfs_)
+        self.n_parts_ = int(self.n_parts_)
+        for name in ("fallback_parts_", "search_"):
+            if name in values:
+                setattr(self, name, values[name])
+        if "default_thresholds_" in arrays:
+            self.default_thresholds_ = np.asarray(arrays["default_thresholds_"], dtype=np.float64)
+        self.thresholds_ = np.ascontiguousarray(self.thresholds_, dtype=np.float64)
+        balance = arrays.get("balance_input")
+        self._class_balance = None if balance is None else np.asarray(balance, dtype=np.float64)
+
+    def _after_load(self) -> None:
+        self._group_index = None if self.partition_ is None else GroupIndex.from_groups(
+            self.partition_.labels_, n_groups=self.n_parts_)
+        self.train_proba_ = self._train_posterior(check_n_threads(self.n_threads))
+        try:
+            self._fit_fn = resolve_fit(self.label_model)
+        except (ValueError, TypeError, ImportError):
+            self._fit_fn = None  # predictions work; refit needs load(path, label_model=...)
+        self.stats_ = partitioned_stats(self.L_extended_, self.cardinality_, group_index=self._group_index,
+                                        overlap_matrix=needs_overlap(self.label_model))
 
     @classmethod
-    def load(cls, path: Union[str, Path], label_model: Optional[FitFunction] = None):
-        """Read a model written by :meth:`save`. Pass ``label_model`` to refit when a callable was used."""
-        from ..embeddings import KMeansPartition, NeighborGraph
+    def _from_params(cls, params: Dict[str, Any], label_model: Optional[FitFunction] = None, **options: Any):
+        """``label_model``: the callable to use instead of the saved name (a callable label model is saved by its
+        name only; predictions work without it, refit needs it)."""
+        if label_model is not None:
+            params["label_model"] = label_model
+        for name in ("threshold_offsets", "parts_grid"):  # tuples by default; JSON gave them back as lists
+            if isinstance(params.get(name), list):
+                params[name] = tuple(params[name])
+        return super()._from_params(params, **options)
 
-        path = Path(path)
-        with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(bytes(f["meta"]).decode())
-            check_format_version(meta, FUSION_FORMAT_VERSION, path, "fusion model")
-            kind = {"Epoxy": Epoxy, "Liger": Liger}[meta["class"]]
-            if cls is not _FusionBase and kind is not cls:
-                raise ValueError(f"path: holds a {meta['class']} model, not a {cls.__name__}")
-            params = dict(meta["params"])
-            if label_model is not None:
-                params["label_model"] = label_model
-            model = kind(**params)
-            model.cardinality_ = int(meta["cardinality_"])
-            model.threshold_mode_ = meta["threshold_mode_"]
-            model.L_train_ = f["L_train"]
-            model.L_extended_ = f["L_extended"]
-            model.n_lfs_ = model.L_train_.shape[1]
-            model.thresholds_ = f["thresholds"]
-            model.cpt_ = f["cpt"]
-            model.class_balance_ = f["class_balance"]
-            model.partition_ = None
-            balance_input = f["balance_input"] if "balance_input" in f else None
-            if "centers" in f:
-                part = KMeansPartition(model.cpt_.shape[0], seed=model.seed)
-                part._set(np.asarray(f["part_labels"], dtype=np.int64), f["centers"])
-                model.partition_ = part
-        model.n_parts_ = model.cpt_.shape[0]
-        model._group_index = None if model.partition_ is None else GroupIndex.from_groups(
-            model.partition_.labels_, n_groups=model.n_parts_)
-        model._class_balance = balance_input
-        model.graph_ = NeighborGraph.load(_graph_path(path))
-        model.train_proba_ = model._train_posterior(check_n_threads(model.n_threads))
-        try:
-            model._fit_fn = resolve_fit(model.label_model)
-        except (ValueError, TypeError, ImportError):
-            model._fit_fn = None  # predictions work; refit needs label_model=...
-        model.stats_ = partitioned_stats(model.L_extended_, model.cardinality_, group_index=model._group_index,
-                                         overlap_matrix=needs_overlap(model.label_model))
-        return model
-
-
-_REFIT_STATE = ("L_train_", "L_extended_", "thresholds_", "cpt_", "class_balance_", "fallback_parts_", "stats_",
-                "train_proba_", "_fit_fn")
+    @classmethod
+    def load(cls, path: Any, label_model: Optional[FitFunction] = None):
+        """Read a model written by :meth:`save` (or an earlier release's .npz beside its ``.graph.npz``). Pass
+        ``label_model`` when a callable was used: refit needs it (predictions do not). A file of another class is a
+        TypeError naming both classes."""
+        return super().load(path, **({} if label_model is None else {"label_model": label_model}))
 
 
 def _as_columns(columns: Any, m: int) -> list:
@@ -585,15 +575,11 @@ def _as_columns(columns: Any, m: int) -> list:
     if isinstance(columns, (str, bytes)) or not hasattr(columns, "__iter__"):
         raise TypeError(f"columns: expected a sequence of LF indices, got {columns!r}")
     cols = list(columns)
-    if any(isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)) for c in cols):
-        raise TypeError(f"columns: expected integer LF indices, got {cols!r}")
-    if any(not 0 <= c < m for c in cols):
+    for c in cols:
+        check_count(c, "columns", 0)
+    if any(c >= m for c in cols):
         raise ValueError(f"columns: expected LF indices in 0..{m - 1}, got {cols!r}")
     return sorted({int(c) for c in cols})
-
-
-def _graph_path(path: Path) -> Path:
-    return path.with_name(path.name + ".graph.npz")
 
 
 _COMMON_DOC = """
@@ -609,20 +595,30 @@ _COMMON_DOC = """
         neighbor_graph: a NeighborGraph to use (fitted on these training rows, or unfitted: fitted on X).
         cardinality: number of classes (inferred when None).
         scoring: dev metric of the searches: "accuracy" or "f1" (binary: F1 of class 1; else macro F1).
-        seed, n_threads: reproducibility; native threads (None = all cores).
+        random_state, n_threads: reproducibility (the IVF index and k-means seed: an int, None or a numpy
+            Generator); native threads (None = all cores).
+        seed: deprecated alias of ``random_state``.
 """
 
 
 class Epoxy(_FusionBase):
-    """Extend every LF to abstaining rows near its voters, then fit one label model on the extended votes."""
+    """Extend every LF to abstaining rows near its voters, then fit one label model on the extended votes.
+
+    Example::
+
+        from labelfuse.fusion import Epoxy
+        epoxy = Epoxy("triplet").fit(L_train, X_train, L_dev, X_dev, Y_dev)
+        epoxy.predict_proba(L_test, X_test)
+        epoxy.save("epoxy.lf")             # one file, neighbour graph included; Epoxy.load("epoxy.lf")
+    """
 
     __doc__ = (__doc__ or "") + _COMMON_DOC
 
     def __init__(self, label_model: Union[str, FitFunction] = "triplet", thresholds: Any = "auto", *,
                  threshold_quantile: float = 0.9, threshold_offsets: Sequence[float] = (-0.1, -0.05, 0.0, 0.05, 0.1),
                  n_neighbors: int = 64, index: str = "flat", neighbor_graph: Any = None,
-                 cardinality: Optional[int] = None, scoring: str = "accuracy", seed: int = 0,
-                 n_threads: Optional[int] = None):
+                 cardinality: Optional[int] = None, scoring: str = "accuracy", random_state: Any = 0,
+                 n_threads: Optional[int] = None, seed: Any = DEPRECATED):
         self.label_model = label_model
         self.thresholds = thresholds
         self.threshold_quantile = threshold_quantile
@@ -632,12 +628,20 @@ class Epoxy(_FusionBase):
         self.neighbor_graph = neighbor_graph
         self.cardinality = cardinality
         self.scoring = scoring
-        self.seed = seed
+        self.random_state = random_state
         self.n_threads = n_threads
+        self.seed = seed
 
 
 class Liger(_FusionBase):
     """Epoxy's extension plus one label model per k-means part of the embedding space.
+
+    Example::
+
+        from labelfuse.fusion import Liger
+        liger = Liger("triplet", n_parts="auto").fit(L_train, X_train, L_dev, X_dev, Y_dev)
+        liger.refit(L_edited)              # after editing an LF: reuses the graph and the parts
+        liger.save("liger.lf")             # one file, graph and parts included; Liger.load("liger.lf")
 
     Extra parameters:
         n_parts: parts of the training embeddings, or "auto" (searched over ``parts_grid`` on dev; 4 without dev).
@@ -653,32 +657,31 @@ class Liger(_FusionBase):
                  shrinkage: float = 100.0, balance_pseudocount: float = 10.0, threshold_quantile: float = 0.9,
                  threshold_offsets: Sequence[float] = (-0.1, -0.05, 0.0, 0.05, 0.1), n_neighbors: int = 64,
                  index: str = "flat", neighbor_graph: Any = None, cardinality: Optional[int] = None,
-                 scoring: str = "accuracy", seed: int = 0, n_threads: Optional[int] = None):
+                 scoring: str = "accuracy", random_state: Any = 0, n_threads: Optional[int] = None,
+                 seed: Any = DEPRECATED):
         Epoxy.__init__(self, label_model, thresholds, threshold_quantile=threshold_quantile,
                        threshold_offsets=threshold_offsets, n_neighbors=n_neighbors, index=index,
-                       neighbor_graph=neighbor_graph, cardinality=cardinality, scoring=scoring, seed=seed,
-                       n_threads=n_threads)
+                       neighbor_graph=neighbor_graph, cardinality=cardinality, scoring=scoring,
+                       random_state=random_state, n_threads=n_threads, seed=seed)
         self.n_parts = n_parts
         self.parts_grid = parts_grid
         self.shrinkage = shrinkage
         self.balance_pseudocount = balance_pseudocount
 
+    _parameter_constraints = {
+        "n_parts": [Options("auto"), Interval(int, 1, None)],
+        "parts_grid": [SequenceOf(Interval(int, 1, None), min_len=1)],
+        "shrinkage": [Interval(float, 0.0, None)],  # NaN silently meant "global tables only"
+        "balance_pseudocount": [Interval(float, 0.0, None)],
+    }
+
     def _parts_candidates(self, has_dev: bool) -> Sequence[int]:
-        if self.n_parts == "auto":
-            return list(self.parts_grid) if has_dev else [4]
-        if isinstance(self.n_parts, bool) or not isinstance(self.n_parts, (int, np.integer)) or self.n_parts < 1:
-            raise ValueError(f"n_parts: expected a positive int or 'auto', got {self.n_parts!r}")
+        if isinstance(self.n_parts, str):  # "auto"
+            return [int(g) for g in self.parts_grid] if has_dev else [4]
         return [int(self.n_parts)]
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        grid = self.parts_grid
-        if not isinstance(grid, (list, tuple, np.ndarray)) or len(grid) == 0 or any(
-                isinstance(g, (bool, np.bool_)) or not isinstance(g, (int, np.integer)) or g < 1 for g in grid):
-            raise ValueError(f"parts_grid: expected a non-empty sequence of positive ints, got {grid!r}")
-
     def _shrinkage(self) -> float:
-        return check_number(self.shrinkage, "shrinkage", 0.0)  # NaN silently meant "global tables only"
+        return float(self.shrinkage)
 
     def _balance_pseudocount(self) -> float:
-        return check_number(self.balance_pseudocount, "balance_pseudocount", 0.0)
+        return float(self.balance_pseudocount)
