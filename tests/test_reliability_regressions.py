@@ -805,7 +805,9 @@ def test_end_model_training_parameters_are_checked(param, value):
     model = FlatMTL({"y": {"cardinality": 2, "parent": None}}, hidden=(2,), max_epochs=1, device="cpu",
                     progress=False)
     model.set_params(**{param: value})
-    with pytest.raises(ValueError, match=f"^{param}:"):
+    # a value of a type the parameter never takes (1.5 epochs, hidden=3, patience=True) is a TypeError
+    error = TypeError if param in ("max_epochs", "batch_size", "hidden", "patience") else ValueError
+    with pytest.raises(error, match=f"^{param}:"):
         model.fit(X, np.eye(2)[[0, 1, 0, 1, 0, 1]])
 
 
