@@ -25,7 +25,6 @@ from ._training import (
 from .metrics import metric_function, score_predictions
 from .._base import (
     BOOLEAN,
-    DEPRECATED,
     N_THREADS,
     Constraint,
     Estimator,
@@ -37,6 +36,7 @@ from .._base import (
     json_value,
 )
 from .._io import FileFormatError
+# importing _legacy registers the reader of the end-model folders written by earlier releases
 from ._legacy import weight_array_name, weight_key
 
 #: Largest seed torch's generators take.

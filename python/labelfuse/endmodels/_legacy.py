@@ -49,7 +49,7 @@ def _config(folder: Path) -> Optional[Dict[str, Any]]:
     if not isinstance(config, dict) or config.get("format") != LEGACY_FORMAT:
         return None
     version = config.get("format_version")
-    if isinstance(version, bool) or version not in LEGACY_VERSIONS:
+    if type(version) is not int or version not in LEGACY_VERSIONS:  # True == 1, but is no version
         written_by = config.get("labelfuse_version")
         hint = f"; it was written by labelfuse {written_by}: install that release or newer" if written_by else ""
         raise FileFormatError(f"path: {cfg_file} has end model format_version {version!r}, but labelfuse "

@@ -11,6 +11,7 @@ from ._checks import as_labels, n_rows_of
 from .metrics import score_predictions
 from .._base import DEPRECATED, Estimator, InstanceOf, Interval, Options
 from .._io import FileFormatError, nested_state, restore_nested
+from .._validation import check_count
 from .._io import load as load_model  # any saved estimator, end models and ensembles included
 
 VARY = ("seed", "dev_split")
@@ -141,9 +142,10 @@ class Ensemble(Estimator):
 
     def _set_state(self, values: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         options = self.__dict__.pop("_load_options", {})
-        n = values.get("n_members_")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise FileFormatError(f"path: the saved Ensemble is damaged (n_members_ {n!r})")
+        try:
+            n = check_count(values.get("n_members_"), "n_members_", 1)
+        except (TypeError, ValueError) as exc:
+            raise FileFormatError(f"path: the saved Ensemble is damaged ({exc})") from None
         members = []
         for i in range(n):
             # each member gets its own copy of a given input module: they hold different weights
