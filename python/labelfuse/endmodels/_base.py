@@ -104,7 +104,8 @@ class EndModel(Estimator):
         return "network_" in vars(self)
 
     def _drop_fitted(self) -> None:
-        """Called first by every fit: a new fit starts from nothing (a failed one then leaves nothing either)."""
+        """Called first by every fit: nothing of an earlier fit survives a new one (e.g. the n_features_in_ of a
+        fit without input module), so the fitted attributes always describe one network."""
         for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
             delattr(self, name)
 
