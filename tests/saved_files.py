@@ -114,10 +114,42 @@ def _edit_member(name: str, data: bytes, version, key) -> Optional[bytes]:
     return None
 
 
+def _safetensors_header(data: bytes) -> Optional[dict]:
+    """The JSON header of a safetensors file (8-byte little-endian length, then JSON), or None."""
+    if len(data) < 8:
+        return None
+    size = int.from_bytes(data[:8], "little")
+    if size > len(data) - 8:
+        return None
+    try:
+        header = json.loads(data[8:8 + size])
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return header if isinstance(header, dict) and isinstance(header.get("__metadata__"), dict) else None
+
+
+def _rewrite_safetensors(data: bytes, version: Optional[int], key: str) -> Optional[bytes]:
+    header = _safetensors_header(data)
+    if header is None or key not in header["__metadata__"]:
+        return None
+    size = int.from_bytes(data[:8], "little")
+    if version is None:
+        del header["__metadata__"][key]
+    else:
+        header["__metadata__"][key] = str(version)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)  # keep the data aligned as the format asks
+    return len(text).to_bytes(8, "little") + text + data[8 + size:]
+
+
 def rewrite_version(src: Path, dst: Path, version: Optional[int], key: str = VERSION_KEY) -> None:
     """Copy ``src`` to ``dst`` with every ``key`` in its JSON metadata set to ``version`` (None: removed)."""
     edited = 0
-    if src.is_dir():
+    st = None if src.is_dir() else _rewrite_safetensors(src.read_bytes(), version, key)
+    if st is not None:
+        dst.write_bytes(st)
+        edited += 1
+    elif src.is_dir():
         shutil.copytree(src, dst)
         for f in dst.rglob("*.json"):
             new = _edit_json(f.read_bytes(), version, key)
@@ -144,6 +176,9 @@ def find_version(path: Path, key: str = VERSION_KEY) -> Optional[Any]:
     """The format version recorded in a saved file (None when there is none)."""
     path = Path(path)
     texts: List[bytes] = []
+    header = None if path.is_dir() else _safetensors_header(path.read_bytes())
+    if header is not None:
+        return header["__metadata__"].get(key)
     if path.is_dir():
         texts = [f.read_bytes() for f in path.rglob("*.json")]
     elif zipfile.is_zipfile(path):

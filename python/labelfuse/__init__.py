@@ -1,60 +1,68 @@
-"""labelfuse: weak supervision with a native core."""
+"""labelfuse: weak supervision with a native core.
+
+The workflow, one subpackage per step: :mod:`labelfuse.labeling` (labeling functions, the label matrix L, LF
+analysis) -> :mod:`labelfuse.models` (label models: majority vote, triplet, covariance, Dawid-Skene) ->
+:mod:`labelfuse.embeddings` and :mod:`labelfuse.fusion` (embeddings fused in: Epoxy, Liger) ->
+:mod:`labelfuse.endmodels` (PyTorch end models); :mod:`labelfuse.hierarchy` for hierarchical tasks,
+:mod:`labelfuse.distributed` for Dask. Every estimator saves to one file that :func:`load` reads back.
+
+Example::
+
+    import labelfuse as lf
+    ds = lf.load_dataset("wrench_youtube")
+    lm = lf.LabelModel(cardinality=2).fit(ds.train.L)
+    lm.predict_proba(ds.test.L)
+    lm.save("youtube.lf"); lf.load("youtube.lf")
+"""
 from __future__ import annotations
 
-from . import _core, models
+import importlib
+from typing import Any
+
+from . import _core, embeddings, fusion, hierarchy, labeling, models
+from ._base import Estimator, clone
+from ._io import load
+from ._validation import NotFittedError
 from ._versions import show_versions
-from .labeling.analysis import LFAnalysis
+from .datasets import Dataset, Split, load_dataset
+from .fusion import Epoxy, Liger
+from .hierarchy import NOT_APPLICABLE, HardMV, HierarchicalLabelModel, SoftMV, TaskGraph, as_task_votes
+from .labeling import LFAnalysis, LFApplier, LabelingFunction, apply_lfs, labeling_function
 from .models import LabelModel, MajorityVote
 from .stats import GroupIndex, LabelStats, label_stats
 
 __version__ = _core.__version__
 
-__all__ = ["GroupIndex", "LFAnalysis", "LabelModel", "LabelStats", "MajorityVote", "label_stats", "models",
-           "show_versions", "__version__"]
+# Names whose module needs an optional extra (torch, Dask): imported on first use, so that `import labelfuse`
+# neither needs nor pays for them. They are left out of __all__ so that `from labelfuse import *` does not import
+# them either.
+_LAZY = {
+    "Adapter": "labelfuse.endmodels",
+    "SingleTask": "labelfuse.endmodels",
+    "FlatMTL": "labelfuse.endmodels",
+    "HierMTL": "labelfuse.endmodels",
+    "SliceClassifier": "labelfuse.endmodels",
+    "Ensemble": "labelfuse.endmodels",
+    "endmodels": None,
+    "distributed": None,
+}
 
-# -- labeling functions, appliers, data sets -------------------------------------------------------------------------
-from .datasets import Dataset, Split, load_dataset  # noqa: E402
-from .labeling.apply import LFApplier, LabelingFunction, apply_lfs, labeling_function  # noqa: E402
-
-__all__ += ["Dataset", "LFApplier", "LabelingFunction", "Split", "apply_lfs", "labeling_function", "load_dataset"]
-
-# -- embedding fusion (issue 4) ------------------------------------------------------------------------------------
-# faiss is imported on first use (building a graph or partitions), so `import labelfuse` works without it.
-from . import embeddings  # noqa: E402
-from .fusion.estimators import Epoxy, Liger  # noqa: E402
-
-__all__ += ["embeddings", "Epoxy", "Liger"]
-
-# ---- end models (labelfuse.endmodels): torch is optional, so these names import it on first use only ----------
-# Left out of __all__ on purpose: `from labelfuse import *` must neither need torch nor pay for importing it.
-_ENDMODEL_NAMES = ("Adapter", "SingleTask", "FlatMTL", "HierMTL", "SliceClassifier", "Ensemble")
+__all__ = [
+    "Dataset", "Epoxy", "Estimator", "GroupIndex", "HardMV", "HierarchicalLabelModel", "LFAnalysis", "LFApplier",
+    "LabelModel", "LabelStats", "LabelingFunction", "Liger", "MajorityVote", "NOT_APPLICABLE", "NotFittedError",
+    "SoftMV", "Split", "TaskGraph", "__version__", "apply_lfs", "as_task_votes", "clone", "embeddings", "fusion",
+    "hierarchy", "label_stats", "labeling", "labeling_function", "load", "load_dataset", "models", "show_versions",
+]
 
 
-def __getattr__(name: str):
-    if name in _ENDMODEL_NAMES:
-        from . import endmodels
-
-        return getattr(endmodels, name)
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = _LAZY[name]
+        if module is None:
+            return importlib.import_module(f".{name}", __name__)
+        return getattr(importlib.import_module(module), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-# ---- end of end-model block -------------------------------------------------------------------------------------
-
-# ---- scale-out on Dask (labelfuse.distributed.core): an optional extra, imported on first use only ----------------------
-_LAZY_SUBMODULES = ("distributed",)
-_getattr_before_dask = __getattr__
 
 
-def __getattr__(name: str):  # noqa: F811 (extends the end-model lookup above)
-    if name in _LAZY_SUBMODULES:
-        import importlib
-
-        return importlib.import_module(f".{name}", __name__)
-    return _getattr_before_dask(name)
-# ---- end of Dask block ----------------------------------------------------------------------------------------------
-
-# ---- hierarchical tasks (issue 6): task schema, multi-level LFs, label models over end labels -----------------------
-from .hierarchy.graph import NOT_APPLICABLE, TaskGraph, as_task_votes  # noqa: E402
-from .hierarchy.models import HardMV, HierarchicalLabelModel, SoftMV, make_hierarchical_votes  # noqa: E402
-
-__all__ += ["HardMV", "HierarchicalLabelModel", "NOT_APPLICABLE", "SoftMV", "TaskGraph", "as_task_votes",
-            "make_hierarchical_votes"]
-# ---- end of hierarchy block ---------------------------------------------------------------------------------------
+def __dir__() -> list:
+    return sorted({*globals(), *_LAZY})
