@@ -1,7 +1,6 @@
 """Training core and Adapter: learning from soft labels, row exclusion, reproducibility, save/load, bad input."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +35,7 @@ def weights_of(model):
 
 def test_learns_known_function_from_soft_labels():
     X, P, y = linear_problem()
-    model = Adapter(hidden=(32,), max_epochs=40, lr=3e-3, seed=0, **FAST).fit(X[:1000], P[:1000])
+    model = Adapter(hidden=(32,), max_epochs=40, lr=3e-3, random_state=0, **FAST).fit(X[:1000], P[:1000])
     proba = model.predict_proba(X[1000:])
     assert proba.shape == (200, 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
@@ -51,15 +50,15 @@ def test_noisy_soft_labels_beat_their_own_argmax_on_held_out_rows():
     flip = rng.random(1500) < 0.3
     noisy = np.where(flip, 1 - y, y)
     P = np.stack([np.where(noisy == 0, 0.7, 0.3), np.where(noisy == 1, 0.7, 0.3)], axis=1)
-    model = Adapter(hidden=(16,), max_epochs=30, seed=0, **FAST).fit(X[:1200], P[:1200])
+    model = Adapter(hidden=(16,), max_epochs=30, random_state=0, **FAST).fit(X[:1200], P[:1200])
     assert model.score(X[1200:], y[1200:]) > 0.9 > (noisy[1200:] == y[1200:]).mean()
 
 
 def test_same_seed_identical_weights_different_seed_not():
     X, P, y = linear_problem(n=300)
-    a = Adapter(hidden=(16,), max_epochs=3, seed=7, **FAST).fit(X, P, X[:50], y[:50])
-    b = Adapter(hidden=(16,), max_epochs=3, seed=7, **FAST).fit(X, P, X[:50], y[:50])
-    c = Adapter(hidden=(16,), max_epochs=3, seed=8, **FAST).fit(X, P, X[:50], y[:50])
+    a = Adapter(hidden=(16,), max_epochs=3, random_state=7, **FAST).fit(X, P, X[:50], y[:50])
+    b = Adapter(hidden=(16,), max_epochs=3, random_state=7, **FAST).fit(X, P, X[:50], y[:50])
+    c = Adapter(hidden=(16,), max_epochs=3, random_state=8, **FAST).fit(X, P, X[:50], y[:50])
     wa, wb, wc = weights_of(a), weights_of(b), weights_of(c)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
@@ -72,7 +71,7 @@ def test_fit_leaves_global_rng_and_thread_setting_alone():
     expected = torch.rand(3)
     threads = torch.get_num_threads()
     torch.manual_seed(123)
-    Adapter(hidden=(4,), max_epochs=1, seed=0, **FAST).fit(X, P)
+    Adapter(hidden=(4,), max_epochs=1, random_state=0, **FAST).fit(X, P)
     assert torch.equal(torch.rand(3), expected)
     assert torch.get_num_threads() == threads
 
@@ -95,7 +94,7 @@ def test_uniform_and_masked_rows_are_left_out_of_training():
     X, P, y = linear_problem(n=600, k=2, seed=3)
     P_bad = P.copy()
     P_bad[:300] = 0.5  # all-abstain rows from a label model: uniform
-    model = Adapter(hidden=(8,), max_epochs=1, seed=0, **FAST)
+    model = Adapter(hidden=(8,), max_epochs=1, random_state=0, **FAST)
     model.fit(X, P_bad)
     batches = epoch_batches(
         {"y": HeadTarget.from_numpy(P_bad, model._row_weights(P_bad, np.ones(600, bool), 600, None, None))},
@@ -107,8 +106,8 @@ def test_uniform_and_masked_rows_are_left_out_of_training():
     P_wrong = P.copy()
     P_wrong[:300] = P_wrong[:300, ::-1]
     mask = np.arange(600) >= 300
-    masked = Adapter(hidden=(8,), max_epochs=25, seed=0, **FAST).fit(X, P_wrong, mask=mask)
-    unmasked = Adapter(hidden=(8,), max_epochs=25, seed=0, **FAST).fit(X, P_wrong)
+    masked = Adapter(hidden=(8,), max_epochs=25, random_state=0, **FAST).fit(X, P_wrong, mask=mask)
+    unmasked = Adapter(hidden=(8,), max_epochs=25, random_state=0, **FAST).fit(X, P_wrong)
     assert masked.score(X[:300], y[:300]) > 0.8
     assert unmasked.score(X[:300], y[:300]) < 0.6
 
@@ -122,7 +121,7 @@ def test_confidence_weighting_downweights_unsure_rows():
 
 def test_early_stopping_keeps_best_dev_epoch():
     X, P, y = linear_problem(n=400, k=2, seed=4)
-    model = Adapter(hidden=(16,), max_epochs=30, patience=3, seed=0, **FAST).fit(X, P, X[:100], y[:100])
+    model = Adapter(hidden=(16,), max_epochs=30, patience=3, random_state=0, **FAST).fit(X, P, X[:100], y[:100])
     devs = [h["dev"] for h in model.history_]
     assert model.best_dev_score_ == max(devs)
     assert model.score(X[:100], y[:100]) == pytest.approx(max(devs))
@@ -131,11 +130,15 @@ def test_early_stopping_keeps_best_dev_epoch():
 
 
 def test_save_load_round_trip(tmp_path: Path):
+    from safetensors import safe_open
+
     X, P, y = linear_problem(n=300, k=3)
-    model = Adapter(hidden=(16, 8), max_epochs=3, seed=0, **FAST).fit(X, P, X[:50], y[:50])
+    model = Adapter(hidden=(16, 8), max_epochs=3, random_state=0, **FAST).fit(X, P, X[:50], y[:50])
     model.save(tmp_path / "m")
-    config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert config["format_version"] == 1 and config["class"] == "Adapter"
+    assert [p.name for p in tmp_path.iterdir()] == ["m"] and (tmp_path / "m").is_file()
+    with safe_open(str(tmp_path / "m"), framework="numpy") as f:
+        meta = f.metadata()
+    assert meta["format_version"] == "2" and meta["class"] == "Adapter"
     loaded = Adapter.load(tmp_path / "m", device="cpu")
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     assert loaded.get_params()["hidden"] == (16, 8)
@@ -143,16 +146,21 @@ def test_save_load_round_trip(tmp_path: Path):
 
 
 def test_load_rejects_newer_format_and_foreign_files(tmp_path: Path):
+    from safetensors.numpy import load_file, save_file
+    from safetensors import safe_open
+
     X, P, _ = linear_problem(n=100)
-    Adapter(hidden=(4,), max_epochs=1, seed=0, **FAST).fit(X, P).save(tmp_path / "m")
-    cfg = tmp_path / "m" / "config.json"
-    data = json.loads(cfg.read_text())
-    data["format_version"] = 99
-    cfg.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match="format version"):
-        Adapter.load(tmp_path / "m")
-    with pytest.raises(ValueError, match="config.json"):
+    Adapter(hidden=(4,), max_epochs=1, random_state=0, **FAST).fit(X, P).save(tmp_path / "m")
+    with safe_open(str(tmp_path / "m"), framework="numpy") as f:
+        meta = dict(f.metadata())
+    save_file(load_file(str(tmp_path / "m")), str(tmp_path / "newer"), metadata={**meta, "format_version": "99"})
+    with pytest.raises(ValueError, match="format_version"):
+        Adapter.load(tmp_path / "newer")
+    with pytest.raises(FileNotFoundError, match="nothing"):
         Adapter.load(tmp_path / "nothing")
+    (tmp_path / "text").write_text("not a model")
+    with pytest.raises(ValueError, match="not a labelfuse model"):
+        Adapter.load(tmp_path / "text")
 
 
 def test_get_set_params_and_unfitted_errors():
@@ -221,7 +229,7 @@ def test_hard_labels_with_minus_one_are_accepted():
     X, P, y = linear_problem(n=200, k=2)
     hard = y.copy()
     hard[:50] = -1
-    model = Adapter(hidden=(8,), max_epochs=40, lr=1e-2, seed=0, **FAST).fit(X, hard)
+    model = Adapter(hidden=(8,), max_epochs=40, lr=1e-2, random_state=0, **FAST).fit(X, hard)
     assert model.n_classes_ == 2 and model.score(X, y) > 0.8
 
 
@@ -245,6 +253,6 @@ def test_import_labelfuse_does_not_import_torch():
 
 def test_progress_bar_shows_running_loss_and_dev_metric(capsys):
     X, P, y = linear_problem(n=100, k=2)
-    Adapter(hidden=(4,), max_epochs=2, seed=0, progress=True, n_threads=1, device="cpu").fit(X, P, X[:20], y[:20])
+    Adapter(hidden=(4,), max_epochs=2, random_state=0, progress=True, n_threads=1, device="cpu").fit(X, P, X[:20], y[:20])
     err = capsys.readouterr().err
     assert "Adapter" in err and "loss=" in err and "dev=" in err

@@ -27,7 +27,7 @@ def problem(n=2000, seed=0):
 
 def test_auto_device_uses_cuda_with_mixed_precision_and_learns(tmp_path: Path):
     X, P, y = problem()
-    model = Adapter(hidden=(64,), max_epochs=20, seed=0, progress=False)
+    model = Adapter(hidden=(64,), max_epochs=20, random_state=0, progress=False)
     model.fit(X[:1500], P[:1500], X[1500:1700], y[1500:1700])
     assert model.device_.type == "cuda"
     assert next(model.network_.parameters()).device.type == "cuda"
@@ -41,7 +41,7 @@ def test_auto_device_uses_cuda_with_mixed_precision_and_learns(tmp_path: Path):
 
 def test_mixed_precision_off_matches_cpu_closely():
     X, P, y = problem(n=400)
-    gpu = Adapter(hidden=(16,), max_epochs=2, seed=0, mixed_precision=False, device="cuda", progress=False).fit(X, P)
+    gpu = Adapter(hidden=(16,), max_epochs=2, random_state=0, mixed_precision=False, device="cuda", progress=False).fit(X, P)
     assert gpu.predict_proba(X).shape == (400, 2)
 
 
@@ -49,5 +49,5 @@ def test_hier_mtl_on_cuda():
     tasks = {"a": {"cardinality": 2, "parent": None}, "b": {"cardinality": 2, "parent": ("a", 0)}}
     X, P2, y = problem(n=600)
     P = np.stack([P2[:, 0] * 0.5, P2[:, 0] * 0.5, P2[:, 1]], axis=1)  # end labels (a0,b0), (a0,b1), (a1)
-    model = HierMTL(tasks, max_epochs=2, seed=0, progress=False).fit(X, P)
+    model = HierMTL(tasks, max_epochs=2, random_state=0, progress=False).fit(X, P)
     assert model.device_.type == "cuda" and model.predict_proba(X).shape == (600, 3)

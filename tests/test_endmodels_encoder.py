@@ -34,7 +34,7 @@ def test_fine_tunes_encoder_end_to_end_and_round_trips(encoder, tmp_path: Path):
     tasks = {"spam": {"cardinality": 2, "parent": None}}
     P = np.stack([1 - Y, Y], 1) * 0.9 + 0.05
     before = {k: v.clone() for k, v in encoder.state_dict().items()}
-    model = SingleTask(tasks, input_module=encoder, hidden=(16,), max_epochs=2, batch_size=8, seed=0,
+    model = SingleTask(tasks, input_module=encoder, hidden=(16,), max_epochs=2, batch_size=8, random_state=0,
                        device="cpu", progress=False, n_threads=1).fit(TEXTS, P)
     after = encoder.state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before)  # the encoder itself was trained

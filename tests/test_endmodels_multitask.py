@@ -194,7 +194,7 @@ def test_hier_mtl_deep_tree_clips_to_top_layer():
 def test_custom_input_module_is_part_of_the_network():
     X, P, y = hierarchy_problem(n=200)
     module = torch.nn.Sequential(torch.nn.Linear(6, 12), torch.nn.Tanh())
-    model = FlatMTL(TASKS, input_module=module, hidden=(8,), max_epochs=2, seed=0, **FAST).fit(X, P)
+    model = FlatMTL(TASKS, input_module=module, hidden=(8,), max_epochs=2, random_state=0, **FAST).fit(X, P)
     assert model.input_dim_ == 12 and model.network_.input_module is module
     assert model.predict_proba(X).shape == (200, 5)
 
@@ -220,7 +220,7 @@ def test_mmtl_schedule_sees_every_row_task_pair_once_per_epoch_shuffled_across_t
 
 def test_finetune_stage_changes_only_heads():
     X, P, _ = hierarchy_problem(n=300)
-    kw = dict(hidden=(16, 8), max_epochs=2, patience=None, seed=0, **FAST)
+    kw = dict(hidden=(16, 8), max_epochs=2, patience=None, random_state=0, **FAST)
     plain = HierMTL(TASKS, **kw).fit(X, P)
     tuned = HierMTL(TASKS, finetune_epochs=2, **kw).fit(X, P)
     a, b = plain.network_.state_dict(), tuned.network_.state_dict()
@@ -257,7 +257,7 @@ def test_per_task_dict_labels_mask_not_applicable_rows():
 @pytest.mark.parametrize("cls", [SingleTask, FlatMTL, HierMTL])
 def test_each_architecture_learns_a_known_hierarchy(cls):
     X, P, end = hierarchy_problem(n=1600, seed=1)
-    model = cls(TASKS, hidden=(32, 16), max_epochs=25, lr=3e-3, seed=0, **FAST)
+    model = cls(TASKS, hidden=(32, 16), max_epochs=25, lr=3e-3, random_state=0, **FAST)
     model.fit(X[:1200], P[:1200], X[1200:1400], end[1200:1400])
     assert model.score(X[1400:], end[1400:]) > 0.85
     tasks = model.predict_task_proba(X[1400:])
@@ -267,19 +267,19 @@ def test_each_architecture_learns_a_known_hierarchy(cls):
 
 def test_hier_mtl_save_load_round_trip(tmp_path: Path):
     X, P, end = hierarchy_problem(n=200)
-    model = HierMTL(TASKS, hidden=(16, 8), feed="parent", max_epochs=2, seed=0, **FAST).fit(X, P)
+    model = HierMTL(TASKS, hidden=(16, 8), feed="parent", max_epochs=2, random_state=0, **FAST).fit(X, P)
     model.save(tmp_path / "h")
     loaded = HierMTL.load(tmp_path / "h", device="cpu")
     assert loaded.feed == "parent" and loaded.tree_.end_label_paths == model.tree_.end_label_paths
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
-    with pytest.raises(ValueError, match="holds a 'HierMTL'"):
+    with pytest.raises(TypeError, match="holds a HierMTL, not a FlatMTL"):
         FlatMTL.load(tmp_path / "h")
 
 
 def test_custom_input_module_must_be_passed_back_on_load(tmp_path: Path):
     X, P, _ = hierarchy_problem(n=100)
     module = torch.nn.Linear(6, 4)
-    model = SingleTask(TASKS, input_module=module, hidden=(8,), max_epochs=1, seed=0, **FAST).fit(X, P)
+    model = SingleTask(TASKS, input_module=module, hidden=(8,), max_epochs=1, random_state=0, **FAST).fit(X, P)
     model.save(tmp_path / "s")
     with pytest.raises(ValueError, match="input_module"):
         SingleTask.load(tmp_path / "s")
@@ -300,7 +300,7 @@ def test_bad_architecture_settings():
 def test_model_built_from_a_task_tree_object_saves_its_plain_description(tmp_path: Path):
     X, P, _ = hierarchy_problem(n=100)
     tree = TaskTree(TASKS)
-    model = FlatMTL(tree, hidden=(8,), max_epochs=1, seed=0, **FAST).fit(X, P)
+    model = FlatMTL(tree, hidden=(8,), max_epochs=1, random_state=0, **FAST).fit(X, P)
     model.save(tmp_path / "f")
     loaded = FlatMTL.load(tmp_path / "f", device="cpu")
     assert TaskTree(loaded.tasks).end_label_paths == tree.end_label_paths

@@ -51,7 +51,7 @@ def test_slicing_functions_apply_to_examples_and_dataframes():
 
 def test_slice_heads_get_no_gradient_from_non_members():
     X, P, y, S = sliced_problem(n=200)
-    model = SliceClassifier(hidden=(8,), max_epochs=1, seed=0, **FAST).fit(X, P, S)
+    model = SliceClassifier(hidden=(8,), max_epochs=1, random_state=0, **FAST).fit(X, P, S)
     net = model.network_
     member = S["x0_high"].to_numpy()
     targets = {
@@ -86,7 +86,7 @@ def test_slice_heads_get_no_gradient_from_non_members():
 def test_slice_model_learns_the_slice_and_reports_per_slice_metrics():
     X, P, y, S = sliced_problem(n=2400, seed=1)
     tr, dev, te = slice(0, 1800), slice(1800, 2100), slice(2100, 2400)
-    model = SliceClassifier(hidden=(32,), max_epochs=40, lr=3e-3, seed=0, **FAST)
+    model = SliceClassifier(hidden=(32,), max_epochs=40, lr=3e-3, random_state=0, **FAST)
     model.fit(X[tr], P[tr], S.iloc[tr], X[dev], y[dev], S.iloc[dev].reset_index(drop=True))
     assert model.slice_names_ == ["x0_high", "x4_neg"] and model.slice_sizes_["x0_high"] == int(S["x0_high"][tr].sum())
     report = model.slice_report(X[te], y[te], S.iloc[te].reset_index(drop=True))
@@ -102,7 +102,7 @@ def test_slice_model_learns_the_slice_and_reports_per_slice_metrics():
 
 def test_slice_model_save_load_and_bad_membership(tmp_path: Path):
     X, P, y, S = sliced_problem(n=200)
-    model = SliceClassifier(hidden=(8,), max_epochs=2, seed=0, **FAST).fit(X, P, S)
+    model = SliceClassifier(hidden=(8,), max_epochs=2, random_state=0, **FAST).fit(X, P, S)
     model.save(tmp_path / "s")
     loaded = load_model(tmp_path / "s", device="cpu")
     assert isinstance(loaded, SliceClassifier)
@@ -122,7 +122,7 @@ def test_ensemble_averages_member_probabilities(tmp_path: Path):
     X = rng.normal(size=(300, 4))
     y = (X[:, 0] > 0).astype(int)
     P = np.stack([1 - y, y], 1) * 0.8 + 0.1
-    ens = Ensemble(Adapter(hidden=(8,), max_epochs=3, **FAST), n_members=3, seed=5).fit(X, P, X[:60], y[:60])
+    ens = Ensemble(Adapter(hidden=(8,), max_epochs=3, **FAST), n_members=3, random_state=5).fit(X, P, X[:60], y[:60])
     assert [m.seed_ for m in ens.members_] == [5, 6, 7]
     expected = np.mean([m.predict_proba(X) for m in ens.members_], axis=0)
     np.testing.assert_allclose(ens.predict_proba(X), expected)

@@ -181,7 +181,7 @@ def run(dataset: Union[str, Path] = "wrench_youtube", *, fusion: bool = True, en
             else:
                 source = max((s for s in report.stages if s["stage"] in soft), key=lambda s: s["valid acc"])
                 t0 = time.perf_counter()
-                adapter = Adapter(seed=seed, progress=progress, n_threads=1).fit(
+                adapter = Adapter(random_state=seed, progress=progress, n_threads=1).fit(
                     tr.embeddings, soft[source["stage"]], X_dev=va.embeddings, Y_dev=va.Y)
                 add(f"end model: Adapter on {source['stage']}", adapter.predict_proba(va.embeddings),
                     adapter.predict_proba(te.embeddings), time.perf_counter() - t0, 1.0, method="adapter")

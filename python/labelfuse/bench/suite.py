@@ -192,7 +192,7 @@ def _embedding_methods(ds: Dataset, fitted: Dict[str, Any], seeds: Sequence[int]
         else:
             runs = []
             for seed in seeds:
-                model, fit_s = _timed(lambda: Adapter(seed=seed, progress=False, n_threads=1, device="cpu").fit(
+                model, fit_s = _timed(lambda: Adapter(random_state=seed, progress=False, n_threads=1, device="cpu").fit(
                     tr.embeddings, P_train, X_dev=va.embeddings, Y_dev=va.Y))
                 P, pred_s = _timed(lambda: model.predict_proba(te.embeddings))
                 runs.append({**_scores(P, te.Y, k), "coverage": 1.0, "fit_s": fit_s, "predict_s": pred_s})

@@ -2,19 +2,21 @@
 heads, ensembles, an optional MiniLM text encoder.
 
 torch is an optional dependency: this package imports it only when one of its names is first used, and raises an
-ImportError that says how to install it when it is missing.
+ImportError that says how to install it when it is missing. Every model saves to one file (``model.save(path)``;
+``labelfuse._io.load(path)`` or ``Class.load(path, device=...)``); ``load_model`` is an alias of
+``labelfuse._io.load``, and the folders written by earlier releases still load.
 
 Example::
 
     from labelfuse.endmodels import Adapter, HierMTL
     # P: (n, k) probabilistic labels from a label model; rows where every LF abstained masked out
-    clf = Adapter(seed=0).fit(X_train, P, X_dev, Y_dev, mask=(L >= 0).any(axis=1))
-    clf.predict_proba(X_test); clf.save("adapter/"); Adapter.load("adapter/", device="cpu")
+    clf = Adapter(random_state=0).fit(X_train, P, X_dev, Y_dev, mask=(L >= 0).any(axis=1))
+    clf.predict_proba(X_test); clf.save("adapter.lf"); Adapter.load("adapter.lf", device="cpu")
 
     tasks = {"coarse": {"cardinality": 2, "parent": None},
              "corp": {"cardinality": 2, "parent": ("coarse", 0)},
              "mkt": {"cardinality": 2, "parent": ("coarse", 1)}}
-    net = HierMTL(tasks, seed=0).fit(X_train, P_end)  # P_end: (n, 4) soft labels over the tree's end labels
+    net = HierMTL(tasks, random_state=0).fit(X_train, P_end)  # P_end: (n, 4) soft labels over the tree's end labels
     net.predict_task_proba(X_test)  # {"coarse": (n, 2), "corp": (n, 2), "mkt": (n, 2)}
 """
 from __future__ import annotations

@@ -1,13 +1,10 @@
-"""Estimator base shared by every end model: scikit-learn habits, fitting through the shared training core,
-prediction, scoring, and save/load (JSON config + state dict, no pickled objects)."""
+"""Estimator base shared by every end model: parameters declared with their constraints (labelfuse._base), fitting
+through the shared training core, prediction, scoring, and saving through labelfuse._io (one safetensors file: the
+configuration as JSON, the network's state dict as named arrays; no pickled objects)."""
 from __future__ import annotations
 
-import functools
-import inspect
-import json
-import os
-from pathlib import Path
-from typing import Any, Optional
+import math
+from typing import Any, Mapping, Optional
 
 import numpy as np
 import torch
@@ -26,66 +23,91 @@ from ._training import (
     uses_amp,
 )
 from .metrics import metric_function, score_predictions
-from .._params import Params
-from .._saving import check_format_version, version_stamp
-from .._validation import NotFittedError, check_n_threads, check_number
+from .._base import (
+    BOOLEAN,
+    N_THREADS,
+    Constraint,
+    Estimator,
+    InstanceOf,
+    Interval,
+    Options,
+    Predicate,
+    SequenceOf,
+    json_value,
+)
+from .._io import FileFormatError
+# importing _legacy registers the reader of the end-model folders written by earlier releases
+from ._legacy import weight_array_name, weight_key
 
-FORMAT_NAME = "labelfuse.endmodel"
-FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "weights.pt"
-
-_REGISTRY: dict[str, type] = {}
-
-
-def atomic_fit(fit):
-    """Decorates an estimator's fit: the fitted attributes (names ending in '_') of an earlier fit are dropped
-    first, and again when this fit raises, so that a failed fit never leaves a model that looks fitted but mixes
-    old weights with new shapes (n_classes_, tree_, ...)."""
-
-    @functools.wraps(fit)
-    def wrapper(self, *args, **kwargs):
-        _forget_fit(self)
-        try:
-            return fit(self, *args, **kwargs)
-        except BaseException:
-            _forget_fit(self)
-            raise
-
-    return wrapper
+#: Largest seed torch's generators take.
+MAX_SEED = 2**63 - 1
 
 
-def _forget_fit(estimator: Any) -> None:
-    for name in [a for a in vars(estimator) if a.endswith("_") and not a.startswith("__")]:
-        delattr(estimator, name)
+def _finite_at_least(low: float, strict: bool) -> Predicate:
+    def check(value: Any) -> bool:
+        v = float(value)
+        return math.isfinite(v) and (v > low if strict else v >= low)
+
+    return Predicate((int, float, np.integer, np.floating), check,
+                     f"a finite number {'>' if strict else '>='} {low:g}")
 
 
-def register(cls: type) -> type:
-    """Classes that load() may rebuild; load never imports a class named in a file."""
-    _REGISTRY[cls.__name__] = cls
-    return cls
+class HasMethod(Constraint):
+    """An object offering method ``name`` (e.g. a task graph's ``to_task_description``)."""
+
+    def __init__(self, name: str, description: str) -> None:
+        self.name, self.description = name, description
+
+    def type_ok(self, value: Any) -> bool:
+        return callable(getattr(value, self.name, None)) and not isinstance(value, type)
 
 
-class EndModel(Params):
-    """Base of the end models. Subclasses define __init__ (hyperparameters only) and the hooks below."""
+class EndModel(Estimator):
+    """Base of the end models. Subclasses define __init__ (hyperparameters only, ``seed=DEPRECATED`` last) and the
+    hooks below; ``fit`` is all or nothing (labelfuse._base.Estimator)."""
 
     _estimator_type = "classifier"
+    _parameter_constraints = {
+        "tasks": [InstanceOf(Mapping, description="a dict {task: {'cardinality': k, 'parent': ...}}"),
+                  HasMethod("to_task_description", "a TaskTree or a task graph (with to_task_description())")],
+        "input_module": [None, InstanceOf(torch.nn.Module, description="a torch.nn.Module")],
+        "hidden": [SequenceOf(Interval(int, 1, None), min_len=0)],
+        "feed": [Options("children", "parent")],
+        "dropout": [Interval(float, 0, 1, closed="left")],
+        "lr": [_finite_at_least(0.0, strict=True)],
+        "weight_decay": [_finite_at_least(0.0, strict=False)],
+        "batch_size": [Interval(int, 1, None)],
+        "max_epochs": [Interval(int, 1, None)],
+        "patience": [Interval(int, 1, None), None],
+        "schedule": [Options(*SCHEDULES)],
+        "finetune_epochs": [Interval(int, 0, None), None],
+        "dev_metric": [InstanceOf(str, description="a metric name ('accuracy', 'f1', 'macro_f1')")],
+        "confidence_weighted": [BOOLEAN],
+        "exclude_uniform": [BOOLEAN],
+        # the device's value ("tpu", a CUDA device on a machine without one) is checked by fit
+        "device": [None, InstanceOf(str, torch.device, description="'auto', 'cpu', 'cuda', 'cuda:N' or a torch.device"),
+                   Interval(int, 0, None)],
+        "mixed_precision": [Options("auto"), BOOLEAN],
+        "random_state": [None, Interval(int, 0, MAX_SEED)],
+        "n_threads": [N_THREADS],
+        "progress": [BOOLEAN],
+    }
+    _deprecated_aliases = {"seed": "random_state"}
 
-    # ---- scikit-learn habits -------------------------------------------------------------------------------
     def _store_params(self, values: dict[str, Any]) -> None:
         """Keep every constructor argument as an attribute of the same name: ``self._store_params(locals())``
         from ``__init__``, whose signature stays explicit (get_params reads it)."""
         for name in self._param_names():
             setattr(self, name, values[name])
 
-    def __repr__(self) -> str:
-        sig = inspect.signature(type(self).__init__)
-        changed = [
-            f"{k}={v!r}"
-            for k, v in self.get_params().items()
-            if sig.parameters[k].default is inspect.Parameter.empty or not _same(v, sig.parameters[k].default)
-        ]
-        return f"{type(self).__name__}({', '.join(changed)})"
+    def _is_fitted(self) -> bool:
+        return "network_" in vars(self)
+
+    def _drop_fitted(self) -> None:
+        """Called first by every fit: nothing of an earlier fit survives a new one (e.g. the n_features_in_ of a
+        fit without input module), so the fitted attributes always describe one network."""
+        for name in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
+            delattr(self, name)
 
     # ---- hooks ---------------------------------------------------------------------------------------------
     def _head_specs(self, n_layers: int) -> list[HeadSpec]:
@@ -141,29 +163,6 @@ class EndModel(Params):
         return w
 
     # ---- fitting -------------------------------------------------------------------------------------------
-    def _check_training_params(self) -> None:
-        """Every training hyperparameter, before anything is built (each error names the parameter)."""
-        for name in ("batch_size", "max_epochs"):  # counts: 2.5 epochs used to be truncated to 2 silently
-            _check_count(name, getattr(self, name), 1)
-        if self.patience is not None:
-            _check_count("patience", self.patience, 1)
-        if getattr(self, "finetune_epochs", None) is not None:
-            _check_count("finetune_epochs", self.finetune_epochs, 0)
-        if not check_number(self.lr, "lr") > 0 or not np.isfinite(self.lr):
-            raise ValueError(f"lr: expected a positive finite number, got {self.lr!r}")
-        if not np.isfinite(check_number(self.weight_decay, "weight_decay", 0.0)):
-            raise ValueError(f"weight_decay: expected a finite number >= 0, got {self.weight_decay!r}")
-        if not 0 <= check_number(self.dropout, "dropout") < 1:
-            raise ValueError(f"dropout: expected a probability in [0, 1), got {self.dropout!r}")
-        hidden = self.hidden
-        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__") or any(
-                isinstance(h, (bool, np.bool_)) or not isinstance(h, (int, np.integer)) or h < 1 for h in hidden):
-            raise ValueError(f"hidden: expected a sequence of positive layer widths, got {hidden!r}")
-        if getattr(self, "schedule", "mmtl") not in SCHEDULES:
-            raise ValueError(f"schedule: expected one of {SCHEDULES}, got {self.schedule!r}")
-        uses_amp(self.mixed_precision, torch.device("cpu"))  # checks the value
-        check_n_threads(self.n_threads)
-
     def _infer_input_dim(self, inputs: Inputs) -> int:
         module = self._input_module()
         if module is None:
@@ -193,7 +192,6 @@ class EndModel(Params):
             return self._fit_targets_inner(X, targets, X_dev, Y_dev, dev_context, n_dev_classes, seen)
 
     def _fit_targets_inner(self, X, targets, X_dev, Y_dev, dev_context, n_dev_classes, seen) -> "EndModel":
-        self._check_training_params()
         inputs = self._as_inputs(X, "X", fitting=True)
         if self._input_module() is None:
             self.n_features_in_ = int(inputs.data.shape[1])
@@ -210,8 +208,8 @@ class EndModel(Params):
             dev = (dev_inputs, y_dev, metric)
         self.device_ = resolve_device(self.device)
         amp = uses_amp(self.mixed_precision, self.device_)
-        seed = self.seed if self.seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
-        self.seed_ = int(seed)
+        seed = self._param("random_state")
+        self.seed_ = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         settings = TrainSettings(
             lr=float(self.lr),
             weight_decay=float(self.weight_decay),
@@ -247,10 +245,6 @@ class EndModel(Params):
         return dev_score
 
     # ---- prediction ----------------------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "network_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit first")
-
     def _head_probs(self, X: Any, heads=None) -> dict[str, np.ndarray]:
         self._check_fitted()
         inputs = self._as_inputs(X)
@@ -268,64 +262,68 @@ class EndModel(Params):
         return score_predictions(self.predict_proba(X, *args, **kwargs), Y, metric)
 
     # ---- persistence ---------------------------------------------------------------------------------------
-    def _json_params(self) -> dict[str, Any]:
+    def _state_params(self) -> dict[str, Any]:
+        """Hyperparameters as JSON: a task graph as its plain description, an input module as its config (a
+        custom module as its class name: it is passed back to load), the seed under ``random_state``."""
         params = self.get_params()
         module = params.pop("input_module", None)
+        for alias in self._deprecated_aliases:
+            params.pop(alias, None)
+        params["random_state"] = self._param("random_state")
         out = {k: _jsonable(k, v) for k, v in params.items()}
         if "input_module" in self._param_names():
             out["input_module"] = _module_config(module)
         return out
 
-    def save(self, path: "str | os.PathLike") -> Path:
-        """Write ``path/config.json`` (format version, class, parameters, fitted shapes) and ``path/weights.pt``
-        (the state dict only). Returns the directory."""
-        self._check_fitted()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        config = {
-            "format": FORMAT_NAME,
-            **version_stamp(FORMAT_VERSION),
-            "class": type(self).__name__,
-            "params": self._json_params(),
-            "fitted": {**self._fitted_config(), "input_dim_": self.input_dim_, "seed_": self.seed_},
-        }
-        state = {k: v.detach().cpu() for k, v in self.network_.state_dict().items()}
-        torch.save(state, path / WEIGHTS_FILE)
-        (path / CONFIG_FILE).write_text(json.dumps(config, indent=2))
-        return path
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        fitted = {**self._fitted_config(), "input_dim_": self.input_dim_, "seed_": self.seed_}
+        values = {k: json_value(v, k) for k, v in fitted.items()}
+        arrays = {weight_array_name(k): _tensor_to_numpy(v) for k, v in self.network_.state_dict().items()}
+        return values, arrays
+
+    def _set_state(self, values: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        try:
+            self.input_dim_ = int(values["input_dim_"])
+            self.seed_ = None if values["seed_"] is None else int(values["seed_"])
+            self._restore_fitted(dict(values))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FileFormatError(f"path: the saved {type(self).__name__} is damaged (its fitted configuration: "
+                                  f"{type(exc).__name__} {exc})") from None
+        self.device_ = resolve_device(self.device)
+        net = self._build_network()
+        state = {weight_key(name): torch.from_numpy(np.array(arr)) for name, arr in arrays.items()}
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as exc:
+            raise FileFormatError(f"path: the saved {type(self).__name__}'s weights do not fit its network ({exc})"
+                                  ) from None
+        self.network_ = net.to(self.device_).eval()
 
     @classmethod
-    def load(cls, path: "str | os.PathLike", device: Any = "auto", input_module: Any = None) -> "EndModel":
-        """Rebuild a saved model on ``device`` (weights are mapped there, so CUDA-trained models load on CPU).
-        A custom input module is not serialised as code: pass an instance of the same architecture."""
-        path = Path(path)
-        config = read_config(path)
-        klass = _REGISTRY.get(config["class"])
-        if klass is None or not issubclass(klass, cls):
-            raise ValueError(f"path: {path} holds a {config['class']!r}, which {cls.__name__}.load cannot build")
-        params = dict(config["params"])
+    def _from_params(cls, params: dict[str, Any], device: Any = "auto", input_module: Any = None) -> "EndModel":
+        params = dict(params)
         if "input_module" in params:
             params["input_module"] = _module_from_config(params["input_module"], input_module)
-        for key in ("hidden",):
-            if key in params and params[key] is not None:
-                params[key] = tuple(params[key])
-        model = klass(**params)
-        fitted = config["fitted"]
-        model.input_dim_ = int(fitted["input_dim_"])
-        model.seed_ = fitted["seed_"]
-        model._restore_fitted(fitted)
-        model.device_ = resolve_device(device)
-        net = model._build_network()
-        state = torch.load(path / WEIGHTS_FILE, map_location=model.device_, weights_only=True)
-        net.load_state_dict(state)
-        model.network_ = net.to(model.device_).eval()
+        if params.get("hidden") is not None:
+            params["hidden"] = tuple(params["hidden"])
+        model = super()._from_params(params)
         model.device = device
         return model
 
+    @classmethod
+    def load(cls, path: Any, device: Any = "auto", input_module: Any = None) -> "EndModel":
+        """Read a model written by :meth:`save` (or a folder written by an earlier release) onto ``device``
+        (weights are mapped there, so a CUDA-trained model loads on CPU). A custom input module is not saved as
+        code: pass an instance of the same architecture as ``input_module`` (its weights come from the file).
+        A file of another class is a TypeError naming both classes.
 
-def _check_count(name: str, value: Any, least: int) -> None:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < least:
-        raise ValueError(f"{name}: expected an int >= {least}, got {value!r}")
+        Example::
+
+            clf = Adapter(random_state=0).fit(X, P)
+            clf.save("adapter.lf")
+            Adapter.load("adapter.lf", device="cpu").predict_proba(X)
+        """
+        return super().load(path, device=device, input_module=input_module)
 
 
 def _no_signal_error(seen: Optional[dict]) -> ValueError:
@@ -338,36 +336,19 @@ def _no_signal_error(seen: Optional[dict]) -> ValueError:
     return ValueError("sample_weight: gives zero weight to every row that carries a label signal")
 
 
-def read_config(path: Path) -> dict[str, Any]:
-    cfg_file = Path(path) / CONFIG_FILE
-    if not cfg_file.is_file():
-        raise ValueError(f"path: {path} has no {CONFIG_FILE}; expected a directory written by save()")
-    config = json.loads(cfg_file.read_text())
-    if config.get("format") != FORMAT_NAME:
-        raise ValueError(f"path: {cfg_file} is not a labelfuse end model (format {config.get('format')!r})")
-    check_format_version(config, FORMAT_VERSION, cfg_file, "end model")
-    return config
-
-
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b)
-    except Exception:
-        return a is b
+def _tensor_to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    """A state-dict entry as a numpy array on the CPU (bfloat16, which numpy lacks, as float32: load_state_dict
+    casts it back into the parameter's dtype)."""
+    tensor = tensor.detach().cpu()
+    if tensor.dtype == torch.bfloat16:
+        tensor = tensor.float()
+    return tensor.numpy()
 
 
 def _jsonable(name: str, value: Any) -> Any:
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    if isinstance(value, tuple):
-        return list(value)
     if hasattr(value, "to_task_description"):  # a task graph: store its plain form
-        return value.to_task_description()
-    try:
-        json.dumps(value)
-    except TypeError:
-        raise TypeError(f"{name}: {type(value).__name__} cannot be saved as JSON") from None
-    return value
+        value = value.to_task_description()
+    return json_value(value, name)
 
 
 def _module_config(module: Any) -> Optional[dict[str, Any]]:

@@ -5,14 +5,14 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ._base import EndModel, atomic_fit, register
+from ._base import EndModel
+from .._base import DEPRECATED
 from ._checks import as_soft_labels, n_rows_of
 from ._networks import HeadSpec
 
 HEAD = "y"
 
 
-@register
 class Adapter(EndModel):
     """MLP on fixed features (e.g. sentence embeddings) trained with soft-label cross-entropy.
 
@@ -29,9 +29,17 @@ class Adapter(EndModel):
     exclude_uniform: leave rows whose label is exactly uniform (no LF signal) out of the loss.
     device: "auto" (CUDA when present), "cpu", "cuda", "cuda:N".
     mixed_precision: "auto"/True: float16 autocast + GradScaler on CUDA; CPU always trains in float32.
-    seed: seeds weight init, dropout and shuffling; the same seed gives identical weights on CPU.
+    random_state: seeds weight init, dropout and shuffling (an int >= 0, or None for a fresh seed, kept in
+        ``seed_``); the same seed gives identical weights on CPU.
     n_threads: torch threads for fit/predict, restored afterwards (None: torch's current setting; -1 all cores).
     progress: show a tqdm bar with the running loss and dev metric.
+    seed: deprecated alias of ``random_state``.
+
+    Example::
+
+        clf = Adapter(hidden=(64,), random_state=0).fit(X, P, X_dev, Y_dev)
+        clf.predict_proba(X_test)
+        clf.save("adapter.lf"); Adapter.load("adapter.lf", device="cpu")
     """
 
     def __init__(
@@ -48,13 +56,13 @@ class Adapter(EndModel):
         exclude_uniform: bool = True,
         device: Any = "auto",
         mixed_precision: Any = "auto",
-        seed: Optional[int] = None,
+        random_state: Optional[int] = None,
         n_threads: Optional[int] = None,
         progress: bool = True,
+        seed: Any = DEPRECATED,
     ):
         self._store_params(locals())
 
-    @atomic_fit
     def fit(
         self,
         X: Any,
@@ -69,6 +77,7 @@ class Adapter(EndModel):
         mask: optional bool (n,), False = leave the row out (e.g. rows where every LF abstained).
         sample_weight: optional non-negative (n,) weights, multiplied into the loss.
         """
+        self._drop_fitted()
         n = n_rows_of(X)
         P, has_label = as_soft_labels(P, n, name="P")
         self.n_classes_ = P.shape[1]

@@ -1,30 +1,47 @@
 """Ensembles of end models: the mean of their predicted probabilities."""
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-from typing import Any, Optional, Sequence
+import copy
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from ._base import _REGISTRY, CONFIG_FILE, FORMAT_NAME, FORMAT_VERSION, EndModel, read_config
+from ._base import MAX_SEED, EndModel
 from ._checks import as_labels, n_rows_of
 from .metrics import score_predictions
-from .._saving import version_stamp
-from .._validation import NotFittedError, check_number
+from .._base import DEPRECATED, Estimator, InstanceOf, Interval, Options
+from .._io import FileFormatError, nested_state, restore_nested
+from .._validation import check_count
+from .._io import load as load_model  # any saved estimator, end models and ensembles included
 
 VARY = ("seed", "dev_split")
 
 
-class Ensemble:
+class Ensemble(Estimator):
     """Trains ``n_members`` copies of ``estimator`` and averages their predict_proba.
 
-    vary="seed": member i uses seed ``seed + i`` and the whole dev set.
+    vary="seed": member i uses the seed ``random_state + i`` and the whole dev set.
     vary="dev_split": member i also early-stops on its own random ``dev_fraction`` of the dev set (the members
     disagree on which epoch is best, which decorrelates them more than seeds alone).
-    ``Ensemble.from_models(models)`` wraps models that are already trained.
+    ``Ensemble.from_models(models)`` wraps models that are already trained. ``seed`` is a deprecated alias of
+    ``random_state``. ``save(path)`` writes one file holding every member; ``Ensemble.load(path, device=...)`` or
+    ``labelfuse._io.load(path)`` reads it back.
+
+    Example::
+
+        ens = Ensemble(Adapter(hidden=(64,)), n_members=5, random_state=0).fit(X, P, X_dev, Y_dev)
+        ens.predict_proba(X_test)
+        ens.save("ensemble.lf"); Ensemble.load("ensemble.lf", device="cpu")
     """
+
+    _parameter_constraints = {
+        "estimator": [InstanceOf(EndModel, description="an end model instance (e.g. Adapter(...))")],
+        "n_members": [Interval(int, 1, None)],
+        "vary": [Options(*VARY)],
+        "dev_fraction": [Interval(float, 0, 1, closed="right")],
+        "random_state": [Interval(int, 0, MAX_SEED)],
+    }
+    _deprecated_aliases = {"seed": "random_state"}
 
     def __init__(
         self,
@@ -32,23 +49,15 @@ class Ensemble:
         n_members: int = 5,
         vary: str = "seed",
         dev_fraction: float = 0.8,
-        seed: int = 0,
+        random_state: int = 0,
+        seed: Any = DEPRECATED,
     ):
         self.estimator = estimator
         self.n_members = n_members
         self.vary = vary
         self.dev_fraction = dev_fraction
+        self.random_state = random_state
         self.seed = seed
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("estimator", "n_members", "vary", "dev_fraction", "seed")}
-
-    def set_params(self, **params: Any) -> "Ensemble":
-        for k, v in params.items():
-            if k not in self.get_params():
-                raise ValueError(f"{k}: not a parameter of Ensemble")
-            setattr(self, k, v)
-        return self
 
     @classmethod
     def from_models(cls, models: Sequence[Any]) -> "Ensemble":
@@ -65,29 +74,24 @@ class Ensemble:
     def fit(self, X: Any, P: Any, X_dev: Any = None, Y_dev: Any = None, **fit_kwargs: Any) -> "Ensemble":
         """Fit every member on the same data; ``fit_kwargs`` go to each member's fit (e.g. ``S=``, ``S_dev=`` for a
         SliceClassifier, ``mask=``)."""
-        if self.estimator is None or isinstance(self.estimator, type) or not hasattr(self.estimator, "get_params"):
-            raise TypeError(f"estimator: expected an end model instance (e.g. Adapter(...)), got {self.estimator!r}")
-        if isinstance(self.n_members, bool) or not isinstance(self.n_members, (int, np.integer)) or self.n_members < 1:
-            raise ValueError(f"n_members: expected a positive int, got {self.n_members!r}")
-        if self.vary not in VARY:
-            raise ValueError(f"vary: expected one of {VARY}, got {self.vary!r}")
         if self.vary == "dev_split":  # checked here: the split below indexes X_dev and Y_dev
             if X_dev is None or Y_dev is None:
                 raise ValueError("X_dev, Y_dev: vary='dev_split' needs a labeled dev set")
-            if not 0 < check_number(self.dev_fraction, "dev_fraction") <= 1:
-                raise ValueError(f"dev_fraction: expected a fraction in (0, 1], got {self.dev_fraction!r}")
             n_dev = n_rows_of(X_dev, "X_dev")
             if n_dev == 0:
                 raise ValueError("X_dev: vary='dev_split' needs dev rows to split")
             if np.ndim(Y_dev) != 1 or len(Y_dev) != n_dev:
                 raise ValueError(f"Y_dev: expected {n_dev} labels (one per row of X_dev), got shape "
                                  f"{np.shape(Y_dev)}")
-        self.__dict__.pop("members_", None)  # a failed fit leaves no (partly) fitted ensemble
-        rng = np.random.default_rng(self.seed)
+        self.__dict__.pop("members_", None)  # a new fit starts from nothing
+        base_seed = int(self._param("random_state"))
+        rng = np.random.default_rng(base_seed)
         members = []
         for i in range(int(self.n_members)):
             params = self.estimator.get_params()
-            params["seed"] = int(self.seed) + i
+            params["random_state"] = base_seed + i
+            for alias in getattr(self.estimator, "_deprecated_aliases", {}):
+                params[alias] = DEPRECATED
             member = type(self.estimator)(**params)
             dev_x, dev_y = X_dev, Y_dev
             extra = dict(fit_kwargs)
@@ -105,8 +109,8 @@ class Ensemble:
         return self
 
     def predict_proba(self, X: Any, *args: Any, **kwargs: Any) -> np.ndarray:
-        if not hasattr(self, "members_"):
-            raise NotFittedError("Ensemble is not fitted yet: call fit or use Ensemble.from_models")
+        """The mean of the members' predict_proba (extra arguments, e.g. a SliceClassifier's S, go to each)."""
+        self._check_fitted()
         probs = [m.predict_proba(X, *args, **kwargs) for m in self.members_]
         shapes = {p.shape for p in probs}
         if len(shapes) != 1:
@@ -119,43 +123,71 @@ class Ensemble:
     def score(self, X: Any, Y: Any, *args: Any, metric: str = "accuracy", **kwargs: Any) -> float:
         return score_predictions(self.predict_proba(X, *args, **kwargs), Y, metric)
 
-    def save(self, path: "str | os.PathLike") -> Path:
-        """``path/config.json`` listing the members, each saved in ``path/member_<i>/``."""
-        if not hasattr(self, "members_"):
-            raise NotFittedError("Ensemble is not fitted yet: call fit or use Ensemble.from_models")
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        names = []
+    # ---- persistence ---------------------------------------------------------------------------------------
+    def _state_params(self) -> dict[str, Any]:
+        """The estimator to refit from as its class and parameters (None for an ensemble of given models)."""
+        est = self.estimator
+        described = None
+        if isinstance(est, EndModel):
+            described = {"class": type(est).__name__, "params": est._state_params()}
+        return {"estimator": described, "n_members": int(self.n_members), "vary": self.vary,
+                "dev_fraction": float(self.dev_fraction), "random_state": int(self._param("random_state"))}
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         for i, m in enumerate(self.members_):
             if not isinstance(m, EndModel):
                 raise TypeError(f"members: only labelfuse end models can be saved, member {i} is {type(m).__name__}")
-            m.save(path / f"member_{i}")
-            names.append(f"member_{i}")
-        config = {"format": FORMAT_NAME, **version_stamp(FORMAT_VERSION), "class": "Ensemble", "members": names}
-        (path / CONFIG_FILE).write_text(json.dumps(config, indent=2))
-        return path
+        values = {"n_members_": len(self.members_)}
+        return nested_state(values, **{f"member_{i}": m for i, m in enumerate(self.members_)}), {}
+
+    def _set_state(self, values: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        options = self.__dict__.pop("_load_options", {})
+        try:
+            n = check_count(values.get("n_members_"), "n_members_", 1)
+        except (TypeError, ValueError) as exc:
+            raise FileFormatError(f"path: the saved Ensemble is damaged ({exc})") from None
+        members = []
+        for i in range(n):
+            # each member gets its own copy of a given input module: they hold different weights
+            opts = {**options, "input_module": copy.deepcopy(options.get("input_module"))}
+            member = restore_nested(values, f"member_{i}", **opts)
+            if member is None:
+                raise FileFormatError(f"path: the saved Ensemble lacks member_{i}")
+            members.append(member)
+        self.members_ = members
 
     @classmethod
-    def load(cls, path: "str | os.PathLike", device: Any = "auto", input_module: Any = None) -> "Ensemble":
-        path = Path(path)
-        config = read_config(path)
-        if config["class"] != "Ensemble":
-            raise ValueError(f"path: {path} holds a {config['class']!r}, not an Ensemble")
-        members = [load_model(path / name, device=device, input_module=input_module) for name in config["members"]]
-        return cls.from_models(members)
+    def _from_params(cls, params: dict[str, Any], device: Any = "auto", input_module: Any = None) -> "Ensemble":
+        params = dict(params)
+        described = params.get("estimator")
+        if described is not None:
+            if not isinstance(described, Mapping) or not isinstance(described.get("params"), Mapping):
+                raise ValueError(f"estimator: not a saved end-model description: {described!r:.80}")
+            klass = _end_model_class(described.get("class"))
+            params["estimator"] = klass._from_params(dict(described["params"]), device=device,
+                                                     input_module=input_module)
+        ens = super()._from_params(params)
+        ens._load_options = {"device": device, "input_module": input_module}
+        return ens
+
+    @classmethod
+    def load(cls, path: Any, device: Any = "auto", input_module: Any = None) -> "Ensemble":
+        """Read an ensemble written by :meth:`save` (or a folder written by an earlier release), every member on
+        ``device``; ``input_module``: as for :meth:`EndModel.load <labelfuse.endmodels.Adapter.load>`."""
+        return super().load(path, device=device, input_module=input_module)
 
 
-def load_model(path: "str | os.PathLike", device: Any = "auto", input_module: Any = None) -> Any:
-    """Load any saved end model or ensemble; the class comes from the file's config (from a fixed registry)."""
-    from . import adapter, multitask, slices  # noqa: F401  (importing them registers their classes)
+def _end_model_class(name: Any) -> type:
+    """The end-model class called ``name`` (EndModel and its subclasses only: a file names, never imports)."""
+    from . import adapter, multitask, slices  # noqa: F401  (defining them makes them subclasses of EndModel)
 
-    config = read_config(Path(path))
-    if config["class"] == "Ensemble":
-        return Ensemble.load(path, device=device, input_module=input_module)
-    klass = _REGISTRY.get(config["class"])
-    if klass is None:
-        raise ValueError(f"path: unknown end-model class {config['class']!r} in {path}")
-    return klass.load(path, device=device, input_module=input_module)
+    stack = [EndModel]
+    while stack:
+        klass = stack.pop()
+        if klass.__name__ == name and not name.startswith("_"):
+            return klass
+        stack.extend(klass.__subclasses__())
+    raise ValueError(f"estimator: unknown end-model class {name!r}")
 
 
 def _take(A: Any, idx: np.ndarray) -> Any:

@@ -5,7 +5,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from ._base import EndModel, atomic_fit, register
+from ._base import EndModel
+from .._base import DEPRECATED
 from ._checks import as_soft_labels, n_rows_of
 from ._networks import HeadSpec, heads_for
 from .tasks import TaskTree, as_task_tree
@@ -23,7 +24,8 @@ _DOC_PARAMS = """
         (row, task) pair is seen once per epoch) or "joint" (every task's loss on each batch of rows).
     finetune_epochs: after the joint stage, fine-tune each task head alone (rest frozen) for this many epochs.
     Other parameters as for Adapter (dropout, lr, weight_decay, batch_size, max_epochs, patience, dev_metric,
-    confidence_weighted, exclude_uniform, device, mixed_precision, seed, n_threads, progress).
+    confidence_weighted, exclude_uniform, device, mixed_precision, random_state, n_threads, progress; seed is a
+    deprecated alias of random_state).
 """
 
 
@@ -48,14 +50,14 @@ class _MultiTask(EndModel):
         exclude_uniform: bool = True,
         device: Any = "auto",
         mixed_precision: Any = "auto",
-        seed: Optional[int] = None,
+        random_state: Optional[int] = None,
         n_threads: Optional[int] = None,
         progress: bool = True,
+        seed: Any = DEPRECATED,
     ):
         self._store_params(locals())
 
     # ---- fitting -------------------------------------------------------------------------------------------
-    @atomic_fit
     def fit(
         self,
         X: Any,
@@ -73,6 +75,7 @@ class _MultiTask(EndModel):
         Y_dev: end labels (0..n_end_labels-1) of the dev rows, for early stopping and model selection.
         mask, sample_weight: as for Adapter, applied to every task.
         """
+        self._drop_fitted()
         self.tree_ = as_task_tree(self.tasks)
         self.n_classes_ = self.tree_.n_end_labels
         n = n_rows_of(X)
@@ -143,19 +146,16 @@ class _MultiTask(EndModel):
             self.n_features_in_ = int(fitted["n_features_in_"])
 
 
-@register
 class SingleTask(_MultiTask):
     __doc__ = "One head on the top layer predicting the end label (the tree's leaves) directly.\n" + _DOC_PARAMS
     architecture = "single"
 
 
-@register
 class FlatMTL(_MultiTask):
     __doc__ = "One head per task, all on the top intermediate layer.\n" + _DOC_PARAMS
     architecture = "flat"
 
 
-@register
 class HierMTL(_MultiTask):
     __doc__ = (
         "One head per task at the depth of its task (root on the first intermediate layer, deeper tasks higher);\n"
@@ -183,8 +183,9 @@ class HierMTL(_MultiTask):
         exclude_uniform: bool = True,
         device: Any = "auto",
         mixed_precision: Any = "auto",
-        seed: Optional[int] = None,
+        random_state: Optional[int] = None,
         n_threads: Optional[int] = None,
         progress: bool = True,
+        seed: Any = DEPRECATED,
     ):
         self._store_params(locals())

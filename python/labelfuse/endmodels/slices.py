@@ -7,7 +7,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from ._base import EndModel, atomic_fit, register
+from ._base import EndModel
+from .._base import DEPRECATED
 from ._checks import as_labels, as_membership, as_soft_labels, n_rows_of
 from ._networks import HeadSpec
 from .metrics import accuracy, macro_f1
@@ -16,7 +17,6 @@ BASE = "base"
 PREFIX = "slice:"
 
 
-@register
 class SliceClassifier(EndModel):
     """Multi-class classifier with slice heads.
 
@@ -45,13 +45,13 @@ class SliceClassifier(EndModel):
         exclude_uniform: bool = True,
         device: Any = "auto",
         mixed_precision: Any = "auto",
-        seed: Optional[int] = None,
+        random_state: Optional[int] = None,
         n_threads: Optional[int] = None,
         progress: bool = True,
+        seed: Any = DEPRECATED,
     ):
         self._store_params(locals())
 
-    @atomic_fit
     def fit(
         self,
         X: Any,
@@ -65,6 +65,7 @@ class SliceClassifier(EndModel):
     ) -> "SliceClassifier":
         """X (n, d) features, P (n, k) soft labels, S (n, n_slices) bool membership (a DataFrame from
         apply_slicing_functions names the slices). With a dev set, S_dev gives the dev rows' membership."""
+        self._drop_fitted()
         n = n_rows_of(X)
         P, has_label = as_soft_labels(P, n, name="P")
         member, names = as_membership(S, n, name="S")
