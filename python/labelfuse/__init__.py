@@ -52,8 +52,8 @@ def __getattr__(name: str):  # noqa: F811 (extends the end-model lookup above)
 # ---- end of Dask block ----------------------------------------------------------------------------------------------
 
 # ---- hierarchical tasks (issue 6): task schema, multi-level LFs, label models over end labels -----------------------
-from .hierarchy.graph import NOT_APPLICABLE, TaskGraph, as_task_votes  # noqa: E402
-from .hierarchy.models import HardMV, HierarchicalLabelModel, SoftMV, make_hierarchical_votes  # noqa: E402
+from .hierarchy import (HardMV, HierarchicalLabelModel, NOT_APPLICABLE, SoftMV, TaskGraph, as_task_votes,  # noqa: E402
+                        make_hierarchical_votes)
 
 __all__ += ["HardMV", "HierarchicalLabelModel", "NOT_APPLICABLE", "SoftMV", "TaskGraph", "as_task_votes",
             "make_hierarchical_votes"]
