@@ -33,6 +33,8 @@ __all__ = ["HardMV", "HierarchicalLabelModel", "HierarchicalVotes", "SoftMV", "m
 
 _FLOOR = 1e-12
 _ACCURACY = [Interval(float, 0.0, 1.0, closed="neither")]
+
+
 # ---- shared parts ------------------------------------------------------------------------------------------------
 class _HierBase(Estimator):
     """Parameter handling, saving and the per-task views every hierarchical label model shares. ``graph`` is a
