@@ -238,7 +238,7 @@ def test_import_labelfuse_without_torch():
         "import sys; sys.modules['torch'] = None\n"
         "import labelfuse\n"
         "from labelfuse import *\n"
-        "from labelfuse.endmodels import TaskTree, slicing_function\n"
+        "from labelfuse.endmodels import TaskGraph, as_task_tree, slicing_function\n"
         "try:\n    labelfuse.Adapter\nexcept ImportError as e:\n    print('IMPORTERROR', e)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

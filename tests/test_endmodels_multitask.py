@@ -1,4 +1,4 @@
-"""Task trees, head wiring of SingleTask / FlatMTL / HierMTL, the MMTL schedule, head fine-tuning, learning."""
+"""Task graphs in the end models, head wiring of SingleTask / FlatMTL / HierMTL, the MMTL schedule, head fine-tuning, learning."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labelfuse.endmodels.tasks import TaskTree, as_task_tree
+from labelfuse.endmodels.tasks import as_task_tree
+from labelfuse.hierarchy import TaskGraph
 
 torch = pytest.importorskip("torch")
 
@@ -36,40 +37,41 @@ def hierarchy_problem(n=1500, seed=0, noise=0.1):
 
 
 # ---- task trees ------------------------------------------------------------------------------------------------
-def test_task_tree_end_labels_depths_and_routing():
-    tree = TaskTree(TASKS)
-    assert tree.root == "coarse" and tree.names == ["coarse", "corp", "mkt"]
-    assert tree.depth == {"coarse": 0, "corp": 1, "mkt": 1}
-    assert tree.end_label_paths == [
-        (("coarse", 0), ("corp", 0)),
-        (("coarse", 0), ("corp", 1)),
-        (("coarse", 1), ("mkt", 0)),
-        (("coarse", 1), ("mkt", 1)),
-        (("coarse", 1), ("mkt", 2)),
+def test_task_graph_end_labels_depths_and_routing():
+    tree = as_task_tree(TASKS)
+    assert isinstance(tree, TaskGraph)
+    assert tree.root == "coarse" and tree.tasks == ["coarse", "corp", "mkt"]
+    assert {t: tree.depth(t) for t in tree.tasks} == {"coarse": 0, "corp": 1, "mkt": 1}
+    assert tree.end_label_paths() == [
+        [("coarse", 0), ("corp", 0)],
+        [("coarse", 0), ("corp", 1)],
+        [("coarse", 1), ("mkt", 0)],
+        [("coarse", 1), ("mkt", 1)],
+        [("coarse", 1), ("mkt", 2)],
     ]
-    R = tree.routing_matrix("mkt")
-    assert R.shape == (5, 4) and R[:2, 0].all() and R[2, 1] == 1 and R[4, 3] == 1
+    R = tree.routing_matrix("mkt")  # columns: mkt's labels, then not applicable
+    assert R.shape == (5, 4) and R[:2, 3].all() and R[2, 0] == 1 and R[4, 2] == 1
 
 
 def test_task_targets_and_end_probs_are_inverse():
-    tree = TaskTree(TASKS)
+    tree = TaskGraph(TASKS)
     P = np.random.default_rng(0).dirichlet(np.ones(5), size=20)
-    targets = tree.task_targets(P)
+    targets = tree.task_conditionals(P)
     np.testing.assert_allclose(targets["corp"][1], P[:, :2].sum(1))  # p(corp applies) = p(coarse = 0)
     np.testing.assert_allclose(targets["corp"][0], P[:, :2] / P[:, :2].sum(1, keepdims=True))
     np.testing.assert_allclose(tree.end_label_probs({t: c for t, (c, _) in targets.items()}), P, atol=1e-12)
 
 
-def test_task_tree_three_levels_and_leaf_labels_mixed():
-    tree = TaskTree(
+def test_task_graph_three_levels_and_leaf_labels_mixed():
+    tree = TaskGraph(
         {
             "a": {"cardinality": 3, "parent": None},
             "b": {"cardinality": 2, "parent": ("a", 2)},
             "c": {"cardinality": 2, "parent": ("b", 0)},
         }
     )
-    assert tree.n_end_labels == 2 + 1 + 2 and tree.depth["c"] == 2
-    assert tree.end_label_paths[2] == (("a", 2), ("b", 0), ("c", 0))
+    assert tree.n_end_labels == 2 + 1 + 2 and tree.depth("c") == 2
+    assert tree.end_label_paths()[2] == [("a", 2), ("b", 0), ("c", 0)]
 
 
 @pytest.mark.parametrize(
@@ -87,7 +89,7 @@ def test_task_tree_three_levels_and_leaf_labels_mixed():
                 "b": {"cardinality": 2, "parent": ("a", 0)},
                 "c": {"cardinality": 2, "parent": ("a", 0)},
             },
-            "already routes",
+            "already activates",
         ),
         (
             {
@@ -101,29 +103,16 @@ def test_task_tree_three_levels_and_leaf_labels_mixed():
         ({"a.b": {"cardinality": 2, "parent": None}}, "without '.'"),
     ],
 )
-def test_task_tree_validation(tasks, match):
+def test_task_graph_validation(tasks, match):
     with pytest.raises((ValueError, TypeError), match=match):
-        TaskTree(tasks)
-
-
-def test_task_graph_adapter_point_follows_the_graphs_end_label_order():
-    class FakeTaskGraph:  # what labelfuse.hierarchy.graph.TaskGraph will offer
-        def to_task_description(self):
-            return TASKS
-
-        def end_label_paths(self):
-            return list(reversed(TaskTree(TASKS).end_label_paths))
-
-    tree = as_task_tree(FakeTaskGraph())
-    assert tree.end_label_paths[0] == (("coarse", 1), ("mkt", 2))
-    model = SingleTask(FakeTaskGraph(), hidden=(8,), max_epochs=1, **FAST)
-    X, P, _ = hierarchy_problem(n=50)
-    assert model.fit(X, P).predict_proba(X).shape == (50, 5)
+        as_task_tree(tasks)
+    with pytest.raises((ValueError, TypeError), match="^tasks: "):
+        FlatMTL(tasks, max_epochs=1, **FAST).fit(*hierarchy_problem(n=20)[:2])
 
 
 # ---- head wiring -----------------------------------------------------------------------------------------------
 def net_for(architecture, feed="children", hidden=(250, 50)):
-    tree = TaskTree(TASKS)
+    tree = TaskGraph(TASKS)
     torch.manual_seed(0)
     return MultiTaskNet(6, hidden, heads_for(tree, architecture, len(hidden), feed))
 
@@ -180,7 +169,7 @@ def test_hier_mtl_parent_feed_direction_and_layer_of_root():
 
 
 def test_hier_mtl_deep_tree_clips_to_top_layer():
-    tree = TaskTree(
+    tree = TaskGraph(
         {
             "a": {"cardinality": 2, "parent": None},
             "b": {"cardinality": 2, "parent": ("a", 0)},
@@ -238,7 +227,7 @@ def test_per_task_dict_labels_mask_not_applicable_rows():
     corp = np.full((100, 2), np.nan)
     corp[end < 2] = np.eye(2)[end[end < 2]]
     model = FlatMTL(TASKS, **FAST)
-    model.tree_ = TaskTree(TASKS)
+    model.tree_ = TaskGraph(TASKS).validate()
     targets = model._targets({"coarse": coarse, "corp": corp}, 100, None, None)
     assert (targets["corp"][1] > 0).tolist() == (end < 2).tolist()
     assert (targets["mkt"][1] == 0).all()  # no labels given for mkt: its head gets no loss
@@ -270,7 +259,7 @@ def test_hier_mtl_save_load_round_trip(tmp_path: Path):
     model = HierMTL(TASKS, hidden=(16, 8), feed="parent", max_epochs=2, random_state=0, **FAST).fit(X, P)
     model.save(tmp_path / "h")
     loaded = HierMTL.load(tmp_path / "h", device="cpu")
-    assert loaded.feed == "parent" and loaded.tree_.end_label_paths == model.tree_.end_label_paths
+    assert loaded.feed == "parent" and loaded.tree_.end_label_paths() == model.tree_.end_label_paths()
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     with pytest.raises(TypeError, match="holds a HierMTL, not a FlatMTL"):
         FlatMTL.load(tmp_path / "h")
@@ -297,11 +286,11 @@ def test_bad_architecture_settings():
         FlatMTL(TASKS, hidden=(0,), **FAST).fit(X, P)
 
 
-def test_model_built_from_a_task_tree_object_saves_its_plain_description(tmp_path: Path):
+def test_model_built_from_a_task_graph_saves_its_plain_description(tmp_path: Path):
     X, P, _ = hierarchy_problem(n=100)
-    tree = TaskTree(TASKS)
+    tree = TaskGraph(TASKS)
     model = FlatMTL(tree, hidden=(8,), max_epochs=1, random_state=0, **FAST).fit(X, P)
     model.save(tmp_path / "f")
     loaded = FlatMTL.load(tmp_path / "f", device="cpu")
-    assert TaskTree(loaded.tasks).end_label_paths == tree.end_label_paths
+    assert isinstance(loaded.tasks, dict) and TaskGraph(loaded.tasks).end_label_paths() == tree.end_label_paths()
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))

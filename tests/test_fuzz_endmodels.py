@@ -36,7 +36,7 @@ from labelfuse.endmodels import (  # noqa: E402
     load_model,
 )
 from labelfuse.endmodels._checks import FEATURE_LIMIT  # noqa: E402
-from labelfuse.endmodels.tasks import TaskTree  # noqa: E402
+from labelfuse.hierarchy import TaskGraph  # noqa: E402
 from labelfuse.models import NotFittedError  # noqa: E402
 
 from fuzz_inputs import (  # noqa: E402
@@ -422,7 +422,7 @@ def test_multitask(data):
     draw = data.draw
     fault = draw(faults(["X", "P", "mask", "sample_weight", "params", "dev"]))
     cls = draw(st.sampled_from([SingleTask, FlatMTL, HierMTL]))
-    tree = TaskTree(draw(st.sampled_from(TREES)))
+    tree = TaskGraph(draw(st.sampled_from(TREES))).validate()
     n, d = draw(st.integers(0, 30)), draw(st.integers(1, 6))
     k_end = tree.n_end_labels
     emb, n_X = feature_input(draw, n, d, "X" in fault)
@@ -436,7 +436,7 @@ def test_multitask(data):
         tasks = draw(st.lists(st.sampled_from(sorted(tree.tasks)), min_size=1, max_size=3, unique=True))
         wrong_task = draw(st.sampled_from(tasks)) if "P" in fault else None
         for task in tasks:
-            Pt, values, has = draw(soft_labels(n, tree.tasks[task].cardinality, fixed_width=True,
+            Pt, values, has = draw(soft_labels(n, tree.cardinality(task), fixed_width=True,
                                                bad=task == wrong_task))
             P[task] = Pt
             if values is None:
@@ -466,7 +466,7 @@ def test_multitask(data):
         bad.add("sample_weight")
     X_dev, Y_dev, dev_bad = draw(dev_data(d, k_end, bad="dev" in fault))
     bad |= dev_bad
-    model = cls(tree.description, **params)
+    model = cls(tree.to_dict(), **params)
     snaps = emb.snapshot() + snapshot(mask, weight, X_dev, Y_dev) + (
         snapshot(*P.values()) if isinstance(P, dict) else snapshot(P))
 
@@ -486,10 +486,10 @@ def test_multitask(data):
         tasks = model.predict_task_proba(X)
         assert set(tasks) == set(tree.tasks)
         for task, Pt in tasks.items():
-            assert_proba(Pt, P_end.shape[0], tree.tasks[task].cardinality)
+            assert_proba(Pt, P_end.shape[0], tree.cardinality(task))
         if cls is not SingleTask:  # end labels: the product of the task heads along each path, renormalised
             want = np.ones_like(P_end)
-            for e, path in enumerate(tree.end_label_paths):
+            for e, path in enumerate(tree.end_label_paths()):
                 for task, label in path:
                     want[:, e] *= tasks[task][:, label]
             want /= np.maximum(want.sum(axis=1, keepdims=True), 1e-300)

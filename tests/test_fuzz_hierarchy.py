@@ -28,6 +28,7 @@ from fuzz_inputs import (
     passed_as,
     snapshot,
 )
+from labelfuse import _io
 from labelfuse.hierarchy.graph import NOT_APPLICABLE, TaskGraph
 from labelfuse.hierarchy.models import HardMV, HierarchicalLabelModel, SoftMV, exact_end_posterior
 from labelfuse.hierarchy.models import make_hierarchical_votes
@@ -647,8 +648,8 @@ def test_soft_and_hard_majority_vote(data):
         bad |= ({"accuracy"} if is_bad else set()) | ({"n_threads"} if threads_bad else set())
     else:
         seed, is_bad = _choice(draw, [0, 1, None, np.int64(5)], ["x", -1, 1.5], any_input)
-        model = HardMV(g, seed=seed)
-        bad |= {"seed"} if is_bad else set()
+        model = HardMV(g, random_state=seed)
+        bad |= {"random_state"} if is_bad else set()
     structure = draw(structures(g))
     votes = draw(task_votes(g, structure, allow_bad=any_input))
     Y_dev, want_balance, dev_bad = draw(dev_labels(E, any_input))
@@ -683,11 +684,11 @@ def test_soft_and_hard_majority_vote(data):
                 np.testing.assert_allclose(P, want, rtol=1e-9, atol=1e-12)
             np.testing.assert_array_equal(pred, np.argmax(P, axis=1))
         else:
-            if model.seed is not None:  # the same data and seed give the same labels
+            if model.random_state is not None:  # the same data and seed give the same labels
                 np.testing.assert_array_equal(pred, np.argmax(P, axis=1))
                 np.testing.assert_array_equal(P, np.eye(E)[pred] if votes.n else np.zeros((0, E)))
             check_hard_mv_choice(g, votes, pred)
-        if kind == "soft" or model.seed is not None:  # (unseeded Hard MV draws new ties on every call)
+        if kind == "soft" or model.random_state is not None:  # (unseeded Hard MV draws new ties on every call)
             check_task_outputs(model, g, votes, P, pred)
 
     check_call(lambda: model.predict_proba(votes.L, votes.lf_tasks), votes.bad | bad, verify,
@@ -712,18 +713,19 @@ def test_hierarchy_save_load_round_trip(data):
         if draw(st.booleans()):
             model.fit(Y_dev=np.arange(g.n_end_labels))
     else:
-        model = HardMV(g, seed=draw(st.sampled_from([0, np.int64(3), None])))
+        model = HardMV(g, random_state=draw(st.sampled_from([0, np.int64(3), None])))
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "model.zip")
+        path = os.path.join(tmp, draw(st.sampled_from(["model", "model.lf"])))
         model.save(path)
-        loaded = draw(st.sampled_from([HierarchicalLabelModel, type(model)])).load(path)
+        assert os.listdir(tmp) == [os.path.basename(path)]  # exactly the file asked for
+        loaded = draw(st.sampled_from([_io.load, type(model).load]))(path)
     assert type(loaded) is type(model) and loaded.graph == g and loaded.graph.to_dict() == g.to_dict()
     assert loaded.get_params().keys() == model.get_params().keys()
     for name, value in model.get_params().items():
         if name != "graph":
             assert loaded.get_params()[name] == value or (value != value), name  # (NaN never reaches here)
     new = draw(task_votes(g, structure, allow_bad=False))
-    if not (kind == "hard" and model.seed is None):
+    if not (kind == "hard" and model.random_state is None):
         np.testing.assert_array_equal(loaded.predict_proba(new.L, new.lf_tasks),
                                       model.predict_proba(new.L, new.lf_tasks))
         np.testing.assert_array_equal(loaded.predict(new.L, new.lf_tasks), model.predict(new.L, new.lf_tasks))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from labelfuse.hierarchy.graph import NOT_APPLICABLE, TaskGraph, as_task_votes
+from labelfuse.hierarchy import NOT_APPLICABLE, TaskGraph, as_task_votes
 
 
 def news_graph():
@@ -115,12 +115,25 @@ def test_vote_errors_name_the_problem():
         as_task_votes(g, {"topic": np.zeros((3, 1), dtype=int), "markets": np.zeros((4, 1), dtype=int)})
 
 
-def test_plugs_into_the_end_models_task_tree():
-    from labelfuse.endmodels.tasks import as_task_tree
+def test_the_end_models_use_the_task_graph_itself():
+    from labelfuse.endmodels.tasks import as_task_tree, single_task
 
     g = news_graph()
-    tree = as_task_tree(g)
-    assert [tuple(p) for p in g.end_label_paths()] == list(tree.end_label_paths)
-    assert tree.names == g.tasks
-    np.testing.assert_array_equal(tree.routing_matrix("markets")[:, 1:], g.routing_matrix("markets")[:, :2])
+    assert as_task_tree(g) is g
+    tree = as_task_tree(g.to_dict())
+    assert isinstance(tree, TaskGraph) and tree == g and tree.end_label_paths() == g.end_label_paths()
+    assert isinstance(single_task(3), TaskGraph) and single_task(3).n_end_labels == 3
     assert TaskGraph(g.to_task_description()) == g
+
+
+def test_task_conditionals_and_end_label_probs_are_inverse():
+    g = news_graph()
+    P = np.random.default_rng(0).dirichlet(np.ones(g.n_end_labels), size=20)
+    cond = g.task_conditionals(P)
+    assert list(cond) == g.tasks
+    corporate = [e for e, path in enumerate(g.end_label_paths()) if ("corporate", 0) in path or
+                 ("corporate", 1) in path]
+    np.testing.assert_allclose(cond["corporate"][1], P[:, corporate].sum(1))
+    np.testing.assert_allclose(cond["topic"][1], 1.0)
+    np.testing.assert_allclose(g.end_label_probs({t: c for t, (c, _) in cond.items()}), P, atol=1e-12)
+    assert g.task_children(g.root) == [g.children(g.root)[v] for v in sorted(g.children(g.root))]

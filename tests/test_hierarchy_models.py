@@ -68,7 +68,7 @@ def test_posterior_equals_exact_enumeration(graph):
     np.testing.assert_allclose(P, ref, rtol=1e-9, atol=1e-12)
     # and with the true parameters the reference and the sampler agree on what they model
     soft = SoftMV(graph, accuracy=0.8).fit()
-    from labelfuse.hierarchy.graph import as_task_votes
+    from labelfuse.hierarchy import as_task_votes
     from labelfuse.hierarchy.models import fixed_tables
 
     ref_soft = exact_end_posterior(graph, small, None, fixed_tables(as_task_votes(graph, small), 0.8),
@@ -118,13 +118,13 @@ def test_hard_mv_descends_the_tree_with_seeded_ties():
     # end labels: r0, r1/c0, r1/c1, r1/c2
     L = {"r": np.array([[0, 0, 1], [1, 1, -1], [1, 0, -1], [-1, -1, -1]]),
          "c": np.array([[2, 2], [2, 1], [0, 0], [1, -1]])}
-    hm = HardMV(g, seed=0)
+    hm = HardMV(g, random_state=0)
     pred = hm.predict(L)
     assert pred[0] == 0          # root says r0: the child's votes are ignored
     assert pred[1] == 1 + 2 or pred[1] == 1 + 1  # root r1, child tie 2 vs 1
     assert pred[2] in (0, 1)     # root tie; if r1 then child says c0 (end label 1)
-    np.testing.assert_array_equal(pred, HardMV(g, seed=0).predict(L))
-    seen = {tuple(HardMV(g, seed=s).predict(L)) for s in range(30)}
+    np.testing.assert_array_equal(pred, HardMV(g, random_state=0).predict(L))
+    seen = {tuple(HardMV(g, random_state=s).predict(L)) for s in range(30)}
     assert len(seen) > 1  # ties really are random across seeds
     P = hm.predict_proba(L)
     np.testing.assert_array_equal(P.argmax(axis=1), pred)
@@ -172,7 +172,7 @@ def test_params_and_errors():
 
 
 def test_prior_strength_pulls_tables_to_the_prior():
-    from labelfuse.hierarchy.graph import as_task_votes
+    from labelfuse.hierarchy import as_task_votes
     from labelfuse.hierarchy.models import _prior_tables
 
     g = full_tree(2, 2)
@@ -203,27 +203,30 @@ def test_vote_counts_match_a_loop_across_chunk_boundaries():
 
 @pytest.mark.parametrize("cls", [HierarchicalLabelModel, SoftMV, HardMV])
 def test_save_load_round_trip(cls, tmp_path):
+    from labelfuse import _io
+
     g = (TaskGraph().add_task("root", 2, labels=["corporate", "markets"])
          .add_task("corp", 2, parent=("root", "corporate")).add_task("mkt", 2, parent=("root", 1)))
     s = make_hierarchical_votes(g, 3000, lfs_per_task=3, seed=7)
-    model = cls(g).fit(s.L, Y_dev=s.Y[:200]) if cls is not HardMV else cls(g, seed=3).fit(s.L)
-    path = tmp_path / "model.zip"
+    model = cls(g).fit(s.L, Y_dev=s.Y[:200]) if cls is not HardMV else cls(g, random_state=3).fit(s.L)
+    path = tmp_path / "model.lf"
     model.save(path)
-    back = HierarchicalLabelModel.load(path)
-    assert type(back) is cls and back.graph == g and back.get_params().keys() == model.get_params().keys()
-    np.testing.assert_array_equal(back.predict(s.L), model.predict(s.L))
-    np.testing.assert_allclose(back.predict_proba(s.L), model.predict_proba(s.L), rtol=0, atol=1e-12)
+    for back in (cls.load(path), _io.load(path)):
+        assert type(back) is cls and back.graph == g and back.get_params().keys() == model.get_params().keys()
+        assert back.graph.end_label_names() == g.end_label_names()  # label names kept
+        np.testing.assert_array_equal(back.predict(s.L), model.predict(s.L))
+        np.testing.assert_allclose(back.predict_proba(s.L), model.predict_proba(s.L), rtol=0, atol=1e-12)
 
 
 def test_load_rejects_unknown_versions_and_other_files(tmp_path):
     import json
     import zipfile
+    from pathlib import Path
 
-    g = TaskGraph().add_task("r", 2).add_task("c", 2, parent=("r", 0))
-    s = make_hierarchical_votes(g, 500, lfs_per_task=2, seed=1)
-    path = tmp_path / "m.zip"
-    HierarchicalLabelModel(g, max_iter=5).fit(s.L).save(path)
-    with zipfile.ZipFile(path) as zf:
+    from labelfuse._io import FileFormatError
+
+    fixture = Path(__file__).parent / "fixtures" / "HierarchicalLabelModel" / "v1-0.1.0.lfh"
+    with zipfile.ZipFile(fixture) as zf:
         files = {name: zf.read(name) for name in zf.namelist()}
     meta = json.loads(files["metadata.json"])
     meta["format_version"] = 99
@@ -232,7 +235,7 @@ def test_load_rejects_unknown_versions_and_other_files(tmp_path):
     with zipfile.ZipFile(bad, "w") as zf:
         for name, data in files.items():
             zf.writestr(name, data)
-    with pytest.raises(ValueError, match="format_version 99"):
+    with pytest.raises(FileFormatError, match="format_version 99"):
         HierarchicalLabelModel.load(bad)
     (tmp_path / "not.zip").write_text("hello")
     with pytest.raises(ValueError, match="path"):

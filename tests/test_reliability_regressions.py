@@ -287,8 +287,10 @@ def test_task_graph_queries_check_their_arguments():
     g = lf.TaskGraph({"root": {"cardinality": 2}, "child": {"cardinality": 2, "parent": ("root", 0)}})
     with pytest.raises(ValueError, match="^end_label:"):  # -1 read the last end label; 3 was an IndexError
         g.task_labels_of(-1)
-    for bad in (3, 1.5, True):
-        with pytest.raises(ValueError, match="^end_label:"):
+    with pytest.raises(ValueError, match="^end_label:"):
+        g.task_labels_of(3)
+    for bad in (1.5, True):  # not an int: a TypeError, as for every count and index
+        with pytest.raises(TypeError, match="^end_label:"):
             g.task_labels_of(bad)
     with pytest.raises(ValueError, match="^label:"):  # label 2 of a 2-label task was named "2"
         g.label_name("root", 2)
@@ -365,9 +367,12 @@ def test_soft_and_hard_mv_fit_check_what_they_are_given(model):
 @pytest.mark.parametrize("seed", ["x", -1, 1.5])
 def test_hard_mv_checks_its_seed(seed):
     g = lf.TaskGraph({"root": {"cardinality": 2}})
-    with pytest.raises((ValueError, TypeError), match="^seed:"):  # was numpy's SeedSequence error from predict
-        lf.HardMV(g, seed=seed).predict({"root": np.array([[0, 1]])})
-    with pytest.raises((ValueError, TypeError), match="^seed:"):
+    with pytest.raises((ValueError, TypeError), match="^random_state:"):  # was numpy's SeedSequence error
+        lf.HardMV(g, random_state=seed).predict({"root": np.array([[0, 1]])})
+    with pytest.raises((ValueError, TypeError), match="^random_state:"):
+        lf.HardMV(g, random_state=seed).fit()
+    with pytest.warns(FutureWarning, match="'seed' is deprecated"), pytest.raises((ValueError, TypeError),
+                                                                                  match="^seed:"):
         lf.HardMV(g, seed=seed).fit()
 
 
@@ -967,10 +972,8 @@ def test_single_task_confidence_weighting_ignores_uniform_task_labels():
     from labelfuse.endmodels import SingleTask
 
     tasks = {"a": {"cardinality": 2, "parent": None}, "b": {"cardinality": 2, "parent": ("a", 1)}}
-    from labelfuse.endmodels.tasks import TaskTree
-
     model = SingleTask(tasks, exclude_uniform=False, confidence_weighted=True)
-    model.tree_ = TaskTree(tasks)  # what fit sets before it derives the targets
+    model.tree_ = lf.TaskGraph(tasks).validate()  # what fit sets before it derives the targets
     targets = model._targets({"a": np.array([[0.5, 0.5], [0.9, 0.1]])}, 2, None, None)
     assert targets["a"][1][0] == 0 and targets["a"][1][1] > 0
 
@@ -1023,11 +1026,9 @@ def test_confidence_of_a_uniform_row_is_exactly_zero():
 def test_task_conditionals_of_a_nearly_inapplicable_task_sum_to_one():
     # p(task applies) = 4e-304 was floored to 1e-300 before dividing: SingleTask.predict_task_proba returned a
     # row summing to 4e-4
-    from labelfuse.endmodels.tasks import TaskTree
-
-    tree = TaskTree({"a": {"cardinality": 2, "parent": None}, "b": {"cardinality": 2, "parent": ("a", 1)}})
+    tree = lf.TaskGraph({"a": {"cardinality": 2, "parent": None}, "b": {"cardinality": 2, "parent": ("a", 1)}})
     P_end = np.array([[1.0, 3e-304, 1e-304], [0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
-    cond, applies = tree.task_targets(P_end)["b"]
+    cond, applies = tree.task_conditionals(P_end)["b"]
     np.testing.assert_allclose(cond.sum(axis=1), 1.0)
     np.testing.assert_allclose(cond[0], [0.75, 0.25], rtol=1e-2)  # denormals carry few digits
     np.testing.assert_array_equal(cond[2], [0.5, 0.5])  # does not apply: uniform

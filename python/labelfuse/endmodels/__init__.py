@@ -36,7 +36,7 @@ _LAZY = {
     "load_model": "ensemble",
 }
 _NO_TORCH = {
-    "TaskTree": "tasks",
+    "TaskGraph": "..hierarchy.graph",
     "as_task_tree": "tasks",
     "slicing_function": "..labeling.slicing",
     "apply_slicing_functions": "..labeling.slicing",

@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from .tasks import TaskTree
+from ..hierarchy.graph import TaskGraph
 
 ARCHITECTURES = ("single", "flat", "hier")
 FEEDS = ("children", "parent")
@@ -24,7 +24,7 @@ class HeadSpec:
     feeders: tuple[str, ...] = field(default=())
 
 
-def heads_for(tree: TaskTree, architecture: str, n_layers: int, feed: str = "children") -> list[HeadSpec]:
+def heads_for(tree: TaskGraph, architecture: str, n_layers: int, feed: str = "children") -> list[HeadSpec]:
     """Head wiring for the three MeTaL architectures.
 
     single: one head on the top layer predicting the end label (named after the root task).
@@ -40,15 +40,15 @@ def heads_for(tree: TaskTree, architecture: str, n_layers: int, feed: str = "chi
     if architecture == "single":
         return [HeadSpec(tree.root, tree.n_end_labels, n_layers)]
     if architecture == "flat":
-        return [HeadSpec(t, tree.tasks[t].cardinality, n_layers) for t in tree.names]
+        return [HeadSpec(t, tree.cardinality(t), n_layers) for t in tree.tasks]
     specs = []
-    for t in tree.names:
+    for t in tree.tasks:
         if feed == "children":
             feeders = tuple(tree.task_children(t))
         else:
-            parent = tree.tasks[t].parent
+            parent = tree.parent(t)
             feeders = (parent[0],) if parent else ()
-        specs.append(HeadSpec(t, tree.tasks[t].cardinality, min(tree.depth[t] + 1, n_layers), feeders))
+        specs.append(HeadSpec(t, tree.cardinality(t), min(tree.depth(t) + 1, n_layers), feeders))
     return specs
 
 

@@ -9,13 +9,13 @@ from ._base import EndModel
 from .._base import DEPRECATED
 from ._checks import as_soft_labels, n_rows_of
 from ._networks import HeadSpec, heads_for
-from .tasks import TaskTree, as_task_tree
+from .tasks import as_task_tree, end_labels_from_tasks, restore_task_graph
 
 _DOC_PARAMS = """
     Parameters
     ----------
-    tasks: {task: {"cardinality": k, "parent": (parent_task, parent_label) or None}}, a TaskTree, or a task-graph
-        object with ``to_task_description()`` (see labelfuse.endmodels.tasks). A single task is fine.
+    tasks: a labelfuse.hierarchy.TaskGraph or its description {task: {"cardinality": k, "parent": (parent_task,
+        parent_label) or None}} (see labelfuse.endmodels.tasks). A single task is fine.
     input_module: any torch.nn.Module mapping a batch of inputs to features (None: identity on precomputed
         features). Its weights train with the rest; set ``accepts_raw_inputs = True`` on it to receive raw batches
         (e.g. lists of texts) instead of float tensors.
@@ -89,7 +89,7 @@ class _MultiTask(EndModel):
         tree = self.tree_
         if isinstance(P, Mapping):
             if self.architecture == "single":
-                P_end, has, informative = tree.end_labels_from_tasks(P, n, with_informative=True)
+                P_end, has, informative = end_labels_from_tasks(tree, P, n, with_informative=True)
                 if self.exclude_uniform or self.confidence_weighted:
                     # uniform task labels make a non-uniform end-label row: still no signal (and no confidence)
                     has = has & informative
@@ -98,18 +98,19 @@ class _MultiTask(EndModel):
             if unknown:
                 raise ValueError(f"P: tasks {sorted(unknown)} are not in the task tree ({sorted(tree.tasks)})")
             out = {}
-            for task, spec in tree.tasks.items():
+            for task in tree.tasks:
+                k = tree.cardinality(task)
                 if task in P:
-                    probs, has = as_soft_labels(P[task], n, spec.cardinality, name=f"P[{task!r}]")
+                    probs, has = as_soft_labels(P[task], n, k, name=f"P[{task!r}]")
                     out[task] = (probs, self._row_weights(probs, has, n, mask, sample_weight, seen))
                 else:
-                    out[task] = (np.full((n, spec.cardinality), 1.0 / spec.cardinality), np.zeros(n))
+                    out[task] = (np.full((n, k), 1.0 / k), np.zeros(n))
             return out
         P_end, has = as_soft_labels(P, n, tree.n_end_labels, name="P")
         base = self._row_weights(P_end, has, n, mask, sample_weight, seen)
         if self.architecture == "single":
             return {tree.root: (P_end, base)}
-        return {task: (cond, base * applies) for task, (cond, applies) in tree.task_targets(P_end).items()}
+        return {task: (cond, base * applies) for task, (cond, applies) in tree.task_conditionals(P_end).items()}
 
     # ---- prediction ----------------------------------------------------------------------------------------
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -120,7 +121,7 @@ class _MultiTask(EndModel):
         """{task: (n, k_task)} probabilities of each task's labels given that the task applies."""
         self._check_fitted()  # before tree_ is read
         if self.architecture == "single":
-            return {t: c for t, (c, _) in self.tree_.task_targets(self.predict_proba(X)).items()}
+            return {t: c for t, (c, _) in self.tree_.task_conditionals(self.predict_proba(X)).items()}
         return self._head_probs(X)
 
     def _end_probs(self, head_probs: dict[str, np.ndarray], context: Any) -> np.ndarray:
@@ -134,13 +135,13 @@ class _MultiTask(EndModel):
     # ---- persistence ---------------------------------------------------------------------------------------
     def _fitted_config(self) -> dict[str, Any]:
         return {
-            "tasks": self.tree_.description,
-            "end_label_paths": [[list(step) for step in path] for path in self.tree_.end_label_paths],
+            "tasks": self.tree_.to_dict(),
+            "end_label_paths": [[list(step) for step in path] for path in self.tree_.end_label_paths()],
             "n_features_in_": getattr(self, "n_features_in_", None),
         }
 
     def _restore_fitted(self, fitted: dict[str, Any]) -> None:
-        self.tree_ = TaskTree(fitted["tasks"], end_label_paths=fitted["end_label_paths"])
+        self.tree_ = restore_task_graph(fitted["tasks"], fitted["end_label_paths"])
         self.n_classes_ = self.tree_.n_end_labels
         if fitted.get("n_features_in_") is not None:
             self.n_features_in_ = int(fitted["n_features_in_"])

@@ -1,15 +1,14 @@
-"""Hierarchical tasks: a task schema (``TaskGraph``) and the votes of LFs written at any level of it.
+"""The task graph: one tree of classification tasks, shared by the hierarchical label models
+(:mod:`labelfuse.hierarchy.models`) and the multi-task end models (:mod:`labelfuse.endmodels.multitask`).
 
 A task graph is a tree of tasks. Each task has ``cardinality`` labels; a non-root task hangs from one label of its
 parent task (the label that activates it) and is "not applicable" (``NOT_APPLICABLE`` = -1) for points whose
 parent decision routes elsewhere. The end labels are the feasible combinations, one per leaf label path, numbered
-depth-first in label order (the same order as ``labelfuse.endmodels.tasks.TaskTree``), e.g. root {Corporate,
-Markets}, {Performance, Funding} under Corporate and {Money, Commodity} under Markets give four end labels.
+depth-first in label order, e.g. root {Corporate, Markets}, {Performance, Funding} under Corporate and
+{Money, Commodity} under Markets give four end labels: Corporate/Performance, Corporate/Funding, Markets/Money,
+Markets/Commodity. Saved models of both families rely on this numbering.
 
-LFs vote in their own task's label space (or abstain, -1). :func:`as_task_votes` turns a dict ``{task: L_t}``
-(each with its own number of LFs) or one matrix plus the task of each LF into a single vote matrix and the task
-index of each column; a vote for task label v is consistent with every end label whose path carries (task, v).
-The label models over end labels are in :mod:`labelfuse.hierarchy.models`.
+The votes of LFs written at any level of the graph are in :mod:`labelfuse.hierarchy.votes`.
 """
 from __future__ import annotations
 
@@ -17,15 +16,17 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .._validation import as_label_matrix
+from .._base import InstanceOf
+from .._validation import check_count
 
-__all__ = ["NOT_APPLICABLE", "TaskGraph", "TaskVotes", "as_task_votes"]
+__all__ = ["NOT_APPLICABLE", "TASK_GRAPH", "TaskGraph", "as_task_graph"]
 
 NOT_APPLICABLE = -1
 # Every end label is enumerated (a path per label), so a task's cardinality is bounded: an absurd one (2**40) was a
 # loop over 2**40 labels that filled the memory. 65536 is far beyond what the label models over end labels can fit.
 MAX_TASK_LABELS = 2**16
 _SPEC_KEYS = ("cardinality", "parent", "labels")
+_DESCRIPTION = "{task: {'cardinality': k, 'parent': (parent_task, parent_label) or None}}"
 
 
 class TaskGraph:
@@ -36,6 +37,16 @@ class TaskGraph:
     The graph is validated when first used (or by :meth:`validate`): exactly one root, no cycles, every parent
     task and parent label exists, each parent label activates at most one child task, every task reachable from
     the root.
+
+    Example::
+
+        g = TaskGraph({"topic": {"cardinality": 2, "labels": ["corporate", "markets"]},
+                       "corp": {"cardinality": 2, "parent": ("topic", "corporate")},
+                       "mkt": {"cardinality": 2, "parent": ("topic", 1)}})
+        g.tasks                  # ['topic', 'corp', 'mkt'] (parents before children)
+        g.n_end_labels           # 4
+        g.end_label_paths()[2]   # [('topic', 1), ('mkt', 0)]
+        g.routing_matrix("corp") # (4, 3): labels of corp on each end label's path, then not applicable
     """
 
     def __init__(self, tasks: Optional[Mapping[str, Mapping[str, Any]]] = None):
@@ -63,8 +74,7 @@ class TaskGraph:
             raise ValueError(f"name: task names must be non-empty strings without '.', got {name!r}")
         if name in self._tasks:
             raise ValueError(f"name: duplicate task name {name!r}")
-        if isinstance(cardinality, bool) or not isinstance(cardinality, (int, np.integer)) or cardinality < 2:
-            raise ValueError(f"tasks[{name!r}] cardinality: expected an int >= 2, got {cardinality!r}")
+        cardinality = check_count(cardinality, f"tasks[{name!r}] cardinality", minimum=2)
         if cardinality > MAX_TASK_LABELS:
             raise ValueError(f"tasks[{name!r}] cardinality: {cardinality} labels; a task has at most "
                              f"{MAX_TASK_LABELS} (the end labels are enumerated, and the label models over them "
@@ -79,10 +89,10 @@ class TaskGraph:
         if parent is not None:
             if not isinstance(parent, (tuple, list)) or len(parent) != 2 or not isinstance(parent[0], str):
                 raise TypeError(f"tasks[{name!r}] parent: expected (parent_task, parent_label) or None, got {parent!r}")
-            if isinstance(parent[1], bool) or not isinstance(parent[1], (int, np.integer, str)):
-                raise TypeError(f"tasks[{name!r}] parent: the parent label must be an int or a label name, "
-                                f"got {parent[1]!r}")
-            parent = (parent[0], parent[1] if isinstance(parent[1], str) else int(parent[1]))
+            label = parent[1]
+            if not isinstance(label, str):  # a label index (checked against the parent's labels in validate)
+                label = check_count(label, f"tasks[{name!r}] parent label", minimum=-2**63)
+            parent = (parent[0], label)
         self._tasks[name] = {"cardinality": int(cardinality), "parent": parent, "labels": labels}
         self._built = None
         return self
@@ -197,6 +207,10 @@ class TaskGraph:
         ch = self._build()["children"]
         return {v: ch[(task, v)] for v in range(self.cardinality(task)) if (task, v) in ch}
 
+    def task_children(self, task: str) -> List[str]:
+        """The child tasks of ``task``, in the order of the labels that activate them."""
+        return list(self.children(task).values())
+
     def depth(self, task: str) -> int:
         self._check_task(task)
         return self._build()["depth"][task]
@@ -204,9 +218,10 @@ class TaskGraph:
     def label_name(self, task: str, label: int) -> str:
         self._check_task(task)
         k = self._tasks[task]["cardinality"]
-        if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)) or not 0 <= label < k:
+        label = check_count(label, "label", minimum=0)
+        if label >= k:
             raise ValueError(f"label: expected a label index of task {task!r} in 0..{k - 1}, got {label!r}")
-        return self._label_name(task, int(label))
+        return self._label_name(task, label)
 
     def _label_name(self, task: str, label: int) -> str:
         names = self._tasks[task]["labels"]
@@ -232,8 +247,8 @@ class TaskGraph:
     def task_labels_of(self, end_label: int) -> Dict[str, int]:
         """{task: label or NOT_APPLICABLE} for one end label."""
         E = self.n_end_labels
-        if isinstance(end_label, (bool, np.bool_)) or not isinstance(end_label, (int, np.integer)) or not (
-                0 <= end_label < E):  # (a negative index would silently read from the end)
+        end_label = check_count(end_label, "end_label", minimum=0)  # (a negative index would read from the end)
+        if end_label >= E:
             raise ValueError(f"end_label: expected an end label in 0..{E - 1}, got {end_label!r}")
         row = self._build()["end_task_labels"][end_label]
         return {t: int(v) for t, v in zip(self.tasks, row)}
@@ -270,6 +285,32 @@ class TaskGraph:
             raise ValueError(f"P_end: expected shape (n, {self.n_end_labels}), got {P_end.shape}")
         return {t: P_end @ self.routing_matrix(t) for t in self.tasks}
 
+    def task_conditionals(self, P_end: np.ndarray) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+        """{task: (conditionals (n, k_t), applies (n,))} from end-label probabilities: p(task = v | task applies)
+        and p(task applies). A row where the task applies with probability 0 gets uniform conditionals. The
+        applicability is the natural loss weight of a task's head in the multi-task end models."""
+        P_end = np.asarray(P_end, dtype=np.float64)
+        out = {}
+        for task in self.tasks:
+            joint = P_end @ self.routing_matrix(task)[:, :-1]
+            applies = joint.sum(axis=1)
+            # divide only where the task applies at all (a floor such as 1e-300 mis-scales denormal rows: a row
+            # applying with probability 4e-304 would get conditionals summing to 4e-4)
+            cond = np.full_like(joint, 1.0 / joint.shape[1])
+            np.divide(joint, applies[:, None], out=cond, where=applies[:, None] > 0)
+            out[task] = (cond, applies)
+        return out
+
+    def end_label_probs(self, task_probs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """(n, n_end_labels) end-label probabilities from per-task conditionals {task: (n, k_t)}: the product along
+        each end label's path, rows normalised (the inverse of :meth:`task_conditionals`)."""
+        n = next(iter(task_probs.values())).shape[0]
+        out = np.ones((n, self.n_end_labels))
+        for e, path in enumerate(self._build()["paths"]):
+            for task, label in path:
+                out[:, e] *= task_probs[task][:, label]
+        return out / out.sum(axis=1, keepdims=True)
+
     def to_dict(self) -> Dict[str, Dict[str, Any]]:
         """Everything the graph was built from (names, cardinalities, parents as given, label names), as plain
         JSON-able values; ``TaskGraph(graph.to_dict())`` rebuilds it."""
@@ -296,78 +337,23 @@ class TaskGraph:
         return isinstance(other, TaskGraph) and self.to_task_description() == other.to_task_description()
 
 
-class TaskVotes:
-    """LF votes from several tasks as one (n, m) matrix: ``L[:, j]`` votes in task ``lf_tasks[j]``'s labels."""
+def as_task_graph(graph: Any, name: str = "graph") -> TaskGraph:
+    """A validated TaskGraph from a TaskGraph (returned as is) or a plain task description; a mistake in the
+    description is raised with ``name`` in front of the message.
 
-    def __init__(self, L: np.ndarray, lf_tasks: List[str], graph: TaskGraph):
-        self.L = L
-        self.lf_tasks = lf_tasks
-        self.graph = graph
+    Example::
 
-    @property
-    def n(self) -> int:
-        return self.L.shape[0]
-
-    @property
-    def m(self) -> int:
-        return self.L.shape[1]
-
-    def consistency(self) -> np.ndarray:
-        """(m, max_k + 1, n_end_labels) 0/1: vote index v + 1 for task label v (index 0 = abstain) is consistent
-        with end label e when e's path carries that label (abstain is consistent with everything)."""
-        g = self.graph
-        kmax = max(g.cardinalities.values())
-        out = np.zeros((self.m, kmax + 1, g.n_end_labels))
-        out[:, 0, :] = 1.0
-        for j, t in enumerate(self.lf_tasks):
-            k = g.cardinality(t)
-            out[j, 1:k + 1, :] = g.routing_matrix(t)[:, :k].T
-        return out
+        as_task_graph({"y": {"cardinality": 3}}).n_end_labels   # 3
+    """
+    if isinstance(graph, TaskGraph):
+        return graph.validate()
+    if not isinstance(graph, Mapping):
+        raise TypeError(f"{name}: expected {TASK_GRAPH}, got {type(graph).__name__}")
+    try:
+        return TaskGraph(graph).validate()
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{name}: {exc}") from None
 
 
-def as_task_votes(graph: TaskGraph, L: Any, lf_tasks: Optional[Sequence[str]] = None, name: str = "L") -> TaskVotes:
-    """One vote matrix from ``{task: L_t}`` (each (n, m_t), own number of LFs) or from one (n, m) matrix with
-    ``lf_tasks`` (the task of each column). Votes must lie in -1..k_t - 1 for their task. Never mutates L."""
-    graph.validate()
-    if isinstance(L, TaskVotes):
-        return L
-    if isinstance(L, Mapping):
-        if lf_tasks is not None:
-            raise ValueError("lf_tasks: give it only with a single label matrix, not with a dict of matrices")
-        if not L:
-            raise ValueError(f"{name}: expected at least one task's label matrix")
-        blocks, tasks, n = [], [], None
-        for t in graph.tasks:  # columns in task order, whatever the dict's order
-            if t not in L:
-                continue
-            Lt = as_label_matrix(L[t], name=f"{name}[{t!r}]")
-            if n is not None and Lt.shape[0] != n:
-                raise ValueError(f"{name}[{t!r}]: expected {n} rows like the other tasks, got {Lt.shape[0]}")
-            n = Lt.shape[0]
-            blocks.append(Lt.astype(np.int64))
-            tasks += [t] * Lt.shape[1]
-        unknown = set(L) - set(graph.tasks)
-        if unknown:  # (sorted by repr: keys of mixed types do not compare)
-            raise ValueError(f"{name}: tasks {sorted(unknown, key=repr)} are not in the task graph ({graph.tasks})")
-        M = np.concatenate(blocks, axis=1) if blocks else np.zeros((n, 0), dtype=np.int64)
-    else:
-        M = as_label_matrix(L, name=name).astype(np.int64)
-        if lf_tasks is None:
-            raise ValueError("lf_tasks: required with a single label matrix (the task of each LF column)")
-        if isinstance(lf_tasks, Iterable):
-            tasks = [str(t) for t in lf_tasks]
-        else:
-            raise TypeError(f"lf_tasks: expected one task name per column of {name}, got {type(lf_tasks).__name__}")
-        if len(tasks) != M.shape[1]:
-            raise ValueError(f"lf_tasks: expected {M.shape[1]} task names (one per column of {name}), got {len(tasks)}")
-        unknown = set(tasks) - set(graph.tasks)
-        if unknown:
-            raise ValueError(f"lf_tasks: tasks {sorted(unknown)} are not in the task graph ({graph.tasks})")
-    for j, t in enumerate(tasks):
-        k = graph.cardinality(t)
-        col = M[:, j]
-        bad = (col < -1) | (col >= k)
-        if bad.any():
-            raise ValueError(f"{name}: LF {j} (task {t!r}, labels 0..{k - 1}, -1 = abstain) has vote "
-                             f"{int(col[bad][0])} at row {int(np.flatnonzero(bad)[0])}")
-    return TaskVotes(np.ascontiguousarray(M), tasks, graph)
+# The parameter constraint (see labelfuse._base) of a task graph given to an estimator.
+TASK_GRAPH = InstanceOf(TaskGraph, Mapping, description=f"a TaskGraph or a task description dict {_DESCRIPTION}")

@@ -17,94 +17,50 @@ sufficient statistics are one sparse one-hot product per iteration. Posteriors c
 """
 from __future__ import annotations
 
-import inspect
-import json
-import zipfile
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .. import _core
-from .graph import NOT_APPLICABLE, TaskGraph, TaskVotes, as_task_votes
-from .._params import Params
-from .._saving import check_format_version, version_stamp
-from .._validation import check_n_threads, check_number
-from ..models.base import NotFittedError, check_random_state
+from .._base import DEPRECATED, N_THREADS, RANDOM_STATE, Estimator, Interval, json_value
+from .._io import FileFormatError
+from .._validation import check_n_threads
+from .graph import NOT_APPLICABLE, TASK_GRAPH, TaskGraph, as_task_graph
+from .votes import TaskVotes, as_task_votes
 
 __all__ = ["HardMV", "HierarchicalLabelModel", "HierarchicalVotes", "SoftMV", "make_hierarchical_votes",
            "exact_end_posterior"]
 
 _FLOOR = 1e-12
-HIERARCHY_FORMAT_VERSION = 1
-
-
-def _json_scalar(value: Any) -> Any:
-    """numpy scalars in fitted values (n_iter_, converged_) as plain JSON numbers."""
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot save a value of type {type(value).__name__}")
+_ACCURACY = [Interval(float, 0.0, 1.0, closed="neither")]
 
 
 # ---- shared parts ------------------------------------------------------------------------------------------------
-class _HierBase(Params):
-    """Parameter handling and the per-task views every hierarchical label model shares."""
+class _HierBase(Estimator):
+    """Parameter handling, saving and the per-task views every hierarchical label model shares. ``graph`` is a
+    TaskGraph or its plain description; it is saved as its description (:meth:`TaskGraph.to_dict`)."""
 
-    def __init__(self, graph: TaskGraph):
+    _parameter_constraints = {"graph": [TASK_GRAPH]}
+
+    def __init__(self, graph: Any):
         self.graph = graph
 
-    # ---- save / load: a zip of metadata.json + .npy arrays, versioned, no pickle ----------------------------------
-    _ARRAYS = ("class_balance_", "accuracy_", "precision_")
-    _VALUES = ("lf_tasks_", "n_iter_", "converged_")
+    def _graph(self) -> TaskGraph:
+        return as_task_graph(self.graph)
 
-    def save(self, path: Union[str, Path]) -> None:
-        """Write the model (task graph, hyperparameters, fitted tables) to ``path``."""
-        params = {k: v for k, v in self.get_params().items() if k != "graph"}
-        meta = {**version_stamp(HIERARCHY_FORMAT_VERSION), "class": type(self).__name__,
-                "graph": self._check_graph().to_dict(), "params": params,
-                "fitted": {k: getattr(self, k) for k in self._VALUES if hasattr(self, k)},
-                "n_tables": len(getattr(self, "tables_", []))}
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("metadata.json", json.dumps(meta, indent=1, default=_json_scalar))
-            arrays = {k: getattr(self, k) for k in self._ARRAYS if hasattr(self, k)}
-            arrays.update({f"table_{j}": T for j, T in enumerate(getattr(self, "tables_", []))})
-            for name, arr in arrays.items():
-                with zf.open(f"{name}.npy", "w") as f:
-                    np.lib.format.write_array(f, np.ascontiguousarray(arr), allow_pickle=False)
+    def _state_params(self) -> Dict[str, Any]:
+        """The hyperparameters as JSON, the graph as its plain description (``TaskGraph(description)`` rebuilds
+        it with the same end-label numbering)."""
+        params = {name: json_value(value, name) for name, value in self.get_params().items() if name != "graph"}
+        return {"graph": self._graph().to_dict(), **params}
 
     @classmethod
-    def load(cls, path: Union[str, Path]) -> "_HierBase":
-        """Read a model written by :meth:`save` (``HierarchicalLabelModel.load`` reads any of the three)."""
-        try:
-            zf = zipfile.ZipFile(path)
-        except (OSError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"path: {path} is not a saved hierarchical model ({exc})") from None
-        with zf:
-            meta = json.loads(zf.read("metadata.json"))
-            check_format_version(meta, HIERARCHY_FORMAT_VERSION, path, "hierarchical model")
-            target = {c.__name__: c for c in (HierarchicalLabelModel, SoftMV, HardMV)}.get(meta.get("class"))
-            if target is None:
-                raise ValueError(f"path: {path} holds an unknown model class {meta.get('class')!r}")
-            model = target(TaskGraph(meta["graph"]), **meta["params"])
-            for k, v in meta["fitted"].items():
-                setattr(model, k, v)
-            names = set(zf.namelist())
-            for k in cls._ARRAYS:
-                if f"{k}.npy" in names:
-                    with zf.open(f"{k}.npy") as f:
-                        setattr(model, k, np.lib.format.read_array(f, allow_pickle=False))
-            if meta.get("n_tables"):
-                tables = []
-                for j in range(meta["n_tables"]):
-                    with zf.open(f"table_{j}.npy") as f:
-                        tables.append(np.lib.format.read_array(f, allow_pickle=False))
-                model.tables_ = tables
-        return model
-
-    def _check_graph(self) -> TaskGraph:
-        if not isinstance(self.graph, TaskGraph):
-            raise TypeError(f"graph: expected a TaskGraph, got {type(self.graph).__name__}")
-        return self.graph.validate()
+    def _from_params(cls, params: Dict[str, Any], **options: Any) -> "_HierBase":
+        params = dict(params)
+        if "graph" not in params:
+            raise FileFormatError(f"the saved {cls.__name__} lacks its task graph")
+        params["graph"] = TaskGraph(params["graph"]).validate()
+        return super()._from_params(params, **options)
 
     def _dev_balance(self, Y_dev: Any, n_end: int) -> Optional[np.ndarray]:
         if Y_dev is None:
@@ -125,12 +81,13 @@ class _HierBase(Params):
 
     def predict_task_proba(self, L: Any, lf_tasks: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
         """{task: (n, k_t + 1)} marginals: column v = p(task = v), last column = p(not applicable)."""
-        return self.graph.task_marginals(self.predict_proba(L, lf_tasks))
+        return self._graph().task_marginals(self.predict_proba(L, lf_tasks))
 
     def predict_tasks(self, L: Any, lf_tasks: Optional[Sequence[str]] = None) -> Dict[str, np.ndarray]:
         """{task: (n,) label or NOT_APPLICABLE (-1)} read off the predicted end label (consistent with the tree)."""
-        table = self.graph.end_task_labels[self.predict(L, lf_tasks)]
-        return {t: table[:, i].copy() for i, t in enumerate(self.graph.tasks)}
+        g = self._graph()
+        table = g.end_task_labels[self.predict(L, lf_tasks)]
+        return {t: table[:, i].copy() for i, t in enumerate(g.tasks)}
 
 
 def _expanded_log_cpt(votes: TaskVotes, tables: List[np.ndarray]) -> np.ndarray:
@@ -251,7 +208,7 @@ class HierarchicalLabelModel(_HierBase):
 
     Parameters
     ----------
-    graph: the task schema.
+    graph: the task schema (a TaskGraph, or its plain description).
     max_iter, tol: EM stops when no table entry moves by more than ``tol``.
     smoothing: pseudo-count added to every table cell (keeps rare states away from 0/1). With 0 (and no prior), a
         state no row occupies, e.g. the root's not-applicable state, gets a uniform table column.
@@ -265,9 +222,27 @@ class HierarchicalLabelModel(_HierBase):
     Fitted attributes: ``tables_`` (list of (k_t + 1, k_t + 1) per LF: rows abstain/labels, columns task labels
     then not applicable), ``class_balance_`` (end labels), ``accuracy_`` (per LF, averaged over its task's labels),
     ``precision_`` (per LF, P(right | votes, task applies)), ``lf_tasks_``, ``n_iter_``, ``converged_``.
+
+    Example::
+
+        g = TaskGraph({"coarse": {"cardinality": 2}, "fine": {"cardinality": 2, "parent": ("coarse", 1)}})
+        model = HierarchicalLabelModel(g).fit({"coarse": L_coarse, "fine": L_fine})
+        model.predict_proba({"coarse": L_coarse, "fine": L_fine})   # (n, 3) over the end labels
+        model.save("hier.lf"); labelfuse.load("hier.lf")
     """
 
-    def __init__(self, graph: TaskGraph, max_iter: int = 200, tol: float = 1e-5, smoothing: float = 0.01,
+    _parameter_constraints = {
+        "max_iter": [Interval(int, 1, None)],
+        "tol": [Interval(float, 0.0, None)],
+        "smoothing": [Interval(float, 0.0, np.inf, closed="left")],
+        "init_accuracy": _ACCURACY,
+        "prior_strength": [Interval(float, 0.0, np.inf, closed="left")],
+        "n_threads": [N_THREADS],
+    }
+    _fitted_values = ("lf_tasks_", "n_iter_", "converged_")
+    _fitted_arrays = ("class_balance_", "accuracy_", "precision_")
+
+    def __init__(self, graph: Any, max_iter: int = 200, tol: float = 1e-5, smoothing: float = 0.01,
                  init_accuracy: float = 0.7, prior_strength: float = 0.0, n_threads: Optional[int] = None):
         super().__init__(graph)
         self.max_iter = max_iter
@@ -280,16 +255,9 @@ class HierarchicalLabelModel(_HierBase):
     def fit(self, L: Any, lf_tasks: Optional[Sequence[str]] = None, Y_dev: Any = None) -> "HierarchicalLabelModel":
         """Fit on votes ``L`` ({task: L_t} or one matrix with ``lf_tasks``); ``Y_dev`` (end labels of a few
         labelled rows) fixes the class balance instead of learning it."""
-        g = self._check_graph()
-        if isinstance(self.max_iter, (bool, np.bool_)) or not isinstance(self.max_iter, (int, np.integer)):
-            raise TypeError(f"max_iter: expected an int >= 1, got {type(self.max_iter).__name__}")
-        if self.max_iter < 1:
-            raise ValueError(f"max_iter: expected an int >= 1, got {self.max_iter!r}")
-        tol = check_number(self.tol, "tol", low=0.0)
-        smoothing = check_number(self.smoothing, "smoothing", low=0.0, high_open=True)
-        init_accuracy = check_number(self.init_accuracy, "init_accuracy", low=0.0, high=1.0, low_open=True,
-                                     high_open=True)
-        prior_strength = check_number(self.prior_strength, "prior_strength", low=0.0, high_open=True)
+        g = self._graph()
+        tol, smoothing = float(self.tol), float(self.smoothing)
+        init_accuracy, prior_strength = float(self.init_accuracy), float(self.prior_strength)
         n_threads = check_n_threads(self.n_threads)
         votes = as_task_votes(g, L, lf_tasks)
         if votes.n == 0:
@@ -337,19 +305,41 @@ class HierarchicalLabelModel(_HierBase):
         return self
 
     def predict_proba(self, L: Any, lf_tasks: Optional[Sequence[str]] = None) -> np.ndarray:
-        if not hasattr(self, "tables_"):
-            raise NotFittedError("This HierarchicalLabelModel is not fitted yet: call fit(L) before using this method.")
-        votes = as_task_votes(self.graph, L, lf_tasks)
-        if votes.lf_tasks != self.lf_tasks_:
+        self._check_fitted()
+        votes = as_task_votes(self._graph(), L, lf_tasks)
+        if votes.lf_tasks != list(self.lf_tasks_):
             raise ValueError(f"L: the LFs' tasks {votes.lf_tasks} differ from those seen in fit {self.lf_tasks_}")
-        return _posterior(votes, self.tables_, self.class_balance_, self.n_threads)
+        return _posterior(votes, self.tables_, self.class_balance_, check_n_threads(self.n_threads))
+
+    def _get_state(self) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+        values, arrays = super()._get_state()
+        arrays.update({f"table_{j}": np.asarray(T) for j, T in enumerate(self.tables_)})  # one table per LF
+        return values, arrays
+
+    def _set_state(self, values: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        super()._set_state(values, arrays)
+        if not isinstance(self.lf_tasks_, list):
+            raise FileFormatError(f"the saved HierarchicalLabelModel has lf_tasks_ {self.lf_tasks_!r}, not a list")
+        missing = [j for j in range(len(self.lf_tasks_)) if f"table_{j}" not in arrays]
+        if missing:
+            raise FileFormatError(f"the saved HierarchicalLabelModel lacks the tables of LFs {missing}")
+        self.tables_ = [np.asarray(arrays[f"table_{j}"], dtype=np.float64) for j in range(len(self.lf_tasks_))]
 
 
 class SoftMV(_HierBase):
     """The hierarchical label model with untrained, fixed accuracies (every LF right with probability
-    ``accuracy`` on rows its task applies to); class balance uniform over end labels, or from ``Y_dev``."""
+    ``accuracy`` on rows its task applies to); class balance uniform over end labels, or from ``Y_dev``.
 
-    def __init__(self, graph: TaskGraph, accuracy: float = 0.7, n_threads: Optional[int] = None):
+    Soft MV needs no fit: an unfitted model fits itself (uniform class balance) on first use, and can be saved.
+
+    Example::
+
+        SoftMV(g, accuracy=0.8).predict_proba({"coarse": L_coarse, "fine": L_fine})
+    """
+
+    _parameter_constraints = {"accuracy": _ACCURACY, "n_threads": [N_THREADS]}
+
+    def __init__(self, graph: Any, accuracy: float = 0.7, n_threads: Optional[int] = None):
         super().__init__(graph)
         self.accuracy = accuracy
         self.n_threads = n_threads
@@ -357,9 +347,7 @@ class SoftMV(_HierBase):
     def fit(self, L: Any = None, lf_tasks: Optional[Sequence[str]] = None, Y_dev: Any = None) -> "SoftMV":
         """Soft MV learns nothing from votes: ``L`` (with ``lf_tasks``), when given, is only checked; ``Y_dev`` (end
         labels) sets the class balance (add-one smoothed), else it is uniform."""
-        g = self._check_graph()
-        check_number(self.accuracy, "accuracy", low=0.0, high=1.0, low_open=True, high_open=True)
-        check_n_threads(self.n_threads)
+        g = self._graph()
         _check_votes_if_given(g, L, lf_tasks)
         E = g.n_end_labels
         balance = self._dev_balance(Y_dev, E)
@@ -369,33 +357,57 @@ class SoftMV(_HierBase):
     def predict_proba(self, L: Any, lf_tasks: Optional[Sequence[str]] = None) -> np.ndarray:
         if not hasattr(self, "class_balance_"):
             self.fit()
-        votes = as_task_votes(self._check_graph(), L, lf_tasks)
-        return _posterior(votes, fixed_tables(votes, float(self.accuracy)), self.class_balance_, self.n_threads)
+        else:
+            self._validate_params()  # (changed by set_params since the fit)
+        votes = as_task_votes(self._graph(), L, lf_tasks)
+        return _posterior(votes, fixed_tables(votes, float(self.accuracy)), self.class_balance_,
+                          check_n_threads(self.n_threads))
+
+    def _is_fitted(self) -> bool:
+        return True  # usable (and saveable) without a fit
+
+    def _get_state(self) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
+        arrays = {"class_balance_": np.asarray(self.class_balance_)} if hasattr(self, "class_balance_") else {}
+        return {}, arrays
+
+    def _set_state(self, values: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        if "class_balance_" in arrays:
+            self.class_balance_ = np.asarray(arrays["class_balance_"], dtype=np.float64)
 
 
 class HardMV(_HierBase):
     """Majority vote at the root (its LFs only), then among the LFs of the child task the winner activates, and so
     on down the tree. Ties, and tasks whose LFs all abstain, are broken uniformly at random from
-    ``np.random.default_rng(seed)`` (the same data and seed give the same labels). predict_proba is one-hot."""
+    ``np.random.default_rng(random_state)`` (the same data and seed give the same labels). predict_proba is one-hot.
 
-    def __init__(self, graph: TaskGraph, seed: Optional[int] = 0):
+    Hard MV needs no fit (and can be saved unfitted). ``seed``: deprecated name of ``random_state``.
+
+    Example::
+
+        HardMV(g, random_state=0).predict({"coarse": L_coarse, "fine": L_fine})   # end labels
+    """
+
+    _parameter_constraints = {"random_state": [RANDOM_STATE]}
+    _deprecated_aliases = {"seed": "random_state"}
+
+    def __init__(self, graph: Any, random_state: Any = 0, seed: Any = DEPRECATED):
         super().__init__(graph)
+        self.random_state = random_state
         self.seed = seed
 
     def fit(self, L: Any = None, lf_tasks: Optional[Sequence[str]] = None, Y_dev: Any = None) -> "HardMV":
         """Nothing to learn: checks the arguments (``L`` with ``lf_tasks`` when given; ``Y_dev`` is accepted for
         symmetry with the other models and checked, but Hard MV has no prior to set)."""
-        g = self._check_graph()
-        check_random_state(self.seed, "seed")
+        g = self._graph()
         _check_votes_if_given(g, L, lf_tasks)
         self._dev_balance(Y_dev, g.n_end_labels)
         return self
 
     def predict(self, L: Any, lf_tasks: Optional[Sequence[str]] = None) -> np.ndarray:
-        g = self._check_graph()
-        check_random_state(self.seed, "seed")
+        self._validate_params()  # (predict needs no fit, so it checks the parameters itself)
+        g = self._graph()
         votes = as_task_votes(g, L, lf_tasks)
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(self._param("random_state"))
         n = votes.n
         lf_tasks_arr = np.array(votes.lf_tasks)
         chosen = {}
@@ -417,9 +429,12 @@ class HardMV(_HierBase):
 
     def predict_proba(self, L: Any, lf_tasks: Optional[Sequence[str]] = None) -> np.ndarray:
         pred = self.predict(L, lf_tasks)
-        P = np.zeros((pred.size, self.graph.n_end_labels))
+        P = np.zeros((pred.size, self._graph().n_end_labels))
         P[np.arange(pred.size), pred] = 1.0
         return P
+
+    def _is_fitted(self) -> bool:
+        return True  # nothing to learn: usable (and saveable) without a fit
 
 
 # ---- the generative model: sampler and exact reference ------------------------------------------------------------
