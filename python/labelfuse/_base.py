@@ -258,10 +258,10 @@ def _all_or_nothing(method: Callable, *, keep_previous: bool) -> Callable:
         if getattr(self, "_in_fit", False):
             return method(self, *args, **kwargs)
         before = dict(self.__dict__)
-        if not keep_previous:
-            self._validate_params()
         object.__setattr__(self, "_in_fit", True)
         try:
+            if not keep_previous:
+                self._validate_params()
             result = method(self, *args, **kwargs)
         except BaseException:
             self.__dict__.clear()

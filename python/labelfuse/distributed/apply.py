@@ -10,7 +10,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from .._validation import check_cardinality, check_count
+from .._validation import check_cardinality, check_count, label_dtype
 from ..labeling.apply import LFApplier, LFApplyError, LFFailureWarning
 from ..labeling.lf import as_lfs
 from ._dask import da, dask, distributed, get_client
@@ -52,9 +52,7 @@ def local_cluster(n_workers: int = 2, threads_per_worker: int = 1, **kwargs: Any
 
 # -- applying labeling functions ---------------------------------------------------------------------------------------
 def _label_dtype(k: Optional[int]) -> Optional[np.dtype]:
-    if k is None:
-        return None
-    return np.dtype(np.int8 if k <= 128 else np.int16 if k <= 32768 else np.int32)
+    return None if k is None else label_dtype(k)
 
 
 def _apply_partition(part: pd.DataFrame, lfs: list, k: Optional[int], fault_tolerant: bool, partition: int,

@@ -10,7 +10,7 @@ import numpy as np
 from .. import _core
 from .._base import N_THREADS, Estimator, InstanceOf, Interval, Options, json_value
 from .._validation import check_n_threads
-from ..models.registry import FitResult
+from ..models.registry import METHODS, FitResult, get_method
 from ._dask import (SPLIT_EVERY, aligned, as_label_array, block_offsets, da, dask, distributed, in_matrix_rows,
                     row_blocks)
 from .em import fit_dawid_skene_dask
@@ -86,7 +86,6 @@ def predict_proba(L: Any, fit: Union[FitResult, Sequence[FitResult]], *, groups:
 
 
 # -- label model -------------------------------------------------------------------------------------------------------
-METHODS = ("triplet", "covariance", "dawid_skene")
 
 
 class DaskLabelModel(Estimator):
@@ -144,16 +143,16 @@ class DaskLabelModel(Estimator):
         k = int(self.cardinality)
         balance = None if self.class_balance is None else np.asarray(self.class_balance, dtype=np.float64)
         options = dict(self.method_options or {})
-        if self.method == "dawid_skene":
+        method = get_method(self.method, name="method")
+        if method.uses_rows:
             fits, stats = fit_dawid_skene_dask(
                 L, k, balance, groups=groups, n_groups=n_groups, n_threads=self.n_threads,
                 split_every=self.split_every, client=client, **options)
         else:
-            stats = label_stats(L, k, groups=groups, n_groups=n_groups, overlap_matrix=self.method == "covariance",
+            stats = label_stats(L, k, groups=groups, n_groups=n_groups, overlap_matrix=method.needs_overlap,
                                 n_threads=self.n_threads, split_every=self.split_every, client=client)
-            fit_fn = _stats_fit_function(self.method)
             parts = [stats] if groups is None else [stats.group(g) for g in range(stats.n_groups)]
-            fits = [fit_fn(s, balance, **options) for s in parts]
+            fits = [method.fit(s, balance, **options) for s in parts]
         self.stats_ = stats
         self._install(fits, grouped=groups is not None)
         return self
@@ -217,16 +216,3 @@ class DaskLabelModel(Estimator):
         self.stats_ = None
         self._install([FitResult(cpt=c, class_balance=p, info=dict(i))
                        for c, p, i in zip(cpts, priors, values["info"])], grouped)
-
-
-def _stats_fit_function(method: str) -> Any:
-    try:
-        if method == "triplet":
-            from ..models.triplet import fit_triplet
-
-            return fit_triplet
-        from ..models.covariance import fit_covariance
-
-        return fit_covariance
-    except ImportError as exc:
-        raise ImportError(f"method={method!r}: this labelfuse build has no {method} fit ({exc})") from exc

@@ -47,19 +47,7 @@ def saved_random_state(random_state: Any) -> Any:
         random_state, (int, np.integer)) else None
 
 
-class UnfitOnBadParams:
-    """Mixin: a fit refused for its hyperparameters leaves no fitted state either, as any other fit that raises
-    (the base checks them before its all-or-nothing guard, which would keep an earlier fit)."""
-
-    def _validate_params(self) -> None:
-        try:
-            super()._validate_params()  # type: ignore[misc]
-        except BaseException:
-            self._forget_fit()  # type: ignore[attr-defined]
-            raise
-
-
-class NeighborGraph(UnfitOnBadParams, Estimator):
+class NeighborGraph(Estimator):
     """Top-K cosine neighbours of every training row (itself excluded), plus queries from any other split.
 
     Parameters:

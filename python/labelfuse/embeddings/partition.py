@@ -7,13 +7,13 @@ from typing import Any, Dict
 import numpy as np
 
 from ._checks import NAN_POLICIES, as_unit_embeddings
-from .graph import UnfitOnBadParams, _faiss, int_seed, json_params
+from .graph import _faiss, int_seed, json_params
 from .._base import DEPRECATED, RANDOM_STATE, Estimator, Interval, Options
 
 __all__ = ["KMeansPartition"]
 
 
-class KMeansPartition(UnfitOnBadParams, Estimator):
+class KMeansPartition(Estimator):
     """Seeded spherical k-means (faiss) on unit training embeddings; other splits go to the nearest centre.
 
     Parameters:

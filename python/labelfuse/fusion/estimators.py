@@ -29,7 +29,7 @@ from .._base import (DEPRECATED, N_THREADS, RANDOM_STATE, Estimator, InstanceOf,
                      json_value)
 from .._validation import (NotFittedError, as_label_matrix, as_labels, as_probabilities, check_count, check_memory,
                           check_n_threads, check_number, check_votes, infer_cardinality, require_rows)
-from ..embeddings.graph import NeighborGraph, UnfitOnBadParams, json_params
+from ..embeddings.graph import NeighborGraph, json_params
 from ..metrics import resolve_metric
 from ..models.registry import FitResult, get_method
 from ..stats import GroupIndex, LabelStats, label_stats
@@ -193,7 +193,7 @@ def ws_knn_proba(P_train: np.ndarray, neighbor_ids: np.ndarray, n_neighbors: int
 _NUMBER = Interval(float, None, None)  # any real number but NaN (inf allowed)
 
 
-class _FusionBase(UnfitOnBadParams, Estimator):
+class _FusionBase(Estimator):
     """What Epoxy and Liger share: the constraints of their common parameters, fit / refit / predict, saving."""
 
     _parameter_constraints = {

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .._validation import check_cardinality
+from .._validation import check_cardinality, label_dtype
 from .lf import ABSTAIN, MAX_CLASS_ID, LabelingFunction, as_lfs, check_vote, labeling_function  # noqa: F401
 # (LabelingFunction and labeling_function are re-exported: ``from labelfuse.labeling.apply import
 # labeling_function`` keeps working)
@@ -241,8 +241,7 @@ class LFApplier:
         top = int(flat.max()) if flat.size else -1
         if k is not None:
             top = max(top, k - 1)
-        dtype = np.int8 if top <= np.iinfo(np.int8).max else np.int16 if top <= np.iinfo(np.int16).max else np.int32
-        return flat.astype(dtype).reshape(n, m)
+        return flat.astype(label_dtype(max(top + 1, 2))).reshape(n, m)
 
 
 def apply_lfs(lfs: Sequence[Any], data: Any, *, cardinality: Optional[int] = None, fault_tolerant: bool = False,
