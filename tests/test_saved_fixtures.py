@@ -15,7 +15,7 @@ from labelfuse.hierarchy import models as hierarchy_models
 from saved_files import FIXTURES, check_saved_file, fixture_files
 
 sys.path.insert(0, str(FIXTURES))
-from make_fixtures import FIXTURES as WRITTEN_BY_SCRIPT, expected_path  # noqa: E402
+from make_fixtures import BUILDERS as WRITTEN_BY_SCRIPT, expected_path  # noqa: E402
 
 
 def _end_models():
@@ -39,6 +39,7 @@ def _loaders():
         "MajorityVote": (lambda: models.MajorityVote, None),
         "LabelModel": (lambda: models.LabelModel, None),
         "NeighborGraph": (lambda: labelfuse.embeddings.NeighborGraph, None),
+        "KMeansPartition": (lambda: labelfuse.embeddings.KMeansPartition, None),
         "Epoxy": (lambda: labelfuse.fusion.estimators.Epoxy, None),
         "Liger": (lambda: labelfuse.fusion.estimators.Liger, None),
         "HierarchicalLabelModel": (lambda: hierarchy_models.HierarchicalLabelModel, None),
@@ -66,6 +67,7 @@ def test_every_saving_estimator_has_a_fixture():
 def test_saved_file_loads_and_predicts_as_when_written(folder, path, tmp_path):
     get_class, load = LOADERS[folder]
     model = check_saved_file(get_class(), path, tmp_path, load=load)
+    assert type(labelfuse.load(path)) is type(model)  # the one loader reads every class and format version
     expected = np.load(expected_path(path), allow_pickle=False)
     inputs = [expected[f"in_{i}"] for i in range(len(expected.files)) if f"in_{i}" in expected.files]
     inputs = [a.tolist() if a.dtype.kind == "U" else a for a in inputs]

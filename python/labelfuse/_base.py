@@ -146,8 +146,8 @@ class SequenceOf(Constraint):
 
     def __init__(self, item: Constraint, min_len: int = 1) -> None:
         self.item, self.min_len = item, min_len
-        self.description = f"a sequence of {max(min_len, 1) if min_len else 'any number of'} or more " \
-                           f"values, each {item.description}"
+        count = f"at least {min_len} value{'s' if min_len != 1 else ''}" if min_len else "values"
+        self.description = f"a sequence of {count}, each {item.description}"
 
     def type_ok(self, value: Any) -> bool:
         if isinstance(value, np.ndarray):

@@ -206,7 +206,7 @@ def read(path: Union[str, "os.PathLike[str]"]) -> Tuple[Dict[str, Any], Dict[str
     raise FileFormatError(f"path: {path} is not a labelfuse model file")
 
 
-def load(path: Union[str, "os.PathLike[str]"], expected: Optional[Type] = None, **options: Any) -> Any:
+def load(path: Union[str, "os.PathLike[str]"], *, expected: Optional[Type] = None, **options: Any) -> Any:
     """Load any estimator saved by labelfuse (current format or an earlier one) and return it as its own class.
 
     ``expected``: the class (or a base class) the file must hold; another class is a TypeError naming both.
