@@ -15,7 +15,7 @@ from labelfuse.hierarchy import models as hierarchy_models
 from saved_files import FIXTURES, check_saved_file, fixture_files
 
 sys.path.insert(0, str(FIXTURES))
-from make_fixtures import FIXTURES as WRITTEN_BY_SCRIPT, expected_path  # noqa: E402
+from make_fixtures import BUILDERS as WRITTEN_BY_SCRIPT, expected_path  # noqa: E402
 
 
 def _end_models():
