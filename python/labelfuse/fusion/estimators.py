@@ -548,8 +548,11 @@ class _FusionBase(Estimator):
             self._fit_fn = resolve_fit(self.label_model)
         except (ValueError, TypeError, ImportError):
             self._fit_fn = None  # predictions work; refit needs load(path, label_model=...)
+        # a callable saved by its name is unknown here: its statistics are counted without the overlap matrix, and
+        # refit (the only user of stats_ besides inspection) needs the callable given back anyway
+        overlap = self._fit_fn is not None and needs_overlap(self.label_model)
         self.stats_ = partitioned_stats(self.L_extended_, self.cardinality_, group_index=self._group_index,
-                                        overlap_matrix=needs_overlap(self.label_model))
+                                        overlap_matrix=overlap)
 
     @classmethod
     def _from_params(cls, params: Dict[str, Any], label_model: Optional[FitFunction] = None, **options: Any):
