@@ -71,8 +71,11 @@ def test_every_estimator_class_is_covered():
         classes |= set(_io._CLASSES)
     except ImportError:
         pass
+    concrete = {name for name in classes  # abstract bases (BaseLabelModel, EndModel) have registered subclasses
+                if not any(other is not _io._CLASSES[name] and issubclass(other, _io._CLASSES[name])
+                           for other in _io._CLASSES.values())}
     covered = {name for name, _ in BUILDERS.values()}
-    missing = sorted(classes - covered - set(NOT_SAVED))
+    missing = sorted(concrete - covered - set(NOT_SAVED))
     assert not missing, f"estimator classes without a save/load round-trip builder: {missing}"
 
 
