@@ -241,12 +241,13 @@ def check_number(value: Any, name: str, low: float = -np.inf, high: float = np.i
 
 
 def label_dtype(cardinality: int) -> np.dtype:
-    """The narrowest signed integer dtype holding every vote -1..cardinality-1: int8 for up to 127 classes, int16
-    up to 32767, else int32 (label matrices kept by estimators use it: n*m bytes for the usual k).
+    """The narrowest signed integer dtype holding every vote -1..cardinality-1: int8 for up to 128 classes, int16
+    up to 32768, else int32 (label matrices kept by estimators use it: n*m bytes for the usual k).
 
     Example: ``label_dtype(2) == np.int8``, ``label_dtype(1000) == np.int16``."""
     k = check_cardinality(cardinality)
-    return np.dtype(np.int8 if k <= 127 else np.int16 if k <= 32767 else np.int32)
+    return np.dtype(np.int8 if k - 1 <= np.iinfo(np.int8).max else np.int16 if k - 1 <= np.iinfo(np.int16).max
+                    else np.int32)
 
 
 def check_class_balance(value: Any, cardinality: int, name: str = "class_balance", *, positive: bool = False,
