@@ -349,7 +349,9 @@ def test_private_copy_uses_the_narrowest_label_dtype():
 
     s = make_label_matrix(500, 4, 3, seed=24)
     assert LabelModel(method="dawid_skene").fit(s.L)._last_L.dtype == np.int8
+    assert LabelModel(method="dawid_skene", cardinality=128).fit(s.L)._last_L.dtype == np.int8
     assert LabelModel(method="dawid_skene", cardinality=200).fit(s.L)._last_L.dtype == np.int16
+    # -1..k-1 must fit: int8 up to k = 128 (votes 0..127), int16 up to k = 32768
     assert [label_dtype(k) for k in (2, 128, 129, 32768, 32769)] == [np.int8, np.int8, np.int16, np.int16, np.int32]
     with pytest.raises(ValueError, match="cardinality"):
         label_dtype(1)

@@ -165,7 +165,7 @@ class LabelModel(BaseLabelModel):
         self._fit_balance = balance
         self._method_fitted = method
         result = self._run_method(method, L, stats, k, balance, warm=None)
-        # What refit needs: the statistics and a compact private copy of L (int8 for k <= 127; n*m bytes).
+        # What refit needs: the statistics and a compact private copy of L (label_dtype: int8 for k <= 128; n*m bytes).
         return self._install(result, stats, k, L.shape[1], class_balance=balance,
                              L=np.array(L, dtype=label_dtype(k), order="C"))
 
