@@ -577,3 +577,35 @@ def test_extension_equals_single_machine(client, data, npartitions):
     assert (expected != syn.L).sum() > 0  # the extension did something
     with pytest.raises(ValueError, match="L_train: expected shape"):
         lfd.extend_votes(L, da.from_array(X, chunks=500), train.L[:10], graph, 0.5, cardinality=K, client=client)
+
+
+def test_the_modules_import_each_other_without_a_circle():
+    """Module-level imports inside labelfuse.distributed form a DAG (em.py in particular imports only helpers)."""
+    import ast
+    from pathlib import Path
+
+    folder = Path(lfd.__file__).parent
+    graph = {}
+    for path in folder.glob("*.py"):
+        if path.stem == "__init__":
+            continue
+        deps = set()
+        for node in ast.parse(path.read_text()).body:  # module level only: imports inside functions are lazy
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                deps |= {node.module} if node.module else {a.name for a in node.names}
+        graph[path.stem] = deps & {p.stem for p in folder.glob("*.py")}
+    done, stack = set(), []
+
+    def visit(name):
+        assert name not in stack, f"import circle: {' -> '.join(stack + [name])}"
+        if name in done:
+            return
+        stack.append(name)
+        for dep in graph.get(name, ()):
+            visit(dep)
+        stack.pop()
+        done.add(name)
+
+    for name in graph:
+        visit(name)
+    assert "models" not in graph["em"] and graph["em"] <= {"_dask", "stats"}
