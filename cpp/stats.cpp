@@ -187,8 +187,11 @@ Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOption
         for (int64_t b = rows.offsets[g]; b < rows.offsets[g + 1]; b += kChunk)
             tasks.push_back({g, b, std::min(b + kChunk, rows.offsets[g + 1])});
     const int64_t total = rows.offsets[G] - rows.offsets[0];
+    // One thread below the serial cutoff; otherwise no more threads than tasks (an idle thread still allocates its
+    // accumulator) nor than blocks of kStatsRowsPerThread rows.
+    const int64_t n_tasks = static_cast<int64_t>(tasks.size());
     if (total * std::max<int64_t>(m, 1) < kStatsSerialVotes) n_threads = 1;
-    n_threads = static_cast<int>(std::min<int64_t>(n_threads, std::max<int64_t>(static_cast<int64_t>(tasks.size()), 1)));
+    n_threads = static_cast<int>(std::min<int64_t>(n_threads, std::max<int64_t>(n_tasks, 1)));
     n_threads = static_cast<int>(std::min<int64_t>(n_threads, std::max<int64_t>(1, total / kStatsRowsPerThread)));
 
     // The bitset path covers the common full pass; the row path handles everything else and names offenders.
@@ -196,7 +199,6 @@ Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOption
         !opt.gold && k <= (opt.overlap_matrix ? kBitsetMaxOverlapCardinality : kBitsetMaxCardinality);
     ExceptionCatcher catcher;
     BadVote bad;
-    const int64_t n_tasks = static_cast<int64_t>(tasks.size());
 #pragma omp parallel num_threads(n_threads)
     {
         if (thread_index() == 0) out.n_threads_used = team_size();
