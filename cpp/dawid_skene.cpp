@@ -42,6 +42,7 @@ inline int64_t chunk_begin(int64_t c, int64_t n_chunks, int64_t items) { return 
 
 template <class T>
 VotePatterns vote_patterns(const LabelView<T>& L, int64_t k, int n_threads) {
+    check_thread_count(n_threads);
     const int64_t n = L.n_rows, m = L.n_cols;
     if (k < 1) throw std::invalid_argument("cardinality: must be at least 1");
     if (m * k > INT32_MAX) throw std::invalid_argument("L: too many LFs x classes for 32-bit vote codes");
@@ -227,7 +228,7 @@ namespace {
 template <int K>  // K = the cardinality when fixed at compile time (the common binary case), 0 = runtime
 class EM {
   public:
-    EM(const VotePatterns& P, const DawidSkeneOptions& opt)
+    EM(const VotePatterns& P, const DawidSkeneOptions& opt, int n_threads)
         : P_(P), opt_(opt), m_(P.n_lfs), k_(K ? K : P.cardinality), np_(P.n_patterns()) {
         const int64_t stride = m_ * k_ * k_ + k_ + 1;
         // Fewer chunks when the accumulators get large (many LFs x classes); never a function of threads.
@@ -241,7 +242,7 @@ class EM {
         log_delta_.assign(m_ * k_ * k_, 0.0);
         prior_.assign(k_, 1.0 / k_);
         // Waking threads costs more than it saves below ~1M multiply-adds per pass (worse on a busy machine).
-        n_threads_ = (static_cast<int64_t>(P.codes.size() + np_) * k_ < (int64_t{1} << 20)) ? 1 : opt.n_threads;
+        n_threads_ = (static_cast<int64_t>(P.codes.size() + np_) * k_ < (int64_t{1} << 20)) ? 1 : n_threads;
         // Rows with no vote: at most one pattern (patterns are distinct).
         for (int64_t p = 0; p < np_; ++p)
             if (P.offsets[p] == P.offsets[p + 1]) empty_pattern_ = p;
@@ -552,13 +553,14 @@ class EM {
 
 }  // namespace
 
-DawidSkeneResult dawid_skene(const VotePatterns& patterns, const DawidSkeneOptions& opt) {
+DawidSkeneResult dawid_skene(const VotePatterns& patterns, const DawidSkeneOptions& opt, int n_threads) {
+    check_thread_count(n_threads);
     if (patterns.cardinality < 2) throw std::invalid_argument("cardinality: expected at least 2 classes");
     if (opt.max_iter < 0) throw std::invalid_argument("max_iter: must be non-negative");
     if (!(opt.tol >= 0)) throw std::invalid_argument("tol: must be non-negative");
     if (!(opt.smoothing >= 0)) throw std::invalid_argument("smoothing: must be non-negative");
-    if (patterns.cardinality == 2) return EM<2>(patterns, opt).run();
-    return EM<0>(patterns, opt).run();
+    if (patterns.cardinality == 2) return EM<2>(patterns, opt, n_threads).run();
+    return EM<0>(patterns, opt, n_threads).run();
 }
 
 }  // namespace labelfuse

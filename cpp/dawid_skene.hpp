@@ -33,7 +33,6 @@ struct DawidSkeneOptions {
     const double* init_cpt = nullptr;
     const double* init_prior = nullptr;
     bool accelerate = true;  // SQUAREM extrapolation between EM steps (same fixed points, far fewer passes)
-    int n_threads = 1;
 };
 
 struct DawidSkeneResult {
@@ -46,6 +45,7 @@ struct DawidSkeneResult {
     std::vector<double> coverage;  // (m,) fraction of rows each LF votes on
 };
 
-DawidSkeneResult dawid_skene(const VotePatterns& patterns, const DawidSkeneOptions& opt);
+// n_threads (>= 1) bounds the threads of each EM pass; the result is identical for every thread count.
+DawidSkeneResult dawid_skene(const VotePatterns& patterns, const DawidSkeneOptions& opt, int n_threads);
 
 }  // namespace labelfuse

@@ -113,6 +113,7 @@ void dot_block(const float* const* q, int n_q, const float* b, int64_t d, float*
 template <class T>
 ExtendReport extend_votes(const LabelView<T>& L_db, const LabelView<T>& L_query, const ExtendInput& in, T* out,
                           int n_threads) {
+    check_thread_count(n_threads);
     const int64_t nq = in.n_query, m = in.n_lfs, k = in.cardinality, K = in.n_neighbors;
     if (L_db.n_rows != in.n_db || L_db.n_cols != m) throw std::invalid_argument("L_db: shape mismatch");
     if (L_query.n_rows != nq || L_query.n_cols != m) throw std::invalid_argument("L_query: shape mismatch");

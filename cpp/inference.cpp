@@ -14,6 +14,7 @@ namespace labelfuse {
 
 template <class T>
 void posterior(const LabelView<T>& L, const PosteriorModel& model, double* out, int n_threads) {
+    check_thread_count(n_threads);
     const int64_t n = L.n_rows, m = L.n_cols, k = model.cardinality, G = model.n_groups;
     if (m != model.n_lfs) throw std::invalid_argument("L: has " + std::to_string(m) + " columns, the model " +
                                                       std::to_string(model.n_lfs) + " LFs");

@@ -33,6 +33,7 @@ inline bool count_votes(const LabelView<T>& L, int64_t r, int64_t k, int64_t* cn
 
 template <class T>
 void majority_proba(const LabelView<T>& L, int64_t k, const double* fallback, double* out, int n_threads) {
+    check_thread_count(n_threads);
     const int64_t n = L.n_rows, m = L.n_cols;
     if (n * m < (int64_t{1} << 15)) n_threads = 1;
     ExceptionCatcher catcher;
@@ -60,6 +61,7 @@ void majority_proba(const LabelView<T>& L, int64_t k, const double* fallback, do
 
 template <class T>
 int64_t majority_share_sum(const LabelView<T>& L, int64_t k, double* sum, int n_threads) {
+    check_thread_count(n_threads);
     const int64_t n = L.n_rows, m = L.n_cols;
     constexpr int64_t kBlock = 16384;
     const int64_t n_blocks = (n + kBlock - 1) / kBlock;
@@ -100,6 +102,7 @@ int64_t majority_share_sum(const LabelView<T>& L, int64_t k, double* sum, int n_
 
 template <class A, class B>
 void changed_columns(const LabelView<A>& a, const LabelView<B>& b, uint8_t* changed, int n_threads) {
+    check_thread_count(n_threads);
     const int64_t n = a.n_rows, m = a.n_cols;
     if (b.n_rows != n || b.n_cols != m) throw std::invalid_argument("L: shape differs from the fitted matrix");
     if (n * m < (int64_t{1} << 15)) n_threads = 1;

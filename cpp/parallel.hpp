@@ -32,6 +32,16 @@ inline int thread_index() {
 #endif
 }
 
+// The number of threads in the current parallel region (1 outside one, or without OpenMP): what a kernel reports
+// as the thread count it ran on, which may be below what num_threads asked for (OMP_THREAD_LIMIT, nesting).
+inline int team_size() {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 inline bool openmp_enabled() {
 #ifdef _OPENMP
     return true;
@@ -51,6 +61,12 @@ inline int resolve_n_threads(int64_t requested) {
     if (requested > 0) return static_cast<int>(requested > 4096 ? 4096 : requested);
     const int64_t n = hw + 1 + requested;
     return n < 1 ? 1 : static_cast<int>(n);
+}
+
+// Every kernel takes its thread count as a parameter, already resolved (resolve_n_threads): a count below 1 is a
+// caller's bug, refused before it reaches num_threads().
+inline void check_thread_count(int n_threads) {
+    if (n_threads < 1) throw std::invalid_argument("n_threads: the core needs a resolved count of at least 1");
 }
 
 // An exception must not escape an OpenMP region (std::terminate). Each iteration runs through `run`; the first

@@ -173,8 +173,9 @@ void Stats::allocate(int64_t G, int64_t m, int64_t k, bool overlap_matrix, bool 
 }
 
 template <class T>
-Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOptions& opt) {
+Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOptions& opt, int n_threads) {
     if (opt.cardinality < 1) throw std::invalid_argument("cardinality: must be at least 1");
+    check_thread_count(n_threads);
     const int64_t G = rows.n_groups, m = L.n_cols, k = opt.cardinality;
     Stats out;
     out.allocate(G, m, k, opt.overlap_matrix, opt.gold != nullptr);
@@ -186,21 +187,21 @@ Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOption
         for (int64_t b = rows.offsets[g]; b < rows.offsets[g + 1]; b += kChunk)
             tasks.push_back({g, b, std::min(b + kChunk, rows.offsets[g + 1])});
     const int64_t total = rows.offsets[G] - rows.offsets[0];
-    int n_threads = opt.n_threads;
-    if (total * std::max<int64_t>(m, 1) < (int64_t{1} << 16)) n_threads = 1;  // not worth waking threads
-    n_threads = static_cast<int>(std::min<int64_t>(n_threads, std::max<size_t>(tasks.size(), 1)));
-    // each thread holds a full single-group accumulator (m^2 pairs): never more threads than 1024-row blocks
-    // (label_stats' memory check in Python counts on this bound)
-    n_threads = static_cast<int>(std::min<int64_t>(n_threads, std::max<int64_t>(1, total / 1024)));
+    // One thread below the serial cutoff; otherwise no more threads than tasks (an idle thread still allocates its
+    // accumulator) nor than blocks of kStatsRowsPerThread rows.
+    const int64_t n_tasks = static_cast<int64_t>(tasks.size());
+    if (total * std::max<int64_t>(m, 1) < kStatsSerialVotes) n_threads = 1;
+    n_threads = static_cast<int>(std::min<int64_t>(n_threads, std::max<int64_t>(n_tasks, 1)));
+    n_threads = static_cast<int>(std::min<int64_t>(n_threads, std::max<int64_t>(1, total / kStatsRowsPerThread)));
 
     // The bitset path covers the common full pass; the row path handles everything else and names offenders.
     const bool bitsets =
         !opt.gold && k <= (opt.overlap_matrix ? kBitsetMaxOverlapCardinality : kBitsetMaxCardinality);
     ExceptionCatcher catcher;
     BadVote bad;
-    const int64_t n_tasks = static_cast<int64_t>(tasks.size());
 #pragma omp parallel num_threads(n_threads)
     {
+        if (thread_index() == 0) out.n_threads_used = team_size();
         Stats acc;
         RowAccumulator<T> visitor(L, opt);
         std::unique_ptr<BitsetBlock> block;
@@ -246,10 +247,10 @@ Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOption
     return out;
 }
 
-template Stats compute_stats<int8_t>(const LabelView<int8_t>&, const RowSet&, const StatsOptions&);
-template Stats compute_stats<int16_t>(const LabelView<int16_t>&, const RowSet&, const StatsOptions&);
-template Stats compute_stats<int32_t>(const LabelView<int32_t>&, const RowSet&, const StatsOptions&);
-template Stats compute_stats<int64_t>(const LabelView<int64_t>&, const RowSet&, const StatsOptions&);
+template Stats compute_stats<int8_t>(const LabelView<int8_t>&, const RowSet&, const StatsOptions&, int);
+template Stats compute_stats<int16_t>(const LabelView<int16_t>&, const RowSet&, const StatsOptions&, int);
+template Stats compute_stats<int32_t>(const LabelView<int32_t>&, const RowSet&, const StatsOptions&, int);
+template Stats compute_stats<int64_t>(const LabelView<int64_t>&, const RowSet&, const StatsOptions&, int);
 
 void group_order(const int64_t* groups, int64_t n, int64_t n_groups, std::vector<int64_t>& order,
                  std::vector<int64_t>& offsets) {

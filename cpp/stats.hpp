@@ -19,13 +19,13 @@ struct StatsOptions {
     // confusion, pairs and overlap blocks involving it, and every LF's overlap/conflict counts (a row's
     // flags depend on all its votes). Used for delta = stats(rows, new) - stats(rows, old).
     int64_t focus_col = -1;
-    int n_threads = 1;
 };
 
 // Flat int64 buffers, each with a leading group axis of length G.
 struct Stats {
     int64_t n_groups = 0, n_lfs = 0, cardinality = 0;
     bool has_overlap = false, has_gold = false;
+    int n_threads_used = 1;  // threads the pass ran on: at most n_threads, 1 below the serial cutoff
     std::vector<int64_t> rows;          // [G]       rows visited
     std::vector<int64_t> covered;       // [G]       rows with at least one vote
     std::vector<int64_t> overlapping;   // [G]       rows with at least two votes
@@ -43,8 +43,16 @@ struct Stats {
 };
 
 // Throws std::invalid_argument naming the first offending (row, column, value) if a vote is out of range.
+// n_threads (>= 1) is an upper bound: small inputs run on fewer threads (see Stats::n_threads_used). The counts
+// are identical for every thread count.
 template <class T>
-Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOptions& opt);
+Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOptions& opt, int n_threads);
+
+// Below this many visited votes (rows x LFs) compute_stats runs on one thread: waking threads costs more.
+constexpr int64_t kStatsSerialVotes = int64_t{1} << 16;
+// Each thread of compute_stats holds a full single-group accumulator, so it never runs more threads than blocks
+// of this many rows (the memory check of label_stats in Python counts on this bound).
+constexpr int64_t kStatsRowsPerThread = 1024;
 
 // Stable counting sort of row ids by group id (validated to 0..G-1): returns order (n) and offsets (G+1).
 void group_order(const int64_t* groups, int64_t n, int64_t n_groups, std::vector<int64_t>& order,

@@ -320,8 +320,10 @@ class LabelStats:
         return self + _from_core(after, k, self.grouped) - _from_core(before, k, self.grouped)
 
 
-def _from_core(d: Dict[str, np.ndarray], k: int, grouped: bool) -> LabelStats:
-    return LabelStats(cardinality=k, grouped=grouped, **d)
+def _from_core(d: Dict[str, Any], k: int, grouped: bool) -> LabelStats:
+    # the counts only: "n_threads_used" (the threads the native pass ran on) describes the call, not the data
+    counts = {name: value for name, value in d.items() if name != "n_threads_used"}
+    return LabelStats(cardinality=k, grouped=grouped, **counts)
 
 
 def label_stats(
