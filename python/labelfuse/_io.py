@@ -118,7 +118,9 @@ def from_state(state: Mapping[str, Any], arrays: Mapping[str, np.ndarray], expec
             for name, child in nested_meta.items()}
     try:
         model = cls._from_params(dict(state["params"]), **options)
-    except (TypeError, ValueError) as exc:
+    except TypeError as exc:
+        if "unexpected keyword argument" not in str(exc):
+            raise  # the class's own refusal (e.g. a missing load option) says what to do
         raise FileFormatError(f"path: {where} holds parameters this {cls.__name__} does not take ({exc})") from None
     model._set_state(fitted, own)
     model._after_load()
