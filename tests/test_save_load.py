@@ -26,6 +26,11 @@ NOT_SAVED = {
 }
 
 
+def _umask() -> int:
+    import subprocess
+    return int(subprocess.run(["sh", "-c", "umask"], capture_output=True, text=True).stdout.strip(), 8)
+
+
 def _builders():
     out = {}
     for name, variants in make_fixtures.BUILDERS.items():
@@ -88,6 +93,7 @@ def test_round_trip(key, suffix, fitted, tmp_path):
     path = tmp_path / f"model{suffix}"
     assert model.save(path) == path
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # exactly the path it was given
+    assert path.stat().st_mode & 0o044 == 0o044 & ~_umask()  # the usual permissions, not a private temp file's
     expected = getattr(model, method)(*inputs)
     for loaded in (labelfuse.load(path), type(model).load(path)):
         assert type(loaded) is type(model)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Type, Union
 
@@ -153,8 +153,10 @@ def save(est: Any, path: Union[str, "os.PathLike[str]"]) -> Path:
         tensors[name] = np.ascontiguousarray(arr)
     metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "labelfuse_version": _core.__version__,
                 "class": type(est).__name__, "state": json.dumps(state, allow_nan=True)}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent) or ".")
-    os.close(fd)
+    # A temporary name beside the target, created with the usual permissions (mkstemp's 0600 would make every
+    # saved model private to its writer).
+    tmp = str(path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         st_numpy.save_file(tensors, tmp, metadata=metadata)
         os.replace(tmp, path)
