@@ -19,7 +19,8 @@ cloudpickle = pytest.importorskip("cloudpickle")
 
 import labelfuse as lf  # noqa: E402
 from labelfuse import distributed as lfd  # noqa: E402
-from labelfuse.labeling import LFApplier, LFFailureWarning, labeling_function  # noqa: E402
+from labelfuse.labeling.apply import LFApplier, LFFailureWarning  # noqa: E402
+from labelfuse.labeling.lf import labeling_function  # noqa: E402
 from labelfuse._validation import NotFittedError  # noqa: E402
 from labelfuse.models.registry import FitResult  # noqa: E402
 from labelfuse.synthetic import bayes_posterior, make_label_matrix  # noqa: E402
