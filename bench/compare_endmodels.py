@@ -51,7 +51,7 @@ def label_sources(train, valid, test, k: int) -> dict:
         lm = LabelModel(cardinality=k, method=method, random_state=0).fit(train.L)
         sources[f"LabelModel {method}"] = (lm.predict_proba(train.L), lm.predict_proba(test.L), covered)
     try:
-        from labelfuse.fusion.estimators import Liger
+        from labelfuse.fusion import Liger
     except ImportError as exc:
         print(f"  Liger unavailable: {exc}")
         return sources

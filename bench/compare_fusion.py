@@ -22,7 +22,7 @@ import numpy as np
 
 import labelfuse
 from labelfuse.embeddings import NeighborGraph, extend_votes
-from labelfuse.fusion.estimators import Epoxy, Liger, ws_knn_proba
+from labelfuse.fusion import Epoxy, Liger, ws_knn_proba
 from labelfuse.bench.suite import default_data_folder
 
 # $LABELFUSE_BENCH_DATA / $LABELFUSE_DATA, else ../shared/data beside the repository

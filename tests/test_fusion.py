@@ -6,7 +6,7 @@ from labelfuse.models import NotFittedError
 pytest.importorskip("faiss")
 
 from labelfuse.embeddings import NeighborGraph  # noqa: E402
-from labelfuse.fusion.estimators import Epoxy, Liger, fit_partitioned, partitioned_stats, ws_knn_proba  # noqa: E402
+from labelfuse.fusion import Epoxy, Liger, fit_partitioned, partitioned_stats, ws_knn_proba  # noqa: E402
 from labelfuse.synthetic import bayes_posterior, conditional_table  # noqa: E402
 
 from _fusion_helpers import brute_force_extend, clustered_embeddings, symmetric_fit  # noqa: E402
@@ -204,7 +204,7 @@ def test_refit_detects_changed_columns_and_survives_save_load(tmp_path):
 
 @pytest.mark.parametrize("method", ["triplet", "covariance", "dawid_skene"])
 def test_real_label_models_plug_in(method):
-    from labelfuse.fusion.estimators import resolve_fit
+    from labelfuse.fusion.partitioned import resolve_fit
 
     try:
         resolve_fit(method)

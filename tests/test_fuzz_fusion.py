@@ -30,7 +30,7 @@ from labelfuse.embeddings import (  # noqa: E402
     nearest_neighbor_thresholds,
     tune_thresholds,
 )
-from labelfuse.fusion.estimators import Epoxy, Liger, ws_knn_proba  # noqa: E402
+from labelfuse.fusion import Epoxy, Liger, ws_knn_proba  # noqa: E402
 from labelfuse.models import NotFittedError  # noqa: E402
 from labelfuse.synthetic import bayes_posterior  # noqa: E402
 

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import inspect
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from labelfuse import _io
 from labelfuse.hierarchy import HardMV, HierarchicalLabelModel, SoftMV, TaskGraph, make_hierarchical_votes
 
@@ -78,11 +82,12 @@ def test_loading_through_another_class_names_both(saved, other, tmp_path):
 
 
 @pytest.mark.parametrize("cls", [HierarchicalLabelModel, SoftMV, HardMV])
-def test_committed_files_of_the_earlier_format_load_through_io_and_the_class(cls):
+def test_committed_files_load_through_io_and_the_class(cls):
+    from make_fixtures import expected_path
     from saved_files import FIXTURES, fixture_files
 
-    for path in fixture_files(cls.__name__):
-        expected = np.load(str(path).replace(".lfh", ".expected.npz"), allow_pickle=False)
+    for path in fixture_files(cls.__name__):  # every format version
+        expected = np.load(expected_path(path), allow_pickle=False)
         L, lf_tasks = expected["in_0"], expected["in_1"].tolist()
         for loaded in (cls.load(path), _io.load(path)):
             assert type(loaded) is cls and isinstance(loaded.graph, TaskGraph)

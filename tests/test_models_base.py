@@ -266,7 +266,7 @@ def test_registry_errors():
 
 
 def test_fusion_dispatch_goes_through_the_registry():
-    from labelfuse.fusion import estimators
+    from labelfuse.fusion import partitioned as estimators
     from labelfuse.models import fit_triplet
 
     assert estimators.resolve_fit("triplet") is fit_triplet
@@ -279,7 +279,7 @@ def test_fusion_dispatch_goes_through_the_registry():
 
 def test_the_overlap_cap_is_the_one_memory_cap(monkeypatch):
     from labelfuse import _validation
-    from labelfuse.fusion.estimators import partitioned_stats
+    from labelfuse.fusion.partitioned import partitioned_stats
 
     s = make_label_matrix(300, 4, 3, seed=31)
     assert partitioned_stats(s.L, 3, overlap_matrix=True).overlap is not None
@@ -330,7 +330,7 @@ def test_resolve_metric_errors():
 
 
 def test_label_model_and_fusion_scores_use_the_resolver():
-    from labelfuse.fusion.estimators import _score
+    from labelfuse.fusion.partitioned import _score
 
     s = make_label_matrix(2000, 5, 3, seed=32)
     mv = MajorityVote(tie_policy="prior").fit(s.L)

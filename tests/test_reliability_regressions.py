@@ -516,7 +516,7 @@ def test_embedding_rows_of_any_finite_magnitude_normalise(dtype, scale):
 def _unfitted_calls():
     pytest.importorskip("faiss")
     from labelfuse.embeddings import KMeansPartition, NeighborGraph
-    from labelfuse.fusion.estimators import Epoxy, Liger
+    from labelfuse.fusion import Epoxy, Liger
 
     L, X = np.zeros((3, 2), np.int8), np.ones((3, 4), np.float32)
     calls = [lambda: NeighborGraph().query(X), lambda: KMeansPartition().predict(X),
@@ -634,7 +634,7 @@ def test_label_smoothness_checks_labels_radii_and_max_rows():
 
 
 def test_ws_knn_proba_checks_its_inputs_and_never_returns_zero_rows():
-    from labelfuse.fusion.estimators import ws_knn_proba
+    from labelfuse.fusion import ws_knn_proba
 
     P = np.array([[0.9, 0.1], [0.2, 0.8]])
     out = ws_knn_proba(P, np.array([[1, -1], [-1, -1]]))
@@ -674,7 +674,7 @@ def _fusion_task(n=30, m=3, seed=0):
 def test_refit_after_editing_the_training_votes_in_place():
     # fit kept a reference to the caller's array: editing an LF's column in place and calling refit(L) found no
     # changed column and refitted nothing
-    from labelfuse.fusion.estimators import Epoxy
+    from labelfuse.fusion import Epoxy
     from _fusion_helpers import symmetric_fit
 
     L, X = _fusion_task()
@@ -688,7 +688,7 @@ def test_refit_after_editing_the_training_votes_in_place():
 
 @pytest.mark.parametrize("columns", [[0.5], ["a"], [True], 3])
 def test_refit_columns_must_be_lf_indices(columns):
-    from labelfuse.fusion.estimators import Epoxy
+    from labelfuse.fusion import Epoxy
     from _fusion_helpers import symmetric_fit
 
     L, X = _fusion_task()
@@ -702,7 +702,7 @@ def test_refit_columns_must_be_lf_indices(columns):
 def test_refit_with_a_bad_vote_names_its_column_and_changes_nothing():
     # the vote was checked on the edited columns only, as "L: entry (row 2, column 0)" (the column of the
     # sub-matrix), after L_train_ and the thresholds had already been replaced
-    from labelfuse.fusion.estimators import Epoxy
+    from labelfuse.fusion import Epoxy
     from _fusion_helpers import symmetric_fit
 
     L, X = _fusion_task()
@@ -717,7 +717,7 @@ def test_refit_with_a_bad_vote_names_its_column_and_changes_nothing():
 
 
 def test_fusion_fit_names_the_wrong_argument():
-    from labelfuse.fusion.estimators import Epoxy, Liger
+    from labelfuse.fusion import Epoxy, Liger
     from _fusion_helpers import symmetric_fit
 
     L, X = _fusion_task()
@@ -744,7 +744,7 @@ def test_fusion_fit_names_the_wrong_argument():
 
 
 def test_failed_fusion_fit_leaves_no_fitted_state():
-    from labelfuse.fusion.estimators import Liger
+    from labelfuse.fusion import Liger
     from labelfuse.models import NotFittedError
     from _fusion_helpers import symmetric_fit
 
@@ -983,7 +983,7 @@ def test_single_task_confidence_weighting_ignores_uniform_task_labels():
 def test_fusion_models_with_numpy_hyperparameters_save_and_load(tmp_path, params):
     # json.dumps of the parameters failed: "Object of type ndarray / int64 / float32 is not JSON serializable"
     from labelfuse.embeddings import NeighborGraph
-    from labelfuse.fusion.estimators import Epoxy
+    from labelfuse.fusion import Epoxy
 
     L, X = _fusion_task()
     model = Epoxy("triplet", **{"thresholds": 0.5, **params}).fit(L, X)

@@ -157,8 +157,10 @@ def save(est: Any, path: Union[str, "os.PathLike[str]"]) -> Path:
     # saved model private to its writer).
     tmp = str(path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp")
     os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    mode = os.stat(tmp).st_mode & 0o777  # 0666 less the umask; safetensors recreates the file as 0600
     try:
         st_numpy.save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -226,12 +228,13 @@ def _import_families() -> None:
     without importing torch or faiss when they are not installed."""
     import importlib
 
+    import importlib.util
+
     for module in ("labelfuse.models", "labelfuse.fusion", "labelfuse.embeddings", "labelfuse.hierarchy"):
         importlib.import_module(module)
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return
-    for module in ("labelfuse.endmodels.adapter", "labelfuse.endmodels.multitask", "labelfuse.endmodels.slices",
-                   "labelfuse.endmodels.ensemble"):
-        importlib.import_module(module)
+    if all(importlib.util.find_spec(m) is not None for m in ("dask", "distributed")):
+        importlib.import_module("labelfuse.distributed")
+    if importlib.util.find_spec("torch") is not None:
+        for module in ("labelfuse.endmodels.adapter", "labelfuse.endmodels.multitask", "labelfuse.endmodels.slices",
+                       "labelfuse.endmodels.ensemble"):
+            importlib.import_module(module)

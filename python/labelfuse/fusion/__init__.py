@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 from . import _legacy  # noqa: F401  (registers the reader of earlier Epoxy / Liger files)
-from .estimators import Epoxy, Liger, fit_partitioned, partitioned_stats, ws_knn_proba
+from .estimators import Epoxy, Liger
+from .partitioned import fit_partitioned, partitioned_stats, ws_knn_proba
 
 __all__ = ["Epoxy", "Liger", "fit_partitioned", "partitioned_stats", "ws_knn_proba"]
