@@ -29,7 +29,7 @@ N_GROUPS = 16
 @functools.lru_cache(maxsize=None)
 def label_matrix(n: int, m: int, k: int) -> np.ndarray:
     """int8 L from the generative model; cached for the whole process (1e6 x 200 takes ~15 s to draw)."""
-    L = make_label_matrix(n, m, k, seed=1234 + m + k).L
+    L = make_label_matrix(n, m, k, random_state=1234 + m + k).L
     assert L.dtype == np.int8
     L.setflags(write=False)  # every contender reads the same bytes; nobody may change them
     return L

@@ -49,7 +49,7 @@ COVERAGE = np.linspace(0.2, 0.7, M)
 
 # -- data, generated where it is used -------------------------------------------------------------------------------------
 def label_block(seed: int, rows: int) -> np.ndarray:
-    return make_label_matrix(rows, M, K, accuracy=ACCURACY, coverage=COVERAGE, seed=seed).L
+    return make_label_matrix(rows, M, K, accuracy=ACCURACY, coverage=COVERAGE, random_state=seed).L
 
 
 def frame_block(seed: int, rows: int) -> pd.DataFrame:
@@ -73,7 +73,7 @@ LFS = [column_lf(j) for j in range(M)]
 
 
 def true_fit() -> FitResult:
-    syn = make_label_matrix(1, M, K, accuracy=ACCURACY, coverage=COVERAGE, seed=0)
+    syn = make_label_matrix(1, M, K, accuracy=ACCURACY, coverage=COVERAGE, random_state=0)
     return FitResult(cpt=syn.cpt, class_balance=syn.class_balance)
 
 

@@ -20,7 +20,7 @@ M = 50
 @pytest.fixture(scope="module", params=[2, 10], ids=lambda k: f"k{k}")
 def data(request):
     k = request.param
-    s = make_label_matrix(N, M, k, seed=0)
+    s = make_label_matrix(N, M, k, random_state=0)
     # the same L with one LF edited on 5% of its rows: what an interactive refit sees
     rng = np.random.default_rng(1)
     edited = s.L.copy()

@@ -31,7 +31,7 @@ METHODS = {
 
 @functools.lru_cache(maxsize=None)
 def label_matrix(n: int, m: int, k: int) -> np.ndarray:
-    L = make_label_matrix(n, m, k, seed=100 + m + k).L
+    L = make_label_matrix(n, m, k, random_state=100 + m + k).L
     L.setflags(write=False)
     return L
 

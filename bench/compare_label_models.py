@@ -78,7 +78,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     for k in args.k:
         balance = None if args.balance is None else [float(x) for x in args.balance.split(",")]
-        s = make_label_matrix(args.n, args.m, k, class_balance=balance, seed=args.seed)
+        s = make_label_matrix(args.n, args.m, k, class_balance=balance, random_state=args.seed)
         covered = (s.L != -1).any(axis=1)
         results = run_labelfuse(s.L, k, args.repeat, args.n_threads)
         peer = None if args.no_peer else run_crowdkit(s.L, k)

@@ -137,7 +137,7 @@ def main():
             continue
         if args.quick:
             n //= 10
-        truth = make_label_matrix(n, m, k, class_balance=prior, seed=7)
+        truth = make_label_matrix(n, m, k, class_balance=prior, random_state=7)
         L, Y = truth.L, truth.Y
         rows = [
             run_labelfuse("labelfuse triplet", fit_triplet, False, L, Y, k, truth),

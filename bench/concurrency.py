@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--calls", type=int, default=8)
     args = ap.parse_args()
-    syn = make_label_matrix(int(args.rows), args.lfs, 2, seed=0)
+    syn = make_label_matrix(int(args.rows), args.lfs, 2, random_state=0)
     L = syn.L.astype(np.int8)
     model = lf.LabelModel(method="triplet", cardinality=2, n_threads=1).fit(L)
     cases = {

@@ -27,7 +27,7 @@ def best(f, repeats=3):
 def main() -> None:
     warnings.simplefilter("ignore")
     for k in (2, 10):
-        s = make_label_matrix(1_000_000, 50, k, seed=1)
+        s = make_label_matrix(1_000_000, 50, k, random_state=1)
         L = s.L
         L2 = L.copy()
         L2[np.random.default_rng(0).random(L.shape[0]) < 0.05, 7] = -1

@@ -99,7 +99,7 @@ def model_votes(draw, n: int, m: int, k: int, allow_invalid: bool = True) -> np.
         V = draw(vote_values(n, m, k, allow_invalid=False))
     else:
         low = min(1.0 / k + 0.1, 0.9)
-        V = make_label_matrix(n, m, k, accuracy=(low, 0.95), coverage=(0.05, 0.9), seed=seed).L.astype(np.int64)
+        V = make_label_matrix(n, m, k, accuracy=(low, 0.95), coverage=(0.05, 0.9), random_state=seed).L.astype(np.int64)
     twist = draw(st.sampled_from(["none"] * 4 + ["duplicates", "missing_class", "silent_lf", "one_sided",
                                                  "same_rows", "all_abstain"]))
     if twist == "duplicates" and m > 1:

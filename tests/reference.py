@@ -44,3 +44,24 @@ def reference_stats(L, k: int, Y=None, groups=None, n_groups: int = 1, overlap: 
             out["confusion"].append(np.stack([onehot[Yg == y].sum(axis=0) for y in range(k)], axis=1))
             out["gold_counts"].append(np.bincount(Yg, minlength=k))
     return {key: np.rint(np.array(v, dtype=np.float64)).astype(np.int64) for key, v in out.items()}
+
+
+def exact_end_posterior(graph, L, lf_tasks, tables, class_balance) -> np.ndarray:
+    """Slow, obviously-correct reference: enumerate end labels, multiply each LF's table entry for its task's
+    state on that end label, normalise. Pure numpy, a Python loop over rows and end labels."""
+    from labelfuse.hierarchy import NOT_APPLICABLE, as_task_votes
+
+    votes = as_task_votes(graph, L, lf_tasks)
+    lab = graph.end_task_labels
+    index = {t: i for i, t in enumerate(graph.tasks)}
+    out = np.zeros((votes.n, graph.n_end_labels))
+    for i in range(votes.n):
+        for e in range(graph.n_end_labels):
+            p = class_balance[e]
+            for j, t in enumerate(votes.lf_tasks):
+                state = lab[e, index[t]]
+                state = graph.cardinality(t) if state == NOT_APPLICABLE else state
+                p *= tables[j][votes.L[i, j] + 1, state]
+            out[i, e] = p
+        out[i] /= out[i].sum()
+    return out

@@ -20,7 +20,7 @@ def problems():
     """One label matrix per call (different seeds), with gold labels, groups and the true model's tables."""
     out = []
     for seed in range(N_CALLS):
-        syn = make_label_matrix(N, M, K, seed=seed)
+        syn = make_label_matrix(N, M, K, random_state=seed)
         groups = (syn.Y + seed) % 3
         log_cpt = np.ascontiguousarray(np.log(np.stack([syn.cpt] * 3)))
         log_prior = np.ascontiguousarray(np.log(np.stack([syn.class_balance] * 3)))
@@ -90,7 +90,7 @@ def test_errors_reach_their_own_caller_while_others_succeed(problems):
 
 # ---- fitted estimators -------------------------------------------------------------------------------------------
 def _fusion_problem():
-    syn = make_label_matrix(3000, 6, 2, seed=3)
+    syn = make_label_matrix(3000, 6, 2, random_state=3)
     rng = np.random.default_rng(3)
     X = rng.normal(size=(3000, 16)).astype(np.float32) + 2.0 * syn.Y[:, None]  # embeddings that know the class
     return syn.L, X / np.linalg.norm(X, axis=1, keepdims=True)

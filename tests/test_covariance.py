@@ -27,7 +27,7 @@ def posterior(L, fit):
      (10, list(np.array([8, 6, 5, 4, 3, 2, 2, 1, 1, 1]) / 33))],
 )
 def test_recovers_tables_prior_and_posterior(k, prior):
-    data = make_label_matrix(N, 10, k, class_balance=prior, seed=21 + k)
+    data = make_label_matrix(N, 10, k, class_balance=prior, random_state=21 + k)
     fit = fit_covariance(stats(data.L, k))
     np.testing.assert_allclose(fit.info["accuracy"], data.accuracy, atol=0.02)
     np.testing.assert_allclose(fit.class_balance, data.class_balance, atol=0.01)
@@ -75,7 +75,7 @@ def test_class_dependent_tables_and_balance_are_not_jointly_identified():
 @pytest.mark.parametrize("k,prior", [(2, [0.7, 0.3]), (3, [0.5, 0.3, 0.2])])
 @pytest.mark.parametrize("given", [False, True])
 def test_matches_numpy_reference(k, prior, given):
-    data = make_label_matrix(3000, 6, k, class_balance=prior, seed=5)
+    data = make_label_matrix(3000, 6, k, class_balance=prior, random_state=5)
     L = data.L.copy()
     L[:, 5] = L[:, 2]
     L[:, 4] = -1
@@ -94,7 +94,7 @@ def test_minimises_the_stated_objective(k):
     # with the balance given and no ridge to speak of, the fit is a stationary point of the off-diagonal objective:
     # no small perturbation of mu lowers it (checked against scipy's optimiser started from the fit)
     scipy_optimize = pytest.importorskip("scipy.optimize")
-    data = make_label_matrix(20_000, 6, k, seed=3)
+    data = make_label_matrix(20_000, 6, k, random_state=3)
     fit = fit_covariance(stats(data.L, k), class_balance=data.class_balance, ridge=1e-9, tol=1e-12,
                          max_sweeps=5000, clamp=False)
     O, o = one_hot_overlap(data.L, k)
@@ -113,7 +113,7 @@ def test_minimises_the_stated_objective(k):
 
 
 def test_unanimous_votes_predict_their_class():
-    data = make_label_matrix(N, 10, 4, seed=30)
+    data = make_label_matrix(N, 10, 4, random_state=30)
     fit = fit_covariance(stats(data.L, 4))
     L = data.L
     voted = (L >= 0).any(1)
@@ -126,7 +126,7 @@ def test_unanimous_votes_predict_their_class():
 
 def test_imbalanced_unanimous_votes_agree_with_bayes():
     # with a skewed prior a lone weak vote can rightly lose to the prior; the fit must agree with the exact posterior
-    data = make_label_matrix(N, 10, 4, class_balance=[0.6, 0.25, 0.1, 0.05], seed=31)
+    data = make_label_matrix(N, 10, 4, class_balance=[0.6, 0.25, 0.1, 0.05], random_state=31)
     fit = fit_covariance(stats(data.L, 4))
     L = data.L
     top = np.where(L >= 0, L, 0).max(1)
@@ -140,7 +140,7 @@ def test_imbalanced_unanimous_votes_agree_with_bayes():
 def test_clamp_keeps_votes_from_counting_against_their_class():
     # LF 0 is worse than random: unclamped, its vote for c is evidence against c
     acc = np.array([0.3, 0.8, 0.85, 0.75, 0.9, 0.8])
-    data = make_label_matrix(50_000, 6, 2, accuracy=acc, coverage=np.full(6, 0.5), seed=32)
+    data = make_label_matrix(50_000, 6, 2, accuracy=acc, coverage=np.full(6, 0.5), random_state=32)
     st = stats(data.L, 2)
     raw = fit_covariance(st, clamp=False)
     assert raw.info["clamped"] == 0
@@ -157,7 +157,7 @@ def test_clamp_keeps_votes_from_counting_against_their_class():
 
 @pytest.mark.parametrize("m", [1, 2])
 def test_fewer_than_three_lfs(m):
-    data = make_label_matrix(5000, m, 2, seed=1)
+    data = make_label_matrix(5000, m, 2, random_state=1)
     fit = fit_covariance(stats(data.L, 2))
     assert np.all(np.isfinite(fit.cpt))
     assert any("LFs" in w for w in fit.info["warnings"])
@@ -166,7 +166,7 @@ def test_fewer_than_three_lfs(m):
 
 
 def test_never_voting_and_duplicate_lfs():
-    data = make_label_matrix(20_000, 6, 3, seed=6)
+    data = make_label_matrix(20_000, 6, 3, random_state=6)
     L = np.concatenate([data.L, data.L[:, [1]], np.full((20_000, 1), -1, dtype=np.int8)], axis=1)
     fit = fit_covariance(stats(L, 3))
     base = fit_covariance(stats(data.L, 3))
@@ -183,14 +183,14 @@ def test_all_abstain_and_a_class_nobody_votes():
     L = np.full((100, 4), -1, dtype=np.int8)
     fit = fit_covariance(stats(L, 3))
     np.testing.assert_allclose(posterior(L, fit), 1 / 3)
-    data = make_label_matrix(20_000, 6, 3, class_balance=[0.5, 0.5, 0.0], seed=12)
+    data = make_label_matrix(20_000, 6, 3, class_balance=[0.5, 0.5, 0.0], random_state=12)
     fit = fit_covariance(stats(data.L, 3))
     assert np.all(np.isfinite(fit.cpt)) and fit.class_balance[2] < 0.02
     np.testing.assert_allclose(posterior(data.L, fit).sum(1), 1.0)
 
 
 def test_deterministic_and_thread_independent():
-    data = make_label_matrix(50_000, 8, 4, seed=13)
+    data = make_label_matrix(50_000, 8, 4, random_state=13)
     a = fit_covariance(stats(data.L, 4, n_threads=1))
     b = fit_covariance(stats(data.L, 4, n_threads=2))
     np.testing.assert_array_equal(a.cpt, b.cpt)
@@ -198,7 +198,7 @@ def test_deterministic_and_thread_independent():
 
 
 def test_bad_arguments():
-    data = make_label_matrix(1000, 4, 2, seed=0)
+    data = make_label_matrix(1000, 4, 2, random_state=0)
     with pytest.raises(ValueError, match="overlap_matrix=True"):
         fit_covariance(label_stats(data.L, 2))
     with pytest.raises(ValueError, match="groups"):

@@ -73,7 +73,7 @@ def true_accuracy_estimate(cpt, prior):
 @pytest.mark.parametrize("abstentions", ["model", "ignore"])
 @pytest.mark.parametrize("k,fixed", [(2, None), (3, None), (3, [0.5, 0.3, 0.2])])
 def test_matches_numpy_reference(k, fixed, abstentions):
-    s = make_label_matrix(400, 5, k, coverage=(0.2, 0.9), seed=k)
+    s = make_label_matrix(400, 5, k, coverage=(0.2, 0.9), random_state=k)
     L = s.L.copy()
     L[:7] = -1  # some rows without votes
     for max_iter in (0, 1, 6):
@@ -87,7 +87,7 @@ def test_matches_numpy_reference(k, fixed, abstentions):
 
 
 def test_matches_reference_with_convergence():
-    s = make_label_matrix(300, 4, 2, seed=9)
+    s = make_label_matrix(300, 4, 2, random_state=9)
     fit = fit_dawid_skene(s.L, 2, max_iter=500, tol=1e-7, accelerate=False)
     cpt, prior, it = reference_dawid_skene(s.L, 2, 500, tol=1e-7)
     assert fit.info["converged"] and fit.info["n_iter"] == it
@@ -96,7 +96,7 @@ def test_matches_reference_with_convergence():
 
 @pytest.mark.parametrize("abstentions", ["model", "ignore"])
 def test_acceleration_reaches_the_same_fixed_point(abstentions):
-    s = make_label_matrix(20_000, 8, 2, class_balance=[0.8, 0.2], seed=2)  # weak LFs: plain EM crawls
+    s = make_label_matrix(20_000, 8, 2, class_balance=[0.8, 0.2], random_state=2)  # weak LFs: plain EM crawls
     plain = fit_dawid_skene(s.L, 2, max_iter=20_000, tol=1e-13, accelerate=False, abstentions=abstentions)
     fast = fit_dawid_skene(s.L, 2, max_iter=20_000, tol=1e-13, abstentions=abstentions)
     assert plain.info["converged"] and fast.info["converged"]
@@ -118,7 +118,7 @@ def test_duplicate_rows_compress_to_patterns():
     [(2, None), (2, [0.8, 0.2]), (4, None), (4, [0.6, 0.25, 0.1, 0.05]), (10, None)],
 )
 def test_recovers_known_parameters(k, balance):
-    s = make_label_matrix(100_000, 10, k, class_balance=balance, seed=100 + k)
+    s = make_label_matrix(100_000, 10, k, class_balance=balance, random_state=100 + k)
     lm = LabelModel(method="dawid_skene").fit(s.L)
     assert lm.info_["converged"]
     assert np.max(np.abs(lm.accuracies_ - s.accuracy)) < 0.02
@@ -133,7 +133,7 @@ def test_recovers_known_parameters(k, balance):
 
 
 def test_ignoring_abstentions_recovers_too():
-    s = make_label_matrix(50_000, 10, 3, class_balance=[0.5, 0.3, 0.2], seed=5)
+    s = make_label_matrix(50_000, 10, 3, class_balance=[0.5, 0.3, 0.2], random_state=5)
     lm = LabelModel(method="dawid_skene", abstentions="ignore").fit(s.L)
     assert np.max(np.abs(lm.accuracies_ - s.accuracy)) < 0.02
     # abstaining is equally likely under every class, so all-abstain rows get exactly the class balance
@@ -143,7 +143,7 @@ def test_ignoring_abstentions_recovers_too():
 
 
 def test_threads_do_not_change_results():
-    s = make_label_matrix(60_000, 10, 4, seed=3)  # large enough for the parallel paths
+    s = make_label_matrix(60_000, 10, 4, random_state=3)  # large enough for the parallel paths
     fits = [fit_dawid_skene(s.L, 4, n_threads=t) for t in (1, 2, 3)]
     for other in fits[1:]:
         assert np.array_equal(other.cpt, fits[0].cpt) and np.array_equal(other.class_balance, fits[0].class_balance)
@@ -152,14 +152,14 @@ def test_threads_do_not_change_results():
 
 
 def test_layout_and_dtype_do_not_matter():
-    s = make_label_matrix(2000, 6, 3, seed=4)
+    s = make_label_matrix(2000, 6, 3, random_state=4)
     base = fit_dawid_skene(s.L, 3, max_iter=5)
     for L in (s.L.astype(np.int32), np.asfortranarray(s.L), np.repeat(s.L, 2, axis=1)[:, ::2]):
         assert np.array_equal(fit_dawid_skene(L, 3, max_iter=5).cpt, base.cpt)
 
 
 def test_warm_start_from_the_fixed_point_stays():
-    s = make_label_matrix(20_000, 8, 3, seed=6)
+    s = make_label_matrix(20_000, 8, 3, random_state=6)
     first = fit_dawid_skene(s.L, 3, max_iter=1000, tol=1e-12)
     again = fit_dawid_skene(s.L, 3, max_iter=1000, tol=1e-12, init=first)
     assert again.info["n_iter"] < first.info["n_iter"]
@@ -168,7 +168,7 @@ def test_warm_start_from_the_fixed_point_stays():
 
 # -- degenerate input ------------------------------------------------------------------------------------------------
 def test_lf_that_never_votes_and_one_that_always_votes():
-    s = make_label_matrix(20_000, 6, 2, seed=7)
+    s = make_label_matrix(20_000, 6, 2, random_state=7)
     L = s.L.copy()
     L[:, 0] = -1
     L[:, 1] = np.where(s.L[:, 1] >= 0, s.L[:, 1], s.Y)  # always votes (and is right whenever it filled in)
@@ -183,7 +183,7 @@ def test_lf_that_never_votes_and_one_that_always_votes():
 
 
 def test_duplicate_lfs_get_identical_parameters():
-    s = make_label_matrix(20_000, 6, 3, seed=8)
+    s = make_label_matrix(20_000, 6, 3, random_state=8)
     L = np.concatenate([s.L, s.L[:, :1]], axis=1)
     lm = LabelModel(method="dawid_skene").fit(L)
     assert np.allclose(lm.cpt_[0], lm.cpt_[-1], atol=1e-12)
@@ -191,7 +191,7 @@ def test_duplicate_lfs_get_identical_parameters():
 
 
 def test_all_abstain_rows_and_all_abstain_matrix():
-    s = make_label_matrix(5000, 5, 2, seed=9)
+    s = make_label_matrix(5000, 5, 2, random_state=9)
     L = s.L.copy()
     L[:100] = -1
     lm = LabelModel(method="dawid_skene").fit(L)
@@ -203,7 +203,7 @@ def test_all_abstain_rows_and_all_abstain_matrix():
 
 
 def test_class_that_no_lf_votes():
-    s = make_label_matrix(20_000, 8, 3, seed=10)
+    s = make_label_matrix(20_000, 8, 3, random_state=10)
     L = np.where(s.L == 2, -1, s.L).astype(np.int8)  # nobody ever votes class 2
     lm = LabelModel(method="dawid_skene", cardinality=3).fit(L)
     assert lm.class_balance_[2] < 1e-4  # its prior collapses to the smoothing floor
@@ -214,7 +214,7 @@ def test_class_that_no_lf_votes():
 
 
 def test_one_lf():
-    s = make_label_matrix(3000, 1, 3, coverage=[0.7], seed=11)
+    s = make_label_matrix(3000, 1, 3, coverage=[0.7], random_state=11)
     lm = LabelModel(method="dawid_skene").fit(s.L)
     votes = s.L[:, 0] >= 0
     assert np.array_equal(lm.predict(s.L)[votes], s.L[votes, 0])  # a lone LF is taken at its word

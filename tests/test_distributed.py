@@ -41,7 +41,7 @@ def client():
 
 @pytest.fixture(scope="module")
 def data():
-    syn = make_label_matrix(N, M, K, coverage=(0.3, 0.8), class_balance=[0.5, 0.3, 0.2], seed=3)
+    syn = make_label_matrix(N, M, K, coverage=(0.3, 0.8), class_balance=[0.5, 0.3, 0.2], random_state=3)
     frame = pd.DataFrame({f"v{j}": syn.L[:, j].astype(np.int64) for j in range(M)})
     frame["y"] = syn.Y
     frame.index = pd.RangeIndex(1000, 1000 + N)  # index labels differ from positions
@@ -263,7 +263,7 @@ def test_posteriors_equal_single_machine(client, data, npartitions):
 def test_grouped_posteriors_equal_single_machine(client, data, npartitions):
     syn, frame = data
     L = applied(client, frame, npartitions)
-    other = make_label_matrix(10, M, K, class_balance=[0.2, 0.2, 0.6], seed=9)
+    other = make_label_matrix(10, M, K, class_balance=[0.2, 0.2, 0.6], random_state=9)
     fits = [true_fit(syn), FitResult(cpt=other.cpt, class_balance=other.class_balance)]
     groups = (np.arange(N) % 2).astype(np.int64)
     got = client.compute(lfd.predict_proba(L, fits, groups=groups)).result(timeout=TIMEOUT)
@@ -411,7 +411,7 @@ def local_em(L, k, groups=None, n_groups=1, max_iter=100, tol=1e-8, smoothing=0.
 def test_em_block_counts_match_loops():
     from labelfuse.distributed.em import em_block
 
-    syn = make_label_matrix(40, 4, 3, seed=2)
+    syn = make_label_matrix(40, 4, 3, random_state=2)
     fit = true_fit(syn)
     log_cpt, log_prior = (np.log(syn.cpt)[None], np.log(syn.class_balance)[None])
     out = em_block(syn.L, None, 1, 3, (log_cpt, log_prior))
@@ -564,7 +564,7 @@ def test_extension_equals_single_machine(client, data, npartitions):
     centres = rng.normal(size=(K, 8))
     X = (centres[syn.Y] + 0.8 * rng.normal(size=(N, 8))).astype(np.float32)
     X /= np.linalg.norm(X, axis=1, keepdims=True)
-    train = make_label_matrix(400, M, K, coverage=(0.3, 0.8), class_balance=[0.5, 0.3, 0.2], seed=11)
+    train = make_label_matrix(400, M, K, coverage=(0.3, 0.8), class_balance=[0.5, 0.3, 0.2], random_state=11)
     X_train = (centres[train.Y] + 0.8 * rng.normal(size=(400, 8))).astype(np.float32)
     graph = NeighborGraph(16).fit(X_train)
     thresholds = np.linspace(0.6, 0.9, M)

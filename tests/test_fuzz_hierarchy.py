@@ -30,8 +30,9 @@ from fuzz_inputs import (
 )
 from labelfuse import _io
 from labelfuse.hierarchy.graph import NOT_APPLICABLE, TaskGraph
-from labelfuse.hierarchy.models import HardMV, HierarchicalLabelModel, SoftMV, exact_end_posterior
-from labelfuse.hierarchy.models import make_hierarchical_votes
+from labelfuse.hierarchy.models import HardMV, HierarchicalLabelModel, SoftMV
+from labelfuse.synthetic import make_hierarchical_votes
+from reference import exact_end_posterior
 from labelfuse.models import NotFittedError
 
 LOG_FLOOR = 1e-12  # the posterior clips tables and prior here before taking logs (hierarchy_models._FLOOR)
@@ -362,7 +363,7 @@ def task_votes(draw, g: TaskGraph, structure, allow_bad: bool = True, min_rows: 
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     if draw(st.booleans()):
-        drawn = make_hierarchical_votes(g, n, lfs_per_task=3, seed=seed).L
+        drawn = make_hierarchical_votes(g, n, lfs_per_task=3, random_state=seed).L
         blocks = {t: drawn[t][:, :m].copy() for t, m in sizes.items()}
     else:
         density = draw(st.sampled_from([0.0, 0.3, 1.0]))

@@ -61,10 +61,10 @@ def test_make_label_matrix(args, seed):
         assert np.all((s.accuracy >= 0) & (s.accuracy <= 1)) and np.all((s.coverage >= 0) & (s.coverage <= 1))
         np.testing.assert_allclose(s.cpt, conditional_table(s.accuracy, s.coverage, k))
         np.testing.assert_allclose(s.cpt.sum(axis=1), 1.0)
-        again = make_label_matrix(n, m, k, seed=seed, **kwargs)  # the seed decides everything
+        again = make_label_matrix(n, m, k, random_state=seed, **kwargs)  # the seed decides everything
         np.testing.assert_array_equal(again.L, s.L)
 
-    check_call(lambda: make_label_matrix(n, m, k, seed=seed, **kwargs), bad, verify)
+    check_call(lambda: make_label_matrix(n, m, k, random_state=seed, **kwargs), bad, verify)
 
 
 def test_what_the_fuzzing_found():

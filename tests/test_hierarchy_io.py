@@ -11,7 +11,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 from labelfuse import _io
-from labelfuse.hierarchy import HardMV, HierarchicalLabelModel, SoftMV, TaskGraph, make_hierarchical_votes
+from labelfuse.hierarchy import HardMV, HierarchicalLabelModel, SoftMV, TaskGraph
+from labelfuse.synthetic import make_hierarchical_votes
 
 TASKS = {
     "coarse": {"cardinality": 2, "parent": None, "labels": ["corporate", "markets"]},
@@ -33,7 +34,7 @@ def _fitted(cls, graph, votes):
 @pytest.mark.parametrize("as_dict", [False, True])
 def test_saved_model_loads_through_io_and_its_class(cls, name, as_dict, tmp_path):
     graph = TaskGraph(TASKS)
-    votes = make_hierarchical_votes(graph, 600, lfs_per_task=2, seed=3)
+    votes = make_hierarchical_votes(graph, 600, lfs_per_task=2, random_state=3)
     model = _fitted(cls, TASKS if as_dict else graph, votes)
     path = tmp_path / name
     assert model.save(path) == path
@@ -56,7 +57,7 @@ def test_saved_model_loads_through_io_and_its_class(cls, name, as_dict, tmp_path
 @pytest.mark.parametrize("cls", [SoftMV, HardMV])
 def test_models_that_need_no_fit_save_unfitted(cls, tmp_path):
     graph = TaskGraph(TASKS)
-    votes = make_hierarchical_votes(graph, 200, lfs_per_task=2, seed=4)
+    votes = make_hierarchical_votes(graph, 200, lfs_per_task=2, random_state=4)
     model = cls(graph)
     model.save(tmp_path / "m")
     loaded = cls.load(tmp_path / "m")
@@ -75,7 +76,7 @@ def test_unfitted_hierarchical_label_model_does_not_save(tmp_path):
                                           (HardMV, HierarchicalLabelModel)])
 def test_loading_through_another_class_names_both(saved, other, tmp_path):
     graph = TaskGraph(TASKS)
-    votes = make_hierarchical_votes(graph, 300, lfs_per_task=2, seed=5)
+    votes = make_hierarchical_votes(graph, 300, lfs_per_task=2, random_state=5)
     _fitted(saved, graph, votes).save(tmp_path / "m")
     with pytest.raises(TypeError, match=f"holds a {saved.__name__}, not a {other.__name__}"):
         other.load(tmp_path / "m")
@@ -98,7 +99,7 @@ def test_committed_files_load_through_io_and_the_class(cls):
 
 def test_hard_mv_seed_is_a_deprecated_alias_of_random_state(tmp_path):
     graph = TaskGraph(TASKS)
-    votes = make_hierarchical_votes(graph, 300, lfs_per_task=2, seed=6)
+    votes = make_hierarchical_votes(graph, 300, lfs_per_task=2, random_state=6)
     new = HardMV(graph, random_state=7)
     old = HardMV(graph, seed=7)
     with pytest.warns(FutureWarning, match="'seed' is deprecated"):
@@ -109,7 +110,7 @@ def test_hard_mv_seed_is_a_deprecated_alias_of_random_state(tmp_path):
 
 
 def test_graph_parameter_is_a_task_graph_or_its_description():
-    votes = make_hierarchical_votes(TaskGraph(TASKS), 100, lfs_per_task=1, seed=7)
+    votes = make_hierarchical_votes(TaskGraph(TASKS), 100, lfs_per_task=1, random_state=7)
     with pytest.raises(TypeError, match="^graph: expected a TaskGraph or a task description"):
         HierarchicalLabelModel(["coarse"]).fit(votes.L)
     with pytest.raises(TypeError, match=r"^graph: tasks\['coarse'\]"):

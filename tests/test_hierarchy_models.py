@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from labelfuse.hierarchy.graph import NOT_APPLICABLE, TaskGraph
-from labelfuse.hierarchy.models import (HardMV, HierarchicalLabelModel, SoftMV, exact_end_posterior,
-                                        make_hierarchical_votes)
+from labelfuse.hierarchy.models import HardMV, HierarchicalLabelModel, SoftMV
+from labelfuse.synthetic import make_hierarchical_votes
+from reference import exact_end_posterior
 
 
 def full_tree(depth, branching):
@@ -34,7 +35,7 @@ RECOVERY_CASES = [(full_tree(2, 2), 30000), (full_tree(2, 3), 30000), (full_tree
 
 @pytest.mark.parametrize("graph, n", RECOVERY_CASES)
 def test_recovers_accuracies_and_balance_within_003(graph, n):
-    s = make_hierarchical_votes(graph, n, lfs_per_task=4, coverage=(0.5, 0.9), accuracy=(0.7, 0.9), seed=3)
+    s = make_hierarchical_votes(graph, n, lfs_per_task=4, coverage=(0.5, 0.9), accuracy=(0.7, 0.9), random_state=3)
     model = HierarchicalLabelModel(graph).fit(s.L)
     assert model.converged_
     assert np.abs(model.accuracy_ - s.accuracy).max() < 0.03
@@ -53,14 +54,14 @@ def test_recovers_accuracies_and_balance_within_003(graph, n):
 @pytest.mark.slow
 def test_recovers_accuracies_depth_three_branching_three():
     g = full_tree(3, 3)
-    s = make_hierarchical_votes(g, 80000, lfs_per_task=4, coverage=(0.5, 0.9), accuracy=(0.7, 0.9), seed=4)
+    s = make_hierarchical_votes(g, 80000, lfs_per_task=4, coverage=(0.5, 0.9), accuracy=(0.7, 0.9), random_state=4)
     model = HierarchicalLabelModel(g).fit(s.L)
     assert np.abs(model.accuracy_ - s.accuracy).max() < 0.03
 
 
 @pytest.mark.parametrize("graph", [full_tree(2, 2), full_tree(3, 2), uneven_tree()])
 def test_posterior_equals_exact_enumeration(graph):
-    s = make_hierarchical_votes(graph, 3000, lfs_per_task=3, seed=5)
+    s = make_hierarchical_votes(graph, 3000, lfs_per_task=3, random_state=5)
     model = HierarchicalLabelModel(graph, max_iter=30).fit(s.L)
     small = {t: L[:40] for t, L in s.L.items()}
     P = model.predict_proba(small)
@@ -78,7 +79,7 @@ def test_posterior_equals_exact_enumeration(graph):
 
 def test_task_marginals_and_predictions_follow_the_tree():
     g = uneven_tree()
-    s = make_hierarchical_votes(g, 4000, seed=6)
+    s = make_hierarchical_votes(g, 4000, random_state=6)
     model = HierarchicalLabelModel(g, max_iter=50).fit(s.L)
     P = model.predict_proba(s.L)
     np.testing.assert_allclose(P.sum(axis=1), 1.0)
@@ -95,7 +96,7 @@ def test_task_marginals_and_predictions_follow_the_tree():
 
 def test_single_matrix_with_lf_tasks_gives_the_same_fit():
     g = full_tree(2, 2)
-    s = make_hierarchical_votes(g, 5000, seed=7)
+    s = make_hierarchical_votes(g, 5000, random_state=7)
     M = np.concatenate([s.L[t] for t in g.tasks], axis=1)
     a = HierarchicalLabelModel(g, max_iter=40).fit(s.L)
     b = HierarchicalLabelModel(g, max_iter=40).fit(M, lf_tasks=s.lf_tasks)
@@ -105,7 +106,7 @@ def test_single_matrix_with_lf_tasks_gives_the_same_fit():
 
 def test_dev_labels_fix_the_class_balance():
     g = full_tree(2, 2)
-    s = make_hierarchical_votes(g, 3000, seed=8)
+    s = make_hierarchical_votes(g, 3000, random_state=8)
     Y_dev = np.array([0, 0, 0, 1, 2, 3, 3])
     model = HierarchicalLabelModel(g, max_iter=20).fit(s.L, Y_dev=Y_dev)
     np.testing.assert_allclose(model.class_balance_, (np.bincount(Y_dev, minlength=4) + 1) / 11)
@@ -133,7 +134,7 @@ def test_hard_mv_descends_the_tree_with_seeded_ties():
 
 def test_all_abstain_rows_get_the_prior():
     g = full_tree(2, 2)
-    s = make_hierarchical_votes(g, 3000, seed=9)
+    s = make_hierarchical_votes(g, 3000, random_state=9)
     model = HierarchicalLabelModel(g, max_iter=30).fit(s.L)
     silent = {t: np.full((2, L.shape[1]), -1) for t, L in s.L.items()}
     P = model.predict_proba(silent)
@@ -144,7 +145,7 @@ def test_all_abstain_rows_get_the_prior():
 
 def test_one_lf_and_duplicate_lfs_are_defined():
     g = TaskGraph().add_task("r", 2).add_task("c", 2, parent=("r", 0))
-    s = make_hierarchical_votes(g, 2000, lfs_per_task=1, seed=10)
+    s = make_hierarchical_votes(g, 2000, lfs_per_task=1, random_state=10)
     model = HierarchicalLabelModel(g, max_iter=50).fit(s.L)
     assert np.isfinite(model.predict_proba(s.L)).all()
     dup = {t: np.concatenate([L, L], axis=1) for t, L in s.L.items()}
@@ -163,7 +164,7 @@ def test_params_and_errors():
         HierarchicalLabelModel(g).predict_proba({"t0": np.zeros((2, 1), dtype=int)})
     with pytest.raises(TypeError, match="graph"):
         HierarchicalLabelModel({"t0": 2}).fit({"t0": np.zeros((2, 1), dtype=int)})
-    s = make_hierarchical_votes(g, 500, seed=1)
+    s = make_hierarchical_votes(g, 500, random_state=1)
     fitted = HierarchicalLabelModel(g, max_iter=5).fit(s.L)
     with pytest.raises(ValueError, match="differ from those seen in fit"):
         fitted.predict_proba({"t0": s.L["t0"]})
@@ -176,7 +177,7 @@ def test_prior_strength_pulls_tables_to_the_prior():
     from labelfuse.hierarchy.models import _prior_tables
 
     g = full_tree(2, 2)
-    s = make_hierarchical_votes(g, 2000, seed=11)
+    s = make_hierarchical_votes(g, 2000, random_state=11)
     strong = HierarchicalLabelModel(g, prior_strength=1e7, max_iter=20).fit(s.L)
     prior = _prior_tables(as_task_votes(g, s.L), 0.7)
     for est, ref in zip(strong.tables_, prior):
@@ -207,7 +208,7 @@ def test_save_load_round_trip(cls, tmp_path):
 
     g = (TaskGraph().add_task("root", 2, labels=["corporate", "markets"])
          .add_task("corp", 2, parent=("root", "corporate")).add_task("mkt", 2, parent=("root", 1)))
-    s = make_hierarchical_votes(g, 3000, lfs_per_task=3, seed=7)
+    s = make_hierarchical_votes(g, 3000, lfs_per_task=3, random_state=7)
     model = cls(g).fit(s.L, Y_dev=s.Y[:200]) if cls is not HardMV else cls(g, random_state=3).fit(s.L)
     path = tmp_path / "model.lf"
     model.save(path)

@@ -42,7 +42,7 @@ CASES = {
     # Dawid-Skene EM that never meets its tolerance
     "dawid_skene": """
         from labelfuse.synthetic import make_label_matrix
-        L = make_label_matrix(50_000, 20, 3, seed=0).L
+        L = make_label_matrix(50_000, 20, 3, random_state=0).L
         call = lambda: lf.LabelModel(method="dawid_skene", max_iter=10**9, tol=0.0, cardinality=3).fit(L)
     """,
     # the same call from a worker thread cannot be interrupted there (Python delivers signals to the main thread)

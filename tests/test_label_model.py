@@ -12,7 +12,7 @@ from labelfuse.synthetic import bayes_posterior, conditional_table, make_label_m
 
 
 def test_fitted_attributes_and_posterior_kernel():
-    s = make_label_matrix(20_000, 8, 3, class_balance=[0.5, 0.3, 0.2], seed=1)
+    s = make_label_matrix(20_000, 8, 3, class_balance=[0.5, 0.3, 0.2], random_state=1)
     lm = LabelModel(method="dawid_skene")
     assert lm.fit(s.L) is lm
     assert lm.cpt_.shape == (8, 4, 3) and lm.class_balance_.shape == (3,)
@@ -33,7 +33,7 @@ def test_accuracies_from_cpt_matches_the_generative_definition():
 
 
 def test_class_balance_sources():
-    s = make_label_matrix(20_000, 8, 2, class_balance=[0.8, 0.2], seed=2)
+    s = make_label_matrix(20_000, 8, 2, class_balance=[0.8, 0.2], random_state=2)
     estimated = LabelModel(method="dawid_skene").fit(s.L)
     assert abs(estimated.class_balance_[0] - 0.8) < 0.03  # the MLE itself is ~0.02 off at this n
     given = LabelModel(method="dawid_skene", class_balance=[0.7, 0.3]).fit(s.L)
@@ -56,7 +56,7 @@ def test_class_balance_sources():
 
 
 def test_threads_do_not_change_results():
-    s = make_label_matrix(60_000, 10, 4, seed=3)
+    s = make_label_matrix(60_000, 10, 4, random_state=3)
     a = LabelModel(method="dawid_skene", n_threads=1).fit(s.L)
     b = LabelModel(method="dawid_skene", n_threads=2).fit(s.L)
     assert np.array_equal(a.cpt_, b.cpt_)
@@ -73,7 +73,7 @@ def edit(L, column, seed, fraction=0.2):
 
 
 def test_refit_updates_statistics_exactly_and_matches_a_fresh_fit():
-    s = make_label_matrix(30_000, 8, 3, seed=4)
+    s = make_label_matrix(30_000, 8, 3, random_state=4)
     opts = dict(method="dawid_skene", tol=1e-12, max_iter=5000)
     lm = LabelModel(**opts).fit(s.L)
     L_new = edit(edit(s.L, 2, 0, fraction=0.02), 5, 1, fraction=0.02)
@@ -95,7 +95,7 @@ def test_refit_updates_statistics_exactly_and_matches_a_fresh_fit():
 
 
 def test_refit_errors():
-    s = make_label_matrix(1000, 4, 2, seed=5)
+    s = make_label_matrix(1000, 4, 2, random_state=5)
     lm = LabelModel(method="dawid_skene")
     with pytest.raises(NotFittedError):
         lm.refit(s.L)
@@ -136,7 +136,7 @@ def fake_moment_methods(monkeypatch):
 
 @pytest.mark.parametrize("method", ["triplet", "covariance"])
 def test_dispatch_to_moment_methods_and_exact_refit(fake_moment_methods, method):
-    s = make_label_matrix(5000, 6, 3, seed=6)
+    s = make_label_matrix(5000, 6, 3, random_state=6)
     lm = LabelModel(method=method, class_balance=[0.5, 0.3, 0.2], method_options={"alpha": 1}).fit(s.L)
     stats, balance, opts = fake_moment_methods[-1]
     assert opts == {"alpha": 1} and np.allclose(balance, [0.5, 0.3, 0.2])
@@ -153,7 +153,7 @@ def test_dispatch_to_moment_methods_and_exact_refit(fake_moment_methods, method)
 def test_abstentions_in_the_posterior(tmp_path):
     # Class-dependent coverage (LF 0 votes only class 1, mostly when y = 1), so P(abstain | y) differs by class.
     rng = np.random.default_rng(5)
-    s = make_label_matrix(20_000, 6, 2, class_balance=[0.7, 0.3], seed=5)
+    s = make_label_matrix(20_000, 6, 2, class_balance=[0.7, 0.3], random_state=5)
     L = s.L.copy()
     L[:, 0] = np.where((s.Y == 1) & (rng.random(len(s.Y)) < 0.6), 1, -1)
     ignore = LabelModel(method="covariance").fit(L)  # default for covariance: abstentions are not evidence
@@ -259,7 +259,7 @@ def test_constraints_are_declared_for_every_parameter():
     dict(params={"method": "dawid_skene", "cardinality": 2}, L="bad vote"),              # a vote out of range
 ])
 def test_a_failed_fit_leaves_no_fitted_state(failing_fit):
-    s = make_label_matrix(2000, 5, 2, seed=21)
+    s = make_label_matrix(2000, 5, 2, random_state=21)
     lm = LabelModel(method="dawid_skene").fit(s.L)
     assert lm.predict_proba(s.L).shape == (2000, 2)
     lm.set_params(**failing_fit["params"])
@@ -298,7 +298,7 @@ def _assert_unchanged(lm, snap):
 ])
 @pytest.mark.parametrize("exception", [RuntimeError("boom"), KeyboardInterrupt()])
 def test_a_failed_refit_leaves_the_model_as_it_was(monkeypatch, method, module, function, exception):
-    s = make_label_matrix(3000, 6, 2, seed=22)
+    s = make_label_matrix(3000, 6, 2, random_state=22)
     opts = dict(method=method)
     lm = LabelModel(**opts).fit(s.L)
     snap = _snapshot(lm)
@@ -322,7 +322,7 @@ def test_a_failed_refit_leaves_the_model_as_it_was(monkeypatch, method, module, 
 def test_a_refit_interrupted_between_columns_restores_the_private_copy(monkeypatch):
     from labelfuse.stats import LabelStats
 
-    s = make_label_matrix(3000, 6, 3, seed=23)
+    s = make_label_matrix(3000, 6, 3, random_state=23)
     lm = LabelModel(method="triplet").fit(s.L)
     snap = _snapshot(lm)
     L_new = edit(edit(s.L, 0, 2, fraction=0.05), 5, 1, fraction=0.05)
@@ -347,7 +347,7 @@ def test_a_refit_interrupted_between_columns_restores_the_private_copy(monkeypat
 def test_private_copy_uses_the_narrowest_label_dtype():
     from labelfuse._validation import label_dtype
 
-    s = make_label_matrix(500, 4, 3, seed=24)
+    s = make_label_matrix(500, 4, 3, random_state=24)
     assert LabelModel(method="dawid_skene").fit(s.L)._last_L.dtype == np.int8
     assert LabelModel(method="dawid_skene", cardinality=128).fit(s.L)._last_L.dtype == np.int8
     assert LabelModel(method="dawid_skene", cardinality=200).fit(s.L)._last_L.dtype == np.int16
@@ -358,7 +358,7 @@ def test_private_copy_uses_the_narrowest_label_dtype():
 
 
 def test_refit_checks_parameters_changed_since_the_fit():
-    s = make_label_matrix(1000, 4, 2, seed=25)
+    s = make_label_matrix(1000, 4, 2, random_state=25)
     lm = LabelModel(method="triplet").fit(s.L)
     snap = _snapshot(lm)
     lm.set_params(method_options=3)

@@ -14,7 +14,7 @@ def reference_shares(L, k, fallback):
 
 @pytest.mark.parametrize("k", [2, 4, 10])
 def test_proba_matches_reference(k):
-    s = make_label_matrix(5000, 8, k, seed=k)
+    s = make_label_matrix(5000, 8, k, random_state=k)
     mv = MajorityVote().fit(s.L)
     P = mv.predict_proba(s.L)
     assert np.allclose(P, reference_shares(s.L, k, mv.class_balance_), atol=1e-15)
@@ -74,7 +74,7 @@ def test_tie_policies_and_rows_without_votes():
 
 
 def test_threads_do_not_change_results():
-    s = make_label_matrix(40000, 10, 4, seed=1)
+    s = make_label_matrix(40000, 10, 4, random_state=1)
     a = MajorityVote(n_threads=1).fit(s.L)
     b = MajorityVote(n_threads=2).fit(s.L)
     assert np.array_equal(a.class_balance_, b.class_balance_)
@@ -82,12 +82,12 @@ def test_threads_do_not_change_results():
 
 
 def test_layouts_and_dtypes_agree():
-    s = make_label_matrix(3000, 6, 3, seed=2)
+    s = make_label_matrix(3000, 6, 3, random_state=2)
     mv = MajorityVote(cardinality=3).fit(s.L)
     P = mv.predict_proba(s.L)
     for L in (s.L.astype(np.int64), np.asfortranarray(s.L), np.repeat(s.L, 2, axis=1)[:, ::2]):
         assert np.array_equal(mv.predict_proba(L), P)
-    assert np.array_equal(s.L, make_label_matrix(3000, 6, 3, seed=2).L)  # input untouched
+    assert np.array_equal(s.L, make_label_matrix(3000, 6, 3, random_state=2).L)  # input untouched
 
 
 def test_bad_input():

@@ -128,7 +128,7 @@ def test_not_fitted(model):
 
 
 def test_score_returns_requested_metrics():
-    s = make_label_matrix(2000, 5, 3, seed=3)
+    s = make_label_matrix(2000, 5, 3, random_state=3)
     mv = MajorityVote(tie_policy="prior").fit(s.L)
     out = mv.score(s.L, s.Y, metrics=("accuracy", "f1", "precision", "recall", "brier", "log_loss"))
     pred = mv.predict(s.L)
@@ -149,7 +149,7 @@ def test_score_returns_requested_metrics():
      LabelModel(method="dawid_skene", class_balance=[0.5, 0.3, 0.2], max_iter=20, abstentions="ignore")],
 )
 def test_save_load_round_trip(tmp_path, model):
-    s = make_label_matrix(3000, 6, 3, class_balance=[0.5, 0.3, 0.2], seed=4)
+    s = make_label_matrix(3000, 6, 3, class_balance=[0.5, 0.3, 0.2], random_state=4)
     model.fit(s.L)
     path = tmp_path / "model.lfm"
     model.save(path)
@@ -171,7 +171,7 @@ def test_save_load_round_trip(tmp_path, model):
 def test_load_rejects_unknown_version_and_other_files(tmp_path):
     import pathlib
 
-    s = make_label_matrix(500, 4, 2, seed=5)
+    s = make_label_matrix(500, 4, 2, random_state=5)
     path = tmp_path / "m.lfm"
     MajorityVote().fit(s.L).save(path)
     # a file of the first releases' zip format claiming a version this release does not read
@@ -202,14 +202,14 @@ def test_loads_a_file_written_by_format_version_1():
     path = pathlib.Path(__file__).parent / "fixtures" / "LabelModel" / "v1-0.1.0-dawid_skene.lfm"
     model = load(path)
     assert isinstance(model, LabelModel) and model.method == "dawid_skene" and model.cardinality_ == 3
-    s = make_label_matrix(200, 6, 3, seed=11)
+    s = make_label_matrix(200, 6, 3, random_state=11)
     assert np.allclose(model.predict_proba(s.L), bayes_posterior(s.L, model.cpt_, model.class_balance_), atol=1e-9)
     with pytest.raises(NotFittedError, match="refit"):
         model.refit(s.L)
 
 
 def test_save_refuses_unserialisable_params(tmp_path):
-    s = make_label_matrix(300, 4, 2, seed=6)
+    s = make_label_matrix(300, 4, 2, random_state=6)
     mv = MajorityVote(random_state=np.random.default_rng(0)).fit(s.L)
     with pytest.raises(TypeError, match="random_state"):
         mv.save(tmp_path / "x.lfm")
@@ -226,7 +226,7 @@ def test_registry_names():
     assert (ds.fit, ds.uses_rows, ds.needs_overlap) == (fit_dawid_skene, True, False)
     bound = get_method("dawid_skene", n_threads=2)
     assert bound.fit.keywords == {"n_threads": 2} and bound.fit.__name__ == "fit_dawid_skene"
-    s = make_label_matrix(500, 4, 3, seed=30)
+    s = make_label_matrix(500, 4, 3, random_state=30)
     assert np.array_equal(bound.fit(s.L, 3, None).cpt, fit_dawid_skene(s.L, 3, None).cpt)
     # the statistics fit of a moment method, as the distributed label model needs it
     from labelfuse import label_stats
@@ -281,7 +281,7 @@ def test_the_overlap_cap_is_the_one_memory_cap(monkeypatch):
     from labelfuse import _validation
     from labelfuse.fusion.partitioned import partitioned_stats
 
-    s = make_label_matrix(300, 4, 3, seed=31)
+    s = make_label_matrix(300, 4, 3, random_state=31)
     assert partitioned_stats(s.L, 3, overlap_matrix=True).overlap is not None
     monkeypatch.setattr(_validation, "MAX_COUNT_BYTES", 8 * (4 * 3) ** 2 - 1)
     with pytest.raises(ValueError, match=r"^overlap_matrix: 1 parts x \(4 LFs x 3 classes\)\^2 counts"):
@@ -332,7 +332,7 @@ def test_resolve_metric_errors():
 def test_label_model_and_fusion_scores_use_the_resolver():
     from labelfuse.fusion.partitioned import _score
 
-    s = make_label_matrix(2000, 5, 3, seed=32)
+    s = make_label_matrix(2000, 5, 3, random_state=32)
     mv = MajorityVote(tie_policy="prior").fit(s.L)
     out = mv.score(s.L, s.Y, metrics=["macro_f1", "macro_recall", "log_loss"])
     pred = mv.predict(s.L)
@@ -377,11 +377,11 @@ def test_one_class_balance_check():
     with pytest.raises(TypeError, match="^class_balance"):
         check(None, 2)
     # the fit functions take None or positive probabilities (the same rule as LabelModel's)
-    stats = label_stats(make_label_matrix(500, 4, 2, seed=33).L, 2)
+    stats = label_stats(make_label_matrix(500, 4, 2, random_state=33).L, 2)
     with pytest.raises(ValueError, match="^class_balance: class 1 has probability 0"):
         fit_triplet(stats, [1.0, 0.0])
     with pytest.raises(ValueError, match="^class_balance"):
-        LabelModel(method="triplet").fit(make_label_matrix(500, 4, 2, seed=33).L, class_balance=[1.0, 0.0])
+        LabelModel(method="triplet").fit(make_label_matrix(500, 4, 2, random_state=33).L, class_balance=[1.0, 0.0])
 
 
 # -- loading the first releases' files ------------------------------------------------------------------------------
@@ -392,7 +392,7 @@ def test_first_release_files_load_through_every_loader():
     from labelfuse import _io
 
     root = pathlib.Path(__file__).parent / "fixtures"
-    s = make_label_matrix(200, 6, 3, seed=11)
+    s = make_label_matrix(200, 6, 3, random_state=11)
     for cls, path in [(LabelModel, p) for p in sorted((root / "LabelModel").glob("*.lfm"))] + [
             (MajorityVote, root / "MajorityVote" / "v1-0.1.0.lfm")]:
         models = [cls.load(path), _io.load(path), load(path), labelfuse.models.BaseLabelModel.load(path)]

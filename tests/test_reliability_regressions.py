@@ -389,7 +389,7 @@ def _synthetic_fit():
     from labelfuse.models import FitResult
     from labelfuse.synthetic import make_label_matrix
 
-    s = make_label_matrix(200, 3, 2, seed=0)
+    s = make_label_matrix(200, 3, 2, random_state=0)
     return s, FitResult(s.cpt, s.class_balance, {})
 
 

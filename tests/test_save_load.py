@@ -31,7 +31,7 @@ def dask_label_model():
     from labelfuse.distributed import DaskLabelModel
     from labelfuse.synthetic import make_label_matrix
 
-    L = da.from_array(make_label_matrix(400, 5, 3, seed=9).L, chunks=(100, 5))
+    L = da.from_array(make_label_matrix(400, 5, 3, random_state=9).L, chunks=(100, 5))
     model = DaskLabelModel(3, method="triplet").fit(L)
     return model, "predict_proba", [L[:60]], 1e-12
 

@@ -293,7 +293,7 @@ def test_posterior_kernel_equals_bayes_reference(k, layout):
     from labelfuse.models.registry import FitResult
     from labelfuse.synthetic import bayes_posterior, make_label_matrix
 
-    s = make_label_matrix(3001, 7, k, seed=k)
+    s = make_label_matrix(3001, 7, k, random_state=k)
     L = {"C": s.L, "F": np.asfortranarray(s.L), "strided": np.repeat(s.L, 2, axis=1)[:, ::2]}[layout]
     log_cpt, log_prior = FitResult(s.cpt, s.class_balance).log_tables()
     P = _core.posterior(L, log_cpt, log_prior, k, n_threads=2)

@@ -22,7 +22,7 @@ def posterior(L, fit):
 @pytest.mark.parametrize("balanced", [True, False])
 def test_recovers_accuracies_prior_and_posterior(k, balanced):
     prior = None if balanced else IMBALANCED[k]
-    data = make_label_matrix(N, 10, k, class_balance=prior, seed=11 + k)
+    data = make_label_matrix(N, 10, k, class_balance=prior, random_state=11 + k)
     fit = fit_triplet(label_stats(data.L, k))
     assert fit.info["source"] == ["triplets"] * 10
     np.testing.assert_allclose(fit.info["accuracy"], data.accuracy, atol=0.02)
@@ -35,7 +35,7 @@ def test_recovers_accuracies_prior_and_posterior(k, balanced):
 
 
 def test_given_class_balance_is_used_and_counted_once():
-    data = make_label_matrix(20_000, 8, 2, class_balance=[0.85, 0.15], seed=3)
+    data = make_label_matrix(20_000, 8, 2, class_balance=[0.85, 0.15], random_state=3)
     fit = fit_triplet(label_stats(data.L, 2), class_balance=[0.85, 0.15])
     np.testing.assert_array_equal(fit.class_balance, [0.85, 0.15])
     assert fit.info["class_balance_estimated"] is False
@@ -46,7 +46,7 @@ def test_given_class_balance_is_used_and_counted_once():
 @pytest.mark.parametrize("k,prior", [(2, None), (2, [0.7, 0.3]), (3, [0.5, 0.3, 0.2])])
 @pytest.mark.parametrize("given", [False, True])
 def test_matches_numpy_reference(k, prior, given):
-    data = make_label_matrix(3000, 6, k, class_balance=prior, seed=5)
+    data = make_label_matrix(3000, 6, k, class_balance=prior, random_state=5)
     L = data.L.copy()
     L[:, 5] = L[:, 2]  # a duplicate
     L[:, 4] = -1       # an LF that never votes
@@ -61,7 +61,7 @@ def test_matches_numpy_reference(k, prior, given):
 
 
 def test_median_aggregate_also_recovers():
-    data = make_label_matrix(N, 10, 4, seed=2)
+    data = make_label_matrix(N, 10, 4, random_state=2)
     fit = fit_triplet(label_stats(data.L, 4), aggregate="median")
     np.testing.assert_allclose(fit.info["accuracy"], data.accuracy, atol=0.03)
 
@@ -69,7 +69,7 @@ def test_median_aggregate_also_recovers():
 def test_near_zero_denominators_are_skipped_not_counted():
     # LF 0 is a coin flip: every M_0j is ~0, so triplets (i; 0, j) are skipped instead of dividing by ~0
     acc = np.array([0.5, 0.9, 0.85, 0.8, 0.75, 0.7, 0.9, 0.8])
-    data = make_label_matrix(N, 8, 2, accuracy=acc, coverage=np.full(8, 0.5), seed=4)
+    data = make_label_matrix(N, 8, 2, accuracy=acc, coverage=np.full(8, 0.5), random_state=4)
     fit = fit_triplet(label_stats(data.L, 2))
     full = 6 * 7 // 2  # pairs (j, l) among the 7 other LFs
     assert all(fit.info["n_triplets"][i] < full for i in range(1, 8))
@@ -79,7 +79,7 @@ def test_near_zero_denominators_are_skipped_not_counted():
 
 @pytest.mark.parametrize("m", [1, 2])
 def test_fewer_than_three_lfs_fall_back(m):
-    data = make_label_matrix(5000, m, 2, seed=1)
+    data = make_label_matrix(5000, m, 2, random_state=1)
     fit = fit_triplet(label_stats(data.L, 2), fallback_accuracy=0.8)
     assert fit.info["source"] == ["fallback"] * m
     np.testing.assert_allclose(fit.info["accuracy"], 0.8)
@@ -89,7 +89,7 @@ def test_fewer_than_three_lfs_fall_back(m):
 
 
 def test_lf_that_never_overlaps_uses_fallback_or_pairs():
-    data = make_label_matrix(20_000, 5, 2, coverage=np.full(5, 0.5), seed=8)
+    data = make_label_matrix(20_000, 5, 2, coverage=np.full(5, 0.5), random_state=8)
     L = data.L.copy()
     L[: 10_000, 4] = -1  # LF 4 votes only on rows where LFs 0..3 abstain
     L[10_000:, :4] = -1
@@ -103,7 +103,7 @@ def test_lf_that_never_overlaps_uses_fallback_or_pairs():
 def test_pair_tier_when_no_triplet_is_valid():
     # LF 3 overlaps LF 0 only: no triplet contains it, but M_30 / a_0 identifies it
     acc = np.array([0.9, 0.8, 0.85, 0.75])
-    data = make_label_matrix(60_000, 4, 2, accuracy=acc, coverage=np.full(4, 0.7), seed=9)
+    data = make_label_matrix(60_000, 4, 2, accuracy=acc, coverage=np.full(4, 0.7), random_state=9)
     L = data.L.copy()
     L[:30_000, 3] = -1
     L[30_000:, 1:3] = -1
@@ -113,7 +113,7 @@ def test_pair_tier_when_no_triplet_is_valid():
 
 
 def test_never_voting_lf_is_inert():
-    data = make_label_matrix(20_000, 6, 3, seed=6)
+    data = make_label_matrix(20_000, 6, 3, random_state=6)
     L = data.L.copy()
     L[:, 3] = -1
     fit = fit_triplet(label_stats(L, 3))
@@ -126,7 +126,7 @@ def test_never_voting_lf_is_inert():
 
 
 def test_duplicate_lf_is_fitted_and_counted_once():
-    data = make_label_matrix(20_000, 6, 2, seed=7)
+    data = make_label_matrix(20_000, 6, 2, random_state=7)
     L = np.concatenate([data.L, data.L[:, [1]]], axis=1)
     fit = fit_triplet(label_stats(L, 2))
     base = fit_triplet(label_stats(data.L, 2))
@@ -141,7 +141,7 @@ def test_duplicate_lf_is_fitted_and_counted_once():
 
 def test_always_voting_lf():
     cov = np.array([1.0, 0.4, 0.3, 0.5, 0.6])
-    data = make_label_matrix(N, 5, 2, coverage=cov, seed=10)
+    data = make_label_matrix(N, 5, 2, coverage=cov, random_state=10)
     fit = fit_triplet(label_stats(data.L, 2))
     np.testing.assert_allclose(fit.info["accuracy"], data.accuracy, atol=0.02)
     np.testing.assert_allclose(fit.cpt[0, 0], 0.0)
@@ -156,7 +156,7 @@ def test_all_abstain():
 
 
 def test_class_no_lf_votes():
-    data = make_label_matrix(20_000, 6, 3, class_balance=[0.5, 0.5, 0.0], seed=12)
+    data = make_label_matrix(20_000, 6, 3, class_balance=[0.5, 0.5, 0.0], random_state=12)
     fit = fit_triplet(label_stats(data.L, 3))
     assert np.all(np.isfinite(fit.cpt)) and np.all(np.isfinite(fit.class_balance))
     assert fit.class_balance[2] < 0.02
@@ -164,14 +164,14 @@ def test_class_no_lf_votes():
 
 
 def test_results_do_not_depend_on_threads():
-    data = make_label_matrix(50_000, 8, 4, seed=13)
+    data = make_label_matrix(50_000, 8, 4, random_state=13)
     a = fit_triplet(label_stats(data.L, 4, n_threads=1))
     b = fit_triplet(label_stats(data.L, 4, n_threads=2))
     np.testing.assert_array_equal(a.cpt, b.cpt)
 
 
 def test_bad_arguments():
-    data = make_label_matrix(1000, 4, 2, seed=0)
+    data = make_label_matrix(1000, 4, 2, random_state=0)
     st = label_stats(data.L, 2)
     with pytest.raises(TypeError, match="stats"):
         fit_triplet(data.L)
@@ -256,7 +256,7 @@ def test_one_sided_lfs_recover_class_conditional_vote_rates(prior):
 
 
 def test_warns_about_lfs_that_vote_one_class():
-    data = make_label_matrix(20_000, 6, 3, seed=14)
+    data = make_label_matrix(20_000, 6, 3, random_state=14)
     L = data.L.copy()
     L[L[:, 0] != 2, 0] = -1  # LF 0 now only ever votes class 2
     fit = fit_triplet(label_stats(L, 3))

@@ -1,4 +1,5 @@
-"""Label matrices drawn from the conditionally independent generative model, and its exact posterior.
+"""Every data generator: label matrices drawn from the conditionally independent generative model (and its exact
+posterior), and votes of LFs written at any level of a task graph (the hierarchical generative model).
 
 Used by the tests (recovery of known parameters) and the benchmarks (scaling curves). The model: y ~ Cat(prior);
 LF j votes with probability ``coverage[j]`` independently of y, and when it votes it is right with probability
@@ -7,13 +8,17 @@ LF j votes with probability ``coverage[j]`` independently of y, and when it vote
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
 from ._validation import check_cardinality, check_count
 
-__all__ = ["SyntheticLabels", "make_label_matrix", "conditional_table", "bayes_posterior"]
+if TYPE_CHECKING:
+    from .hierarchy.graph import TaskGraph
+
+__all__ = ["SyntheticLabels", "make_label_matrix", "conditional_table", "bayes_posterior", "HierarchicalVotes",
+           "make_hierarchical_votes"]
 
 
 @dataclass
@@ -65,7 +70,7 @@ def make_label_matrix(
     accuracy: Union[Sequence[float], tuple] = (0.55, 0.95),
     coverage: Union[Sequence[float], tuple] = (0.05, 0.6),
     class_balance: Optional[Sequence[float]] = None,
-    seed: Optional[int] = 0,
+    random_state: Any = 0,
 ) -> SyntheticLabels:
     """Draw (L, Y) from the generative model.
 
@@ -75,7 +80,7 @@ def make_label_matrix(
     k = check_cardinality(cardinality)
     if k > MAX_CARDINALITY:  # the votes are int32, and the tables (m, k+1, k) would not fit anyway
         raise ValueError(f"cardinality: at most {MAX_CARDINALITY} classes, got {k}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
 
     def per_lf(spec, name):
         spec = _probabilities(spec, name)
@@ -111,3 +116,58 @@ def bayes_posterior(L: np.ndarray, cpt: np.ndarray, class_balance: np.ndarray) -
     logp -= logp.max(axis=1, keepdims=True)
     p = np.exp(logp)
     return p / p.sum(axis=1, keepdims=True)
+
+
+class HierarchicalVotes:
+    """Votes drawn from the hierarchical generative model, with the truth that produced them."""
+
+    def __init__(self, L: Dict[str, np.ndarray], Y: np.ndarray, tables: List[np.ndarray], lf_tasks: List[str],
+                 accuracy: np.ndarray, class_balance: np.ndarray):
+        self.L, self.Y, self.tables, self.lf_tasks = L, Y, tables, lf_tasks
+        self.accuracy, self.class_balance = accuracy, class_balance
+
+
+def make_hierarchical_votes(graph: "TaskGraph", n: int, lfs_per_task: int = 4, accuracy=(0.65, 0.9),
+                            coverage=(0.3, 0.7), off_path_rate: float = 0.1, class_balance: Optional[np.ndarray] = None,
+                            random_state: Any = None) -> HierarchicalVotes:
+    """Draw n rows: y from ``class_balance`` (Dirichlet(5) when None), then each LF's vote from its table's column
+    for its task's state. An LF votes with its coverage on rows its task applies to, right with its accuracy
+    (wrong votes uniform over the other labels), and with ``off_path_rate`` x coverage (uniform labels) on rows it
+    does not apply to. accuracy/coverage: (low, high) ranges drawn uniformly per LF.
+
+    Example::
+
+        g = TaskGraph({"coarse": {"cardinality": 2, "parent": None},
+                       "fine": {"cardinality": 2, "parent": ("coarse", 1)}})
+        votes = make_hierarchical_votes(g, 1000, random_state=0)   # votes.L: {task: (1000, 4) votes}
+    """
+    from .hierarchy.graph import NOT_APPLICABLE
+
+    g = graph.validate()
+    rng = np.random.default_rng(random_state)
+    E = g.n_end_labels
+    balance = rng.dirichlet(np.full(E, 5.0)) if class_balance is None else np.asarray(class_balance, float)
+    Y = rng.choice(E, size=n, p=balance)
+    lab = g.end_task_labels  # each task's state on each end label's path: its label, or k_t (not applicable)
+    states = {t: np.where(lab[:, i] == NOT_APPLICABLE, g.cardinality(t), lab[:, i]) for i, t in enumerate(g.tasks)}
+    L, tables, lf_tasks, accs = {}, [], [], []
+    for t in g.tasks:
+        k = g.cardinality(t)
+        s = states[t][Y]
+        cols = []
+        for _ in range(lfs_per_task):
+            a, c = rng.uniform(*accuracy), rng.uniform(*coverage)
+            T = np.zeros((k + 1, k + 1))
+            T[0, :k] = 1.0 - c
+            T[1:, :k] = c * (1.0 - a) / (k - 1)
+            T[1 + np.arange(k), np.arange(k)] = c * a
+            T[0, k] = 1.0 - off_path_rate * c
+            T[1:, k] = off_path_rate * c / k
+            cum = np.cumsum(T, axis=0)[:, s]  # (k + 1, n)
+            vote_index = (rng.random(n)[None, :] > cum).sum(axis=0)
+            cols.append(np.minimum(vote_index, k) - 1)
+            tables.append(T)
+            lf_tasks.append(t)
+            accs.append(a)
+        L[t] = np.stack(cols, axis=1).astype(np.int64)
+    return HierarchicalVotes(L, Y, tables, lf_tasks, np.array(accs), balance)

@@ -143,7 +143,7 @@ def warm_up(fit: PeerFit, k: int) -> None:
     are not counted in the timed fit."""
     from ..synthetic import make_label_matrix
 
-    L = make_label_matrix(200, 5, k, seed=1).L
+    L = make_label_matrix(200, 5, k, random_state=1).L
     fit(L, k, None)(L)
 
 

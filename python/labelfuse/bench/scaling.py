@@ -81,7 +81,7 @@ def measure(contender: str, n: int, m: int, k: int, seed: int = 0) -> Dict[str, 
 
     warnings.simplefilter("ignore")
     _warm_up(contender, k)  # imports and first-call initialisation are not what is measured
-    L = make_label_matrix(n, m, k, seed=seed).L
+    L = make_label_matrix(n, m, k, random_state=seed).L
     out: Dict[str, Any] = {}
 
     def phase(name: str, fn):
@@ -143,7 +143,7 @@ def _warm_up(contender: str, k: int) -> None:
     """Run the contender once on a tiny matrix (imports, lazy initialisation, torch's first call)."""
     from ..synthetic import make_label_matrix
 
-    L = make_label_matrix(200, 5, k, seed=1).L
+    L = make_label_matrix(200, 5, k, random_state=1).L
     if contender.startswith("labelfuse"):
         from ..models import LabelModel
 

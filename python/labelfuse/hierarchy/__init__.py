@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from . import _legacy  # noqa: F401  (registers the reader of hierarchical-model files of earlier releases)
 from .graph import NOT_APPLICABLE, TaskGraph
-from .models import HardMV, HierarchicalLabelModel, HierarchicalVotes, SoftMV, exact_end_posterior, make_hierarchical_votes
+from .models import HardMV, HierarchicalLabelModel, SoftMV
 from .votes import TaskVotes, as_task_votes
 
-__all__ = ["HardMV", "HierarchicalLabelModel", "HierarchicalVotes", "NOT_APPLICABLE", "SoftMV", "TaskGraph",
-           "TaskVotes", "as_task_votes", "exact_end_posterior", "make_hierarchical_votes"]
+__all__ = ["HardMV", "HierarchicalLabelModel", "NOT_APPLICABLE", "SoftMV", "TaskGraph", "TaskVotes", "as_task_votes"]

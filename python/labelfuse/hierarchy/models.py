@@ -28,8 +28,7 @@ from .._validation import check_n_threads
 from .graph import NOT_APPLICABLE, TASK_GRAPH, TaskGraph, as_task_graph
 from .votes import TaskVotes, as_task_votes
 
-__all__ = ["HardMV", "HierarchicalLabelModel", "HierarchicalVotes", "SoftMV", "make_hierarchical_votes",
-           "exact_end_posterior"]
+__all__ = ["HardMV", "HierarchicalLabelModel", "SoftMV"]
 
 _FLOOR = 1e-12
 _ACCURACY = [Interval(float, 0.0, 1.0, closed="neither")]
@@ -438,66 +437,3 @@ class HardMV(_HierBase):
 
 
 # ---- the generative model: sampler and exact reference ------------------------------------------------------------
-class HierarchicalVotes:
-    """Votes drawn from the hierarchical generative model, with the truth that produced them."""
-
-    def __init__(self, L: Dict[str, np.ndarray], Y: np.ndarray, tables: List[np.ndarray], lf_tasks: List[str],
-                 accuracy: np.ndarray, class_balance: np.ndarray):
-        self.L, self.Y, self.tables, self.lf_tasks = L, Y, tables, lf_tasks
-        self.accuracy, self.class_balance = accuracy, class_balance
-
-
-def make_hierarchical_votes(graph: TaskGraph, n: int, lfs_per_task: int = 4, accuracy=(0.65, 0.9),
-                            coverage=(0.3, 0.7), off_path_rate: float = 0.1, class_balance: Optional[np.ndarray] = None,
-                            seed: Optional[int] = None) -> HierarchicalVotes:
-    """Draw n rows: y from ``class_balance`` (Dirichlet(5) when None), then each LF's vote from its table's column
-    for its task's state. An LF votes with its coverage on rows its task applies to, right with its accuracy
-    (wrong votes uniform over the other labels), and with ``off_path_rate`` x coverage (uniform labels) on rows it
-    does not apply to. accuracy/coverage: (low, high) ranges drawn uniformly per LF."""
-    g = graph.validate()
-    rng = np.random.default_rng(seed)
-    E = g.n_end_labels
-    balance = rng.dirichlet(np.full(E, 5.0)) if class_balance is None else np.asarray(class_balance, float)
-    Y = rng.choice(E, size=n, p=balance)
-    states = _state_of_end_labels(g)
-    L, tables, lf_tasks, accs = {}, [], [], []
-    for t in g.tasks:
-        k = g.cardinality(t)
-        s = states[t][Y]
-        cols = []
-        for _ in range(lfs_per_task):
-            a, c = rng.uniform(*accuracy), rng.uniform(*coverage)
-            T = np.zeros((k + 1, k + 1))
-            T[0, :k] = 1.0 - c
-            T[1:, :k] = c * (1.0 - a) / (k - 1)
-            T[1 + np.arange(k), np.arange(k)] = c * a
-            T[0, k] = 1.0 - off_path_rate * c
-            T[1:, k] = off_path_rate * c / k
-            cum = np.cumsum(T, axis=0)[:, s]  # (k + 1, n)
-            vote_index = (rng.random(n)[None, :] > cum).sum(axis=0)
-            cols.append(np.minimum(vote_index, k) - 1)
-            tables.append(T)
-            lf_tasks.append(t)
-            accs.append(a)
-        L[t] = np.stack(cols, axis=1).astype(np.int64)
-    return HierarchicalVotes(L, Y, tables, lf_tasks, np.array(accs), balance)
-
-
-def exact_end_posterior(graph: TaskGraph, L: Any, lf_tasks: Optional[Sequence[str]], tables: List[np.ndarray],
-                        class_balance: np.ndarray) -> np.ndarray:
-    """Slow, obviously-correct reference: enumerate end labels, multiply each LF's table entry for its task's
-    state on that end label, normalise. Pure numpy, a Python loop over rows and end labels."""
-    votes = as_task_votes(graph, L, lf_tasks)
-    lab = graph.end_task_labels
-    index = {t: i for i, t in enumerate(graph.tasks)}
-    out = np.zeros((votes.n, graph.n_end_labels))
-    for i in range(votes.n):
-        for e in range(graph.n_end_labels):
-            p = class_balance[e]
-            for j, t in enumerate(votes.lf_tasks):
-                state = lab[e, index[t]]
-                state = graph.cardinality(t) if state == NOT_APPLICABLE else state
-                p *= tables[j][votes.L[i, j] + 1, state]
-            out[i, e] = p
-        out[i] /= out[i].sum()
-    return out
