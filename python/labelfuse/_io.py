@@ -36,7 +36,7 @@ import numpy as np
 from . import _core
 
 __all__ = ["FORMAT_VERSION", "FileFormatError", "load", "save", "register", "register_legacy_reader",
-           "nested_state", "restore_nested"]
+           "check_legacy_version", "nested_state", "restore_nested"]
 
 FORMAT_NAME = "labelfuse"
 FORMAT_VERSION = 2  # 1: the per-family formats of earlier releases (converted on load)
@@ -62,6 +62,18 @@ def register_legacy_reader(reader: Callable[[Path], Any]) -> Callable[[Path], An
     ``None`` otherwise; ``state`` and ``arrays`` are laid out as the current format's."""
     _LEGACY_READERS.append(reader)
     return reader
+
+
+def check_legacy_version(meta: Mapping[str, Any], path: Any, what: str) -> None:
+    """The one version check of the earlier per-family formats: each had only format_version 1, so anything else
+    (a bool included, or none) is a FileFormatError naming the path and the release that wrote the file."""
+    version = meta.get("format_version")
+    if type(version) is not int or version != 1:
+        written_by = meta.get("labelfuse_version")
+        hint = f"; it was written by labelfuse {written_by}: install that release or newer" if written_by else ""
+        raise FileFormatError(f"path: {path} has {what} format_version {version!r}, but labelfuse "
+                              f"{_core.__version__} reads {what} files of format version 1 (and its own format "
+                              f"{FORMAT_VERSION}){hint}")
 
 
 # -- state of one estimator (nested estimators included) ------------------------------------------------------------

@@ -11,10 +11,9 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
-from .. import _core
-from .._io import FileFormatError, register_legacy_reader
+from .._io import FileFormatError, check_legacy_version, register_legacy_reader
 
-__all__ = ["read_npz", "check_version", "read_graph"]
+__all__ = ["read_npz", "read_graph"]
 
 GRAPH_KEYS = ("meta", "X", "ids", "sims", "index")
 
@@ -43,17 +42,6 @@ def read_npz(path: Path) -> Optional[Tuple[Dict[str, Any], Dict[str, np.ndarray]
     return meta, arrays
 
 
-def check_version(meta: Mapping[str, Any], path: Path, what: str) -> None:
-    """Format 1 is the only version of these earlier formats: anything else (or none) is refused."""
-    version = meta.get("format_version")
-    if isinstance(version, bool) or version != 1:
-        written_by = meta.get("labelfuse_version")
-        hint = f"; it was written by labelfuse {written_by}: install that release or newer" if written_by else ""
-        raise FileFormatError(f"path: {path} has {what} format_version {version!r}, but labelfuse "
-                              f"{_core.__version__} reads {what} files of format version 1 (and its own format)"
-                              f"{hint}")
-
-
 def _params(meta: Mapping[str, Any], path: Path) -> Dict[str, Any]:
     params = meta.get("params")
     if not isinstance(params, dict):
@@ -79,7 +67,7 @@ def read_graph(path: Path) -> Tuple[Dict[str, Any], Dict[str, np.ndarray]]:
     if found is None:
         raise FileFormatError(f"path: {path} is not a neighbour graph file")
     meta, arrays = found
-    check_version(meta, path, "neighbour graph")
+    check_legacy_version(meta, path, "neighbour graph")
     return graph_state(meta, arrays, path)
 
 
@@ -91,6 +79,6 @@ def _read_legacy_graph(path: Path):
     meta, arrays = found
     if "class" in meta or "L_train" in arrays or not {"X", "ids", "sims", "index"} <= set(arrays):
         return None  # another family's .npz (a fusion model carries its class name)
-    check_version(meta, path, "neighbour graph")
+    check_legacy_version(meta, path, "neighbour graph")
     state, arrays = graph_state(meta, arrays, path)
     return state.pop("class"), state, arrays

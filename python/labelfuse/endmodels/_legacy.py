@@ -14,11 +14,9 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .. import _core
-from .._io import FileFormatError, register_legacy_reader
+from .._io import FileFormatError, check_legacy_version, register_legacy_reader
 
 LEGACY_FORMAT = "labelfuse.endmodel"
-LEGACY_VERSIONS = (1,)
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.pt"
 WEIGHTS_PREFIX = "network."
@@ -48,13 +46,7 @@ def _config(folder: Path) -> Optional[Dict[str, Any]]:
         return None
     if not isinstance(config, dict) or config.get("format") != LEGACY_FORMAT:
         return None
-    version = config.get("format_version")
-    if type(version) is not int or version not in LEGACY_VERSIONS:  # True == 1, but is no version
-        written_by = config.get("labelfuse_version")
-        hint = f"; it was written by labelfuse {written_by}: install that release or newer" if written_by else ""
-        raise FileFormatError(f"path: {cfg_file} has end model format_version {version!r}, but labelfuse "
-                              f"{_core.__version__} reads end-model folders of format version "
-                              f"{', '.join(map(str, LEGACY_VERSIONS))} and files of the current format{hint}")
+    check_legacy_version(config, cfg_file, "end model")
     if not isinstance(config.get("class"), str):
         raise FileFormatError(f"path: {cfg_file} is damaged (no class)")
     return config

@@ -10,8 +10,8 @@ from typing import Any, Dict
 
 import numpy as np
 
-from .._io import FileFormatError, register_legacy_reader
-from ..embeddings._legacy import check_version, read_graph, read_npz
+from .._io import FileFormatError, check_legacy_version, register_legacy_reader
+from ..embeddings._legacy import read_graph, read_npz
 
 __all__ = []
 
@@ -29,7 +29,7 @@ def _read_legacy_fusion(path: Path):
     meta, arrays = found
     if meta.get("class") not in _CLASSES or "L_train" not in arrays:
         return None
-    check_version(meta, path, "fusion model")  # before the graph is looked for: the version says what to expect
+    check_legacy_version(meta, path, "fusion model")  # before the graph is looked for: the version says what to expect
     missing = [k for k in ("L_train", "L_extended", "thresholds", "cpt", "class_balance") if k not in arrays]
     params = meta.get("params")
     if missing or not isinstance(params, dict) or "cardinality_" not in meta or "threshold_mode_" not in meta:

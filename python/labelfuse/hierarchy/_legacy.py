@@ -15,11 +15,9 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .. import _core
-from .._io import FileFormatError, register_legacy_reader
+from .._io import FileFormatError, check_legacy_version, register_legacy_reader
 
 CLASSES = ("HierarchicalLabelModel", "SoftMV", "HardMV")
-LEGACY_VERSION = 1
 _ARRAYS = ("class_balance_", "accuracy_", "precision_")
 
 
@@ -38,13 +36,7 @@ def read_legacy(path: Path) -> Optional[Tuple[str, Dict[str, Any], Dict[str, np.
             return None
         if not isinstance(meta, dict) or meta.get("class") not in CLASSES or "graph" not in meta:
             return None  # another family's zip (a label model's metadata.json has no task graph)
-        version = meta.get("format_version")
-        if version != LEGACY_VERSION or isinstance(version, bool):
-            written_by = meta.get("labelfuse_version")
-            hint = f"; it was written by labelfuse {written_by}: install that release or newer" if written_by else ""
-            raise FileFormatError(f"path: {path} has hierarchical model format_version {version!r}, but labelfuse "
-                                  f"{_core.__version__} reads format version {LEGACY_VERSION} of this format"
-                                  f"{hint}")
+        check_legacy_version(meta, path, "hierarchical model")
         params, fitted = meta.get("params"), meta.get("fitted")
         if not isinstance(params, dict) or not isinstance(fitted, dict):
             raise FileFormatError(f"path: {path} is damaged (its metadata lacks params or fitted values)")

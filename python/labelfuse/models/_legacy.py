@@ -11,11 +11,9 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .. import _core
-from .._io import FileFormatError, register_legacy_reader
+from .._io import FileFormatError, check_legacy_version, register_legacy_reader
 
 FORMAT_NAME = "labelfuse-model"
-READS_VERSIONS = (1,)
 CLASSES = ("LabelModel", "MajorityVote")
 
 
@@ -35,12 +33,7 @@ def read_label_model_zip(path: Path) -> Optional[Tuple[str, Dict[str, Any], Dict
             return None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
             return None
-        version = meta.get("format_version")
-        if isinstance(version, bool) or version not in READS_VERSIONS:
-            written_by = meta.get("labelfuse_version")
-            hint = f"; it was written by labelfuse {written_by}: install that release or newer" if written_by else ""
-            raise FileFormatError(f"path: {path} has label model format_version {version!r}, but labelfuse "
-                                  f"{_core.__version__} reads label model format version 1{hint}")
+        check_legacy_version(meta, path, "label model")
         name = meta.get("class")
         params, fitted = meta.get("params"), meta.get("fitted")
         if name not in CLASSES or not isinstance(params, dict) or not isinstance(fitted, dict):
