@@ -26,7 +26,6 @@ from .metrics import metric_function, score_predictions
 from .._base import (
     BOOLEAN,
     N_THREADS,
-    Constraint,
     Estimator,
     InstanceOf,
     Interval,
@@ -36,6 +35,7 @@ from .._base import (
     json_value,
 )
 from .._io import FileFormatError
+from ..hierarchy.graph import TASK_GRAPH
 # importing _legacy registers the reader of the end-model folders written by earlier releases
 from ._legacy import weight_array_name, weight_key
 
@@ -52,24 +52,13 @@ def _finite_at_least(low: float, strict: bool) -> Predicate:
                      f"a finite number {'>' if strict else '>='} {low:g}")
 
 
-class HasMethod(Constraint):
-    """An object offering method ``name`` (e.g. a task graph's ``to_task_description``)."""
-
-    def __init__(self, name: str, description: str) -> None:
-        self.name, self.description = name, description
-
-    def type_ok(self, value: Any) -> bool:
-        return callable(getattr(value, self.name, None)) and not isinstance(value, type)
-
-
 class EndModel(Estimator):
     """Base of the end models. Subclasses define __init__ (hyperparameters only, ``seed=DEPRECATED`` last) and the
     hooks below; ``fit`` is all or nothing (labelfuse._base.Estimator)."""
 
     _estimator_type = "classifier"
     _parameter_constraints = {
-        "tasks": [InstanceOf(Mapping, description="a dict {task: {'cardinality': k, 'parent': ...}}"),
-                  HasMethod("to_task_description", "a TaskTree or a task graph (with to_task_description())")],
+        "tasks": [TASK_GRAPH],
         "input_module": [None, InstanceOf(torch.nn.Module, description="a torch.nn.Module")],
         "hidden": [SequenceOf(Interval(int, 1, None), min_len=0)],
         "feed": [Options("children", "parent")],
