@@ -53,7 +53,7 @@ elif [ "$1" = "--core" ]; then
   shift
   set -- tests/test_fuzz_stats.py tests/test_stats.py tests/test_reliability_regressions.py tests/test_interrupt.py \
     tests/test_concurrency.py tests/test_majority.py tests/test_dawid_skene.py tests/test_triplet.py \
-    tests/test_covariance.py tests/test_label_model.py tests/test_extend.py -m "not slow" "$@"
+    tests/test_covariance.py tests/test_label_model.py tests/test_extend.py tests/test_native_threads.py -m "not slow" "$@"
 fi
 export LD_PRELOAD="$PRELOAD"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:check_initialization_order=1:strict_string_checks=1}
