@@ -147,7 +147,7 @@ def run(dataset: Union[str, Path] = "wrench_youtube", *, fusion: bool = True, en
     # 3. embedding fusion
     if fusion:
         try:
-            from .fusion.estimators import Liger, Epoxy
+            from .fusion import Epoxy, Liger
             import faiss  # noqa: F401
         except ImportError as exc:
             report.skipped.append(f"embedding fusion (needs faiss: pip install 'labelfuse[embed]'; {exc})")

@@ -149,7 +149,7 @@ def _label_models(ds: Dataset, n_threads: Optional[int]) -> Tuple[List[Dict[str,
 def _embedding_methods(ds: Dataset, fitted: Dict[str, Any], seeds: Sequence[int], n_threads: Optional[int],
                        adapter: bool) -> Tuple[List[Dict[str, Any]], List[str]]:
     from ..embeddings import NeighborGraph
-    from ..fusion.estimators import Epoxy, Liger, ws_knn_proba
+    from ..fusion import Epoxy, Liger, ws_knn_proba
 
     tr, va, te, k = ds.train, ds.valid, ds.test, ds.cardinality
     notes: List[str] = []
