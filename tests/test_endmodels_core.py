@@ -201,7 +201,7 @@ def test_bad_features_name_the_argument():
     with pytest.raises(TypeError, match="X: expected a numeric"):
         Adapter(**FAST).fit(np.array([["a"] * 3] * 20), P)
     model = Adapter(hidden=(4,), max_epochs=1, **FAST).fit(X, P)
-    with pytest.raises(ValueError, match="X: expected 8 features"):
+    with pytest.raises(ValueError, match="X: expected 8 columns"):
         model.predict_proba(X[:, :5])
     with pytest.raises(ValueError, match="Y_dev: entry 0 is 5"):
         Adapter(**FAST).fit(X, P, X[:4], [5, 0, 1, 0])

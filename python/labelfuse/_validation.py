@@ -51,6 +51,29 @@ def as_label_matrix(L: Any, name: str = "L") -> np.ndarray:
     return L
 
 
+def as_numeric_matrix(X: Any, name: str, *, what: str, columns: Optional[int] = None,
+                      columns_of: str = "as in fit") -> np.ndarray:
+    """The shared prologue of the float-matrix checks (embeddings, end-model features): X (an array, a DataFrame or
+    nested lists) as a 2-D ndarray of a real dtype with at least one column (and ``columns`` of them when given),
+    without copying an ndarray. A dtype that is not real is a TypeError; a wrong shape a ValueError; both name
+    ``name``. ``what`` says what the rows hold ("features", "embeddings")."""
+    if hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):  # pandas
+        X = X.to_numpy()
+    try:
+        X = np.asarray(X)
+    except Exception as exc:  # ragged lists
+        raise TypeError(f"{name}: expected a 2-D numeric array of {what}, could not convert ({exc})") from None
+    if X.dtype == np.bool_ or X.dtype.kind not in "iuf":
+        raise TypeError(f"{name}: expected a numeric array of {what}, got dtype {X.dtype}")
+    if X.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array (n_rows, n_{what}), got {X.ndim}-D shape {X.shape}")
+    if X.shape[1] == 0:
+        raise ValueError(f"{name}: has no {what} (zero columns)")
+    if columns is not None and X.shape[1] != columns:
+        raise ValueError(f"{name}: expected {columns} columns ({what}, {columns_of}), got {X.shape[1]}")
+    return X
+
+
 def check_votes(L: np.ndarray, cardinality: int, name: str = "L") -> None:
     """Every entry of a checked label matrix is -1 (abstain) or a class in 0..cardinality-1, else a ValueError
     naming the first offending entry in row-major order (the core's message, under the caller's argument name).

@@ -5,6 +5,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .._validation import as_numeric_matrix
+
 NAN_POLICIES = ("raise", "zero")
 _BLOCK_ROWS = 1 << 16
 
@@ -22,17 +24,7 @@ def as_unit_embeddings(
     """
     if nan_policy not in NAN_POLICIES:
         raise ValueError(f"nan_policy: expected one of {NAN_POLICIES}, got {nan_policy!r}")
-    if hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):
-        X = X.to_numpy()
-    X = np.asarray(X)
-    if X.dtype.kind not in "fiu" or X.dtype == np.bool_:
-        raise TypeError(f"{name}: expected a float array of embeddings, got dtype {X.dtype}")
-    if X.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D array (n_rows, dim), got shape {X.shape}")
-    if X.shape[1] == 0:
-        raise ValueError(f"{name}: has zero columns")
-    if dim is not None and X.shape[1] != dim:
-        raise ValueError(f"{name}: expected {dim} columns (the training embeddings' dimension), got {X.shape[1]}")
+    X = as_numeric_matrix(X, name, what="embeddings", columns=dim, columns_of="the training embeddings' dimension")
     n = X.shape[0]
     out = np.empty(X.shape, dtype=np.float32)
     finite = np.ones(n, dtype=bool)

@@ -1,7 +1,7 @@
 """Argument checks for the end models (numpy only; no torch). Errors name the argument and say what was expected.
 
-These sit here rather than in labelfuse/_validation.py only to keep this branch's diff to shared files small; the
-soft-label check is general and can move there.
+They build on the shared checks of labelfuse._validation: soft labels here may be hard labels or carry "no label"
+rows, which the label models' probability check does not allow.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .._validation import as_labels
+from .._validation import as_labels, as_numeric_matrix
 
 #: Largest feature magnitude accepted. The networks compute in float32 (max 3.4e38): training multiplies features
 #: by gradients and weights, and beyond about sqrt(3.4e38) = 1.8e19 those products overflow to inf and the weights
@@ -30,19 +30,7 @@ def _to_numpy(value: Any) -> Any:
 def as_features(X: Any, name: str = "X", n_features: Optional[int] = None) -> np.ndarray:
     """Features as a 2-D float32 array (a copy unless X already is contiguous float32). NaN, inf and values
     beyond +-FEATURE_LIMIT raise a ValueError naming ``name`` and the first bad entry."""
-    X = _to_numpy(X)
-    try:
-        X = np.asarray(X)
-    except Exception as exc:  # ragged lists
-        raise TypeError(f"{name}: expected a 2-D numeric array of features, could not convert ({exc})") from None
-    if X.dtype == np.bool_ or X.dtype.kind not in "iuf":
-        raise TypeError(f"{name}: expected a numeric feature matrix, got dtype {X.dtype}")
-    if X.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D array (n_rows, n_features), got {X.ndim}-D shape {X.shape}")
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"{name}: expected {n_features} features (as in fit), got {X.shape[1]}")
-    if X.shape[1] == 0:
-        raise ValueError(f"{name}: has no features (zero columns)")
+    X = as_numeric_matrix(X, name, what="features", columns=n_features)
     # checked in the caller's dtype, before the float32 cast turns 1e39 into inf (and only for dtypes that can
     # exceed the limit: comparing float16 with 1e18 would overflow the cast of the limit)
     info = np.finfo(X.dtype) if X.dtype.kind == "f" else np.iinfo(X.dtype)
