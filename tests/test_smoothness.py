@@ -66,3 +66,14 @@ def test_plot_and_errors(tmp_path):
         label_smoothness(X)
     with pytest.raises(ValueError, match="labels: expected one label per row"):
         label_smoothness(X, z[:5])
+
+
+def test_seed_is_a_deprecated_name_of_random_state():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 8))
+    labels = rng.integers(0, 2, 300)
+    expected = label_smoothness(X, labels, max_rows=50, random_state=1)
+    with pytest.warns(FutureWarning, match="label_smoothness: 'seed' is deprecated"):
+        got = label_smoothness(X, labels, max_rows=50, seed=1)
+    np.testing.assert_array_equal(got.pairs, expected.pairs)
+    np.testing.assert_array_equal(got.agreement, expected.agreement)

@@ -36,7 +36,7 @@ import numpy as np
 from ._validation import NotFittedError
 
 __all__ = ["Estimator", "Interval", "Options", "InstanceOf", "Predicate", "SequenceOf", "RANDOM_STATE",
-           "N_THREADS", "BOOLEAN", "clone", "json_value", "check_random_state", "DEPRECATED"]
+           "N_THREADS", "BOOLEAN", "clone", "json_value", "check_random_state", "renamed_argument", "DEPRECATED"]
 
 DEPRECATED = "deprecated"  # default of a parameter kept only as a deprecated alias
 
@@ -224,6 +224,16 @@ def check_random_state(value: Any, name: str = "random_state") -> Any:
     """None, a non-negative int seed (Python or numpy), or a numpy Generator / SeedSequence / BitGenerator."""
     check_param(name, value, [RANDOM_STATE])
     return value
+
+
+def renamed_argument(where: str, random_state: Any, seed: Any) -> Any:
+    """The random state a function was given: ``random_state``, or its deprecated former name ``seed`` (with a
+    FutureWarning) when that was passed instead. Functions keep ``seed=DEPRECATED`` as their last keyword."""
+    if isinstance(seed, str) and seed == DEPRECATED:
+        return random_state
+    warnings.warn(f"{where}: 'seed' is deprecated and will be removed in the next release; use 'random_state'",
+                  FutureWarning, stacklevel=3)
+    return seed
 
 
 # -- saving helpers -------------------------------------------------------------------------------------------------

@@ -109,7 +109,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     try:
         report = run(args.dataset or DEFAULT_DATASET, fusion=not args.no_fusion, end_model=not args.no_end_model,
-                     seed=args.seed, n_threads=args.n_threads, progress=sys.stderr.isatty())
+                     random_state=args.seed, n_threads=args.n_threads, progress=sys.stderr.isatty())
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise CommandError(exc.args[0] if isinstance(exc, KeyError) else str(exc)) from None
     print(report.to_text())

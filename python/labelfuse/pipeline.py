@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Union
 import numpy as np
 import pandas as pd
 
+from ._base import DEPRECATED, renamed_argument
 from .labeling.analysis import LFAnalysis
 from .datasets import Dataset, load_dataset
 from .metrics import resolve_metric
@@ -103,8 +104,11 @@ def _advice(ds: Dataset, lf_table: pd.DataFrame, stages: List[Dict[str, Any]], c
 
 
 def run(dataset: Union[str, Path] = "wrench_youtube", *, fusion: bool = True, end_model: bool = True,
-        seed: int = 0, n_threads: Optional[int] = None, progress: bool = True) -> RunReport:
-    """Run the whole pipeline on a WRENCH-format data set (the bundled YouTube spam set by default)."""
+        random_state: int = 0, n_threads: Optional[int] = None, progress: bool = True,
+        seed: Any = DEPRECATED) -> RunReport:
+    """Run the whole pipeline on a WRENCH-format data set (the bundled YouTube spam set by default).
+    ``random_state`` seeds every model it fits (``seed``: its deprecated former name)."""
+    seed = renamed_argument("run", random_state, seed)
     ds = load_dataset(dataset)
     for split in ("train", "valid", "test"):
         if getattr(ds, split) is None:

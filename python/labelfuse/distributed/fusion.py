@@ -3,12 +3,11 @@ assign partition ids on the workers, and extend abstentions block by block from 
 worker holds once."""
 from __future__ import annotations
 
-import warnings
 from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from .._base import DEPRECATED, check_random_state
+from .._base import DEPRECATED, check_random_state, renamed_argument
 from .._validation import check_cardinality, check_count, check_n_threads
 from ._dask import as_label_array, block_offsets, compute, da, dask, distributed, get_client, in_matrix_rows
 
@@ -32,11 +31,7 @@ def fit_partitions(X: Any, partitioner: Any, *, sample_size: int = 100_000, rand
         part = lfd.fit_partitions(X, KMeansPartition(8), sample_size=50_000, random_state=0)
         groups = lfd.assign_partitions(X, part)          # int64 dask array, one id per row
     """
-    if not (isinstance(seed, str) and seed == DEPRECATED):
-        warnings.warn("fit_partitions: 'seed' is deprecated and will be removed in the next release; use "
-                      "'random_state'", FutureWarning, stacklevel=2)
-        random_state = seed
-    check_random_state(random_state)
+    random_state = check_random_state(renamed_argument("fit_partitions", random_state, seed))
     if not isinstance(X, da.Array) or X.ndim != 2:
         raise TypeError("X: expected a 2-D dask array of embeddings")
     sample_size = check_count(sample_size, "sample_size", 1)

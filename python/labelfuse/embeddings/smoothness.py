@@ -19,6 +19,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
+from .._base import DEPRECATED, check_random_state, renamed_argument
 from .._validation import as_label_matrix, check_count
 from ._checks import as_unit_embeddings
 
@@ -72,9 +73,14 @@ def label_smoothness(
     L: Any = None,
     radii: Sequence[float] = DEFAULT_RADII,
     max_rows: int = 4000,
-    seed: int = 0,
+    random_state: Any = 0,
+    seed: Any = DEPRECATED,
 ) -> SmoothnessCurve:
-    """Smoothness curve of ``labels`` (gold, e.g. a dev set) or of the LF votes ``L`` (no gold) over X."""
+    """Smoothness curve of ``labels`` (gold, e.g. a dev set) or of the LF votes ``L`` (no gold) over X.
+
+    ``random_state`` draws the rows kept when a class has more than ``max_rows`` (``seed``: its deprecated former
+    name)."""
+    random_state = check_random_state(renamed_argument("label_smoothness", random_state, seed))
     if (labels is None) == (L is None):
         raise ValueError("labels: pass exactly one of labels (gold) or L (LF votes)")
     Xu = as_unit_embeddings(X, "X")
@@ -86,7 +92,7 @@ def label_smoothness(
         raise ValueError("radii: expected a non-empty 1-D sequence of cosine thresholds (no NaN)")
     radii = np.sort(radii)
     check_count(max_rows, "max_rows", 2)  # the rows of one pair at least
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     total = np.zeros(radii.size + 1, dtype=np.int64)
     same = np.zeros(radii.size + 1, dtype=np.int64)
     chance_num = chance_den = 0.0
