@@ -114,6 +114,9 @@ def from_state(state: Mapping[str, Any], arrays: Mapping[str, np.ndarray], expec
             state.get("fitted"), Mapping):
         raise FileFormatError(f"path: {where} is damaged (its state lacks params or fitted values)")
     cls = _CLASSES.get(state.get("class"))
+    if cls is None:  # a class whose module is not imported yet (an end model, a Dask model)
+        _import_families()
+        cls = _CLASSES.get(state.get("class"))
     if cls is None:
         raise FileFormatError(f"path: {where} holds an unknown class {state.get('class')!r}")
     if expected is not None and not issubclass(cls, expected):
@@ -216,6 +219,7 @@ def read(path: Union[str, "os.PathLike[str]"]) -> Tuple[Dict[str, Any], Dict[str
     current = None if path.is_dir() else _read_current(path)
     if current is not None:
         return current
+    _import_families()  # every family's reader of its earlier format
     for reader in _LEGACY_READERS:
         legacy = reader(path)
         if legacy is not None:
@@ -230,7 +234,6 @@ def load(path: Union[str, "os.PathLike[str]"], *, expected: Optional[Type] = Non
     ``expected``: the class (or a base class) the file must hold; another class is a TypeError naming both.
     ``options``: passed to the class's loader (e.g. ``device=`` for end models, ``label_model=`` for a fusion
     model saved with a callable)."""
-    _import_families()
     state, arrays = read(path)
     return from_state(state, arrays, expected=expected, where=path, **options)
 
