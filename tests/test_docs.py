@@ -93,17 +93,24 @@ def _returns_something(obj) -> bool:
     return annotation not in (None, "None", type(None))
 
 
+def _section(doc: str, *titles: str) -> bool:
+    """Whether ``doc`` has a section with one of ``titles``: Google style ("Args:", "Example::" for a literal
+    block) or numpy style ("Parameters" underlined with dashes)."""
+    names = "|".join(titles)
+    return bool(re.search(rf"^({names})::?\s*$", doc, re.M) or re.search(rf"^({names})\s*\n-{{3,}}\s*$", doc, re.M))
+
+
 def docstring_gaps(obj) -> list:
     """What the docstring of a public class or function lacks: 'docstring', 'Args', 'Returns', 'Example'."""
     doc = inspect.getdoc(obj) or ""
     if not doc.strip():
         return ["docstring"]
     gaps = []
-    if _has_parameters(obj) and not re.search(r"^(Args|Arguments|Parameters|Attributes):\s*$", doc, re.M):
+    if _has_parameters(obj) and not _section(doc, "Args", "Arguments", "Parameters", "Attributes"):
         gaps.append("Args")
-    if inspect.isfunction(obj) and _returns_something(obj) and not re.search(r"^(Returns|Yields):\s*$", doc, re.M):
+    if inspect.isfunction(obj) and _returns_something(obj) and not _section(doc, "Returns", "Yields"):
         gaps.append("Returns")
-    if not re.search(r"^Examples?:\s*$", doc, re.M):
+    if not _section(doc, "Example", "Examples"):
         gaps.append("Example")
     return gaps
 

@@ -294,7 +294,14 @@ def _is_fitted_name(name: str) -> bool:
 
 
 class Estimator:
-    """Base of every labelfuse estimator (see the module docstring)."""
+    """Base of every labelfuse estimator (see the module docstring).
+
+    Example:
+        >>> import labelfuse as lf
+        >>> lm = lf.LabelModel(cardinality=2, method="triplet")
+        >>> lm.set_params(method="dawid_skene").get_params()["method"]
+        'dawid_skene'
+    """
 
     _parameter_constraints: Dict[str, List[Any]] = {}
     _fitted_values: Sequence[str] = ()
@@ -449,7 +456,20 @@ class Estimator:
 
 
 def clone(estimator: Estimator) -> Estimator:
-    """A new unfitted estimator with the same hyperparameters (deep-copied, as scikit-learn's clone)."""
+    """A new unfitted estimator with the same hyperparameters (deep-copied, as scikit-learn's clone).
+
+    Args:
+        estimator: a labelfuse estimator, fitted or not.
+
+    Returns:
+        A new unfitted estimator of the same class and hyperparameters.
+
+    Example:
+        >>> import labelfuse as lf
+        >>> lm = lf.LabelModel(cardinality=2, method="covariance")
+        >>> lf.clone(lm).get_params() == lm.get_params()
+        True
+    """
     if not isinstance(estimator, Estimator):
         raise TypeError(f"estimator: expected a labelfuse estimator, got {type(estimator).__name__}")
     params = {k: copy.deepcopy(v) for k, v in estimator.get_params().items()}

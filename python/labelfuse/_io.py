@@ -233,7 +233,24 @@ def load(path: Union[str, "os.PathLike[str]"], *, expected: Optional[Type] = Non
 
     ``expected``: the class (or a base class) the file must hold; another class is a TypeError naming both.
     ``options``: passed to the class's loader (e.g. ``device=`` for end models, ``label_model=`` for a fusion
-    model saved with a callable)."""
+    model saved with a callable).
+
+    Args:
+        path: the file written by ``save``.
+        expected: the class (or a base class) the file must hold, or None for any.
+        options: passed to the class's loader (e.g. ``device="cpu"`` for end models).
+
+    Returns:
+        The estimator, as an object of the class that saved it.
+
+    Example:
+        >>> import numpy as np, labelfuse as lf, tempfile, os
+        >>> L = np.array([[0, 0, -1], [1, 1, 1], [0, -1, 0], [1, 1, -1]], dtype=np.int8)
+        >>> path = os.path.join(tempfile.mkdtemp(), "mv.lf")
+        >>> _ = lf.MajorityVote(cardinality=2).fit(L).save(path)
+        >>> type(lf.load(path)).__name__
+        'MajorityVote'
+    """
     state, arrays = read(path)
     return from_state(state, arrays, expected=expected, where=path, **options)
 

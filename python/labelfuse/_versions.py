@@ -38,7 +38,12 @@ def _runtimes() -> List[dict]:
 
 def show_versions() -> None:
     """Print library versions, whether the core was built with OpenMP and which OpenMP / BLAS runtimes are
-    loaded (through threadpoolctl, when installed)."""
+    loaded (through threadpoolctl, when installed).
+
+    Example:
+        >>> import labelfuse
+        >>> labelfuse.show_versions()  # doctest: +SKIP
+    """
     print("labelfuse versions")
     for key, value in versions().items():
         print(f"  {key:>20}: {value if value is not None else '-'}")

@@ -50,6 +50,12 @@ class Split:
         embeddings: (n, d) float32 sentence embeddings, or None when the folder has none for this split.
         labeled_index: positions (into this split) of the gold-labelled exemplars from ``labeled_ids.json``.
         lf_exemplar_index: position of each LF's exemplar, in the order ``labeled_ids.json`` lists them.
+
+    Example:
+        >>> import labelfuse as lf
+        >>> train = lf.load_dataset("wrench_youtube").train
+        >>> train.L.shape[0] == train.Y.shape[0] == len(train.texts)
+        True
     """
 
     name: str
@@ -89,6 +95,19 @@ class Dataset:
 
     ``dataset["train"]`` (or ``dataset.split("train")``) raises KeyError naming the splits present when the split
     is missing (WRENCH chemprot has no train split); the ``train``/``valid``/``test`` properties return None then.
+
+    Args:
+        name: the data set's name (its folder name, or the bundled name).
+        source: the folder it was read from.
+        class_names: one name per class id.
+        lf_names: one name per LF column of L, or None when the folder does not name them.
+        splits: the splits present, by name ("train", "valid", "test").
+
+    Example:
+        >>> import labelfuse as lf
+        >>> ds = lf.load_dataset("wrench_youtube")
+        >>> ds.class_names, ds.train.L.shape[1] == len(ds.lf_names)
+        (['HAM', 'SPAM'], True)
     """
 
     name: str
@@ -342,6 +361,15 @@ def load_dataset(name_or_path: Union[str, "os.PathLike[str]"] = DEFAULT_DATASET,
             *reports* the labelled ids); e.g. youtube's train has 1686 rows, 1586 without the 100 exemplars,
             which duplicate other train texts.
         embeddings: load ``minilm/<split>.npy`` as float32 when present.
+
+    Returns:
+        A :class:`Dataset` whose splits hold L, Y, the raw examples and (when present) the embeddings.
+
+    Example:
+        >>> import labelfuse as lf
+        >>> ds = lf.load_dataset("youtube")
+        >>> ds.train.L.dtype, ds.train.embeddings.shape[1]
+        (dtype('int8'), 384)
     """
     folder = _resolve(name_or_path)
     name = folder.name

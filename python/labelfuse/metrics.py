@@ -47,7 +47,20 @@ def _pair(y_true: Any, y_pred: Any, cardinality: Optional[int] = None) -> tuple[
 
 
 def accuracy(y_true: Any, y_pred: Any) -> float:
-    """Fraction of rows predicted right (a -1 prediction is wrong)."""
+    """Fraction of rows predicted right (a -1 prediction is wrong).
+
+    Args:
+        y_true: (n,) gold class ids.
+        y_pred: (n,) predicted class ids, -1 = abstain.
+
+    Returns:
+        The accuracy in [0, 1].
+
+    Example:
+        >>> from labelfuse.metrics import accuracy
+        >>> accuracy([0, 1, 1, 0], [0, 1, -1, 1])
+        0.5
+    """
     t, p, _ = _pair(y_true, y_pred)
     return float(np.mean(t == p))
 
@@ -80,19 +93,64 @@ def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def precision(y_true: Any, y_pred: Any, cardinality: Optional[int] = None, average: Optional[str] = None) -> float:
     """Binary: of class 1; multi-class: macro average over the classes present (0 where undefined).
-    ``average`` ("binary" / "macro") overrides the choice made from the cardinality."""
+    ``average`` ("binary" / "macro") overrides the choice made from the cardinality.
+
+    Args:
+        y_true: (n,) gold class ids.
+        y_pred: (n,) predicted class ids, -1 = abstain.
+        cardinality: k (inferred when None).
+        average: "binary" or "macro", or None to choose from k.
+
+    Returns:
+        The precision in [0, 1].
+
+    Example:
+        >>> from labelfuse.metrics import precision
+        >>> precision([0, 1, 1, 0], [0, 1, 1, 1])
+        0.6666666666666666
+    """
     t, p, k = _pair(y_true, y_pred, cardinality)
     return _per_class(t, p, k, average, lambda tp, pr, ac: _safe_div(tp, pr))
 
 
 def recall(y_true: Any, y_pred: Any, cardinality: Optional[int] = None, average: Optional[str] = None) -> float:
-    """Binary: of class 1; multi-class: macro average over the classes present (0 where undefined)."""
+    """Binary: of class 1; multi-class: macro average over the classes present (0 where undefined).
+
+    Args:
+        y_true: (n,) gold class ids.
+        y_pred: (n,) predicted class ids, -1 = abstain.
+        cardinality: k (inferred when None).
+        average: "binary" or "macro", or None to choose from k.
+
+    Returns:
+        The recall in [0, 1].
+
+    Example:
+        >>> from labelfuse.metrics import recall
+        >>> recall([0, 1, 1, 0], [0, 1, -1, 1])
+        0.5
+    """
     t, p, k = _pair(y_true, y_pred, cardinality)
     return _per_class(t, p, k, average, lambda tp, pr, ac: _safe_div(tp, ac))
 
 
 def f1(y_true: Any, y_pred: Any, cardinality: Optional[int] = None, average: Optional[str] = None) -> float:
-    """Binary: F1 of class 1; multi-class: macro F1 (per-class F1 = 2 tp / (predicted + actual), 0 if undefined)."""
+    """Binary: F1 of class 1; multi-class: macro F1 (per-class F1 = 2 tp / (predicted + actual), 0 if undefined).
+
+    Args:
+        y_true: (n,) gold class ids.
+        y_pred: (n,) predicted class ids, -1 = abstain.
+        cardinality: k (inferred when None).
+        average: "binary" or "macro", or None to choose from k.
+
+    Returns:
+        The F1 score in [0, 1].
+
+    Example:
+        >>> from labelfuse.metrics import f1
+        >>> round(f1([0, 1, 1, 0], [0, 1, 1, 1]), 3)
+        0.8
+    """
     t, p, k = _pair(y_true, y_pred, cardinality)
     return _per_class(t, p, k, average, lambda tp, pr, ac: _safe_div(2 * tp, pr + ac))
 
@@ -112,7 +170,20 @@ def _proba(y_true: Any, proba: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def brier(y_true: Any, proba: Any) -> float:
     """Mean squared error of the probabilities against one-hot truth, summed over classes; for two classes it
-    is halved, which makes it (p_1 - y)^2 as in scikit-learn's ``brier_score_loss``."""
+    is halved, which makes it (p_1 - y)^2 as in scikit-learn's ``brier_score_loss``.
+
+    Args:
+        y_true: (n,) gold class ids.
+        proba: (n, k) predicted probabilities.
+
+    Returns:
+        The Brier score (lower is better).
+
+    Example:
+        >>> from labelfuse.metrics import brier
+        >>> brier([0, 1], [[0.8, 0.2], [0.4, 0.6]])
+        0.1
+    """
     t, P = _proba(y_true, proba)
     onehot = np.zeros_like(P)
     onehot[np.arange(t.size), t] = 1.0
@@ -121,7 +192,21 @@ def brier(y_true: Any, proba: Any) -> float:
 
 
 def log_loss(y_true: Any, proba: Any, eps: float = 1e-15) -> float:
-    """Mean negative log-probability of the true class (probabilities clipped to [eps, 1])."""
+    """Mean negative log-probability of the true class (probabilities clipped to [eps, 1]).
+
+    Args:
+        y_true: (n,) gold class ids.
+        proba: (n, k) predicted probabilities.
+        eps: the smallest probability used.
+
+    Returns:
+        The mean log loss (lower is better).
+
+    Example:
+        >>> from labelfuse.metrics import log_loss
+        >>> round(log_loss([0, 1], [[0.5, 0.5], [0.5, 0.5]]), 4)
+        0.6931
+    """
     t, P = _proba(y_true, proba)
     return float(-np.mean(np.log(np.clip(P[np.arange(t.size), t], eps, 1.0))))
 
@@ -130,7 +215,20 @@ def log_loss(y_true: Any, proba: Any, eps: float = 1e-15) -> float:
 class Metric:
     """A metric resolved by name: ``score(y_true, y_pred_or_proba, cardinality)`` gets predicted labels (-1 =
     abstain, counted wrong) or, when ``needs_proba``, the (n, k) probabilities. ``greater_is_better``: False for
-    the losses (brier, log_loss)."""
+    the losses (brier, log_loss).
+
+    Args:
+        name: the metric's name.
+        score: ``score(y_true, y_pred_or_proba, cardinality) -> float``.
+        needs_proba: whether ``score`` takes probabilities.
+        greater_is_better: False for losses.
+
+    Example:
+        >>> from labelfuse.metrics import resolve_metric
+        >>> m = resolve_metric("brier")
+        >>> m.needs_proba, m.greater_is_better
+        (True, False)
+    """
 
     name: str
     score: Callable[[Any, Any, int], float]
@@ -167,6 +265,19 @@ def resolve_metric(name: Any, arg: str = "metric", allowed: Optional[tuple] = No
 
         m = resolve_metric("macro_f1")
         m.score([0, 1, 2], [0, 1, 1], 3)   # 0.555...
+
+    Args:
+        name: the metric's name.
+        arg: the argument name used in error messages.
+        allowed: the names the caller supports, or None for all.
+
+    Returns:
+        The :class:`Metric`.
+
+    Example:
+        >>> from labelfuse.metrics import resolve_metric
+        >>> resolve_metric("f1").score([0, 1, 1], [0, 1, 0], 2)
+        0.6666666666666666
     """
     valid = METRIC_NAMES if allowed is None else tuple(allowed)
     if not isinstance(name, str):

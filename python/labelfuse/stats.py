@@ -38,6 +38,17 @@ class GroupIndex:
 
     Computing it is an O(n) counting sort; keep it when the groups do not change (e.g. embedding partitions)
     and pass it to :func:`label_stats` instead of the group ids.
+
+    Args:
+        groups: (n,) group id of every row.
+        order: (n,) the rows sorted by group (stable).
+        offsets: (G + 1,) where each group starts in ``order``.
+
+    Example:
+        >>> import numpy as np, labelfuse as lf
+        >>> index = lf.GroupIndex.from_groups(np.array([1, 0, 1, 0]), n_groups=2)
+        >>> index.order.tolist(), index.offsets.tolist()
+        ([1, 3, 0, 2], [0, 2, 4])
     """
 
     groups: np.ndarray
@@ -71,6 +82,19 @@ class LabelStats:
         overlap: (G, m, k, m, k) one-hot co-occurrence counts O, only when requested.
         confusion: (G, m, k, k) gold class (axis 2) x vote (axis 3), only with gold labels.
         gold_counts: (G, k) gold class counts, only with gold labels.
+
+    Args:
+        cardinality: k.
+        rows, covered, overlapping, conflicting, class_counts, lf_overlaps, lf_conflicts, covote, agree, overlap,
+            confusion, gold_counts: the counts described above (built by :func:`label_stats`, not by hand).
+        grouped: whether axis 0 is one entry per group (True) or the statistics are of one group.
+
+    Example:
+        >>> import numpy as np, labelfuse as lf
+        >>> L = np.array([[0, 0, -1], [1, 0, 1], [-1, -1, -1]], dtype=np.int8)
+        >>> s = lf.label_stats(L, 2)
+        >>> s.lf_coverage().round(2).tolist()
+        [0.67, 0.67, 0.33]
     """
 
     cardinality: int
@@ -349,6 +373,16 @@ def label_stats(
         overlap_matrix: also count the one-hot overlap matrix O (memory G * (m*k)^2 * 8 bytes).
         n_threads: None = all cores, -1 = all, -2 = all but one, ...; 0 is an error. Results are identical
             for any thread count.
+
+    Returns:
+        A :class:`LabelStats` (one entry per group along axis 0 when ``groups`` or ``group_index`` is given).
+
+    Example:
+        >>> import numpy as np, labelfuse as lf
+        >>> L = np.array([[0, 0, -1], [1, 0, 1], [-1, -1, -1]], dtype=np.int8)
+        >>> stats = lf.label_stats(L, 2)
+        >>> int(stats.covered[0]) if stats.covered.ndim else int(stats.covered)
+        2
     """
     L = as_label_matrix(L)
     n, m = L.shape

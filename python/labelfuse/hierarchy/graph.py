@@ -47,6 +47,10 @@ class TaskGraph:
         g.n_end_labels           # 4
         g.end_label_paths()[2]   # [('topic', 1), ('mkt', 0)]
         g.routing_matrix("corp") # (4, 3): labels of corp on each end label's path, then not applicable
+
+    Args:
+        tasks: optional plain description ``{task: {"cardinality": k, "parent": (task, label) or None,
+            "labels": [...]}}``; without it, build the graph with :meth:`add_task`.
     """
 
     def __init__(self, tasks: Optional[Mapping[str, Mapping[str, Any]]] = None):

@@ -334,6 +334,11 @@ class SoftMV(_HierBase):
     Example::
 
         SoftMV(g, accuracy=0.8).predict_proba({"coarse": L_coarse, "fine": L_fine})
+
+    Args:
+        graph: the task schema (a TaskGraph, or its plain description).
+        accuracy: the fixed probability that an LF is right on rows its task applies to.
+        n_threads: for the native posterior (None = all cores).
     """
 
     _parameter_constraints = {"accuracy": _ACCURACY, "n_threads": [N_THREADS]}
@@ -384,6 +389,11 @@ class HardMV(_HierBase):
     Example::
 
         HardMV(g, random_state=0).predict({"coarse": L_coarse, "fine": L_fine})   # end labels
+
+    Args:
+        graph: the task schema (a TaskGraph, or its plain description).
+        random_state: seeds the tie breaks.
+        seed: deprecated name of ``random_state``.
     """
 
     _parameter_constraints = {"random_state": [RANDOM_STATE]}

@@ -24,7 +24,20 @@ __all__ = ["TaskVotes", "as_task_votes"]
 
 
 class TaskVotes:
-    """LF votes from several tasks as one (n, m) matrix: ``L[:, j]`` votes in task ``lf_tasks[j]``'s labels."""
+    """LF votes from several tasks as one (n, m) matrix: ``L[:, j]`` votes in task ``lf_tasks[j]``'s labels.
+
+    Args:
+        L: (n, m) votes; column j in the labels of task ``lf_tasks[j]``.
+        lf_tasks: the task of each column.
+        graph: the task graph.
+
+    Example:
+        >>> import numpy as np
+        >>> from labelfuse.hierarchy import TaskGraph, TaskVotes
+        >>> g = TaskGraph({"coarse": {"cardinality": 2}})
+        >>> TaskVotes(np.array([[0], [1]]), ["coarse"], g).lf_tasks
+        ['coarse']
+    """
 
     def __init__(self, L: np.ndarray, lf_tasks: List[str], graph: TaskGraph):
         self.L = L
@@ -54,7 +67,25 @@ class TaskVotes:
 
 def as_task_votes(graph: TaskGraph, L: Any, lf_tasks: Optional[Sequence[str]] = None, name: str = "L") -> TaskVotes:
     """One vote matrix from ``{task: L_t}`` (each (n, m_t), own number of LFs) or from one (n, m) matrix with
-    ``lf_tasks`` (the task of each column). Votes must lie in -1..k_t - 1 for their task. Never mutates L."""
+    ``lf_tasks`` (the task of each column). Votes must lie in -1..k_t - 1 for their task. Never mutates L.
+
+    Args:
+        graph: the task graph.
+        L: ``{task: (n, m_t) votes}``, or one (n, m) matrix with ``lf_tasks``.
+        lf_tasks: the task of each column of a single matrix.
+        name: the argument name used in error messages.
+
+    Returns:
+        A :class:`TaskVotes`: one (n, m) matrix and the task of each column.
+
+    Example:
+        >>> import numpy as np
+        >>> from labelfuse.hierarchy import TaskGraph, as_task_votes
+        >>> g = TaskGraph({"coarse": {"cardinality": 2}, "fine": {"cardinality": 2, "parent": ("coarse", 1)}})
+        >>> v = as_task_votes(g, {"coarse": np.array([[0], [1]]), "fine": np.array([[-1], [1]])})
+        >>> v.L.shape, v.lf_tasks
+        ((2, 2), ['coarse', 'fine'])
+    """
     graph.validate()
     if isinstance(L, TaskVotes):
         return L

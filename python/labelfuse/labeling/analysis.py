@@ -22,6 +22,13 @@ class LFAnalysis:
         n_threads: threads for the native pass (None = all cores).
 
     The statistics are computed once and cached; ``lf_summary(Y)`` adds one pass for the gold columns.
+
+    Example:
+        >>> import numpy as np, labelfuse as lf
+        >>> L = np.array([[0, 0, -1], [1, 0, 1], [-1, -1, 1]], dtype=np.int8)
+        >>> summary = lf.LFAnalysis(L, ["a", "b", "c"]).lf_summary(Y=np.array([0, 1, 1]))
+        >>> summary["Coverage"].round(2).tolist(), summary["Emp. Acc."].round(2).tolist()
+        ([0.67, 0.67, 0.67], [1.0, 0.5, 1.0])
     """
 
     def __init__(self, L: Any, lfs: Optional[Sequence[Any]] = None, *, cardinality: Optional[int] = None,

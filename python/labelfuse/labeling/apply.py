@@ -56,7 +56,21 @@ class LFApplyError(RuntimeError):
 
 @dataclass(frozen=True)
 class LFFailure:
-    """One LF that failed on one row (positional row number, 0-based); its entry in L was left at -1."""
+    """One LF that failed on one row (positional row number, 0-based); its entry in L was left at -1.
+
+    Args:
+        row: positional row number (0-based).
+        lf: the LF's name.
+        exception: what it raised.
+
+    Example:
+        >>> import labelfuse as lf
+        >>> @lf.labeling_function()
+        ... def fails(x):
+        ...     return 1 // x
+        >>> L, failures = lf.apply_lfs([fails], [1, 0], fault_tolerant=True, return_failures=True, progress=False)
+        ... # doctest: +SKIP
+    """
 
     row: int
     lf: str
@@ -64,7 +78,17 @@ class LFFailure:
 
 
 class LFFailures(Sequence[LFFailure]):
-    """The failures recorded by a fault-tolerant application, in row order."""
+    """The failures recorded by a fault-tolerant application, in row order.
+
+    Args:
+        failures: the recorded :class:`LFFailure` entries.
+        lf_names: the names of every applied LF (for per-LF counts).
+
+    Example:
+        >>> from labelfuse.labeling import LFFailures
+        >>> len(LFFailures([], ["a", "b"]))
+        0
+    """
 
     def __init__(self, failures: Iterable[LFFailure] = (), lf_names: Sequence[str] = ()) -> None:
         self._failures = list(failures)
@@ -172,6 +196,14 @@ class LFApplier:
     ``apply(data)`` accepts a DataFrame (rows passed to the LFs as namedtuples, see :func:`dataframe_rows`),
     a numpy array (rows; elements of a 1-D array), or any sequence/iterable of examples. L is int8 when every label
     fits (class ids <= 127, and cardinality <= 128 when given), else int16 (int32 beyond 32767).
+
+    Example:
+        >>> import pandas as pd, labelfuse as lf
+        >>> @lf.labeling_function()
+        ... def short(x):
+        ...     return 0 if len(x.text) < 5 else -1
+        >>> lf.LFApplier([short], progress=False).apply(pd.DataFrame({"text": ["hi", "hello there"]})).tolist()
+        [[0], [-1]]
     """
 
     def __init__(self, lfs: Sequence[Any], *, cardinality: Optional[int] = None, fault_tolerant: bool = False,
@@ -250,6 +282,25 @@ def apply_lfs(lfs: Sequence[Any], data: Any, *, cardinality: Optional[int] = Non
 
     Returns L ((n, m) int8, -1 = abstain; see :class:`LFApplier` for dtypes and row types), or ``(L, failures)``
     with an :class:`LFFailures` when ``return_failures`` is True.
+
+    Args:
+        lfs: labeling functions (or plain callables); names must be unique.
+        data: a DataFrame, a numpy array or any sequence of examples.
+        cardinality: number of classes k; when given, votes outside -1..k-1 are errors.
+        fault_tolerant: record an LF that raises on a row (its entry stays -1) instead of stopping.
+        progress: show a tqdm progress bar.
+        return_failures: also return the recorded failures.
+
+    Returns:
+        L, or ``(L, failures)`` when ``return_failures`` is True.
+
+    Example:
+        >>> import labelfuse as lf
+        >>> @lf.labeling_function()
+        ... def has_link(x):
+        ...     return 1 if "http" in x else -1
+        >>> lf.apply_lfs([has_link], ["see http://x.co", "hi"], progress=False).tolist()
+        [[1], [-1]]
     """
     applier = LFApplier(lfs, cardinality=cardinality, fault_tolerant=fault_tolerant, progress=progress)
     L = applier.apply(data)

@@ -42,6 +42,14 @@ class LabelingFunction:
 
     Calling the LF on one example returns a plain ``int`` (-1 = abstain) and raises TypeError/ValueError when
     ``f`` returns something that is not a label.
+
+    Example:
+        >>> import labelfuse as lf
+        >>> def vote(x, words):
+        ...     return 1 if any(w in x for w in words) else -1
+        >>> has_prize = lf.LabelingFunction("has_prize", vote, resources={"words": ("prize", "won")})
+        >>> has_prize("you won a prize"), has_prize("hello")
+        (1, -1)
     """
 
     def __init__(self, name: str, f: Callable[..., Any], resources: Optional[Mapping[str, Any]] = None,
@@ -103,6 +111,22 @@ def labeling_function(name: Union[str, Callable[..., Any], None] = None, resourc
     """Decorator turning a function into a :class:`LabelingFunction` (named after the function by default).
 
     Works with and without parentheses: ``@labeling_function`` and ``@labeling_function(name=..., pre=[...])``.
+
+    Args:
+        name: the LF's name (default: the function's name); or the function itself when used without parentheses.
+        resources: keyword arguments passed to the function on every call.
+        pre: preprocessors applied in order before the function.
+
+    Returns:
+        A :class:`LabelingFunction`, or a decorator that makes one.
+
+    Example:
+        >>> import labelfuse as lf
+        >>> @lf.labeling_function(name="question")
+        ... def ends_with_question_mark(x):
+        ...     return 0 if x.endswith("?") else -1
+        >>> ends_with_question_mark.name, ends_with_question_mark("why?")
+        ('question', 0)
     """
     if callable(name) and resources is None and pre is None:  # bare @labeling_function
         return labeling_function()(name)

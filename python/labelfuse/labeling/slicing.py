@@ -8,7 +8,17 @@ import pandas as pd
 
 
 class SlicingFunction:
-    """A named predicate over one raw example: f(x) -> bool (membership in the slice)."""
+    """A named predicate over one raw example: f(x) -> bool (membership in the slice).
+
+    Args:
+        name: the slice's name (no ".").
+        f: ``f(x) -> bool``.
+
+    Example:
+        >>> from labelfuse.labeling import SlicingFunction
+        >>> SlicingFunction("short", lambda x: len(x) < 5)("hi")
+        True
+    """
 
     def __init__(self, name: str, f: Callable[[Any], Any]):
         if not isinstance(name, str) or not name or "." in name:
@@ -25,7 +35,22 @@ class SlicingFunction:
 
 def slicing_function(name: Optional[str] = None) -> Callable[[Callable[[Any], Any]], SlicingFunction]:
     """Decorator: ``@slicing_function()`` names the slice after the function, ``@slicing_function("short")``
-    names it explicitly."""
+    names it explicitly.
+
+    Args:
+        name: the slice's name (default: the function's name).
+
+    Returns:
+        A decorator turning ``f(x) -> bool`` into a :class:`SlicingFunction`.
+
+    Example:
+        >>> from labelfuse.labeling import slicing_function
+        >>> @slicing_function()
+        ... def short(x):
+        ...     return len(x) < 5
+        >>> short.name, short("hi")
+        ('short', True)
+    """
 
     def wrap(f: Callable[[Any], Any]) -> SlicingFunction:
         return SlicingFunction(name or f.__name__, f)
@@ -36,7 +61,23 @@ def slicing_function(name: Optional[str] = None) -> Callable[[Callable[[Any], An
 def apply_slicing_functions(sfs: Sequence[SlicingFunction], data: Iterable[Any]) -> pd.DataFrame:
     """Membership DataFrame (n_rows, n_slices) of bools, one column per slicing function.
 
-    data: a sequence of examples, or a pandas DataFrame (each row is passed as a namedtuple, as Snorkel does)."""
+    data: a sequence of examples, or a pandas DataFrame (each row is passed as a namedtuple, as Snorkel does).
+
+    Args:
+        sfs: slicing functions.
+        data: a sequence of examples, or a DataFrame.
+
+    Returns:
+        A DataFrame of bools, one row per example and one column per slicing function.
+
+    Example:
+        >>> from labelfuse.labeling import apply_slicing_functions, slicing_function
+        >>> @slicing_function()
+        ... def short(x):
+        ...     return len(x) < 5
+        >>> apply_slicing_functions([short], ["hi", "hello there"])["short"].tolist()
+        [True, False]
+    """
     sfs = list(sfs)
     names = [sf.name for sf in sfs]
     if len(set(names)) != len(names):

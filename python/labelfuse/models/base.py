@@ -79,7 +79,14 @@ def class_balance_from_labels(Y: Any, cardinality: int, name: str = "Y_dev") -> 
 
 class BaseLabelModel(Estimator):
     """Shared behaviour; subclasses implement ``fit`` and ``_predict_proba`` and list their fitted state in
-    ``_fitted_arrays`` (numpy arrays) and ``_fitted_values`` (JSON-able values)."""
+    ``_fitted_arrays`` (numpy arrays) and ``_fitted_values`` (JSON-able values).
+
+    Example:
+        >>> import numpy as np, labelfuse as lf
+        >>> L = np.array([[0, 0, -1], [1, 1, 1], [0, -1, 0], [1, 1, -1]], dtype=np.int8)
+        >>> isinstance(lf.MajorityVote(cardinality=2).fit(L), lf.models.BaseLabelModel)
+        True
+    """
 
     _parameter_constraints: Dict[str, list] = {
         "cardinality": [None, Interval(int, 2, None)],
@@ -178,7 +185,22 @@ class BaseLabelModel(Estimator):
 
 def load(path: Any) -> BaseLabelModel:
     """Load a label model saved with ``save`` (``labelfuse._io.load`` restricted to label models; files of the
-    first releases' zip format load too). Example: ``lm = labelfuse.models.load("model.lf")``."""
+    first releases' zip format load too). Example: ``lm = labelfuse.models.load("model.lf")``.
+
+    Args:
+        path: the file written by ``save``.
+
+    Returns:
+        The label model, as an object of the class that saved it.
+
+    Example:
+        >>> import numpy as np, labelfuse as lf, tempfile, os
+        >>> L = np.array([[0, 0, -1], [1, 1, 1], [0, -1, 0], [1, 1, -1]], dtype=np.int8)
+        >>> path = os.path.join(tempfile.mkdtemp(), "lm.lf")
+        >>> _ = lf.MajorityVote(cardinality=2).fit(L).save(path)
+        >>> type(lf.models.load(path)).__name__
+        'MajorityVote'
+    """
     return _io_load(path, expected=BaseLabelModel)
 
 

@@ -75,6 +75,13 @@ def fit_covariance(
         (off-diagonal squared residual), ``converged``, ``clamped`` (entries capped),
         ``permutation`` (the better-than-random relabelling of the classes; with a given class balance only one that
         maps it onto itself, so ``class_balance`` comes back as given), ``warnings``.
+
+    Example:
+        >>> import numpy as np, labelfuse as lf
+        >>> from labelfuse.models import fit_covariance
+        >>> L = np.array([[0, 0, 0], [1, 1, 1], [0, 0, 1], [1, 1, 0]] * 10, dtype=np.int8)
+        >>> fit_covariance(lf.label_stats(L, 2, overlap_matrix=True)).cpt.shape
+        (3, 3, 2)
     """
     stats = single_group(stats)
     if stats.overlap is None:

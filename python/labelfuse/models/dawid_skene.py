@@ -38,6 +38,26 @@ def fit_dawid_skene(
     after ``max_iter`` E-steps (passes over the patterns). ``accelerate`` extrapolates between EM steps
     (SQUAREM): the same fixed points in far fewer passes when plain EM crawls (weak LFs, imbalanced classes).
     Deterministic for any thread count.
+
+    Args:
+        L: (n, m) votes, -1 = abstain.
+        cardinality: k.
+        class_balance: a fixed class prior, or None to fit it.
+        max_iter, tol, smoothing: EM stopping rule and pseudo-count (see :class:`labelfuse.LabelModel`).
+        abstentions: "model" or "ignore".
+        init: a FitResult to start from (a warm start, as ``refit`` uses).
+        accelerate: extrapolate EM steps when it is safe.
+        n_threads: None = all cores.
+
+    Returns:
+        A :class:`FitResult`.
+
+    Example:
+        >>> import numpy as np
+        >>> from labelfuse.models import fit_dawid_skene
+        >>> L = np.array([[0, 0, 0], [1, 1, 1], [0, 0, 1], [1, 1, 0]] * 10, dtype=np.int8)
+        >>> fit_dawid_skene(L, 2).cpt.shape
+        (3, 3, 2)
     """
     L = as_label_matrix(L)
     k = check_cardinality(cardinality)

@@ -23,6 +23,21 @@ import numpy as np
 
 @dataclass
 class FitResult:
+    """What a label-model method's fit returns: the per-LF vote tables and the class prior.
+
+    Args:
+        cpt: (m, k+1, k) P(vote = c | y), vote index 0 = abstain.
+        class_balance: (k,) the class prior.
+        info: the method's report (iterations, fallbacks, ...).
+
+    Example:
+        >>> import numpy as np, labelfuse as lf
+        >>> from labelfuse.models import fit_triplet
+        >>> L = np.array([[0, 0, 0], [1, 1, 1], [0, 0, 1], [1, 1, 0]] * 10, dtype=np.int8)
+        >>> fit_triplet(lf.label_stats(L, 2)).cpt.shape
+        (3, 3, 2)
+    """
+
     cpt: np.ndarray            # (m, k+1, k) P(lambda_j = c | y), vote axis index 0 = abstain; columns sum to 1
     class_balance: np.ndarray  # (k,)
     info: Dict[str, Any] = field(default_factory=dict)  # iterations, loss, warnings for the user
@@ -65,7 +80,20 @@ class Method:
     ``uses_rows``: ``fit(L_rows, cardinality, class_balance, init=None, **options) -> FitResult`` works on the
     votes (Dawid-Skene's EM); otherwise ``fit(stats, class_balance, **options) -> FitResult`` works on
     :class:`~labelfuse.stats.LabelStats`. ``needs_overlap``: the statistics must include the one-hot overlap
-    matrix (``label_stats(..., overlap_matrix=True)``; costly, so counted only when needed)."""
+    matrix (``label_stats(..., overlap_matrix=True)``; costly, so counted only when needed).
+
+    Args:
+        name: the method's name.
+        fit: the fit function.
+        uses_rows: whether ``fit`` reads the votes rather than the statistics.
+        needs_overlap: whether the statistics must include the overlap matrix.
+
+    Example:
+        >>> from labelfuse.models import get_method
+        >>> m = get_method("covariance")
+        >>> m.name, m.uses_rows, m.needs_overlap
+        ('covariance', False, True)
+    """
 
     name: str
     fit: Callable[..., FitResult]
@@ -92,7 +120,21 @@ def get_method(label_model: Union[str, Callable[..., FitResult]], n_threads: Opt
     fit of a named row method (the statistics fits are single-threaded). ``name``: the argument named in errors
     (an unknown name is a ValueError, anything else but a callable a TypeError).
 
-    Example: ``get_method("dawid_skene", n_threads=2).fit(L, 3, None)``."""
+    Example: ``get_method("dawid_skene", n_threads=2).fit(L, 3, None)``.
+
+    Args:
+        label_model: a method name or a fit function.
+        n_threads: threads for the fit functions that take them.
+        name: the argument name used in error messages.
+
+    Returns:
+        The :class:`Method`.
+
+    Example:
+        >>> from labelfuse.models import get_method
+        >>> get_method("dawid_skene").uses_rows
+        True
+    """
     if callable(label_model):
         return Method(getattr(label_model, "__name__", type(label_model).__name__), label_model,
                       uses_rows=bool(getattr(label_model, "uses_rows", False)),

@@ -81,6 +81,13 @@ def fit_triplet(
         FitResult with ``cpt`` (m, k+1, k), ``class_balance`` (k,) and ``info``: ``accuracy`` (NaN for LFs that never
         vote), ``source`` (one of :data:`SOURCES` per LF), ``n_triplets``, ``duplicate_of``,
         ``class_balance_estimated``, ``warnings``.
+
+    Example:
+        >>> import numpy as np, labelfuse as lf
+        >>> from labelfuse.models import fit_triplet
+        >>> L = np.array([[0, 0, 0], [1, 1, 1], [0, 0, 1], [1, 1, 0]] * 10, dtype=np.int8)
+        >>> fit_triplet(lf.label_stats(L, 2)).class_balance.shape
+        (2,)
     """
     stats = single_group(stats)
     k, m = stats.cardinality, stats.n_lfs
