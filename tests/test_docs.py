@@ -97,7 +97,8 @@ def _section(doc: str, *titles: str) -> bool:
     """Whether ``doc`` has a section with one of ``titles``: Google style ("Args:", "Example::" for a literal
     block) or numpy style ("Parameters" underlined with dashes)."""
     names = "|".join(titles)
-    return bool(re.search(rf"^({names})::?\s*$", doc, re.M) or re.search(rf"^({names})\s*\n-{{3,}}\s*$", doc, re.M))
+    return bool(re.search(rf"^\s*({names})::?\s*$", doc, re.M)
+                or re.search(rf"^\s*({names})\s*\n\s*-{{3,}}\s*$", doc, re.M))
 
 
 def docstring_gaps(obj) -> list:
@@ -166,3 +167,19 @@ def test_tutorial_runs(script, shared_data, tmp_path):
         capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-8000:]
     assert list(tmp_path.glob("*.png")), "the tutorial wrote no figure"
+
+
+def test_public_api_examples_run():
+    """The ``>>>`` examples in the public docstrings are doctests: an example that no longer runs fails here."""
+    import doctest
+
+    finder = doctest.DocTestFinder(recurse=False)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    report = []
+    attempted = 0
+    for name, obj in _public_objects():
+        for test in finder.find(obj, name, globs={}):
+            result = runner.run(test, out=report.append)
+            attempted += result.attempted
+    assert attempted > 100, f"only {attempted} doctest examples found: the finder is broken"
+    assert runner.failures == 0, "".join(report)[-8000:]

@@ -17,7 +17,19 @@ class NotFittedError(ValueError, AttributeError):
     """Raised when an estimator is used before ``fit`` (a ValueError and an AttributeError, as in scikit-learn).
 
     Every fitted object raises it: label models, NeighborGraph, KMeansPartition, Epoxy / Liger, end models and
-    ensembles."""
+    ensembles.
+
+    Args:
+        message: what was called before ``fit``.
+
+    Example:
+        >>> import numpy as np, labelfuse as lf
+        >>> try:
+        ...     lf.LabelModel(cardinality=2).predict_proba(np.zeros((1, 2), dtype=np.int8))
+        ... except lf.NotFittedError:
+        ...     print("fit first")
+        fit first
+    """
 
 
 def as_label_matrix(L: Any, name: str = "L") -> np.ndarray:

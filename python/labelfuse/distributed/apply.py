@@ -21,7 +21,18 @@ __all__ = ["DaskLFApplier", "DistributedLFError", "apply_lfs", "local_cluster"]
 class DistributedLFError(RuntimeError):
     """A labeling function raised on a worker (non-fault-tolerant mode). The message names the LF, the partition,
     the row (global position and index label) and carries the worker-side traceback as text (the original
-    exception object may not be picklable)."""
+    exception object may not be picklable).
+
+    Args:
+        message: the LF, the partition, the row and the worker-side traceback.
+
+    Example::
+
+        try:
+            L = lfd.apply_lfs(lfs, ddf)
+        except lfd.DistributedLFError as e:
+            print(e)                      # which LF failed where, with the worker's traceback
+    """
 
 
 # -- cluster and client ------------------------------------------------------------------------------------------------
@@ -37,6 +48,14 @@ def local_cluster(n_workers: int = 2, threads_per_worker: int = 1, **kwargs: Any
         from labelfuse import distributed as lfd
 
         client = Client(lfd.local_cluster(n_workers=2))
+
+    Args:
+        n_workers: worker processes.
+        threads_per_worker: threads per worker.
+        kwargs: passed to :class:`distributed.LocalCluster`.
+
+    Returns:
+        The started LocalCluster (use it with ``Client(cluster)``; close it when done).
     """
     method = dask.config.get("distributed.worker.multiprocessing-method")
     if method != "spawn":
@@ -209,6 +228,18 @@ def apply_lfs(lfs: Sequence[Any], data: Any, *, cardinality: Optional[int] = Non
     Example::
 
         L = apply_lfs(lfs, ddf, cardinality=2)   # ddf: a dask DataFrame, one block of L per partition
+
+    Args:
+        lfs: labeling functions (scattered to every worker once).
+        data: a dask DataFrame.
+        cardinality: number of classes k; when given, votes outside -1..k-1 are errors.
+        fault_tolerant: record an LF that raises on a row instead of stopping.
+        progress: tqdm bar over the partitions on the client.
+        return_failures: also return the recorded failures.
+        client: compute on this Client (default: the current one).
+
+    Returns:
+        The (n, m) int8 dask array L, or ``(L, failures)``.
     """
     applier = DaskLFApplier(lfs, cardinality=cardinality, fault_tolerant=fault_tolerant, progress=progress,
                             client=client)

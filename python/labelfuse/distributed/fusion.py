@@ -30,6 +30,17 @@ def fit_partitions(X: Any, partitioner: Any, *, sample_size: int = 100_000, rand
 
         part = lfd.fit_partitions(X, KMeansPartition(8), sample_size=50_000, random_state=0)
         groups = lfd.assign_partitions(X, part)          # int64 dask array, one id per row
+
+    Args:
+        X: (n, d) dask array of embeddings.
+        partitioner: an unfitted partitioner with ``fit`` / ``predict``.
+        sample_size: rows sampled to the driver.
+        random_state: draws the sample.
+        client: compute on this Client (default: the current one).
+        seed: deprecated name of ``random_state``.
+
+    Returns:
+        The fitted partitioner.
     """
     random_state = check_random_state(renamed_argument("fit_partitions", random_state, seed))
     if not isinstance(X, da.Array) or X.ndim != 2:
@@ -56,6 +67,13 @@ def assign_partitions(X: Any, partitioner: Any) -> "da.Array":
 
         groups = assign_partitions(X, fit_partitions(X, KMeansPartition(8)))
         model = DaskLabelModel(2).fit(L, groups=groups, n_groups=8)
+
+    Args:
+        X: (n, d) dask array of embeddings.
+        partitioner: a fitted partitioner.
+
+    Returns:
+        A lazy (n,) int64 dask array of partition ids.
     """
     if not isinstance(X, da.Array) or X.ndim != 2:
         raise TypeError("X: expected a 2-D dask array of embeddings")
@@ -100,6 +118,9 @@ def extend_votes(L: Any, X: Any, L_train: Any, graph: Any, thresholds: Any, *, c
 
         graph = NeighborGraph().fit(X_train)                  # on the driver
         L_ext = extend_votes(L, X, L_train, graph, 0.8, cardinality=2)
+
+    Returns:
+        The extended votes: a lazy (n, m) dask array, chunked like L.
     """
     from ..embeddings.extend import as_thresholds
     from ..embeddings.graph import NeighborGraph

@@ -60,6 +60,9 @@ def predict_proba(L: Any, fit: Union[FitResult, Sequence[FitResult]], *, groups:
 
         fit = fit_triplet(label_stats(L, 2), None)
         P = predict_proba(L, fit).compute()
+
+    Returns:
+        A lazy (n, k) float64 dask array, chunked like L's rows.
     """
     L = as_label_array(L)
     fits = [fit] if isinstance(fit, FitResult) else list(fit)

@@ -36,6 +36,13 @@ def tree_sum(parts: Sequence[Any], split_every: int = SPLIT_EVERY) -> Any:
 
         parts = [dask.delayed(count)(block) for block in L.to_delayed().ravel()]
         total = tree_sum(parts, split_every=8).compute()
+
+    Args:
+        parts: Delayed objects that support ``+``.
+        split_every: fan-in of the reduction tree (at least 2).
+
+    Returns:
+        One Delayed object: the sum.
     """
     split_every = check_count(split_every, "split_every", 2)
     level = list(parts)
@@ -75,6 +82,9 @@ def label_stats(
 
         stats = label_stats(L, 2)              # L from apply_lfs; == labelfuse.label_stats(L.compute(), 2)
         stats.lf_coverage()                    # (m,) fraction of rows each LF votes on
+
+    Returns:
+        One :class:`labelfuse.LabelStats`, equal to the statistics of the whole matrix counted in one process.
     """
     return compute(
         _stats_delayed(L, cardinality, Y=Y, groups=groups, n_groups=n_groups, overlap_matrix=overlap_matrix,

@@ -97,6 +97,15 @@ def encode(
         model_id: cache namespace; defaults to the model name for the built-in model. A custom model without
             ``model_id`` is not cached (its outputs cannot be told apart from another model's).
         progress: a tqdm bar over batches.
+
+    Returns:
+        (n, d) float32 embeddings, one row per text (384 columns for the default model).
+
+    Example:
+        >>> from labelfuse.embeddings import encode
+        >>> X = encode(["free prize, call now", "see you at 6"], progress=False)  # doctest: +SKIP
+        >>> X.shape  # doctest: +SKIP
+        (2, 384)
     """
     if hasattr(texts, "tolist"):
         texts = texts.tolist()

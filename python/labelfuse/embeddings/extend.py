@@ -15,12 +15,46 @@ __all__ = ["extend_votes", "ExtensionReport", "as_thresholds"]
 
 @dataclass
 class ExtensionReport:
+    """What :func:`extend_votes` did, per LF.
+
+    Args:
+        extended: (m,) abstentions turned into votes, per LF.
+        fallback: (m,) (row, LF) pairs the neighbour lists could not decide (resolved by an exact scan).
+
+    Example:
+        >>> import numpy as np
+        >>> from labelfuse.embeddings import NeighborGraph
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(40, 8)).astype(np.float32)
+        >>> X /= np.linalg.norm(X, axis=1, keepdims=True)
+        >>> L = np.where(rng.random((40, 3)) < 0.3, rng.integers(0, 2, (40, 3)), -1).astype(np.int8)
+        >>> graph = NeighborGraph(n_neighbors=8).fit(X)
+        >>> from labelfuse.embeddings import extend_votes
+        >>> _, report = extend_votes(L, graph, 0.0, cardinality=2, return_report=True)
+        >>> report.extended.shape
+        (3,)
+    """
+
     extended: np.ndarray  # (m,) abstentions turned into votes, per LF
     fallback: np.ndarray  # (m,) (row, LF) pairs the top-K lists could not decide (exact scan over the LF's voters)
 
 
 def as_thresholds(thresholds: Any, m: int, name: str = "thresholds") -> np.ndarray:
-    """One radius for all LFs (a number) or one per LF, as a contiguous float64 (m,) array (a copy)."""
+    """One radius for all LFs (a number) or one per LF, as a contiguous float64 (m,) array (a copy).
+
+    Args:
+        thresholds: a number, or one number per LF.
+        m: the number of LFs.
+        name: the argument name used in error messages.
+
+    Returns:
+        (m,) float64 radii.
+
+    Example:
+        >>> from labelfuse.embeddings import as_thresholds
+        >>> as_thresholds(0.7, 3).tolist()
+        [0.7, 0.7, 0.7]
+    """
     try:
         t = np.array(thresholds, dtype=np.float64)
     except (TypeError, ValueError):
@@ -85,6 +119,19 @@ def extend_votes(
 
     Returns:
         The extended votes (a new array; dtype of L), and the report when asked.
+
+    Example:
+        >>> import numpy as np
+        >>> from labelfuse.embeddings import NeighborGraph
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(40, 8)).astype(np.float32)
+        >>> X /= np.linalg.norm(X, axis=1, keepdims=True)
+        >>> L = np.where(rng.random((40, 3)) < 0.3, rng.integers(0, 2, (40, 3)), -1).astype(np.int8)
+        >>> graph = NeighborGraph(n_neighbors=8).fit(X)
+        >>> from labelfuse.embeddings import extend_votes
+        >>> L_ext = extend_votes(L, graph, 0.5, cardinality=2)
+        >>> bool(((L_ext != -1).sum() >= (L != -1).sum()) and (L_ext[L != -1] == L[L != -1]).all())
+        True
     """
     L = as_label_matrix(L, "L")
     if not isinstance(graph, NeighborGraph):

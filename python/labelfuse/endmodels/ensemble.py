@@ -32,6 +32,14 @@ class Ensemble(Estimator):
         ens = Ensemble(Adapter(hidden=(64,)), n_members=5, random_state=0).fit(X, P, X_dev, Y_dev)
         ens.predict_proba(X_test)
         ens.save("ensemble.lf"); Ensemble.load("ensemble.lf", device="cpu")
+
+    Args:
+        estimator: the end model to copy (default: an :class:`labelfuse.endmodels.Adapter`).
+        n_members: how many copies to train.
+        vary: "seed" or "dev_split" (see above).
+        dev_fraction: the share of the dev set each member early-stops on with vary="dev_split".
+        random_state: the first member's seed.
+        seed: deprecated name of ``random_state``.
     """
 
     _parameter_constraints = {

@@ -11,6 +11,17 @@ from ._checks import as_soft_labels, n_rows_of
 from ._networks import HeadSpec, heads_for
 from .tasks import as_task_tree, end_labels_from_tasks, restore_task_graph
 
+_DOC_EXAMPLE = """
+    Example::
+
+        tasks = {"coarse": {"cardinality": 2, "parent": None},
+                 "fine": {"cardinality": 2, "parent": ("coarse", 1)}}
+        net = HierMTL(tasks, max_epochs=5, random_state=0).fit(X, P_end)   # or SingleTask / FlatMTL
+        net.predict_proba(X)         # (n, 3) over the end labels
+        net.predict_task_proba(X)    # {"coarse": (n, 2), "fine": (n, 2)}
+        net.save("mtl.lf")
+"""
+
 _DOC_PARAMS = """
     Parameters
     ----------
@@ -148,12 +159,13 @@ class _MultiTask(EndModel):
 
 
 class SingleTask(_MultiTask):
-    __doc__ = "One head on the top layer predicting the end label (the tree's leaves) directly.\n" + _DOC_PARAMS
+    __doc__ = ("One head on the top layer predicting the end label (the tree's leaves) directly.\n" + _DOC_PARAMS
+               + _DOC_EXAMPLE)
     architecture = "single"
 
 
 class FlatMTL(_MultiTask):
-    __doc__ = "One head per task, all on the top intermediate layer.\n" + _DOC_PARAMS
+    __doc__ = "One head per task, all on the top intermediate layer.\n" + _DOC_PARAMS + _DOC_EXAMPLE
     architecture = "flat"
 
 
@@ -161,7 +173,7 @@ class HierMTL(_MultiTask):
     __doc__ = (
         "One head per task at the depth of its task (root on the first intermediate layer, deeper tasks higher);\n"
         "each head also reads the softmax outputs of its child tasks' heads (feed='children'), or, as in the\n"
-        "MeTaL reference code, of its parent's head (feed='parent').\n" + _DOC_PARAMS
+        "MeTaL reference code, of its parent's head (feed='parent').\n" + _DOC_PARAMS + _DOC_EXAMPLE
     )
     architecture = "hier"
 

@@ -27,6 +27,25 @@ class SliceClassifier(EndModel):
 
     Parameters as for Adapter, with ``hidden`` the shared trunk and ``schedule``/``finetune_epochs`` as for the
     multi-task models.
+
+    Args:
+        hidden, dropout, lr, weight_decay, batch_size, max_epochs, patience, dev_metric, confidence_weighted,
+            exclude_uniform, device, mixed_precision, random_state, n_threads, progress: as for
+            :class:`labelfuse.endmodels.Adapter` (``hidden`` is the shared trunk).
+        schedule, finetune_epochs: as for the multi-task models.
+        seed: deprecated name of ``random_state``.
+
+    Example::
+
+        from labelfuse.labeling import apply_slicing_functions, slicing_function
+
+        @slicing_function()
+        def short(x):
+            return len(x.text) < 40
+
+        clf = SliceClassifier(random_state=0).fit(X, P, apply_slicing_functions([short], df_train))
+        clf.predict_proba(X_test, apply_slicing_functions([short], df_test))
+        clf.slice_report(X_test, Y_test, apply_slicing_functions([short], df_test))   # overall + per slice
     """
 
     def __init__(

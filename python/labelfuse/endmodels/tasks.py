@@ -31,7 +31,19 @@ __all__ = ["as_task_tree", "end_labels_from_tasks", "restore_task_graph", "singl
 
 def as_task_tree(tasks: Any) -> TaskGraph:
     """The validated TaskGraph of ``tasks``: a TaskGraph (returned as is) or its plain description; mistakes are
-    a TypeError / ValueError naming ``tasks``."""
+    a TypeError / ValueError naming ``tasks``.
+
+    Args:
+        tasks: a TaskGraph or its plain description.
+
+    Returns:
+        The validated :class:`labelfuse.hierarchy.TaskGraph`.
+
+    Example:
+        >>> from labelfuse.endmodels import as_task_tree
+        >>> as_task_tree({"coarse": {"cardinality": 2}, "fine": {"cardinality": 3, "parent": ("coarse", 1)}}).n_end_labels
+        4
+    """
     return as_task_graph(tasks, name="tasks")
 
 

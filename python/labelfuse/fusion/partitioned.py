@@ -69,7 +69,26 @@ def _blend(part: FitResult, glob: FitResult, n_rows: float, shrinkage: float) ->
 
 def partitioned_stats(L: np.ndarray, cardinality: int, *, group_index: Optional[GroupIndex] = None,
                       overlap_matrix: bool = False, n_threads: Optional[int] = None) -> LabelStats:
-    """Statistics of the (extended) votes per part, in one native pass."""
+    """Statistics of the (extended) votes per part, in one native pass.
+
+    Args:
+        L: (n, m) votes.
+        cardinality: k.
+        group_index: the parts' rows, or None for one part.
+        overlap_matrix: also count the overlap matrix (the covariance fit needs it).
+        n_threads: None = all cores.
+
+    Returns:
+        A grouped :class:`labelfuse.LabelStats`.
+
+    Example:
+        >>> import numpy as np, labelfuse as lf
+        >>> from labelfuse.fusion import partitioned_stats
+        >>> L = np.array([[0, 0], [1, -1], [0, 1], [1, 1]], dtype=np.int8)
+        >>> index = lf.GroupIndex.from_groups(np.array([0, 0, 1, 1]), n_groups=2)
+        >>> partitioned_stats(L, 2, group_index=index).rows.tolist()
+        [2, 2]
+    """
     m, k = L.shape[1], int(cardinality)
     G = 1 if group_index is None else group_index.n_groups
     if overlap_matrix:
@@ -93,6 +112,26 @@ def fit_partitioned(
     mean). Row fits (Dawid-Skene) also need the votes ``L`` and the parts' ``group_index``; each part's EM starts
     from the global fit. Returns ``cpt`` (G, m, k+1, k), ``class_balance`` (G, k), ``fallbacks`` (parts that
     used the global fit) and ``global`` (the global FitResult).
+
+    Args:
+        stats: grouped statistics, one group per part.
+        fit: the label model's fit function (see :func:`labelfuse.models.get_method`).
+        class_balance: None, (k,) or (G, k).
+        shrinkage: pseudo-rows pulling each part's tables towards the global fit.
+        L: the votes (row fits only).
+        group_index: the parts' rows (row fits only).
+
+    Returns:
+        A dict with ``cpt``, ``class_balance``, ``fallbacks`` and ``global``.
+
+    Example:
+        >>> import numpy as np, labelfuse as lf
+        >>> from labelfuse.fusion import fit_partitioned, partitioned_stats
+        >>> from labelfuse.models import fit_triplet
+        >>> L = np.array([[0, 0, 0], [1, 1, 1], [0, 0, 1], [1, 1, 0]] * 20, dtype=np.int8)
+        >>> index = lf.GroupIndex.from_groups(np.arange(80) % 2, n_groups=2)
+        >>> fit_partitioned(partitioned_stats(L, 2, group_index=index), fit_triplet)["cpt"].shape
+        (2, 3, 3, 2)
     """
     k = stats.cardinality
     m = stats.n_lfs
@@ -161,7 +200,23 @@ def ws_knn_proba(P_train: np.ndarray, neighbor_ids: np.ndarray, n_neighbors: int
     """WS + kNN baseline: the mean label-model posterior of each query row's nearest training rows.
 
     ``neighbor_ids`` (q, K): training rows by decreasing similarity, -1 padding a short list (``graph.query``'s
-    ids). A row without any neighbour gets the uniform distribution (no information)."""
+    ids). A row without any neighbour gets the uniform distribution (no information).
+
+    Args:
+        P_train: (n, k) label-model posteriors of the training rows.
+        neighbor_ids: (q, K) training row ids per query row, -1 = none.
+        n_neighbors: how many of the nearest to average.
+
+    Returns:
+        (q, k) probabilities.
+
+    Example:
+        >>> import numpy as np
+        >>> from labelfuse.fusion import ws_knn_proba
+        >>> P = np.array([[0.9, 0.1], [0.2, 0.8]])
+        >>> ws_knn_proba(P, np.array([[0, 1], [-1, -1]]), n_neighbors=2).round(2).tolist()
+        [[0.55, 0.45], [0.5, 0.5]]
+    """
     P = as_probabilities(P_train, "P_train")
     ids = np.asarray(neighbor_ids)
     if ids.dtype == np.bool_ or ids.dtype.kind not in "iu":

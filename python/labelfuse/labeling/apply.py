@@ -38,12 +38,44 @@ _BAR_EVERY = 256  # rows per progress-bar update: tqdm's per-call cost is compar
 
 
 class LFFailureWarning(UserWarning):
-    """Emitted once per fault-tolerant run in which some LF calls failed."""
+    """Emitted once per fault-tolerant run in which some LF calls failed.
+
+    Args:
+        message: which LFs failed on how many rows.
+
+    Example:
+        >>> import warnings, labelfuse as lf
+        >>> @lf.labeling_function()
+        ... def inverse(x):
+        ...     return 1 // x
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     L = lf.apply_lfs([inverse], [1, 0], fault_tolerant=True, progress=False)
+        >>> L.tolist(), any(issubclass(w.category, lf.labeling.LFFailureWarning) for w in caught)
+        ([[1], [-1]], True)
+    """
 
 
 # -- failures --------------------------------------------------------------------------------------------------------
 class LFApplyError(RuntimeError):
-    """A labeling function raised on some row; the original exception is ``__cause__``."""
+    """A labeling function raised on some row; the original exception is ``__cause__``.
+
+    Args:
+        lf: the LF's name.
+        row: the row it failed on.
+        exception: what it raised.
+
+    Example:
+        >>> import labelfuse as lf
+        >>> @lf.labeling_function()
+        ... def inverse(x):
+        ...     return 1 // x
+        >>> try:
+        ...     lf.apply_lfs([inverse], [1, 0], progress=False)
+        ... except lf.labeling.LFApplyError as e:
+        ...     print(type(e.__cause__).__name__)
+        ZeroDivisionError
+    """
 
     def __init__(self, lf: str, row: int, exception: BaseException) -> None:
         super().__init__(
