@@ -85,8 +85,9 @@ class LabelStats:
 
     Args:
         cardinality: k.
-        rows, covered, overlapping, conflicting, class_counts, lf_overlaps, lf_conflicts, covote, agree, overlap,
-            confusion, gold_counts: the counts described above (built by :func:`label_stats`, not by hand).
+        rows: the counts described above; so are ``covered``, ``overlapping``, ``conflicting``, ``class_counts``,
+            ``lf_overlaps``, ``lf_conflicts``, ``covote``, ``agree``, ``overlap``, ``confusion`` and ``gold_counts``
+            (built by :func:`label_stats`, not by hand).
         grouped: whether axis 0 is one entry per group (True) or the statistics are of one group.
 
     Example:
