@@ -17,8 +17,10 @@ from __future__ import annotations
 from .analysis import LFAnalysis
 from .apply import LFApplier, LFApplyError, LFFailure, LFFailures, LFFailureWarning, apply_lfs
 from .lf import ABSTAIN, LabelingFunction, labeling_function
+from .lf_file import lfs_from_file
 from .slicing import SlicingFunction, apply_slicing_functions, slicing_function
+from .templates import keyword_lf, lf_from_spec, regex_lf
 
 __all__ = ["ABSTAIN", "LFAnalysis", "LFApplier", "LFApplyError", "LFFailure", "LFFailureWarning", "LFFailures",
-           "LabelingFunction", "SlicingFunction", "apply_lfs", "apply_slicing_functions", "labeling_function",
-           "slicing_function"]
+           "LabelingFunction", "SlicingFunction", "apply_lfs", "apply_slicing_functions", "keyword_lf",
+           "labeling_function", "lf_from_spec", "lfs_from_file", "regex_lf", "slicing_function"]

@@ -42,7 +42,12 @@ class LabelingFunction:
 
     Calling the LF on one example returns a plain ``int`` (-1 = abstain) and raises TypeError/ValueError when
     ``f`` returns something that is not a label.
+
+    ``spec`` is None for an LF written as Python code; the keyword / regex factories of
+    :mod:`labelfuse.labeling.templates` set it to a JSON-able dict from which the LF can be rebuilt without code.
     """
+
+    spec: Optional[Dict[str, Any]] = None
 
     def __init__(self, name: str, f: Callable[..., Any], resources: Optional[Mapping[str, Any]] = None,
                  pre: Optional[Sequence[Preprocessor]] = None) -> None:
