@@ -95,15 +95,15 @@ def _row_fields(x: Any) -> Optional[Dict[str, Any]]:
 
 def mutable_copy(x: Any) -> Any:
     """What a preprocessor receives: a copy it may modify, so neither the caller's data nor another preprocessor's
-    cached output changes. Rows (namedtuples, :class:`MutableRow`) become a :class:`MutableRow`; a pandas Series,
-    dict or SimpleNamespace is copied shallowly; anything else (str, arrays, custom objects) is passed as it is."""
+    cached output changes. Rows (namedtuples, :class:`MutableRow`) become a :class:`MutableRow`; a pandas Series is
+    copied as object dtype; a dict or SimpleNamespace is copied shallowly; anything else (str, arrays, custom objects) is passed as it is."""
     fields = _row_fields(x)
     if fields is not None:
         return MutableRow(fields)
     if isinstance(x, MutableRow):
         return MutableRow(x.__dict__)
     if isinstance(x, pd.Series):
-        return x.copy(deep=False)
+        return x.astype(object)  # a copy that accepts new fields of any type (a str-dtype row would refuse ints)
     if isinstance(x, (dict, types.SimpleNamespace)):
         return copy.copy(x)
     return x
