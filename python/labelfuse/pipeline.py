@@ -97,13 +97,13 @@ def _advice(ds: Dataset, lf_table: pd.DataFrame, stages: List[Dict[str, Any]], c
     """What to do next, one line per kind of finding (LFs named, capped), never one line per LF."""
     out = []
     weak = lf_table[(lf_table["Valid votes"] >= MIN_VALID_VOTES) & (lf_table["Valid acc."] < LOW_ACCURACY)]
-    weak = weak.sort_values("Valid acc.")
+    weak = weak.sort_values("Valid acc.", kind="stable")
     if len(weak):
         detail = [f"{r['Valid acc.']:.0%} of {int(r['Valid votes'])}" for _, r in weak.iterrows()]
         out.append(f"{len(weak)} LF{'s are' if len(weak) > 1 else ' is'} right on fewer than {LOW_ACCURACY:.0%} of "
                    f"{'their' if len(weak) > 1 else 'its'} valid votes: {_named(list(weak.index), detail)}: "
                    "tighten or drop them.")
-    sparse = lf_table[lf_table["Coverage"] < LOW_COVERAGE].sort_values("Coverage")
+    sparse = lf_table[lf_table["Coverage"] < LOW_COVERAGE].sort_values("Coverage", kind="stable")
     if len(sparse):
         detail = [f"{c:.2%}" for c in sparse["Coverage"]]
         out.append(f"{len(sparse)} LF{'s fire' if len(sparse) > 1 else ' fires'} on fewer than {LOW_COVERAGE:.1%} of "
