@@ -69,7 +69,7 @@ def read_table(path: Union[str, Path]) -> pd.DataFrame:
             df = pd.read_json(file, lines=True)
     except ImportError as exc:
         raise ValueError(f"DATA: reading {str(file)!r} needs an optional package ({exc}); "
-                         "pip install pyarrow") from None
+                         "pip install 'labelfuse[parquet]'") from None
     except Exception as exc:  # the readers raise many types (ParserError, ArrowInvalid, ValueError, Unicode...)
         raise ValueError(f"DATA: cannot read {str(file)!r} as {kind.upper()} ({type(exc).__name__}: "
                          f"{str(exc)[:200]}); expected {ACCEPTED_FORMATS}") from None
