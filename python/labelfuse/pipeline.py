@@ -102,12 +102,13 @@ def _advice(ds: Dataset, lf_table: pd.DataFrame, stages: List[Dict[str, Any]], c
         detail = [f"{r['Valid acc.']:.0%} of {int(r['Valid votes'])}" for _, r in weak.iterrows()]
         out.append(f"{len(weak)} LF{'s are' if len(weak) > 1 else ' is'} right on fewer than {LOW_ACCURACY:.0%} of "
                    f"{'their' if len(weak) > 1 else 'its'} valid votes: {_named(list(weak.index), detail)}: "
-                   "tighten or drop them.")
+                   f"tighten or drop {'them' if len(weak) > 1 else 'it'}.")
     sparse = lf_table[lf_table["Coverage"] < LOW_COVERAGE].sort_values("Coverage", kind="stable")
     if len(sparse):
         detail = [f"{c:.2%}" for c in sparse["Coverage"]]
         out.append(f"{len(sparse)} LF{'s fire' if len(sparse) > 1 else ' fires'} on fewer than {LOW_COVERAGE:.1%} of "
-                   f"train rows: {_named(list(sparse.index), detail)}: broaden them or merge them with others.")
+                   f"train rows: {_named(list(sparse.index), detail)}: broaden or merge "
+                   f"{'them' if len(sparse) > 1 else 'it'}.")
     if coverage < 0.95:
         out.append(f"{1 - coverage:.0%} of train rows get no vote at all: write LFs for them (look at a sample of "
                    "uncovered rows); embedding fusion and the end model label them meanwhile.")
