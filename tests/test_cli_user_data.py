@@ -204,6 +204,7 @@ def test_advice_is_grouped_named_and_capped(tmp_path, capsys):
     ("data.parquet", b"not parquet at all", "cannot read .* as PARQUET"),
     ("data.jsonl", b"{not json\n", "cannot read .* as JSONL"),
     ("data.csv", b"", "cannot read .* as CSV"),
+    ("train.json", b'{"0": {"label": 1, "weak_labels": [1]},\n "1": {}}', "cannot read .* as JSON"),
 ])
 def test_unreadable_input_lists_the_accepted_formats(tmp_path, lf_file, capsys, name, content, match):
     src = tmp_path / name
@@ -215,6 +216,16 @@ def test_unreadable_input_lists_the_accepted_formats(tmp_path, lf_file, capsys, 
     assert re.search(match, err)
     assert "CSV file (.csv, .tsv), a Parquet file (.parquet, .pq), a JSON Lines file" in err
     assert "WRENCH folder" in err
+
+
+def test_a_json_array_of_records_reads_like_json_lines(tmp_path, lf_file, capsys):
+    df = make_frame(n=60)
+    (tmp_path / "rows.json").write_text(df.to_json(orient="records"))
+    write(df, tmp_path / "rows.jsonl")
+    outs = [cli(capsys, "analyze", tmp_path / name, "--lfs", lf_file, "--json") for name in ("rows.json", "rows.jsonl")]
+    assert outs[0][0] == outs[1][0] == 0
+    a, b = json.loads(outs[0][1]), json.loads(outs[1][1])
+    assert a["n"] == 60 and a["lfs"] == b["lfs"]
 
 
 def test_clear_errors_for_tables(tmp_path, lf_file, capsys):

@@ -34,10 +34,10 @@ from .labeling.lf import LabelingFunction, as_lfs
 __all__ = ["ACCEPTED_FORMATS", "UserDataWarning", "dataset_from_frame", "load_user_data", "read_table"]
 
 _READERS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
-            ".ndjson": "jsonl", ".json": "jsonl"}
-ACCEPTED_FORMATS = ("a CSV file (.csv, .tsv), a Parquet file (.parquet, .pq), a JSON Lines file (.jsonl, .ndjson, "
-                    ".json: one JSON object per line), or a WRENCH folder (train.json / valid.json / test.json and "
-                    "label.json)")
+            ".ndjson": "jsonl", ".json": "json"}
+ACCEPTED_FORMATS = ("a CSV file (.csv, .tsv), a Parquet file (.parquet, .pq), a JSON Lines file (.jsonl, .ndjson: "
+                    "one JSON object per line; .json: the same, or one array of objects), or a WRENCH folder "
+                    "(train.json / valid.json / test.json and label.json)")
 _SPLIT_NAMES = {"train": "train", "training": "train", "valid": "valid", "validation": "valid", "val": "valid",
                 "dev": "valid", "test": "test", "testing": "test"}
 TRAIN_FRACTION = 0.8  # of all rows, in the seeded split of a fully labelled table; valid and test share the rest
@@ -65,6 +65,10 @@ def read_table(path: Union[str, Path]) -> pd.DataFrame:
             df = pd.read_csv(file, sep="\t" if kind == "tsv" else ",")
         elif kind == "parquet":
             df = pd.read_parquet(file)
+        elif kind == "json":
+            with file.open("rb") as fh:
+                array = fh.read(4096).lstrip().startswith(b"[")
+            df = pd.read_json(file, orient="records") if array else pd.read_json(file, lines=True)
         else:
             df = pd.read_json(file, lines=True)
     except ImportError as exc:
