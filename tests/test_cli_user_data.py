@@ -218,6 +218,29 @@ def test_unreadable_input_lists_the_accepted_formats(tmp_path, lf_file, capsys, 
     assert "WRENCH folder" in err
 
 
+def test_analyze_a_wrench_folder_with_the_users_lfs_and_a_renamed_text_column(tmp_path, lf_file, capsys):
+    df = make_frame(n=100)
+    code, out, _ = cli(capsys, "analyze", write_wrench(df, tmp_path / "wrench"), "--lfs", lf_file, "--json")
+    assert code == 0
+    doc = json.loads(out)
+    lfs = lfs_from_file(lf_file)
+    train = df[df["split"] == "train"]
+    expected = LFAnalysis(apply_lfs(lfs, train, progress=False), [lf.name for lf in lfs]).lf_summary()
+    assert doc["split"] == "train" and doc["n"] == len(train)
+    np.testing.assert_allclose([doc["lfs"][n]["Coverage"] for n in expected.index], expected["Coverage"])
+    # a table whose text column is called CONTENT: the LFs' default field "text" still reads it
+    src = write(df.rename(columns={"text": "CONTENT"}), tmp_path / "renamed.csv")
+    code, out, _ = cli(capsys, "analyze", src, "--lfs", lf_path_for_content(tmp_path), "--text-column", "CONTENT",
+                       "--split", "train", "--json")
+    assert code == 0 and json.loads(out)["lfs"] == doc["lfs"]
+
+
+def lf_path_for_content(tmp_path):
+    path = tmp_path / "content_lfs.py"
+    path.write_text(LF_FILE.replace("x.text.lower()", "x.CONTENT.lower()"))
+    return path
+
+
 def test_a_json_array_of_records_reads_like_json_lines(tmp_path, lf_file, capsys):
     df = make_frame(n=60)
     (tmp_path / "rows.json").write_text(df.to_json(orient="records"))

@@ -161,7 +161,8 @@ def dataset_from_frame(df: pd.DataFrame, lfs: Sequence[Any], *, name: str = "dat
     Args:
         df: one row per example; not modified.
         lfs: labeling functions (each receives a row: ``x.text``, ``x["my col"]``).
-        text_column: the column with the text (required; encoded when ``encoder`` is given).
+        text_column: the column with the text (required; encoded when ``encoder`` is given). When the table has
+            no ``text`` column, the LFs also see this one as ``x.text`` (the templates' default field).
         label_column: gold class ids (ints; or names when ``classes`` is given); empty / -1 = unknown. Optional: a
             table without this column has no gold labels (analysis only).
         split_column: train / valid (validation, dev) / test per row. Optional: without it the rows are split
@@ -185,7 +186,9 @@ def dataset_from_frame(df: pd.DataFrame, lfs: Sequence[Any], *, name: str = "dat
     Y = (_gold_labels(df[label_column], classes) if label_column is not None and label_column in df.columns
          else np.full(n, -1, dtype=np.int64))
     k_given = len(classes) if classes is not None else None
-    L = apply_lfs(lfs, df, cardinality=k_given, progress=progress)
+    # The text column is also the LFs' `x.text` (the templates' default field) when the table has no `text` column.
+    frame = df.assign(text=df[text_column]) if text_column != "text" and "text" not in df.columns else df
+    L = apply_lfs(lfs, frame, cardinality=k_given, progress=progress)
     k = k_given if k_given is not None else max(2, int(Y.max(initial=-1)) + 1, int(L.max(initial=-1)) + 1)
     if split_column is not None and split_column in df.columns:
         split_of = _split_of_rows(df[split_column])
