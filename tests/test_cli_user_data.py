@@ -265,6 +265,10 @@ def test_clear_errors_for_tables(tmp_path, lf_file, capsys):
     bad_split = write(df.assign(split="holdout"), tmp_path / "bad_split.csv")
     code, _, err = cli(capsys, "run", bad_split, "--lfs", lf_file)
     assert code == 1 and "split column 'split': row 0 holds 'holdout'" in err
+    fractional = write(df.assign(label=df["label"] * 0.5), tmp_path / "fractional.csv")
+    code, _, err = cli(capsys, "run", fractional, "--lfs", lf_file)
+    first = int(np.flatnonzero(df["label"] == 1)[0])
+    assert code == 1 and f"label column 'label': row {first} holds 0.5; expected a class id" in err
     named = write(df.assign(label=np.where(df["label"] == 1, "spam", "ham")), tmp_path / "named.csv")
     code, _, err = cli(capsys, "run", named, "--lfs", lf_file)
     assert code == 1 and "pass --classes" in err

@@ -91,6 +91,18 @@ def _gold_labels(column: pd.Series, classes: Optional[Sequence[str]]) -> np.ndar
     """Class ids from a gold-label column: ints (or integral floats), or class names when ``classes`` is given;
     empty cells and -1 mean no gold label."""
     index = {str(c): i for i, c in enumerate(classes)} if classes else {}
+    if column.dtype.kind in "iuf":  # the common case, vectorised: numbers, NaN = unknown
+        values = column.to_numpy(dtype=np.float64)
+        known = ~np.isnan(values)
+        if not np.all(values[known] == np.round(values[known])) or (values[known] < -1).any():
+            i = int(np.flatnonzero(known & ((values != np.round(values)) | (values < -1)))[0])
+            raise ValueError(f"label column {column.name!r}: row {i} holds {float(values[i])!r}; expected a class id "
+                             "0..k-1 (-1 or empty = no gold label)")
+        out = np.where(known, values, -1).astype(np.int64)
+        if index and out.max(initial=-1) >= len(index):
+            raise ValueError(f"label column {column.name!r}: class id {int(out.max())} but --classes names only "
+                             f"{len(index)} classes")
+        return out
     out = np.full(len(column), -1, dtype=np.int64)
     for i, v in enumerate(column.tolist()):
         if _missing(v):
