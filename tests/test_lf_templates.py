@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, strategies as st
 
 from labelfuse.labeling import (LabelingFunction, apply_lfs, keyword_lf, labeling_function, lf_from_spec,
                                 lfs_from_file, regex_lf)
@@ -191,3 +192,25 @@ def test_lfs_from_file_errors(tmp_path):
     text.write_text("")
     with pytest.raises(ValueError, match=r"\.py"):
         lfs_from_file(text)
+
+
+# -- fuzz: any JSON value either rebuilds an LF equal to its spec or is refused with TypeError / ValueError ----------
+_json = st.recursive(st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=False)
+                     | st.text(max_size=20), lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+_near_valid = st.fixed_dictionaries({
+    "kind": st.sampled_from(["keyword", "regex", "python", ""]), "name": st.text(max_size=10) | _json,
+    "label": st.integers(-3, 5) | _json, "field": st.sampled_from(["text", ""]) | _json,
+}, optional={"keywords": st.lists(st.text(max_size=6), max_size=3) | _json, "pattern": st.text(max_size=12) | _json,
+             "flags": st.sampled_from([0, 2, 8, 16, 64, 128, 256]) | _json, "case_sensitive": _json,
+             "whole_word": _json, "extra": _json})
+
+
+@given(spec=_json | _near_valid)
+def test_fuzz_lf_from_spec_accepts_or_refuses_cleanly(spec):
+    try:
+        lf = lf_from_spec(spec)
+    except (TypeError, ValueError):
+        return
+    assert lf.spec == spec and json.loads(json.dumps(lf.spec)) == spec
+    assert lf("some text 123") in (-1, spec["label"])
