@@ -198,12 +198,34 @@ def test_lfs_from_file_errors(tmp_path):
 _json = st.recursive(st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=False)
                      | st.text(max_size=20), lambda inner: st.lists(inner, max_size=4)
                      | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
-_near_valid = st.fixed_dictionaries({
-    "kind": st.sampled_from(["keyword", "regex", "python", ""]), "name": st.text(max_size=10) | _json,
-    "label": st.integers(-3, 5) | _json, "field": st.sampled_from(["text", ""]) | _json,
-}, optional={"keywords": st.lists(st.text(max_size=6), max_size=3) | _json, "pattern": st.text(max_size=12) | _json,
-             "flags": st.sampled_from([0, 2, 8, 16, 64, 128, 256]) | _json, "case_sensitive": _json,
-             "whole_word": _json, "extra": _json})
+_name = st.text(min_size=1, max_size=10)
+_valid = st.one_of(
+    st.fixed_dictionaries({"kind": st.just("keyword"), "name": _name,
+                           "keywords": st.lists(st.text(min_size=1, max_size=6), min_size=1, max_size=3),
+                           "label": st.integers(0, 5), "field": st.just("text"), "case_sensitive": st.booleans(),
+                           "whole_word": st.booleans()}),
+    st.fixed_dictionaries({"kind": st.just("regex"), "name": _name, "pattern": st.from_regex(r"[a-z0-9 .*+?]{1,8}",
+                                                                                             fullmatch=True),
+                           "label": st.integers(0, 5), "field": st.just("text"),
+                           "flags": st.sampled_from([0, 2, 8, 16, 256, 2 | 16])}))
+
+
+@st.composite
+def _mutated(draw):
+    """A valid spec, then (usually) one key replaced by any JSON value, removed, or one key added."""
+    spec = dict(draw(_valid))
+    action = draw(st.sampled_from(["keep", "replace", "remove", "add"]))
+    key = draw(st.sampled_from(sorted(spec)))
+    if action == "replace":
+        spec[key] = draw(_json)
+    elif action == "remove":
+        del spec[key]
+    elif action == "add":
+        spec[draw(st.text(max_size=8))] = draw(_json)
+    return spec
+
+
+_near_valid = _mutated()
 
 
 @given(spec=_json | _near_valid)
