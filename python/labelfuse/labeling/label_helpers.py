@@ -47,6 +47,15 @@ def probs_to_preds(probs: Any, tie_break_policy: str = "random", tol: float = 1e
     Example::
 
         probs_to_preds(np.array([[0.8, 0.2], [0.5, 0.5]]), tie_break_policy="abstain")   # array([ 0, -1])
+
+    Args:
+        probs: (n, k) class probabilities.
+        tie_break_policy: how ties are decided (see above).
+        tol: probabilities within ``tol`` of the row's maximum are tied.
+        random_state: seeds the "true-random" policy.
+
+    Returns:
+        (n,) int64 class ids (-1 where the policy abstains).
     """
     if tie_break_policy not in TIE_BREAK_POLICIES:
         raise ValueError(f"tie_break_policy: expected one of {list(TIE_BREAK_POLICIES)}, got {tie_break_policy!r}")
@@ -87,6 +96,12 @@ def get_label_buckets(*y: Any) -> Dict[Tuple[Any, ...], np.ndarray]:
 
         get_label_buckets(np.array([0, 1, 1]), np.array([0, 1, 0]))
         # {(0, 0): array([0]), (1, 1): array([1]), (1, 0): array([2])}
+
+    Args:
+        y: aligned label arrays, each of shape (n,) or (n, 1).
+
+    Returns:
+        A dict from label tuples to sorted int64 row indices.
     """
     if not y:
         raise ValueError("get_label_buckets: expected at least one label array")
@@ -133,6 +148,14 @@ def filter_unlabeled_dataframe(X: Any, y: Any, L: Any) -> Tuple[Any, np.ndarray]
     Example::
 
         df_train, P_train = filter_unlabeled_dataframe(df, label_model.predict_proba(L), L)
+
+    Args:
+        X: the examples (a DataFrame or an array), one per row of L.
+        y: (n, k) probabilities (or any per-row array) to filter alike.
+        L: (n, m) label matrix.
+
+    Returns:
+        ``(X[covered], y[covered])``.
     """
     L = as_label_matrix(L)
     y_arr = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else y)

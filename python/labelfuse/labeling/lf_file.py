@@ -41,6 +41,12 @@ def lfs_from_file(path: Union[str, "PathLike[str]"]) -> List[LabelingFunction]:
 
         # elsewhere
         lfs = lfs_from_file("my_lfs.py")   # [kw_check_out, short_comment]
+
+    Args:
+        path: the Python file that defines the LFs (executed: only load files you trust).
+
+    Returns:
+        The labeling functions, in the file's order.
     """
     file = Path(path)
     if not file.is_file():

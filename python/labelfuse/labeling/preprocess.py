@@ -33,7 +33,21 @@ __all__ = ["MutableRow", "Preprocessor", "PreprocessorError", "preprocessor"]
 
 
 class PreprocessorError(RuntimeError):
-    """A preprocessor raised; ``preprocessor`` is its name and ``exception`` (also ``__cause__``) the original."""
+    """A preprocessor raised; ``preprocessor`` is its name and ``exception`` (also ``__cause__``) the original.
+
+    Args:
+        preprocessor: the preprocessor's name.
+        exception: what it raised.
+
+    Example:
+        >>> from labelfuse.labeling import Preprocessor, PreprocessorError
+        >>> broken = Preprocessor("broken", lambda x: 1 // 0)
+        >>> try:
+        ...     broken("a")
+        ... except PreprocessorError as e:
+        ...     print(e.preprocessor)
+        broken
+    """
 
     def __init__(self, preprocessor: str, exception: BaseException) -> None:
         super().__init__(f"preprocessor {preprocessor!r} failed: {type(exception).__name__}: {exception}")
@@ -46,6 +60,16 @@ class MutableRow:
 
     Fields read by attribute (``x.text``) and by name (``x["my col"]``); ``x[0]`` is the first field, as on the
     rows the appliers pass. Iterating yields the values, as on a pandas row.
+
+    Args:
+        fields: the example's fields by name, in order.
+
+    Example:
+        >>> from labelfuse.labeling import MutableRow
+        >>> x = MutableRow({"text": "Hello"})
+        >>> x.lower = x.text.lower()
+        >>> x["lower"], x[0]
+        ('hello', 'Hello')
     """
 
     def __init__(self, fields: Dict[str, Any]) -> None:
@@ -161,6 +185,19 @@ class Preprocessor:
         max_cache: at most this many results are kept (least recently used dropped first); None = no bound.
 
     ``reset_cache()`` empties the memo.
+
+    Example:
+        >>> import labelfuse as lf
+        >>> from labelfuse.labeling import Preprocessor
+        >>> def add_lower(x):
+        ...     x.lower = x.text.lower()
+        ...     return x
+        >>> @lf.labeling_function(pre=[Preprocessor("add_lower", add_lower)])
+        ... def says_free(x):
+        ...     return 1 if "free" in x.lower else -1
+        >>> import pandas as pd
+        >>> lf.apply_lfs([says_free], pd.DataFrame({"text": ["FREE entry", "hi"]}), progress=False).tolist()
+        [[1], [-1]]
     """
 
     def __init__(self, name: str, f: Callable[[Any], Any], *, memoize: bool = False,
@@ -235,6 +272,15 @@ def preprocessor(name: Any = None, *, memoize: bool = False, memoize_key: Option
         @labeling_function(pre=[add_words])
         def long_comment(x):
             return 0 if len(x.words) > 30 else -1
+
+    Args:
+        name: the preprocessor's name (default: the function's name), or the function itself without parentheses.
+        memoize: cache results across calls (keyed by ``memoize_key``).
+        memoize_key: maps an example to its cache key.
+        max_cache: the most cached results kept.
+
+    Returns:
+        A :class:`Preprocessor`, or a decorator that makes one.
     """
     if callable(name) and memoize is False and memoize_key is None and max_cache is None:  # bare @preprocessor
         return preprocessor()(name)

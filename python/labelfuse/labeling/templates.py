@@ -185,6 +185,9 @@ def keyword_lf(name: str, keywords: Any, label: int, *, field: str = "text", cas
         lf = keyword_lf("kw_check_out", ["check out", "check it out"], label=1)
         lf("Check out my video!")   # 1
         lf.spec["keywords"]         # ['check out', 'check it out']
+
+    Returns:
+        A :class:`LabelingFunction` with a JSON-able ``.spec``.
     """
     spec = {"kind": "keyword", "name": _check_str(name, "name", MAX_NAME_CHARS),
             "keywords": _check_keywords(keywords), "label": _check_label(label),
@@ -214,6 +217,9 @@ def regex_lf(name: str, pattern: str, label: int, *, field: str = "text", flags:
         lf = regex_lf("re_price", r"\\$\\d+", label=1)
         lf("only $5 today")   # 1
         lf.spec["flags"]      # 2 (re.IGNORECASE)
+
+    Returns:
+        A :class:`LabelingFunction` with a JSON-able ``.spec``.
     """
     spec = {"kind": "regex", "name": _check_str(name, "name", MAX_NAME_CHARS),
             "pattern": _check_str(pattern, "pattern", MAX_PATTERN_CHARS), "label": _check_label(label),
@@ -232,6 +238,12 @@ def lf_from_spec(spec: Any) -> LabelingFunction:
         lf = lf_from_spec(json.loads('{"kind": "regex", "name": "re_link", "pattern": "https?://", '
                                      '"label": 1, "field": "text", "flags": 2}'))
         lf("see https://x.y")   # 1
+
+    Args:
+        spec: a dict as in ``LabelingFunction.spec`` (keyword or regex).
+
+    Returns:
+        The rebuilt :class:`LabelingFunction`.
     """
     if not isinstance(spec, Mapping):
         raise TypeError(f"spec: expected a dict, got {type(spec).__name__}")
