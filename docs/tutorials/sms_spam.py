@@ -65,58 +65,37 @@ print(train[["label", "text"]].head(3).to_string())
 
 # %%
 # --8<-- [start:lfs]
-ABSTAIN = -1
-PHONE = re.compile(r"\b0?[789]\d{9,10}\b")           # premium-rate and short numbers spam asks you to call
-MONEY = re.compile(r"(£|\?\?|\$)\s?\d|\d+p\b|\bcash\b", re.IGNORECASE)
+from labelfuse.labeling import ABSTAIN, keyword_lf, preprocessor, regex_lf
+
+# Keyword and regex LFs need no code: they are built from a spec (f.spec) that can be saved as JSON.
+free_win = keyword_lf("free_win", ["free", "win", "won", "winner", "prize", "award", "claim"], SPAM)
+text_to = keyword_lf("text_to", ["txt", "text", "reply", "send"], SPAM)
+urgent = keyword_lf("urgent", ["urgent", "congratulations", "guaranteed", "selected"], SPAM)
+opt_out = keyword_lf("opt_out", ["stop", "unsubscribe", "optout"], SPAM)
+phone_number = regex_lf("phone_number", r"\b0?[789]\d{9,10}\b", SPAM)   # premium-rate numbers spam asks you to call
+money = regex_lf("money", r"(£|\?\?|\$)\s?\d|\d+p\b|\bcash\b", SPAM)
+link = regex_lf("link", r"www\.|http|\.com\b|\.co\.uk\b", SPAM)
+first_person = keyword_lf("first_person", ["i'm", "i'll", "im", "ill", "i've", "my", "me"], HAM)
+chat = keyword_lf("chat", ["ok", "k", "lor", "lar", "da", "haha", "sorry", "home", "later"], HAM)
+love = keyword_lf("love", ["love", "miss", "dear", "babe", "sweet"], HAM)
+emoticon = regex_lf("emoticon", r"[:;]-?[)(pd]|\blol\b|\bhaha", HAM)
 
 
-def keyword_lf(name, words, label):
-    """An LF that votes `label` when one of `words` appears as a whole word."""
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\b", re.IGNORECASE)
-
-    @lf.labeling_function(name=name)
-    def vote(x):
-        return label if pattern.search(x.text) else ABSTAIN
-
-    return vote
+# Anything else is plain Python. A preprocessor adds fields once per row, for every LF that uses it.
+@preprocessor(memoize=True)
+def add_shape(x):
+    x.n_chars = len(x.text)
+    x.has_digit = bool(re.search(r"\d", x.text))
+    return x
 
 
-@lf.labeling_function()
-def phone_number(x):
-    return SPAM if PHONE.search(x.text) else ABSTAIN
-
-
-@lf.labeling_function()
-def money(x):
-    return SPAM if MONEY.search(x.text) else ABSTAIN
-
-
-@lf.labeling_function()
-def link(x):
-    return SPAM if re.search(r"www\.|http|\.com\b|\.co\.uk\b", x.text, re.IGNORECASE) else ABSTAIN
-
-
-@lf.labeling_function()
+@lf.labeling_function(pre=[add_shape])
 def short_no_digits(x):
-    return HAM if len(x.text) < 60 and not re.search(r"\d", x.text) else ABSTAIN
+    return HAM if x.n_chars < 60 and not x.has_digit else ABSTAIN
 
 
-@lf.labeling_function()
-def emoticon(x):
-    return HAM if re.search(r"[:;]-?[)(pd]|\blol\b|\bhaha", x.text, re.IGNORECASE) else ABSTAIN
-
-
-lfs = [
-    keyword_lf("free_win", ["free", "win", "won", "winner", "prize", "award", "claim"], SPAM),
-    keyword_lf("text_to", ["txt", "text", "reply", "send"], SPAM),
-    keyword_lf("urgent", ["urgent", "congratulations", "guaranteed", "selected"], SPAM),
-    keyword_lf("opt_out", ["stop", "unsubscribe", "optout"], SPAM),
-    phone_number, money, link,
-    keyword_lf("first_person", ["i'm", "i'll", "im", "ill", "i've", "my", "me"], HAM),
-    keyword_lf("chat", ["ok", "k", "lor", "lar", "da", "haha", "sorry", "home", "later"], HAM),
-    keyword_lf("love", ["love", "miss", "dear", "babe", "sweet"], HAM),
-    short_no_digits, emoticon,
-]
+lfs = [free_win, text_to, urgent, opt_out, phone_number, money, link,
+       first_person, chat, love, short_no_digits, emoticon]
 names = [f.name for f in lfs]
 L_train = lf.apply_lfs(lfs, train, progress=False)   # (n, m) int8, -1 = abstain
 L_valid = lf.apply_lfs(lfs, valid, progress=False)
