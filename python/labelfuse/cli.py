@@ -99,6 +99,8 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for k-means and end-model training")
     p.add_argument("--n-threads", type=int, default=None, help="native threads (default: all cores)")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the report as JSON")
+    p.add_argument("--plots", type=Path, default=None, metavar="DIR",
+                   help="save LF bars, the label histogram and the valid confusion matrix as PNG files in DIR")
 
 
 @subcommand("run", "the main job: LF analysis, label models, embedding fusion, end model, and a report",
@@ -109,13 +111,16 @@ def run_command(args: argparse.Namespace) -> int:
 
     try:
         report = run(args.dataset or DEFAULT_DATASET, fusion=not args.no_fusion, end_model=not args.no_end_model,
-                     random_state=args.seed, n_threads=args.n_threads, progress=sys.stderr.isatty())
+                     random_state=args.seed, n_threads=args.n_threads, progress=sys.stderr.isatty(),
+                     plots=args.plots)
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise CommandError(exc.args[0] if isinstance(exc, KeyError) else str(exc)) from None
     print(report.to_text())
     if args.json:
         args.json.write_text(json.dumps(report.to_dict(), indent=1, default=float))
         print(f"\nreport written to {args.json}")
+    if args.plots:
+        print(f"plots written to {args.plots}")
     return 0
 
 
