@@ -118,7 +118,8 @@ def plot_label_histogram(proba: Any, ax: Any = None, *, class_names: Optional[Se
 
 def plot_confusion_matrix(y_true: Any, y_pred: Any, ax: Any = None, *, cardinality: Optional[int] = None,
                           class_names: Optional[Sequence[str]] = None, title: Optional[str] = None) -> Any:
-    """Counts of (gold, predicted) pairs as an annotated heat map; rows whose gold label is -1 are left out.
+    """Counts of (gold, predicted) pairs as an annotated heat map; rows whose gold label is -1 are left out, and
+    predictions of -1 (undecided) get a column of their own.
 
     Example::
 
@@ -134,19 +135,21 @@ def plot_confusion_matrix(y_true: Any, y_pred: Any, ax: Any = None, *, cardinali
                                                      else int(max(y.max(initial=0), p.max(initial=0))) + 1)
     if (p >= k).any() or (y >= k).any():
         raise ValueError(f"y_true / y_pred: class ids must be below cardinality {k}")
-    if (p < 0).any():
-        raise ValueError("y_pred: expected class ids 0..k-1 (map abstentions to a class before plotting)")
-    counts = np.zeros((k, k), dtype=np.int64)
-    np.add.at(counts, (y, p), 1)
+    if (p < -1).any():
+        raise ValueError("y_pred: expected class ids 0..k-1, or -1 for an undecided row")
+    abstain = bool((p == -1).any())  # undecided predictions get a column of their own (they count as wrong)
+    cols = k + abstain
+    counts = np.zeros((k, cols), dtype=np.int64)
+    np.add.at(counts, (y, np.where(p == -1, k, p)), 1)
     names = list(class_names) if class_names is not None else [str(c) for c in range(k)]
-    ax = _axes(ax, (1.2 * k + 2.0, 1.1 * k + 1.5))
+    ax = _axes(ax, (1.2 * cols + 2.0, 1.1 * k + 1.5))
     ax.imshow(counts, cmap="Blues")
     top = counts.max(initial=0)
     for i in range(k):
-        for j in range(k):
+        for j in range(cols):
             ax.text(j, i, str(counts[i, j]), ha="center", va="center",
                     color="white" if top and counts[i, j] > top / 2 else "black")
-    ax.set_xticks(range(k), names)
+    ax.set_xticks(range(cols), names + ["undecided"] * abstain)
     ax.set_yticks(range(k), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
