@@ -775,7 +775,7 @@ def _save_column(series: pd.Series, key: str, arrays: Dict[str, np.ndarray], nam
     arrays[key + ".bytes"] = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
     arrays[key + ".offsets"] = offsets
     arrays[key + ".missing"] = missing.astype(np.bool_)
-    return {"name": name, "kind": "text", "key": key}
+    return {"name": name, "kind": "text", "key": key, "dtype": str(series.dtype)}
 
 
 def _load_column(entry: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Any:
@@ -785,8 +785,11 @@ def _load_column(entry: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> 
     raw = np.asarray(arrays[key + ".bytes"]).tobytes()
     offsets = np.asarray(arrays[key + ".offsets"])
     missing = np.asarray(arrays[key + ".missing"])
-    out = [None if missing[i] else raw[offsets[i]:offsets[i + 1]].decode("utf-8") for i in range(missing.size)]
-    return pd.Series(out, dtype=object)
+    out = pd.Series([None if missing[i] else raw[offsets[i]:offsets[i + 1]].decode("utf-8")
+                     for i in range(missing.size)], dtype=object)
+    if entry.get("dtype") in ("str", "string"):  # pandas' string dtypes; anything else comes back as str objects
+        out = out.astype(entry["dtype"])
+    return out
 
 
 _io.register(Workspace)
