@@ -21,6 +21,8 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 import numpy as np
 
+from .preprocess import Preprocessor as PreprocessorClass, PreprocessorError, mutable_copy
+
 __all__ = ["ABSTAIN", "MAX_CLASS_ID", "LabelingFunction", "as_lfs", "check_vote", "labeling_function"]
 
 ABSTAIN = -1
@@ -96,9 +98,19 @@ class LabelingFunction:
 
 
 def _preprocess(p: Preprocessor, x: Any) -> Any:
-    out = p(x)
+    """One preprocessor step: a :class:`~labelfuse.labeling.preprocess.Preprocessor` runs as it is (copy, memo);
+    a plain callable gets a copy it may modify (:func:`~labelfuse.labeling.preprocess.mutable_copy`). Either way an
+    exception inside it comes out as a PreprocessorError naming it."""
+    if isinstance(p, PreprocessorClass):
+        return p(x)
+    name = getattr(p, "__name__", repr(p))
+    try:
+        out = p(mutable_copy(x))
+    except PreprocessorError:
+        raise
+    except Exception as exc:
+        raise PreprocessorError(name, exc) from exc
     if out is None:
-        name = getattr(p, "__name__", repr(p))
         raise ValueError(f"preprocessor {name!r} returned None; a preprocessor must return the (new) example")
     return out
 
