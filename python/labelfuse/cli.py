@@ -138,6 +138,58 @@ def bench(args: argparse.Namespace) -> int:
     return main_from_args(args)
 
 
+# -- studio ----------------------------------------------------------------------------------------------------------
+def _studio_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", nargs="?", default=None, metavar="DATA",
+                   help="a CSV, parquet or JSONL file, a WRENCH folder or a data set name (default: wrench_youtube)")
+    p.add_argument("--lfs", type=Path, default=None, metavar="FILE", help="a Python file of LFs to start from")
+    p.add_argument("--text", default="text", help="the text column (default: text)")
+    p.add_argument("--label", default=None, help="the gold-label column (default: 'label' when present)")
+    p.add_argument("--split", default=None, help="the split column (default: 'split' when present)")
+    p.add_argument("--dev-split", default=None, help="the split value of dev rows (default: dev; valid for WRENCH)")
+    p.add_argument("--classes", default=None, help="class names, comma-separated (default: WRENCH's, else 0..k-1)")
+    p.add_argument("--embeddings", default=None, metavar="NPY|minilm",
+                   help="embeddings: a .npy file (one row per data row) or 'minilm' (default: a WRENCH folder's own)")
+    p.add_argument("--label-model", default="triplet", help="triplet, covariance, dawid_skene or majority")
+    p.add_argument("--fusion", default=None, choices=("liger", "epoxy"), help="serve fused labels (needs embeddings)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free port)")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow a non-loopback --host: the studio runs the Python typed into it (the token is still "
+                        "required)")
+    p.add_argument("--open", action="store_true", help="open the page in a browser")
+
+
+@subcommand("studio", "the live LF studio in the browser: edit LFs, see their effect on the labels at once",
+            _studio_arguments)
+def studio_command(args: argparse.Namespace) -> int:
+    try:
+        from .studio import serve
+        from .studio.data import load_studio_data
+        from .studio.serve import check_host
+    except ImportError as exc:
+        raise CommandError(f"the studio needs starlette and uvicorn: pip install 'labelfuse[studio]' ({exc})"
+                           ) from None
+    from .datasets import DEFAULT_DATASET
+    from .labeling.lf_file import lfs_from_file
+
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    try:
+        check_host(args.host, args.allow_remote)
+        ws, names = load_studio_data(args.data or DEFAULT_DATASET, text=args.text, label=args.label,
+                                     split=args.split, dev_split=args.dev_split, embeddings=args.embeddings,
+                                     label_model=args.label_model, fusion=args.fusion, class_names=classes)
+        for lf in lfs_from_file(args.lfs) if args.lfs else []:
+            ws.add(lf)
+        serve(ws, host=args.host, port=args.port, allow_remote=args.allow_remote, class_names=names,
+              title=Path(args.data or DEFAULT_DATASET).name, open_browser=args.open)
+    except (FileNotFoundError, ValueError, KeyError, ImportError, OSError, RuntimeError) as exc:
+        raise CommandError(exc.args[0] if isinstance(exc, KeyError) else str(exc)) from None
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
 # -- entry point -----------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
