@@ -24,7 +24,8 @@ from typing import Any, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-__all__ = ["figure_bytes", "new_figure", "plot_confusion_matrix", "plot_label_histogram", "plot_lf_bars"]
+__all__ = ["confusion_counts", "figure_bytes", "label_histogram_counts", "new_figure", "plot_confusion_matrix",
+           "plot_label_histogram", "plot_lf_bars"]
 
 # One colour per bar kind, the same in every plot and in the studio page (static/studio.css uses these values).
 COLORS = {"Coverage": "#4c78a8", "Overlaps": "#9ecae9", "Conflicts": "#e45756"}
@@ -98,22 +99,30 @@ def plot_label_histogram(proba: Any, ax: Any = None, *, class_names: Optional[Se
 
         plot_label_histogram(LabelModel().fit(L).predict_proba(L))
     """
+    counts, edges, xlabel = label_histogram_counts(proba, bins=bins, class_names=class_names)
+    ax = _axes(ax, (6.0, 3.5))
+    ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=COLORS["Coverage"], edgecolor="white")
+    ax.set_xlim(0.0, 1.0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("rows")
+    ax.set_title(title if title is not None else f"Probabilistic labels ({int(counts.sum())} rows)")
+    return ax
+
+
+def label_histogram_counts(proba: Any, *, bins: int = 20, class_names: Optional[Sequence[str]] = None
+                           ) -> Tuple[np.ndarray, np.ndarray, str]:
+    """The numbers :func:`plot_label_histogram` draws: (counts per bin, bin edges on [0, 1], the x label)."""
     P = np.asarray(proba, dtype=np.float64)
     if P.ndim != 2 or P.shape[1] < 2:
         raise ValueError(f"proba: expected an (n, k) matrix with k >= 2 classes, got shape {P.shape}")
-    ax = _axes(ax, (6.0, 3.5))
     if P.shape[1] == 2:
         values = P[:, 1]
-        name = class_names[1] if class_names is not None else "class 1"
-        xlabel = f"P({name})"
+        xlabel = f"P({class_names[1] if class_names is not None else 'class 1'})"
     else:
         values = P.max(axis=1)
         xlabel = "largest posterior"
-    ax.hist(values, bins=bins, range=(0.0, 1.0), color=COLORS["Coverage"], edgecolor="white")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("rows")
-    ax.set_title(title if title is not None else f"Probabilistic labels ({len(values)} rows)")
-    return ax
+    counts, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
+    return counts, edges, xlabel
 
 
 def plot_confusion_matrix(y_true: Any, y_pred: Any, ax: Any = None, *, cardinality: Optional[int] = None,
@@ -125,22 +134,9 @@ def plot_confusion_matrix(y_true: Any, y_pred: Any, ax: Any = None, *, cardinali
 
         plot_confusion_matrix(Y_dev, model.predict(L_dev), class_names=["HAM", "SPAM"])
     """
-    y = np.asarray(y_true).astype(np.int64, copy=False).ravel()
-    p = np.asarray(y_pred).astype(np.int64, copy=False).ravel()
-    if y.shape != p.shape:
-        raise ValueError(f"y_pred: expected one prediction per gold label ({y.shape[0]}), got {p.shape[0]}")
-    keep = y >= 0
-    y, p = y[keep], p[keep]
-    k = cardinality if cardinality is not None else (len(class_names) if class_names is not None
-                                                     else int(max(y.max(initial=0), p.max(initial=0))) + 1)
-    if (p >= k).any() or (y >= k).any():
-        raise ValueError(f"y_true / y_pred: class ids must be below cardinality {k}")
-    if (p < -1).any():
-        raise ValueError("y_pred: expected class ids 0..k-1, or -1 for an undecided row")
-    abstain = bool((p == -1).any())  # undecided predictions get a column of their own (they count as wrong)
-    cols = k + abstain
-    counts = np.zeros((k, cols), dtype=np.int64)
-    np.add.at(counts, (y, np.where(p == -1, k, p)), 1)
+    counts = confusion_counts(y_true, y_pred, cardinality=cardinality if cardinality is not None else
+                              (len(class_names) if class_names is not None else None))
+    k, cols = counts.shape
     names = list(class_names) if class_names is not None else [str(c) for c in range(k)]
     ax = _axes(ax, (1.2 * cols + 2.0, 1.1 * k + 1.5))
     ax.imshow(counts, cmap="Blues")
@@ -149,10 +145,31 @@ def plot_confusion_matrix(y_true: Any, y_pred: Any, ax: Any = None, *, cardinali
         for j in range(cols):
             ax.text(j, i, str(counts[i, j]), ha="center", va="center",
                     color="white" if top and counts[i, j] > top / 2 else "black")
-    ax.set_xticks(range(cols), names + ["undecided"] * abstain)
+    ax.set_xticks(range(cols), names + ["undecided"] * (cols - k))
     ax.set_yticks(range(k), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
-    acc = float((y == p).mean()) if y.size else float("nan")
-    ax.set_title(title if title is not None else f"Dev confusion matrix (accuracy {acc:.3f}, {y.size} rows)")
+    total = int(counts.sum())
+    acc = float(np.trace(counts[:, :k])) / total if total else float("nan")
+    ax.set_title(title if title is not None else f"Dev confusion matrix (accuracy {acc:.3f}, {total} rows)")
     return ax
+
+
+def confusion_counts(y_true: Any, y_pred: Any, *, cardinality: Optional[int] = None) -> np.ndarray:
+    """The numbers :func:`plot_confusion_matrix` draws: counts[gold, predicted], (k, k), or (k, k + 1) when some
+    prediction is -1 (undecided, the last column). Rows whose gold label is -1 are left out."""
+    y = np.asarray(y_true).astype(np.int64, copy=False).ravel()
+    p = np.asarray(y_pred).astype(np.int64, copy=False).ravel()
+    if y.shape != p.shape:
+        raise ValueError(f"y_pred: expected one prediction per gold label ({y.shape[0]}), got {p.shape[0]}")
+    keep = y >= 0
+    y, p = y[keep], p[keep]
+    k = cardinality if cardinality is not None else int(max(y.max(initial=0), p.max(initial=0))) + 1
+    if (p >= k).any() or (y >= k).any():
+        raise ValueError(f"y_true / y_pred: class ids must be below cardinality {k}")
+    if (p < -1).any():
+        raise ValueError("y_pred: expected class ids 0..k-1, or -1 for an undecided row")
+    abstain = bool((p == -1).any())  # undecided predictions get a column of their own (they count as wrong)
+    counts = np.zeros((k, k + abstain), dtype=np.int64)
+    np.add.at(counts, (y, np.where(p == -1, k, p)), 1)
+    return counts

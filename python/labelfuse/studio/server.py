@@ -222,6 +222,7 @@ class Studio:
                        "conflict": float(stats.label_conflict()) if m else 0.0,
                        "undecided": int((pred < 0).sum()), "predicted": balance},
             "dev": ws.dev_metrics() if m else None,
+            "charts": self.charts(),
             "accuracy": self._scores() if m else {},
             "log": self.log[::-1],
             "starter_code": starter_code(self.class_names),
@@ -260,35 +261,42 @@ class Studio:
             out.append(rec)
         return out
 
-    def plot(self, name: str) -> bytes:
-        from ..plotting import figure_bytes, new_figure, plot_confusion_matrix, plot_label_histogram, plot_lf_bars
-
+    def plot_data(self, name: str) -> Dict[str, Any]:
+        """What plot ``name`` needs, copied out of the workspace (under the lock); :func:`render_plot` draws it
+        without the lock, so a slow matplotlib render never holds up an edit."""
         ws = self.ws
         m = len(ws.lfs)
-        if name == "lf_bars":
-            ax = new_figure((6.0, max(2.0, 0.32 * m + 1.0)))
-            if m:
-                plot_lf_bars(ws.summary(), ax)
-            else:
-                _empty(ax, "no LFs yet")
-        elif name == "label_histogram":
-            ax = new_figure((6.0, 3.2))
-            if m:
-                plot_label_histogram(ws.proba(), ax, class_names=self.class_names)
-            else:
-                _empty(ax, "no LFs yet")
-        elif name == "confusion":
-            k = ws.cardinality
-            ax = new_figure((1.2 * k + 3.0, 1.1 * k + 1.8))
-            rows = ws.dev_rows
-            if m and rows.size:
-                plot_confusion_matrix(ws.gold[rows], ws.predict()[rows], ax, cardinality=k,
-                                      class_names=self.class_names)
-            else:
-                _empty(ax, "no dev rows with gold labels" if not rows.size else "no LFs yet")
-        else:
+        if name not in _PLOTS:
             raise RequestError(f"plot: expected one of {list(_PLOTS)}, got {name!r}", status=404)
-        return figure_bytes(ax.figure, "svg")
+        data: Dict[str, Any] = {"name": name, "class_names": self.class_names, "k": ws.cardinality, "empty": None}
+        if not m:
+            data["empty"] = "no LFs yet"
+        elif name == "lf_bars":
+            data["summary"] = ws.summary()
+        elif name == "label_histogram":
+            data["proba"] = np.array(ws.proba())
+        elif not ws.dev_rows.size:
+            data["empty"] = "no dev rows with gold labels"
+        else:
+            data["gold"] = ws.gold[ws.dev_rows].copy()
+            data["predicted"] = ws.predict()[ws.dev_rows]
+        return data
+
+    def charts(self) -> Dict[str, Any]:
+        """The numbers behind the label histogram and the dev confusion matrix (the same helpers as the plots),
+        for the page to draw at once."""
+        from ..plotting import confusion_counts, label_histogram_counts
+
+        ws = self.ws
+        if not ws.lfs:
+            return {}
+        counts, edges, xlabel = label_histogram_counts(ws.proba(), class_names=self.class_names)
+        out: Dict[str, Any] = {"histogram": {"counts": counts, "edges": edges, "xlabel": xlabel}}
+        if ws.dev_rows.size:
+            conf = confusion_counts(ws.gold[ws.dev_rows], ws.predict()[ws.dev_rows], cardinality=ws.cardinality)
+            out["confusion"] = {"counts": conf,
+                                "columns": self.class_names + ["undecided"] * (conf.shape[1] - ws.cardinality)}
+        return out
 
     def export(self, what: str) -> bytes:
         ws = self.ws
@@ -307,6 +315,29 @@ class Studio:
                     raise
                 raise RequestError(f"{type(exc).__name__}: {exc}") from None
             return path.read_bytes()
+
+
+def render_plot(data: Dict[str, Any]) -> bytes:
+    """Draw what :meth:`Studio.plot_data` collected, as SVG (matplotlib, no pyplot: safe in a worker thread)."""
+    from ..plotting import figure_bytes, new_figure, plot_confusion_matrix, plot_label_histogram, plot_lf_bars
+
+    name, k, names = data["name"], data["k"], data["class_names"]
+    if name == "lf_bars":
+        m = len(data["summary"]) if "summary" in data else 0
+        ax = new_figure((6.0, max(2.0, 0.32 * m + 1.0)))
+    elif name == "label_histogram":
+        ax = new_figure((6.0, 3.2))
+    else:
+        ax = new_figure((1.2 * k + 3.0, 1.1 * k + 1.8))
+    if data["empty"]:
+        _empty(ax, data["empty"])
+    elif name == "lf_bars":
+        plot_lf_bars(data["summary"], ax)
+    elif name == "label_histogram":
+        plot_label_histogram(data["proba"], ax, class_names=names)
+    else:
+        plot_confusion_matrix(data["gold"], data["predicted"], ax, cardinality=k, class_names=names)
+    return figure_bytes(ax.figure, "svg")
 
 
 def _source(lf: Any) -> Optional[str]:
@@ -428,8 +459,15 @@ def create_app(workspace: Any, *, token: Optional[str] = None, class_names: Opti
         name = request.path_params["name"]
 
         def draw() -> Response:
-            return Response(studio.plot(name), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
-        return await run_in_threadpool(answer, draw)
+            try:
+                data = studio.call(lambda: studio.plot_data(name))["result"]
+                svg = render_plot(data)  # outside the lock
+            except RequestError as exc:
+                return JSONResponse({"error": str(exc), "detail": ""}, status_code=exc.status)
+            except Exception as exc:
+                return JSONResponse({"error": f"{type(exc).__name__}: {exc}", "detail": ""}, status_code=400)
+            return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+        return await run_in_threadpool(draw)
 
     async def export(request: Request) -> Response:
         what = request.path_params["what"]

@@ -74,8 +74,38 @@ function render(s, fresh) {
   $("#total-conflict").textContent = pct(s.totals.conflict);
   renderLFs(s, fresh);
   renderLog(s);
-  for (const p of ["lf_bars", "label_histogram", "confusion"]) $("#plot-" + p).src = `/api/plots/${p}.svg?v=${s.version}`;
+  renderCharts(s);
+  loadPlots();
   document.body.dataset.version = s.version;
+}
+
+function renderCharts(s) {
+  const h = s.charts.histogram;
+  const top = h ? Math.max(1, ...h.counts) : 1;
+  $("#hist-label").textContent = h ? "(" + h.xlabel + ")" : "";
+  $("#histogram").innerHTML = h ? h.counts.map((c, i) =>
+    `<i style="height:${(100 * c / top).toFixed(1)}%" title="${c} rows with ${h.edges[i].toFixed(2)}–${h.edges[i + 1].toFixed(2)}"></i>`).join("") : "";
+  const cm = s.charts.confusion;
+  if (!cm) { $("#confusion").innerHTML = `<tr><td class="muted">${s.lfs.length ? "no dev rows" : "no LFs yet"}</td></tr>`; return; }
+  const max = Math.max(1, ...cm.counts.flat());
+  $("#confusion").innerHTML = `<tr><th></th>${cm.columns.map((c) => `<th>${esc(c)}</th>`).join("")}</tr>` +
+    cm.counts.map((row, i) => `<tr><th>${esc(s.data.class_names[i])}</th>${row.map((c, j) =>
+      `<td style="background:rgba(76,120,168,${(0.08 + 0.8 * c / max).toFixed(2)});color:${c > max / 2 ? "#fff" : "#222"}"` +
+      ` class="${i === j ? "diag" : ""}">${c}</td>`).join("")}</tr>`).join("");
+}
+
+// matplotlib plots are slow to draw (about a second each): fetched only while their panel is open, one after
+// another, and a moment after the last edit
+let plotTimer = null;
+function loadPlots() {
+  clearTimeout(plotTimer);
+  if (!$("#mpl-plots").open || !state) return;
+  plotTimer = setTimeout(async () => {
+    for (const p of ["lf_bars", "label_histogram", "confusion"]) {
+      const img = $("#plot-" + p);
+      await new Promise((done) => { img.onload = img.onerror = done; img.src = `/api/plots/${p}.svg?v=${state.version}`; });
+    }
+  }, 300);
 }
 
 function fillSelect(sel, options, value) {
@@ -211,5 +241,19 @@ $("#code").addEventListener("keydown", (ev) => {  // a tab key indents instead o
   t.value = t.value.slice(0, s) + "    " + t.value.slice(t.selectionEnd);
   t.selectionStart = t.selectionEnd = s + 4;
 });
+// exports: fetched with the token header, so an error (e.g. no LFs yet) is shown instead of saved as a file
+document.querySelectorAll(".export").forEach((b) => b.addEventListener("click", async () => {
+  const file = b.dataset.file;
+  try {
+    const res = await fetch("/api/export/" + file, { headers: { "X-Labelfuse-Token": TOKEN } });
+    if (!res.ok) { const d = await res.json().catch(() => ({ error: res.statusText })); throw Object.assign(new Error(d.error), { detail: d.detail || "" }); }
+    const url = URL.createObjectURL(await res.blob());
+    const a = Object.assign(document.createElement("a"), { href: url, download: file });
+    document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    showError(null);
+  } catch (e) { showError(e); }
+}));
+$("#mpl-plots").addEventListener("toggle", loadPlots);
 setKind("keyword");
 refresh().then(loadRows);
