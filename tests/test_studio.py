@@ -228,7 +228,7 @@ def test_exports_round_trip(client, tmp_path):
     path.write_bytes(r.content)
     lfs = lfs_from_file(path)
     frame = studio_frame()[0]
-    L = apply_lfs(lfs, frame)
+    L = apply_lfs(lfs, frame, progress=False)
     assert [lf.name for lf in lfs] == ["win", "thanks"]
     np.testing.assert_array_equal(L[:, 0], np.where(has_word("win") | has_word("click"), 1, -1))
     np.testing.assert_array_equal(L[:, 1], np.where(frame["text"].str.contains("thanks"), 0, -1))

@@ -62,6 +62,7 @@ function render(s, fresh) {
   // the headline: the served model's dev accuracy, with the change made by the last edit
   const acc = s.dev ? s.dev.accuracy : null;
   $("#dev-accuracy").textContent = pct(acc);
+  $("#dev-accuracy").title = s.dev ? `${s.dev.n} dev rows, ${s.dev.abstained} undecided (counted wrong)` : "no dev rows";
   const last = s.log[0];
   const delta = $("#dev-delta");
   delta.className = "delta"; delta.textContent = "";
@@ -70,6 +71,7 @@ function render(s, fresh) {
     delta.textContent = (dd >= 0 ? "+" : "") + (100 * dd).toFixed(1) + " pts";
     delta.classList.add(dd > 0 ? "up" : dd < 0 ? "down" : "same");
   }
+  if (s.dev && s.dev.abstained) delta.textContent += ` · ${s.dev.abstained} undecided`;
   $("#total-coverage").textContent = pct(s.totals.coverage);
   $("#total-conflict").textContent = pct(s.totals.conflict);
   renderLFs(s, fresh);
@@ -192,7 +194,7 @@ async function loadRows() {
   $("#rows-lf").textContent = selectedLF || "–";
   const tbody = $("#row-table tbody");
   if (rowsKind === "labeled" && !selectedLF) { tbody.innerHTML = `<tr><td colspan="6" class="muted">select an LF</td></tr>`; return; }
-  const q = new URLSearchParams({ kind: rowsKind, n: "25" });
+  const q = new URLSearchParams({ kind: rowsKind, n: "15" });
   if (rowsKind === "labeled") q.set("lf", selectedLF);
   try {
     const out = await api("GET", "/api/rows?" + q);
