@@ -119,6 +119,8 @@ GOOD = {"kind": "regex", "name": "re", "pattern": "x", "label": 1, "field": "tex
       "whole_word": True}, TypeError, r"keywords\[0\]"),
     ({"kind": "keyword", "name": "k", "keywords": ["a"] * 20_000, "label": 0, "field": "text",
       "case_sensitive": False, "whole_word": True}, ValueError, "at most"),
+    ({"kind": "keyword", "name": "k", "keywords": ["a" * 900] * 500, "label": 0, "field": "text",
+      "case_sensitive": False, "whole_word": True}, ValueError, "characters in all"),
     ({"kind": "keyword", "name": "k", "keywords": ["a"], "label": 0, "field": "text", "case_sensitive": "no",
       "whole_word": True}, TypeError, "case_sensitive"),
 ])

@@ -33,6 +33,17 @@ def test_snorkel_idiom_on_dataframe_rows_leaves_the_caller_frame_alone():
     assert "lower" not in df.columns
 
 
+def test_columns_that_are_not_identifiers_keep_their_names():
+    @preprocessor()
+    def total(x):
+        x.total = x["unit price"] * x["qty"]
+        return x
+
+    lf = labeling_function(pre=[total])(lambda x: 1 if x.total > 10 and x["unit price"] > 1 else 0)
+    L = apply_lfs([lf], pd.DataFrame({"unit price": [2.0, 0.5], "qty": [6, 100]}), progress=False)
+    np.testing.assert_array_equal(L[:, 0], [1, 0])
+
+
 def test_snorkel_idiom_on_a_pandas_series_and_item_assignment():
     @preprocessor()
     def add_len(x):

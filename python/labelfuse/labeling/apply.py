@@ -136,6 +136,7 @@ def dataframe_rows(df: pd.DataFrame) -> List[Any]:
             return tuple.__getitem__(self, key)
 
     Row.__qualname__ = "Row"
+    Row._columns = tuple(columns)  # the original names (a preprocessor's copy of the row keeps them)
     values = [df.iloc[:, j].tolist() for j in range(df.shape[1])]
     make = Row._make
     return [make(v) for v in zip(*values)] if values else [make(()) for _ in range(len(df))]

@@ -89,7 +89,8 @@ def _row_fields(x: Any) -> Optional[Dict[str, Any]]:
     """The fields of a row type the appliers pass (namedtuple rows), or None for anything else."""
     fields = getattr(type(x), "_fields", None)
     if isinstance(x, tuple) and fields is not None:
-        return dict(zip(fields, x))
+        # the appliers' rows carry their DataFrame's column names (namedtuple renames "my col" to "_1")
+        return dict(zip(getattr(type(x), "_columns", fields), x))
     return None
 
 

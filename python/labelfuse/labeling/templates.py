@@ -32,6 +32,7 @@ MAX_NAME_CHARS = 200
 MAX_FIELD_CHARS = 200
 MAX_KEYWORDS = 10_000
 MAX_KEYWORD_CHARS = 1_000
+MAX_KEYWORDS_TOTAL_CHARS = 200_000  # all keywords together: bounds the size of the compiled alternation
 MAX_PATTERN_CHARS = 10_000
 # The flags a regex LF may carry: re.DEBUG (prints while compiling) and re.TEMPLATE / re.LOCALE are refused.
 ALLOWED_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE | re.ASCII | re.UNICODE
@@ -125,6 +126,9 @@ def _check_keywords(keywords: Any) -> List[str]:
         out.append(_check_str(kw, f"keywords[{i}]", MAX_KEYWORD_CHARS))
     if not out:
         raise ValueError("keywords: expected at least one keyword")
+    total = sum(map(len, out))
+    if total > MAX_KEYWORDS_TOTAL_CHARS:
+        raise ValueError(f"keywords: at most {MAX_KEYWORDS_TOTAL_CHARS} characters in all, got {total}")
     return out
 
 

@@ -14,24 +14,7 @@ import pandas as pd
 
 __all__ = ["load_studio_data"]
 
-TABLE_FORMATS = (".csv", ".parquet", ".jsonl", ".json")
-
-
-def _read_table(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            return pd.read_csv(path)
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix in (".jsonl", ".json"):
-            return pd.read_json(path, lines=suffix == ".jsonl")
-    except ImportError as exc:
-        raise ImportError(f"DATA: reading {path.name} needs an optional package ({exc})") from None
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"DATA: cannot read {str(path)!r} as {suffix[1:]} ({exc})") from None
-    raise ValueError(f"DATA: {str(path)!r} is not a table this reads; expected a WRENCH folder or a file ending in "
-                     f"{', '.join(TABLE_FORMATS)}")
+DEV_SPLIT_NAMES = ("dev", "valid", "validation", "val")  # the first present names the dev rows
 
 
 def _wrench(path: Any) -> Tuple[pd.DataFrame, Optional[np.ndarray], List[str]]:
@@ -49,19 +32,21 @@ def _wrench(path: Any) -> Tuple[pd.DataFrame, Optional[np.ndarray], List[str]]:
     return pd.concat(frames, ignore_index=True), X, list(ds.class_names)
 
 
-def load_studio_data(data: Any, *, text: str = "text", label: Optional[str] = None, split: Optional[str] = None,
+def load_studio_data(data: Any, *, text: str = "text", label: Optional[str] = "label", split: Optional[str] = "split",
                      dev_split: Optional[str] = None, embeddings: Any = None, label_model: str = "triplet",
                      fusion: Optional[str] = None, class_names: Optional[List[str]] = None) -> Tuple[Any, List[str]]:
     """A :class:`labelfuse.Workspace` over ``data`` (a path or a bundled data set name) and its class names.
 
-    ``label`` / ``split`` default to the columns "label" / "split" when the table has them; ``dev_split`` to
-    "valid" for a WRENCH folder and "dev" otherwise. ``embeddings``: None (a WRENCH folder's own when present), a
+    ``label`` / ``split``: the gold-label and split columns, used when the table has them; ``dev_split``: the split
+    value of dev rows (default: the first of dev, valid, validation, val present; valid for a WRENCH folder). Tables
+    are read by :func:`labelfuse.user_data.read_table`. ``embeddings``: None (a WRENCH folder's own when present), a
     .npy file with one row per table row, or "minilm" (encoded and cached).
 
     Example::
 
         ws, names = load_studio_data("reviews.csv", label="gold", split="split")
     """
+    from ..user_data import read_table
     from ..workspace import Workspace
 
     path = Path(data)
@@ -69,15 +54,15 @@ def load_studio_data(data: Any, *, text: str = "text", label: Optional[str] = No
     names: Optional[List[str]] = None
     if path.is_dir() or not path.exists() and path.suffix == "":
         frame, X, names = _wrench(data if not path.exists() else path)
-        label, split = label or "label", split or "split"
+        label, split = "label", "split"
         dev_split = dev_split or "valid"
-    elif not path.exists():
-        raise FileNotFoundError(f"DATA: no such file or folder: {str(path)!r}")
     else:
-        frame = _read_table(path)
-        label = label if label is not None else ("label" if "label" in frame.columns else None)
-        split = split if split is not None else ("split" if "split" in frame.columns else None)
-        dev_split = dev_split or "dev"
+        frame = read_table(path)
+        label = label if label is not None and label in frame.columns else None
+        split = split if split is not None and split in frame.columns else None
+        if dev_split is None and split is not None:
+            present = set(frame[split].astype(str))
+            dev_split = next((name for name in DEV_SPLIT_NAMES if name in present), "dev")
     if isinstance(embeddings, (str, Path)) and str(embeddings) != "minilm":
         X = np.load(embeddings)
     elif embeddings is not None:
