@@ -241,3 +241,22 @@ def test_exports_round_trip(client, tmp_path):
     np.testing.assert_allclose(labels[["proba_0", "proba_1"]].sum(axis=1), 1.0)
     assert client.get("/api/export/secrets.txt", headers=HEADER).status_code == 404
 
+
+
+def test_with_fusion_both_dev_accuracies_are_shown_before_and_after():
+    pytest.importorskip("faiss")
+    from labelfuse import Workspace
+    from labelfuse.models import LabelModel
+
+    frame, X = studio_frame()
+    ws = Workspace(frame, label="label", split="split", dev_split="dev", cardinality=2, embeddings=X,
+                   fusion="liger")
+    with TestClient(create_app(ws, token=TOKEN, class_names=CLASS_NAMES)) as c:
+        post(c, "/api/lfs", {"kind": "keyword", "name": "win", "keywords": "win", "label": 1})
+        edit = post(c, "/api/lfs", {"kind": "keyword", "name": "thanks", "keywords": "thanks", "label": 0}).json()["edit"]
+    dev = ws.dev_rows
+    y = frame["label"].to_numpy()[dev]
+    fresh = LabelModel(cardinality=2, method="triplet").fit(ws.L).predict(ws.L[dev])
+    assert edit["accuracy_after"]["label model"] == pytest.approx(np.mean(fresh == y))
+    assert edit["accuracy_after"]["fusion (liger)"] == pytest.approx(ws.dev_metrics()["accuracy"])
+    assert edit["accuracy_before"]["fusion (liger)"] == pytest.approx(edit["dev_before"]["accuracy"])
