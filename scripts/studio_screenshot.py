@@ -15,7 +15,7 @@ from pathlib import Path
 from labelfuse.labeling import keyword_lf, regex_lf
 from labelfuse.studio.code import lf_from_code
 from labelfuse.studio.data import load_studio_data
-from labelfuse.studio.serve import BackgroundStudio
+from labelfuse.studio.runner import BackgroundStudio
 
 REPO = Path(__file__).resolve().parent.parent
 SHORT_COMMENT = '''@labeling_function()

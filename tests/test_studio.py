@@ -14,7 +14,7 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from _studio_data import CLASS_NAMES, studio_frame, studio_workspace  # noqa: E402
 from labelfuse.studio import create_app  # noqa: E402
-from labelfuse.studio.serve import check_host  # noqa: E402
+from labelfuse.studio.runner import check_host  # noqa: E402
 
 TOKEN = "t" * 12 + "-studio-test-token"
 HEADER = {"X-Labelfuse-Token": TOKEN}
@@ -141,6 +141,8 @@ def test_python_lf_and_its_source(client):
     ("@labeling_function()\ndef f(x):\n    return 7\n", "returned 7", ""),
     ("raise RuntimeError('boom')\n", "RuntimeError", "boom"),
     ("def f(x):\n    return 1\n", "defines no labeling function", ""),
+    ("import sys\nsys.exit(3)\n", "SystemExit", ""),
+    ("import sys\n@labeling_function()\ndef f(x):\n    sys.exit(3)\n", "SystemExit", "line 4, in f"),
 ])
 def test_lf_code_errors_are_shown_not_raised(client, code, message, detail):
     r = post(client, "/api/lfs", {"kind": "python", "code": code})
@@ -260,3 +262,26 @@ def test_with_fusion_both_dev_accuracies_are_shown_before_and_after():
     assert edit["accuracy_after"]["label model"] == pytest.approx(np.mean(fresh == y))
     assert edit["accuracy_after"]["fusion (liger)"] == pytest.approx(ws.dev_metrics()["accuracy"])
     assert edit["accuracy_before"]["fusion (liger)"] == pytest.approx(edit["dev_before"]["accuracy"])
+
+
+def test_cli_opens_a_table_with_the_users_lfs(tmp_path, monkeypatch):
+    import labelfuse.studio
+    from labelfuse.cli import main
+
+    frame, _ = studio_frame()
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    (tmp_path / "my_lfs.py").write_text(
+        "from labelfuse.labeling import keyword_lf, labeling_function\n"
+        "win = keyword_lf('win', ['win'], label=1)\n"
+        "@labeling_function()\n"
+        "def thanks(x):\n"
+        "    return 0 if 'thanks' in x.text else -1\n")
+    served = {}
+    monkeypatch.setattr(labelfuse.studio, "serve", lambda ws, **kw: served.update(ws=ws, **kw))
+    assert main(["studio", str(tmp_path / "data.csv"), "--lfs", str(tmp_path / "my_lfs.py"), "--classes",
+                 "HAM,SPAM", "--port", "0"]) == 0
+    ws = served["ws"]
+    assert ws.names == ["win", "thanks"] and served["class_names"] == ["HAM", "SPAM"]
+    assert served["host"] == "127.0.0.1" and not served["allow_remote"]
+    np.testing.assert_array_equal(ws.dev_rows, np.arange(120))  # split column found, "dev" rows
+    np.testing.assert_array_equal(ws.L[:, 0], np.where(has_word("win"), 1, -1))

@@ -21,7 +21,7 @@ if CHROMIUM is None:
                 allow_module_level=True)
 
 from _studio_data import CLASS_NAMES, studio_frame, studio_workspace  # noqa: E402
-from labelfuse.studio.serve import BackgroundStudio  # noqa: E402
+from labelfuse.studio.runner import BackgroundStudio  # noqa: E402
 
 
 def _pct(x):

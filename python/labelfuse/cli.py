@@ -259,7 +259,7 @@ def studio_command(args: argparse.Namespace) -> int:
     try:
         from .studio import serve
         from .studio.data import load_studio_data
-        from .studio.serve import check_host
+        from .studio.runner import check_host
     except ImportError as exc:
         raise CommandError(f"the studio needs starlette and uvicorn: pip install 'labelfuse[studio]' ({exc})"
                            ) from None

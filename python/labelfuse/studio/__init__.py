@@ -11,6 +11,6 @@ Python::
 It binds 127.0.0.1 unless told otherwise, and every request needs the printed token (:mod:`.security`).
 """
 from .server import Studio, create_app
-from .serve import serve
+from .runner import BackgroundStudio, serve
 
-__all__ = ["Studio", "create_app", "serve"]
+__all__ = ["BackgroundStudio", "Studio", "create_app", "serve"]

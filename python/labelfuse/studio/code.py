@@ -78,7 +78,7 @@ def lf_from_code(code: str, class_names: Sequence[str] = ()) -> LabelingFunction
     ns = _namespace(class_names)
     try:
         exec(compiled, ns)  # noqa: S102 - the user's own LF, run on purpose
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in the text must not stop the studio
         raise LFCodeError(f"{type(exc).__name__} while running the LF code: {exc}",
                           user_traceback(exc, filename)) from None
     found: List[LabelingFunction]

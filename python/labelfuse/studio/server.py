@@ -386,7 +386,7 @@ def create_app(workspace: Any, *, token: Optional[str] = None, class_names: Opti
             return JSONResponse({"error": str(exc), "detail": exc.detail}, status_code=exc.status)
         except LFCodeError as exc:
             return JSONResponse({"error": str(exc), "detail": exc.detail}, status_code=400)
-        except Exception as exc:  # an LF raised while being applied, a bad argument, ...: the page shows it
+        except (Exception, SystemExit) as exc:  # an LF raised (or called sys.exit) on some row, a bad argument, ...
             return JSONResponse({"error": f"{type(exc).__name__}: {exc}", "detail": _detail(exc)},
                                 status_code=400)
         result = out["result"]
