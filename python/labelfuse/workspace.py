@@ -48,7 +48,7 @@ from ._base import check_random_state, json_value
 from ._validation import check_cardinality, label_dtype
 from .labeling.apply import LFApplier, dataframe_rows
 from .labeling.lf import LabelingFunction, as_lfs
-from .stats import LabelStats, label_stats
+from .stats import LabelStats, gather_rows, label_stats
 
 __all__ = ["Workspace", "EditResult", "LABEL_MODELS", "FUSION"]
 
@@ -260,6 +260,8 @@ class Workspace:
         self._graph: Any = None
         self._proba: Optional[np.ndarray] = None
         self._undo: List[Tuple[Any, ...]] = []
+        self._journal: Optional[List[Tuple[int, np.ndarray]]] = None
+        self._changed: Optional[Tuple[np.ndarray, np.ndarray]] = None
 
     # -- views ---------------------------------------------------------------------------------------------------
     @property
@@ -295,19 +297,22 @@ class Workspace:
         raise KeyError(f"name: no LF {name!r} in the workspace (LFs: {self.names})")
 
     # -- edits ---------------------------------------------------------------------------------------------------
-    def add(self, lf: Any) -> EditResult:
-        """Apply a new LF (its name must be new) and refit. Returns an :class:`EditResult`."""
+    def add(self, lf: Any, *, votes: Any = None) -> EditResult:
+        """Apply a new LF (its name must be new) and refit. ``votes``: the LF's votes on every row when they are
+        already known (e.g. computed by a worker); they are checked, and the LF is not applied. Returns an
+        :class:`EditResult`."""
         lf = self._check_lf(lf)
         if lf.name in self.lfs:
             raise ValueError(f"lf: an LF named {lf.name!r} is already in the workspace; use update() to replace it")
-        column, apply_s = self._apply(lf)
+        column, apply_s = self._apply(lf, votes)
         return self._edit("add", lf.name, apply_s, lambda: self._append(lf, column), ("add", lf.name))
 
-    def update(self, lf: Any) -> EditResult:
-        """Replace the LF of the same name by ``lf``, apply it and refit. Returns an :class:`EditResult`."""
+    def update(self, lf: Any, *, votes: Any = None) -> EditResult:
+        """Replace the LF of the same name by ``lf``, apply it and refit (``votes`` as in :meth:`add`). Returns an
+        :class:`EditResult`."""
         lf = self._check_lf(lf)
         j = self._index(lf.name)
-        column, apply_s = self._apply(lf)
+        column, apply_s = self._apply(lf, votes)
         old_lf, old_column = self._lfs[j], self._votes[:, j].copy()
         return self._edit("update", lf.name, apply_s, lambda: self._replace(j, lf, column),
                           ("update", j, old_lf, old_column))
@@ -348,8 +353,18 @@ class Workspace:
             raise TypeError(f"lf: expected a LabelingFunction (or a function), got {type(lf).__name__}")
         return as_lfs([lf])[0]
 
-    def _apply(self, lf: LabelingFunction) -> Tuple[np.ndarray, float]:
+    def _apply(self, lf: LabelingFunction, votes: Any = None) -> Tuple[np.ndarray, float]:
         start = time.perf_counter()
+        if votes is not None:
+            column = np.asarray(votes)
+            if column.shape != (self.n_rows,) or column.dtype.kind not in "iu" or column.dtype == np.bool_:
+                raise ValueError(f"votes: expected {self.n_rows} integer votes (one per row), got "
+                                 f"{column.dtype} of shape {column.shape}")
+            bad = np.flatnonzero((column < -1) | (column >= self.cardinality))
+            if bad.size:
+                raise ValueError(f"votes: entry {int(bad[0])} is {int(column[bad[0]])}; votes must be -1 (abstain) or "
+                                 f"a class in 0..{self.cardinality - 1}")
+            return column.astype(self._votes.dtype), time.perf_counter() - start
         L1 = LFApplier([lf], cardinality=self.cardinality, progress=self.n_rows >= 100_000).apply(self._rows)
         return np.ascontiguousarray(L1[:, 0], dtype=self._votes.dtype), time.perf_counter() - start
 
@@ -360,7 +375,7 @@ class Workspace:
         dev_before = self.dev_metrics()
         saved = (self._votes, list(self._lfs), self._stats, self.model, self._fusion_model, self._proba)
         journal: List[Tuple[int, np.ndarray]] = []
-        self._journal = journal
+        self._journal, self._changed = journal, None
         try:
             rows = change()
             self._refit(rows)
@@ -372,7 +387,7 @@ class Workspace:
             self._votes, self._lfs, self._stats, self.model, self._fusion_model, self._proba = saved
             raise
         finally:
-            self._journal = None
+            self._journal = self._changed = None
         if record is not None:
             self._undo.append(record)
             del self._undo[:-_MAX_UNDO]
@@ -390,9 +405,11 @@ class Workspace:
         if self._journal is not None:
             self._journal.append((j, old))
         self._votes[:, j] = column
-        m = len(self._lfs)
-        L = self._votes[:, :m]
-        self._stats = self._stats.update_column(L, j, old)
+        # the changed rows' votes, gathered once (column by column: the buffer is column-major) for the statistics
+        # delta and then for their posteriors
+        sub = gather_rows(self._votes[:, :len(self._lfs)], changed)
+        self._stats = self._stats.update_rows(sub, j, old[changed])
+        self._changed = (changed, sub)
         return changed
 
     def _append(self, lf: LabelingFunction, column: np.ndarray) -> np.ndarray:
@@ -423,6 +440,8 @@ class Workspace:
         order = np.arange(len(self._lfs))
         order[i], order[j] = j, i
         self._stats = _take_lfs(self._stats, order)
+        if self._changed is not None:
+            self._changed = (self._changed[0], np.ascontiguousarray(self._changed[1][:, order]))
         self._lfs[i], self._lfs[j] = self._lfs[j], self._lfs[i]
 
     def _remove(self, j: int) -> np.ndarray:
@@ -430,6 +449,8 @@ class Workspace:
         self._swap(j, last)
         rows = self._write(last, np.full(self.n_rows, -1, dtype=self._votes.dtype))
         self._stats = _take_lfs(self._stats, np.arange(last))
+        if self._changed is not None:
+            self._changed = (self._changed[0], np.ascontiguousarray(self._changed[1][:, :last]))
         self._lfs.pop()
         return rows
 
@@ -452,7 +473,7 @@ class Workspace:
             if self._proba is not None and previous is not None:
                 proba = self._proba.copy()
                 if rows.size:
-                    proba[rows] = self.model.predict_proba(L[rows])
+                    proba[rows] = self.model.predict_proba(self._votes_of(rows))
                 self._proba = proba
             return
         self._proba = None
@@ -480,6 +501,12 @@ class Workspace:
                         random_state=seed)
             self._fusion_model = model.fit(np.ascontiguousarray(L), self.embeddings)
 
+    def _votes_of(self, rows: np.ndarray) -> np.ndarray:
+        """The current votes of some rows, (r, m) C-order (those of the edit in progress are gathered already)."""
+        if self._changed is not None and self._changed[0] is rows:
+            return self._changed[1]
+        return gather_rows(self.L, rows)
+
     def _proba_of(self, rows: np.ndarray) -> np.ndarray:
         """Posteriors of some rows (a full computation only when the cache is empty and every row is asked)."""
         k = self.cardinality
@@ -491,7 +518,7 @@ class Workspace:
             return self._fusion_model.train_proba_[rows]
         if self.model is None:
             return np.full((rows.size, k), 1.0 / k)
-        return self.model.predict_proba(np.take(self.L, rows, axis=0))
+        return self.model.predict_proba(self._votes_of(rows))
 
     def proba(self) -> np.ndarray:
         """(n, k) posteriors of the current label model (the fusion model's when enabled; uniform without LFs).
@@ -517,7 +544,7 @@ class Workspace:
             return np.full(rows.size, -1, dtype=np.int64)
         if self._fusion_model is not None:
             return np.asarray(self._fusion_model.train_proba_[rows]).argmax(axis=1)
-        return self.model.predict(self.L if rows.size == self.n_rows else np.take(self.L, rows, axis=0))
+        return self.model.predict(self.L if rows.size == self.n_rows else gather_rows(self.L, rows))
 
     # -- analysis --------------------------------------------------------------------------------------------------
     def dev_metrics(self) -> Optional[Dict[str, float]]:
@@ -530,7 +557,7 @@ class Workspace:
             return None
         y = self.gold[rows]
         pred = self._predict_rows(rows)
-        votes = np.take(self.L, rows, axis=0)
+        votes = gather_rows(self.L, rows)
         covered = (votes != -1).any(axis=1) if votes.shape[1] else np.zeros(rows.size, dtype=bool)
         out = {"accuracy": resolve_metric("accuracy").score(y, pred, self.cardinality)}
         if self.cardinality == 2:
@@ -554,7 +581,7 @@ class Workspace:
             "Conflicts": s.lf_conflict(),
         }
         if self.dev_rows.size and m:
-            dev = label_stats(np.take(self.L, self.dev_rows, axis=0), self.cardinality, Y=self.gold[self.dev_rows])
+            dev = label_stats(gather_rows(self.L, self.dev_rows), self.cardinality, Y=self.gold[self.dev_rows])
             data["Correct"] = dev.correct()
             data["Incorrect"] = dev.incorrect()
             data["Emp. Acc."] = dev.empirical_accuracy()
@@ -586,7 +613,7 @@ class Workspace:
         rng = np.random.default_rng(check_random_state(random_state) if isinstance(random_state, int) else 0)
         picked = np.sort(rng.choice(candidates, size=min(int(n), candidates.size), replace=False))
         names = self.names
-        votes = np.take(L, picked, axis=0)
+        votes = gather_rows(L, picked)
         return pd.DataFrame({
             "row": picked,
             "text": self.data[self.text].to_numpy()[picked],
@@ -645,11 +672,10 @@ class Workspace:
         if path.suffix == ".csv":
             frame.to_csv(path, index=False)
         else:
-            try:
-                import pyarrow  # noqa: F401
-            except ImportError:
-                raise ImportError("export_labels: writing parquet needs pyarrow: pip install 'labelfuse[parquet]'"
-                                  ) from None
+            import importlib.util
+
+            if importlib.util.find_spec("pyarrow") is None:
+                raise ImportError("export_labels: writing parquet needs pyarrow: pip install 'labelfuse[parquet]'")
             frame.to_parquet(path, index=False)
         return path
 
