@@ -53,6 +53,7 @@ def test_changes_need_the_header_not_just_the_cookie(client):
     first = client.get(f"/?token={TOKEN}")  # the first load sets the cookie ...
     assert first.status_code == 200 and "set-cookie" in first.headers and "HttpOnly" in first.headers["set-cookie"]
     assert TOKEN in first.text  # ... and hands the page its token (meta tag)
+    assert "script-src 'self'" in first.headers["content-security-policy"]
     assert client.get("/api/state").status_code == 200  # the cookie serves reads
     forged = client.post("/api/lfs", json={"kind": "keyword", "name": "a", "keywords": "win", "label": 1})
     assert forged.status_code == 403 and "X-Labelfuse-Token" in forged.text  # but not changes

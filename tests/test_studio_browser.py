@@ -65,7 +65,7 @@ def _timed_save(page, expect):
     version = int(page.evaluate("document.body.dataset.version"))
     t0 = time.perf_counter()
     page.click("#save-btn")
-    page.wait_for_function(f"Number(document.body.dataset.version) > {version}")
+    page.wait_for_function(f"() => Number(document.body.dataset.version) > {version}")
     expect()
     return time.perf_counter() - t0, float(page.locator("#edit-timing").get_attribute("data-ms"))
 
@@ -76,6 +76,10 @@ def test_without_the_token_the_page_is_refused(page, studio):
 
 
 def test_add_edit_undo_export_in_the_browser(page, studio, record_property, tmp_path):
+    problems = []  # script errors and Content-Security-Policy violations (an answered 400 is not one)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error"
+            and "Failed to load resource" not in msg.text else None)
     page.goto(studio.url)
     page.wait_for_selector("#no-lfs", state="visible")
     assert "token=" not in page.url  # dropped from the address bar once the cookie is set
@@ -97,7 +101,7 @@ def test_add_edit_undo_export_in_the_browser(page, studio, record_property, tmp_
     page.fill("#keywords", "win, click")
     expected = _pct((_has("win") | _has("click")).mean())
     shown, in_page = _timed_save(page, lambda: page.wait_for_function(
-        f"document.querySelector('{row} td.coverage').innerText.trim() === '{expected}'"))
+        f"() => document.querySelector('{row} td.coverage').innerText.trim() === '{expected}'"))
     timings.append(("update", shown, in_page))
     assert page.locator("#lf-table tbody tr").count() == 1
     # the rows it labels are listed
@@ -121,10 +125,10 @@ def test_add_edit_undo_export_in_the_browser(page, studio, record_property, tmp_
 
     # undo twice: back to the keyword LF as first added
     page.click("#undo-btn")
-    page.wait_for_function("document.querySelectorAll('#lf-table tbody tr').length === 1")
+    page.wait_for_function("() => document.querySelectorAll('#lf-table tbody tr').length === 1")
     page.click("#undo-btn")
     first = _pct(_has("win").mean())
-    page.wait_for_function(f"document.querySelector('{row} td.coverage').innerText.trim() === '{first}'")
+    page.wait_for_function(f"() => document.querySelector('{row} td.coverage').innerText.trim() === '{first}'")
 
     # neighbours of a row
     page.click("#row-table tbody tr[data-row] td:nth-child(2)")
@@ -138,7 +142,7 @@ def test_add_edit_undo_export_in_the_browser(page, studio, record_property, tmp_
     # the matplotlib plots load when their panel is opened
     page.click("#mpl-plots summary")
     for name in ("lf_bars", "label_histogram", "confusion"):
-        page.wait_for_function(f"document.querySelector('#plot-{name}').complete && "
+        page.wait_for_function(f"() => document.querySelector('#plot-{name}').complete && "
                                f"document.querySelector('#plot-{name}').naturalWidth > 0")
 
     # export the LFs
@@ -148,6 +152,8 @@ def test_add_edit_undo_export_in_the_browser(page, studio, record_property, tmp_
     download.value.save_as(path)
     text = path.read_text()
     assert "keyword_lf(name='kw_win', keywords=['win']" in text
+
+    assert problems == []
 
     for kind, seconds, in_page in timings:
         record_property(f"studio_edit_{kind.replace(' ', '_')}_ms", round(1e3 * seconds, 1))
