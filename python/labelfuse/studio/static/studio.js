@@ -129,7 +129,7 @@ function renderLFs(s, fresh) {
       <td>${l.polarity.map((p) => `<span class="pill">${esc(p)}</span>`).join("")}</td>
       <td class="coverage">${bar("cov", l.coverage, scale)}</td><td class="overlaps">${bar("ovl", l.overlaps, scale)}</td>
       <td class="conflicts">${bar("cfl", l.conflicts, scale)}</td>
-      <td>${votes}</td><td class="accuracy ${accCls}">${pct(l.accuracy)}</td>
+      <td>${votes}</td><td class="accuracy ${accCls}">${pct(l.accuracy)}</td><td class="weight">${pct(l.weight)}</td>
       <td><button class="small remove" title="remove this LF">×</button></td></tr>`;
   }).join("");
 }
