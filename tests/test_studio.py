@@ -286,3 +286,28 @@ def test_cli_opens_a_table_with_the_users_lfs(tmp_path, monkeypatch):
     assert served["host"] == "127.0.0.1" and not served["allow_remote"]
     np.testing.assert_array_equal(ws.dev_rows, np.arange(120))  # split column found, "dev" rows
     np.testing.assert_array_equal(ws.L[:, 0], np.where(has_word("win"), 1, -1))
+
+
+def test_a_request_behind_a_long_edit_is_told_the_studio_is_busy():
+    import threading
+
+    from labelfuse.studio.server import RequestError, Studio
+
+    studio = Studio(studio_workspace(n=50, embeddings=False), busy_timeout=0.05)
+    started, release = threading.Event(), threading.Event()
+
+    def slow():  # stands in for an LF that takes long on every row
+        started.set()
+        release.wait(10)
+
+    worker = threading.Thread(target=studio.call, args=(slow,))
+    worker.start()
+    started.wait(10)
+    try:
+        with pytest.raises(RequestError, match="busy: the studio has been running one request") as info:
+            studio.call(studio.state)
+        assert info.value.status == 503
+    finally:
+        release.set()
+        worker.join()
+    assert studio.call(studio.state)["result"]["lfs"] == []  # free again

@@ -51,6 +51,7 @@ __all__ = ["Studio", "create_app"]
 MAX_ROWS = 200  # the most rows one sample or neighbour request returns
 _PLOTS = ("lf_bars", "label_histogram", "confusion")
 _EDIT_LOG = 50
+BUSY_TIMEOUT_S = 10.0  # a request waiting longer than this for the workspace is answered 503 "busy"
 # The page runs only its own script (data shown in it is escaped, and this stops any script that slipped through);
 # inline style attributes draw the bars.
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; "
@@ -90,7 +91,8 @@ class Studio:
         title: shown in the page header (e.g. the data file's name).
     """
 
-    def __init__(self, workspace: Any, *, class_names: Optional[Sequence[str]] = None, title: str = "") -> None:
+    def __init__(self, workspace: Any, *, class_names: Optional[Sequence[str]] = None, title: str = "",
+                 busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         k = int(workspace.cardinality)
         names = [str(c) for c in class_names] if class_names is not None else [str(c) for c in range(k)]
         if len(names) != k:
@@ -99,18 +101,29 @@ class Studio:
         self.class_names = names
         self.title = title
         self.lock = threading.Lock()
+        self.busy_timeout = busy_timeout
+        self._busy_since: Optional[float] = None
         self.version = 0
         self.log: List[Dict[str, Any]] = []
 
     # -- calls into the workspace ----------------------------------------------------------------------------------
     def call(self, fn: Callable[[], Any]) -> Dict[str, Any]:
         """Run ``fn`` under the lock; its result goes in "result", the warnings it emitted in "warnings"."""
-        with self.lock:
+        if not self.lock.acquire(timeout=self.busy_timeout):
+            since = self._busy_since
+            running = f" for {time.monotonic() - since:.0f} s" if since is not None else ""
+            raise RequestError(f"busy: the studio has been running one request{running} (an LF that never returns "
+                               "holds it until the studio is restarted); try again", status=503)
+        try:
+            self._busy_since = time.monotonic()
             # The studio is the application here, so it may collect warnings for the page; the lock keeps two
             # requests from interleaving their collection.
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 result = fn()
+        finally:
+            self._busy_since = None
+            self.lock.release()
         return {"result": result, "warnings": [f"{w.category.__name__}: {w.message}" for w in caught]}
 
     def _scores(self) -> Dict[str, Optional[float]]:
@@ -363,7 +376,7 @@ def _static(name: str) -> bytes:
 
 
 def create_app(workspace: Any, *, token: Optional[str] = None, class_names: Optional[Sequence[str]] = None,
-               title: str = "", max_body: int = MAX_BODY_BYTES) -> Any:
+               title: str = "", max_body: int = MAX_BODY_BYTES, busy_timeout: float = BUSY_TIMEOUT_S) -> Any:
     """The studio as an ASGI app (Starlette) over ``workspace``; ``token`` (default: a fresh random one, in
     ``app.state.token``) is required on every request.
 
@@ -379,7 +392,7 @@ def create_app(workspace: Any, *, token: Optional[str] = None, class_names: Opti
     from starlette.responses import HTMLResponse, JSONResponse, Response
     from starlette.routing import Route
 
-    studio = Studio(workspace, class_names=class_names, title=title)
+    studio = Studio(workspace, class_names=class_names, title=title, busy_timeout=busy_timeout)
     token = token if token is not None else new_token()
 
     def answer(fn: Callable[[], Any]) -> Response:
