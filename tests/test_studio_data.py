@@ -26,6 +26,17 @@ def test_tables_with_label_and_split_columns(tmp_path, suffix):
     np.testing.assert_allclose(ws.embeddings, X)
 
 
+def test_gold_given_as_class_names(tmp_path):
+    frame, _ = studio_frame(n=100)
+    frame["label"] = np.array(["HAM", "SPAM"])[frame["label"]]
+    frame.loc[3, "label"] = None
+    frame.to_csv(tmp_path / "named.csv", index=False)
+    ws, names = load_studio_data(tmp_path / "named.csv", class_names=["HAM", "SPAM"])
+    expected = np.array(frame["label"] == "SPAM", dtype=np.int64)
+    expected[3] = -1
+    np.testing.assert_array_equal(ws.gold, expected)
+
+
 def test_a_table_without_gold(tmp_path):
     path = tmp_path / "plain.csv"
     pd.DataFrame({"body": ["a b", "c d", "e"]}).to_csv(path, index=False)

@@ -39,7 +39,8 @@ def load_studio_data(data: Any, *, text: str = "text", label: Optional[str] = "l
 
     ``label`` / ``split``: the gold-label and split columns, used when the table has them; ``dev_split``: the split
     value of dev rows (default: the first of dev, valid, validation, val present; valid for a WRENCH folder). Tables
-    are read by :func:`labelfuse.user_data.read_table`. ``embeddings``: None (a WRENCH folder's own when present), a
+    are read by :func:`labelfuse.user_data.read_table`; gold labels given as names are mapped to ids with
+    ``class_names``. ``embeddings``: None (a WRENCH folder's own when present), a
     .npy file with one row per table row, or "minilm" (encoded and cached).
 
     Example::
@@ -60,6 +61,9 @@ def load_studio_data(data: Any, *, text: str = "text", label: Optional[str] = "l
         frame = read_table(path)
         label = label if label is not None and label in frame.columns else None
         split = split if split is not None and split in frame.columns else None
+        if label is not None and class_names:  # gold given as class names: mapped to ids (a copy of the column)
+            ids = {name: c for c, name in enumerate(class_names)}
+            frame[label] = frame[label].map(lambda v: ids.get(v, v) if isinstance(v, str) else v)
         if dev_split is None and split is not None:
             present = set(frame[split].astype(str))
             dev_split = next((name for name in DEV_SPLIT_NAMES if name in present), "dev")
