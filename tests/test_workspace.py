@@ -307,3 +307,23 @@ def test_texts_and_neighbors():
     np.testing.assert_allclose(nb["similarity"], np.sort(sims)[::-1][:7], rtol=1e-5)
     with pytest.raises(ValueError, match="row"):
         ws.neighbors(200)
+
+
+def test_liger_in_the_workspace_equals_a_fresh_liger_fit(frame):
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(N, 16)).astype(np.float32)
+    ws = Workspace(frame, label="label", split="split", embeddings=X, fusion="liger")
+    for j in range(4):
+        ws.add(column_lf(j))
+    graph = ws._graph
+    ws.update(LabelingFunction("lf2", noisy_column, resources={"column": "v2", "flip": 3}))
+    assert ws._graph is graph  # the embedding-dependent work is not redone by an edit
+    fresh = lf.Liger(label_model="triplet", neighbor_graph=graph, cardinality=2, thresholds="unsupervised",
+                     random_state=0).fit(np.ascontiguousarray(ws.L), X)
+    np.testing.assert_allclose(ws.proba(), fresh.train_proba_, rtol=0, atol=1e-12)
+    ws.remove("lf0")
+    fresh = lf.Liger(label_model="triplet", neighbor_graph=graph, cardinality=2, thresholds="unsupervised",
+                     random_state=0).fit(np.ascontiguousarray(ws.L), X)
+    np.testing.assert_allclose(ws.proba(), fresh.train_proba_, rtol=0, atol=1e-12)
+    assert set(ws.dev_metrics()) >= {"accuracy", "f1", "coverage"}
