@@ -273,7 +273,8 @@ def test_fault_tolerant_records_failures_and_leaves_abstain():
     assert [(f.row, f.lf) for f in failures] == [(1, "odd"), (3, "odd"), (4, "badval"), (5, "odd")]
     assert isinstance(failures[0].exception, RuntimeError) and isinstance(failures[2].exception, TypeError)
     frame = failures.to_frame()
-    assert list(frame.columns) == ["row", "lf", "error", "message"]
+    assert list(frame.columns) == ["row", "lf", "error", "message", "preprocessor"]
+    assert frame["preprocessor"].isna().all()  # the LFs themselves failed
     assert frame["error"].tolist() == ["RuntimeError", "RuntimeError", "TypeError", "RuntimeError"]
     assert frame["message"].iloc[0] == "odd 1"
     assert failures.counts().to_dict() == {"odd": 3, "ok": 0, "badval": 1}

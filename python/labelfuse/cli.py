@@ -19,7 +19,12 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Sequence
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .datasets import Dataset
 
 __all__ = ["main"]
 
@@ -49,54 +54,139 @@ def subcommand(name: str, help: str, arguments: Callable[[argparse.ArgumentParse
     return register
 
 
-def _dataset_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dataset", nargs="?", default=None, metavar="DATASET",
-                   help="a WRENCH-format folder or a data set name (default: the bundled wrench_youtube)")
+def _data_arguments(p: argparse.ArgumentParser) -> None:
+    """DATA and the options that say how to read it and where its votes come from (shared by run and analyze)."""
+    from .user_data import ACCEPTED_FORMATS
+
+    p.add_argument("data", nargs="?", default=None, metavar="DATA",
+                   help=f"{ACCEPTED_FORMATS}, or a bundled data set name (default: the bundled wrench_youtube)")
+    p.add_argument("--lfs", type=Path, default=None, metavar="FILE.py",
+                   help="your labeling functions: every LabelingFunction defined in the file (or its list `lfs`); "
+                        "required for a table, optional for a WRENCH folder (replaces its weak labels)")
+    p.add_argument("--text-column", default="text", metavar="NAME", help="the table's text column (default: text)")
+    p.add_argument("--label-column", default="label", metavar="NAME",
+                   help="the table's gold-label column, if it has one (default: label; empty or -1 = unknown)")
+    p.add_argument("--split-column", default="split", metavar="NAME",
+                   help="the table's train/valid/test column, if it has one (default: split; without it the rows "
+                        "are split with --seed)")
+    p.add_argument("--classes", default=None, metavar="A,B,...",
+                   help="class names in class-id order (sets the number of classes; maps named gold labels)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the split of a table without a split column "
+                                                       "(and, in run, for k-means and end-model training)")
     p.add_argument("--drop-labeled", action="store_true",
-                   help="drop the gold-labelled exemplars listed in labeled_ids.json from the train split")
+                   help="WRENCH folders: drop the gold-labelled exemplars listed in labeled_ids.json from train")
+
+
+def _minilm(texts: Sequence[str]) -> "np.ndarray":
+    """MiniLM sentence embeddings (labelfuse.embeddings.encode: cached on disk by content)."""
+    from .embeddings import encode
+
+    return encode(texts, progress=sys.stderr.isatty())
+
+
+def _load_data(args: argparse.Namespace, encode: bool = False) -> "Dataset":
+    """The Dataset DATA names, with the user's LFs applied; notes (how a table was split) go to stderr."""
+    import warnings
+
+    from .datasets import DEFAULT_DATASET
+    from .labeling import LFApplyError, lfs_from_file
+    from .labeling.preprocess import PreprocessorError
+    from .user_data import UserDataWarning, load_user_data
+
+    lfs = None
+    if args.lfs is not None:
+        try:
+            lfs = lfs_from_file(args.lfs)
+        except (FileNotFoundError, ValueError, RuntimeError) as exc:
+            raise CommandError(f"--lfs: {exc}") from None
+    encoder = _minilm if encode else None
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserDataWarning)
+        try:
+            ds = load_user_data(args.data or DEFAULT_DATASET, lfs=lfs, text_column=args.text_column,
+                                label_column=args.label_column, split_column=args.split_column, classes=classes,
+                                random_state=args.seed, encoder=encoder, drop_labeled=args.drop_labeled,
+                                progress=sys.stderr.isatty())
+        except (FileNotFoundError, ValueError, KeyError, TypeError, LFApplyError, PreprocessorError) as exc:
+            raise CommandError(exc.args[0] if isinstance(exc, KeyError) else str(exc)) from None
+        except ImportError as exc:
+            raise CommandError(f"--encode: {exc}") from None
+    for w in caught:
+        print(f"note: {w.message}", file=sys.stderr)
+    return ds
 
 
 # -- analyze ---------------------------------------------------------------------------------------------------------
 def _analyze_arguments(p: argparse.ArgumentParser) -> None:
-    _dataset_argument(p)
+    _data_arguments(p)
     p.add_argument("--split", choices=("train", "valid", "test"), default=None,
-                   help="split to analyse (default: train, or the first split present)")
+                   help="split to analyse (default: train, or the first split present; every row of a table)")
     p.add_argument("--gold", action="store_true",
-                   help="add Correct / Incorrect / Emp. Acc. columns from the split's gold labels")
+                   help="add Correct / Incorrect / Emp. Acc. columns from the gold labels (a table: on the rows "
+                        "that have one)")
+    p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
+                   help="write the summary as JSON to PATH (no PATH: to stdout, instead of the table)")
 
 
 @subcommand("analyze", "print the labeling-function summary of a data set", _analyze_arguments)
 def analyze(args: argparse.Namespace) -> int:
-    from .labeling.analysis import LFAnalysis
-    from .datasets import DEFAULT_DATASET, load_dataset
+    import numpy as np
 
+    from .labeling.analysis import LFAnalysis
+
+    ds = _load_data(args)
+    table = args.data is not None and Path(args.data).is_file()
     try:
-        ds = load_dataset(args.dataset or DEFAULT_DATASET, drop_labeled=args.drop_labeled, embeddings=False)
-        split = ds.split(args.split or ("train" if "train" in ds else next(iter(ds.splits))))
-    except (FileNotFoundError, ValueError, KeyError) as exc:
-        raise CommandError(exc.args[0] if isinstance(exc, KeyError) else str(exc)) from None
+        if table and args.split is None:  # a table: every row, whatever split it was given
+            name = "all rows"
+            L = np.concatenate([sp.L for sp in ds.splits.values()])
+            Y_all = np.concatenate([sp.Y for sp in ds.splits.values()])
+        else:
+            split = ds.split(args.split or ("train" if "train" in ds else next(iter(ds.splits))))
+            name, L, Y_all = split.name, split.L, split.Y
+    except KeyError as exc:
+        raise CommandError(exc.args[0]) from None
     Y = None
     if args.gold:
-        missing = int((split.Y < 0).sum())
-        if missing:
-            raise CommandError(f"--gold: {missing} of {split.n} examples in {split.name!r} have no gold label")
-        Y = split.Y
-    analysis = LFAnalysis(split.L, lfs=ds.lf_names, cardinality=ds.cardinality)
+        missing = int((Y_all < 0).sum())
+        if table and missing < len(Y_all):
+            L, Y = L[Y_all >= 0], Y_all[Y_all >= 0]
+            name += f" with a gold label ({len(Y)} of {len(Y_all)})"
+        elif missing:
+            raise CommandError(f"--gold: {missing} of {len(Y_all)} examples in {name!r} have no gold label")
+        else:
+            Y = Y_all
+    analysis = LFAnalysis(L, lfs=ds.lf_names, cardinality=ds.cardinality)
     summary = analysis.lf_summary(Y=Y)
-    print(f"{ds.name} / {split.name}: {split.n} examples, {split.n_lfs} LFs, "
+    totals = {"label_coverage": analysis.label_coverage(), "label_overlap": analysis.label_overlap(),
+              "label_conflict": analysis.label_conflict()}
+    if args.json is not None:
+        doc = {"dataset": ds.name, "split": name, "n": int(L.shape[0]), "n_lfs": int(L.shape[1]),
+               "cardinality": ds.cardinality, "classes": ds.class_names,
+               "lfs": json.loads(summary.to_json(orient="index")), **totals}
+        text = json.dumps(doc, indent=1, default=float)
+        if args.json == "-":
+            print(text)
+            return 0
+        Path(args.json).write_text(text)
+    print(f"{ds.name} / {name}: {L.shape[0]} examples, {L.shape[1]} LFs, "
           f"{ds.cardinality} classes ({', '.join(ds.class_names)})")
     print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
-    print(f"label coverage {analysis.label_coverage():.3f}, overlap {analysis.label_overlap():.3f}, "
-          f"conflict {analysis.label_conflict():.3f}")
+    print(f"label coverage {totals['label_coverage']:.3f}, overlap {totals['label_overlap']:.3f}, "
+          f"conflict {totals['label_conflict']:.3f}")
+    if args.json is not None:
+        print(f"\nsummary written to {args.json}")
     return 0
 
 
 def _run_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dataset", nargs="?", default=None, metavar="DATASET",
-                   help="a bundled data set name or a WRENCH-format folder (default: the bundled youtube set)")
+    _data_arguments(p)
+    p.add_argument("--encode", action="store_true",
+                   help="compute MiniLM sentence embeddings for data without them (cached), so that embedding "
+                        "fusion and the end model can run")
     p.add_argument("--no-fusion", action="store_true", help="skip embedding fusion (Epoxy, Liger)")
     p.add_argument("--no-end-model", action="store_true", help="skip the end model (Adapter)")
-    p.add_argument("--seed", type=int, default=0, help="seed for k-means and end-model training")
     p.add_argument("--n-threads", type=int, default=None, help="native threads (default: all cores)")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the report as JSON")
 
@@ -104,11 +194,19 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
 @subcommand("run", "the main job: LF analysis, label models, embedding fusion, end model, and a report",
             _run_arguments)
 def run_command(args: argparse.Namespace) -> int:
-    from .datasets import DEFAULT_DATASET
     from .pipeline import run
 
+    ds = _load_data(args, encode=args.encode)
+    missing = [s for s in ("train", "valid", "test") if s not in ds]
+    if missing:
+        gold = sum(int((sp.Y >= 0).sum()) for sp in ds.splits.values())
+        raise CommandError(
+            f"{ds.name} has no {' / '.join(missing)} split: run fits on train and chooses and scores models on gold "
+            f"labels in valid and test ({gold} rows have a gold label"
+            + (f" in column {args.label_column!r}" if args.data is not None and Path(args.data).is_file() else "")
+            + "); `labelfuse analyze` works without gold labels")
     try:
-        report = run(args.dataset or DEFAULT_DATASET, fusion=not args.no_fusion, end_model=not args.no_end_model,
+        report = run(ds, fusion=not args.no_fusion, end_model=not args.no_end_model,
                      random_state=args.seed, n_threads=args.n_threads, progress=sys.stderr.isatty())
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise CommandError(exc.args[0] if isinstance(exc, KeyError) else str(exc)) from None

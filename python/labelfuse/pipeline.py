@@ -83,33 +83,55 @@ def _lf_table(ds: Dataset) -> pd.DataFrame:
     return table
 
 
+MAX_NAMED = 6  # LFs named in one advice line; the rest are counted ("and 12 more")
+
+
+def _named(names: List[Any], detail: Optional[List[str]] = None) -> str:
+    """``'a' (detail), 'b' (detail) and 3 more``: LFs by their names, capped at MAX_NAMED."""
+    shown = [f"{n!r}" + (f" ({d})" if detail else "") for n, d in zip(names, detail or [""] * len(names))]
+    head = ", ".join(shown[:MAX_NAMED])
+    return head + (f" and {len(shown) - MAX_NAMED} more" if len(shown) > MAX_NAMED else "")
+
+
 def _advice(ds: Dataset, lf_table: pd.DataFrame, stages: List[Dict[str, Any]], coverage: float) -> List[str]:
+    """What to do next, one line per kind of finding (LFs named, capped), never one line per LF."""
     out = []
     weak = lf_table[(lf_table["Valid votes"] >= MIN_VALID_VOTES) & (lf_table["Valid acc."] < LOW_ACCURACY)]
-    for name, row in weak.iterrows():
-        out.append(f"LF {name!r} is right on only {row['Valid acc.']:.0%} of its {int(row['Valid votes'])} valid "
-                   "votes: tighten it or drop it.")
-    for name, row in lf_table[lf_table["Coverage"] < LOW_COVERAGE].iterrows():
-        out.append(f"LF {name!r} fires on {row['Coverage']:.2%} of train rows: broaden it or merge it with another.")
+    weak = weak.sort_values("Valid acc.", kind="stable")
+    if len(weak):
+        detail = [f"{r['Valid acc.']:.0%} of {int(r['Valid votes'])}" for _, r in weak.iterrows()]
+        out.append(f"{len(weak)} LF{'s are' if len(weak) > 1 else ' is'} right on fewer than {LOW_ACCURACY:.0%} of "
+                   f"{'their' if len(weak) > 1 else 'its'} valid votes: {_named(list(weak.index), detail)}: "
+                   f"tighten or drop {'them' if len(weak) > 1 else 'it'}.")
+    sparse = lf_table[lf_table["Coverage"] < LOW_COVERAGE].sort_values("Coverage", kind="stable")
+    if len(sparse):
+        detail = [f"{c:.2%}" for c in sparse["Coverage"]]
+        out.append(f"{len(sparse)} LF{'s fire' if len(sparse) > 1 else ' fires'} on fewer than {LOW_COVERAGE:.1%} of "
+                   f"train rows: {_named(list(sparse.index), detail)}: broaden or merge "
+                   f"{'them' if len(sparse) > 1 else 'it'}.")
     if coverage < 0.95:
         out.append(f"{1 - coverage:.0%} of train rows get no vote at all: write LFs for them (look at a sample of "
                    "uncovered rows); embedding fusion and the end model label them meanwhile.")
     classes = set(range(ds.cardinality))
     voted = {c for pol in lf_table["Polarity"] for c in pol}
-    for c in sorted(classes - voted):
-        out.append(f"No LF votes class {ds.class_names[c] if ds.class_names else c}: add one.")
+    missing = [ds.class_names[c] if ds.class_names else str(c) for c in sorted(classes - voted)]
+    if missing:
+        out.append(f"No LF votes class{'es' if len(missing) > 1 else ''} {_named(missing)}: add "
+                   f"{'one for each' if len(missing) > 1 else 'one'}.")
     best = max(stages, key=lambda s: s["valid acc"])
     out.append(f"Best on valid: {best['stage']} (test accuracy {best['test acc']:.3f}); use its labels for training.")
     return out
 
 
-def run(dataset: Union[str, Path] = "wrench_youtube", *, fusion: bool = True, end_model: bool = True,
+def run(dataset: Union[str, Path, Dataset] = "wrench_youtube", *, fusion: bool = True, end_model: bool = True,
         random_state: int = 0, n_threads: Optional[int] = None, progress: bool = True,
         seed: Any = DEPRECATED) -> RunReport:
-    """Run the whole pipeline on a WRENCH-format data set (the bundled YouTube spam set by default).
+    """Run the whole pipeline on a WRENCH-format data set (the bundled YouTube spam set by default), or on a
+    :class:`Dataset` already built (e.g. a user's table labelled by their LFs: :mod:`labelfuse.user_data`).
     ``random_state`` seeds every model it fits (``seed``: its deprecated former name)."""
     seed = renamed_argument("run", random_state, seed)
-    ds = load_dataset(dataset)
+    ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
+    dataset = ds.name if isinstance(dataset, Dataset) else dataset
     for split in ("train", "valid", "test"):
         if getattr(ds, split) is None:
             raise ValueError(f"dataset: {dataset} has no {split} split; run needs train, valid and test")
@@ -157,7 +179,7 @@ def run(dataset: Union[str, Path] = "wrench_youtube", *, fusion: bool = True, en
             report.skipped.append(f"embedding fusion (needs faiss: pip install 'labelfuse[embed]'; {exc})")
         else:
             if tr.embeddings is None:
-                report.skipped.append("embedding fusion (the data set has no embeddings)")
+                report.skipped.append("embedding fusion (the data set has no embeddings; --encode computes them)")
             else:
                 method = best_lm["method"] if best_lm["method"] != "majority vote" else "triplet"
                 for cls in (Epoxy, Liger):
@@ -181,7 +203,7 @@ def run(dataset: Union[str, Path] = "wrench_youtube", *, fusion: bool = True, en
             report.skipped.append(f"end model (needs torch: pip install torch==2.13.0; {exc})")
         else:
             if tr.embeddings is None:
-                report.skipped.append("end model (the data set has no embeddings)")
+                report.skipped.append("end model (the data set has no embeddings; --encode computes them)")
             else:
                 source = max((s for s in report.stages if s["stage"] in soft), key=lambda s: s["valid acc"])
                 t0 = time.perf_counter()

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from .._validation import check_cardinality, label_dtype
 from .lf import ABSTAIN, MAX_CLASS_ID, LabelingFunction, as_lfs, check_vote, labeling_function  # noqa: F401
+from .preprocess import PreprocessorError
 # (LabelingFunction and labeling_function are re-exported: ``from labelfuse.labeling.apply import
 # labeling_function`` keeps working)
 
@@ -43,24 +44,30 @@ class LFFailureWarning(UserWarning):
 
 # -- failures --------------------------------------------------------------------------------------------------------
 class LFApplyError(RuntimeError):
-    """A labeling function raised on some row; the original exception is ``__cause__``."""
+    """A labeling function, or one of its preprocessors, raised on some row; the original exception is
+    ``__cause__``. ``preprocessor`` names the preprocessor that failed (None when the LF itself raised)."""
 
-    def __init__(self, lf: str, row: int, exception: BaseException) -> None:
+    def __init__(self, lf: str, row: int, exception: BaseException, preprocessor: Optional[str] = None) -> None:
+        what = (f"labeling function {lf!r}" if preprocessor is None
+                else f"preprocessor {preprocessor!r} (in the pre=[...] of labeling function {lf!r})")
         super().__init__(
-            f"labeling function {lf!r} failed on row {row}: {type(exception).__name__}: {exception} "
+            f"{what} failed on row {row}: {type(exception).__name__}: {exception} "
             "(use fault_tolerant=True to record failures and keep going)"
         )
         self.lf = lf
         self.row = row
+        self.preprocessor = preprocessor
 
 
 @dataclass(frozen=True)
 class LFFailure:
-    """One LF that failed on one row (positional row number, 0-based); its entry in L was left at -1."""
+    """One LF that failed on one row (positional row number, 0-based); its entry in L was left at -1.
+    ``preprocessor`` names the preprocessor that raised, when it was one of the LF's preprocessors."""
 
     row: int
     lf: str
     exception: BaseException
+    preprocessor: Optional[str] = None
 
 
 class LFFailures(Sequence[LFFailure]):
@@ -92,12 +99,15 @@ class LFFailures(Sequence[LFFailure]):
             "lf": pd.Series([f.lf for f in self._failures], dtype=object),
             "error": pd.Series([type(f.exception).__name__ for f in self._failures], dtype=object),
             "message": pd.Series([str(f.exception) for f in self._failures], dtype=object),
+            "preprocessor": pd.Series([f.preprocessor for f in self._failures], dtype=object),
         })
 
     def __repr__(self) -> str:
         if not self._failures:
             return "LFFailures(none)"
-        per_lf = ", ".join(f"{n}: {k}" for n, k in Counter(f.lf for f in self._failures).most_common())
+        per_lf = ", ".join(f"{n}: {k}" for n, k in Counter(
+            f.lf if f.preprocessor is None else f"{f.lf} (preprocessor {f.preprocessor})" for f in self._failures
+        ).most_common())
         return f"LFFailures({len(self._failures)} failures; {per_lf})"
 
 
@@ -126,6 +136,7 @@ def dataframe_rows(df: pd.DataFrame) -> List[Any]:
             return tuple.__getitem__(self, key)
 
     Row.__qualname__ = "Row"
+    Row._columns = tuple(columns)  # the original names (a preprocessor's copy of the row keeps them)
     values = [df.iloc[:, j].tolist() for j in range(df.shape[1])]
     make = Row._make
     return [make(v) for v in zip(*values)] if values else [make(()) for _ in range(len(df))]
@@ -209,9 +220,11 @@ class LFApplier:
                     try:
                         raw = calls[j](x)
                     except Exception as exc:
+                        pre = exc.preprocessor if isinstance(exc, PreprocessorError) else None
+                        cause = exc.exception if isinstance(exc, PreprocessorError) else exc
                         if not self.fault_tolerant:
-                            raise LFApplyError(lfs[j].name, i, exc) from exc
-                        failures.append(LFFailure(i, lfs[j].name, exc))
+                            raise LFApplyError(lfs[j].name, i, cause, preprocessor=pre) from cause
+                        failures.append(LFFailure(i, lfs[j].name, cause, preprocessor=pre))
                         raw = ABSTAIN
                     # Fast path: a Python int in range needs no further checks.
                     if type(raw) is int and ABSTAIN <= raw < upper:

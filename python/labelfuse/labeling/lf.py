@@ -21,6 +21,8 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 import numpy as np
 
+from .preprocess import Preprocessor as PreprocessorClass, PreprocessorError, mutable_copy
+
 __all__ = ["ABSTAIN", "MAX_CLASS_ID", "LabelingFunction", "as_lfs", "check_vote", "labeling_function"]
 
 ABSTAIN = -1
@@ -42,7 +44,12 @@ class LabelingFunction:
 
     Calling the LF on one example returns a plain ``int`` (-1 = abstain) and raises TypeError/ValueError when
     ``f`` returns something that is not a label.
+
+    ``spec`` is None for an LF written as Python code; the keyword / regex factories of
+    :mod:`labelfuse.labeling.templates` set it to a JSON-able dict from which the LF can be rebuilt without code.
     """
+
+    spec: Optional[Dict[str, Any]] = None
 
     def __init__(self, name: str, f: Callable[..., Any], resources: Optional[Mapping[str, Any]] = None,
                  pre: Optional[Sequence[Preprocessor]] = None) -> None:
@@ -91,11 +98,24 @@ class LabelingFunction:
 
 
 def _preprocess(p: Preprocessor, x: Any) -> Any:
-    out = p(x)
+    """One preprocessor step: a :class:`~labelfuse.labeling.preprocess.Preprocessor` runs as it is (copy, memo);
+    a plain callable gets a copy it may modify (:func:`~labelfuse.labeling.preprocess.mutable_copy`). Either way an
+    exception inside it comes out as a PreprocessorError naming it."""
+    if isinstance(p, PreprocessorClass):
+        return p(x)
+    try:
+        out = p(mutable_copy(x))
+    except PreprocessorError:
+        raise
+    except Exception as exc:
+        raise PreprocessorError(_name(p), exc) from exc
     if out is None:
-        name = getattr(p, "__name__", repr(p))
-        raise ValueError(f"preprocessor {name!r} returned None; a preprocessor must return the (new) example")
+        raise ValueError(f"preprocessor {_name(p)!r} returned None; a preprocessor must return the (new) example")
     return out
+
+
+def _name(p: Preprocessor) -> str:
+    return getattr(p, "__name__", None) or repr(p)
 
 
 def labeling_function(name: Union[str, Callable[..., Any], None] = None, resources: Optional[Mapping[str, Any]] = None,
