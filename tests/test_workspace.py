@@ -327,3 +327,62 @@ def test_liger_in_the_workspace_equals_a_fresh_liger_fit(frame):
                      random_state=0).fit(np.ascontiguousarray(ws.L), X)
     np.testing.assert_allclose(ws.proba(), fresh.train_proba_, rtol=0, atol=1e-12)
     assert set(ws.dev_metrics()) >= {"accuracy", "f1", "coverage"}
+
+
+def test_keyword_and_regex_lfs_save_without_trust_and_export_as_factory_calls(tmp_path):
+    templates = pytest.importorskip("labelfuse.labeling.templates")
+    texts = ["win cash now", "hello friend", "cash prize", "see you at 5", "WIN a prize", "call 555-1234"]
+    ws = Workspace(texts)
+    ws.add(templates.keyword_lf("money", ["cash", "prize"], 1))
+    ws.add(templates.regex_lf("phone", r"\d{3}-\d{4}", 1))
+    ws.add(LabelingFunction("short", vote_short))
+    path = ws.save(tmp_path / "kw.lf")
+    with pytest.raises(ValueError, match=r"\['short'\]"):  # only the Python LF needs trust
+        lf.load(path)
+    ws.remove("short")
+    ws.save(path)
+    back = lf.load(path)  # keyword / regex LFs rebuild from their spec: no code executed
+    assert back.names == ["money", "phone"]
+    np.testing.assert_array_equal(back.L, ws.L)
+    text = ws.export_lfs(tmp_path / "kw.py").read_text()
+    assert "keyword_lf(" in text and "regex_lf(" in text
+    again = runpy.run_path(str(tmp_path / "kw.py"))["lfs"]
+    np.testing.assert_array_equal(apply_lfs(again, pd.DataFrame({"text": texts}), cardinality=2, progress=False),
+                                  ws.L)
+
+
+def vote_short(x):
+    return 0 if len(x.text) < 12 else -1
+
+
+def test_snorkel_preprocessor_idiom_survives_export_and_save(tmp_path):
+    from labelfuse.labeling import preprocessor  # noqa: F401  (the LF below is defined at module level)
+
+    texts = ["FREE money", "hello", "Free entry", "see you"]
+    ws = Workspace(texts)
+    ws.add(mentions_free)
+    np.testing.assert_array_equal(ws.L[:, 0], [1, -1, 1, -1])
+    ws.export_lfs(tmp_path / "pre.py")
+    again = runpy.run_path(str(tmp_path / "pre.py"))["lfs"]
+    np.testing.assert_array_equal(apply_lfs(again, pd.DataFrame({"text": texts}), progress=False), ws.L)
+    back = lf.load(ws.save(tmp_path / "pre.lf"), trust_code=True)
+    back.update(back.lfs["mentions_free"])  # the rebuilt LF (with its preprocessor) applies again
+    np.testing.assert_array_equal(back.L, ws.L)
+
+
+def _lowercase(x):
+    x.lower = x.text.lower()
+    return x
+
+
+def _mentions_free(x):
+    return 1 if "free" in x.lower else -1
+
+
+def _make_mentions_free():
+    from labelfuse.labeling import labeling_function, preprocessor
+
+    return labeling_function(name="mentions_free", pre=[preprocessor(memoize=True)(_lowercase)])(_mentions_free)
+
+
+mentions_free = _make_mentions_free()

@@ -759,9 +759,9 @@ class Workspace:
                 lfs_by_name[lf.name] = lf
         for name, spec in zip(names, specs):
             if spec is not None:
-                from .labeling import templates  # type: ignore[attr-defined]
+                from .labeling.templates import lf_from_spec
 
-                lfs_by_name[name] = templates.lf_from_spec(spec)
+                lfs_by_name[name] = lf_from_spec(spec)
         missing = [name for name in names if name not in lfs_by_name]
         if missing or L.ndim != 2 or L.shape != (len(frame), len(names)):
             raise _io.FileFormatError(f"path: the saved Workspace is damaged (LFs {missing} missing or votes of "
