@@ -356,8 +356,6 @@ def vote_short(x):
 
 
 def test_snorkel_preprocessor_idiom_survives_export_and_save(tmp_path):
-    from labelfuse.labeling import preprocessor  # noqa: F401  (the LF below is defined at module level)
-
     texts = ["FREE money", "hello", "Free entry", "see you"]
     ws = Workspace(texts)
     ws.add(mentions_free)
