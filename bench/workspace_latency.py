@@ -66,7 +66,7 @@ def run(n, m, method, repeats, fusion=None, X=None):
         fresh = [timed(lambda: cls(label_model=method, neighbor_graph=ws._graph, cardinality=2).fit(L, X))[1:]
                  for _ in range(1)]
     e_w, e_c = median([e[0] for e in edit]), median([e[1] for e in edit])
-    f_w, f_c = median([e[0] for e in full]), median([e[1] for e in full])
+    f_w = median([e[0] for e in full])
     b_w, b_c = median([e[0] for e in fresh]), median([e[1] for e in fresh])
     name = method if fusion is None else f"{fusion} ({method})"
     print(f"| {n:>9,} | {name:<18} | {e_w * 1e3:8.1f} | {e_c * 1e3:8.1f} | {f_w * 1e3:8.1f} | {b_w * 1e3:9.1f} | "

@@ -307,3 +307,80 @@ def test_texts_and_neighbors():
     np.testing.assert_allclose(nb["similarity"], np.sort(sims)[::-1][:7], rtol=1e-5)
     with pytest.raises(ValueError, match="row"):
         ws.neighbors(200)
+
+
+def test_liger_in_the_workspace_equals_a_fresh_liger_fit(frame):
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(N, 16)).astype(np.float32)
+    ws = Workspace(frame, label="label", split="split", embeddings=X, fusion="liger")
+    for j in range(4):
+        ws.add(column_lf(j))
+    graph = ws._graph
+    ws.update(LabelingFunction("lf2", noisy_column, resources={"column": "v2", "flip": 3}))
+    assert ws._graph is graph  # the embedding-dependent work is not redone by an edit
+    fresh = lf.Liger(label_model="triplet", neighbor_graph=graph, cardinality=2, thresholds="unsupervised",
+                     random_state=0).fit(np.ascontiguousarray(ws.L), X)
+    np.testing.assert_allclose(ws.proba(), fresh.train_proba_, rtol=0, atol=1e-12)
+    ws.remove("lf0")
+    fresh = lf.Liger(label_model="triplet", neighbor_graph=graph, cardinality=2, thresholds="unsupervised",
+                     random_state=0).fit(np.ascontiguousarray(ws.L), X)
+    np.testing.assert_allclose(ws.proba(), fresh.train_proba_, rtol=0, atol=1e-12)
+    assert set(ws.dev_metrics()) >= {"accuracy", "f1", "coverage"}
+
+
+def test_keyword_and_regex_lfs_save_without_trust_and_export_as_factory_calls(tmp_path):
+    templates = pytest.importorskip("labelfuse.labeling.templates")
+    texts = ["win cash now", "hello friend", "cash prize", "see you at 5", "WIN a prize", "call 555-1234"]
+    ws = Workspace(texts)
+    ws.add(templates.keyword_lf("money", ["cash", "prize"], 1))
+    ws.add(templates.regex_lf("phone", r"\d{3}-\d{4}", 1))
+    ws.add(LabelingFunction("short", vote_short))
+    path = ws.save(tmp_path / "kw.lf")
+    with pytest.raises(ValueError, match=r"\['short'\]"):  # only the Python LF needs trust
+        lf.load(path)
+    ws.remove("short")
+    ws.save(path)
+    back = lf.load(path)  # keyword / regex LFs rebuild from their spec: no code executed
+    assert back.names == ["money", "phone"]
+    np.testing.assert_array_equal(back.L, ws.L)
+    text = ws.export_lfs(tmp_path / "kw.py").read_text()
+    assert "keyword_lf(" in text and "regex_lf(" in text
+    again = runpy.run_path(str(tmp_path / "kw.py"))["lfs"]
+    np.testing.assert_array_equal(apply_lfs(again, pd.DataFrame({"text": texts}), cardinality=2, progress=False),
+                                  ws.L)
+
+
+def vote_short(x):
+    return 0 if len(x.text) < 12 else -1
+
+
+def test_snorkel_preprocessor_idiom_survives_export_and_save(tmp_path):
+    texts = ["FREE money", "hello", "Free entry", "see you"]
+    ws = Workspace(texts)
+    ws.add(mentions_free)
+    np.testing.assert_array_equal(ws.L[:, 0], [1, -1, 1, -1])
+    ws.export_lfs(tmp_path / "pre.py")
+    again = runpy.run_path(str(tmp_path / "pre.py"))["lfs"]
+    np.testing.assert_array_equal(apply_lfs(again, pd.DataFrame({"text": texts}), progress=False), ws.L)
+    back = lf.load(ws.save(tmp_path / "pre.lf"), trust_code=True)
+    back.update(back.lfs["mentions_free"])  # the rebuilt LF (with its preprocessor) applies again
+    np.testing.assert_array_equal(back.L, ws.L)
+
+
+def _lowercase(x):
+    x.lower = x.text.lower()
+    return x
+
+
+def _mentions_free(x):
+    return 1 if "free" in x.lower else -1
+
+
+def _make_mentions_free():
+    from labelfuse.labeling import labeling_function, preprocessor
+
+    return labeling_function(name="mentions_free", pre=[preprocessor(memoize=True)(_lowercase)])(_mentions_free)
+
+
+mentions_free = _make_mentions_free()

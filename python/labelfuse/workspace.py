@@ -45,7 +45,7 @@ import pandas as pd
 
 from . import _io
 from ._base import check_random_state, json_value
-from ._validation import check_cardinality, label_dtype
+from ._validation import check_cardinality, check_n_threads, label_dtype
 from .labeling.apply import LFApplier, dataframe_rows
 from .labeling.lf import LabelingFunction, as_lfs
 from .stats import LabelStats, gather_rows, label_stats
@@ -56,6 +56,7 @@ LABEL_MODELS = ("triplet", "covariance", "dawid_skene", "majority")
 FUSION = ("liger", "epoxy")
 _MAX_UNDO = 20  # edits remembered (an update keeps its old column: n bytes each)
 _ROW_KINDS = ("labeled", "uncovered", "conflict")
+_THREADED_ROWS = 200_000  # fewer changed rows than this are counted on one thread (a thread team costs more)
 
 
 @dataclass
@@ -197,6 +198,8 @@ class Workspace:
         fusion: None, "liger" or "epoxy": the posteriors then come from that fusion model over the embeddings
             (its neighbour graph is built once and reused by every edit).
         random_state: seeds the label model's tie-breaking, the fusion model and :meth:`rows` samples.
+        n_threads: threads of the native passes over all rows (None = all cores); the statistics delta and the
+            posteriors of an edit's changed rows run on one thread below 200,000 changed rows.
 
     Attributes: ``lfs`` (name -> LF, in column order), ``names``, ``L`` (read-only (n, m) view of the votes),
     ``stats`` (:class:`~labelfuse.stats.LabelStats` of ``L``), ``model`` (the fitted label model, None without LFs),
@@ -214,7 +217,8 @@ class Workspace:
 
     def __init__(self, data: Any, *, text: str = "text", label: Optional[str] = None, split: Optional[str] = None,
                  dev_split: Any = "dev", cardinality: Optional[int] = None, label_model: str = "triplet",
-                 embeddings: Any = None, fusion: Optional[str] = None, random_state: Any = 0) -> None:
+                 embeddings: Any = None, fusion: Optional[str] = None, random_state: Any = 0,
+                 n_threads: Optional[int] = None) -> None:
         if not isinstance(text, str):
             raise TypeError(f"text: expected a column name (str), got {type(text).__name__}")
         if not isinstance(label_model, str) or label_model not in LABEL_MODELS:
@@ -225,6 +229,7 @@ class Workspace:
             raise ValueError(f"fusion: {fusion!r} fits a label model per part; label_model must be 'triplet', "
                              f"'covariance' or 'dawid_skene', got {label_model!r}")
         self.random_state = check_random_state(random_state)
+        self.n_threads = check_n_threads(n_threads)
         frame = _as_frame(data, text)
         gold = _gold(frame, label)
         if split is not None and split not in frame.columns:
@@ -408,7 +413,7 @@ class Workspace:
         # the changed rows' votes, gathered once (column by column: the buffer is column-major) for the statistics
         # delta and then for their posteriors
         sub = gather_rows(self._votes[:, :len(self._lfs)], changed)
-        self._stats = self._stats.update_rows(sub, j, old[changed])
+        self._stats = self._stats.update_rows(sub, j, old[changed], n_threads=self._few_threads(changed.size))
         self._changed = (changed, sub)
         return changed
 
@@ -468,8 +473,9 @@ class Workspace:
         L = self.L
         if self.fusion is not None:
             self._refit_fusion(L)
+        threads = self.n_threads
         if self.label_model == "majority":
-            self.model = MajorityVote(cardinality=k, random_state=seed).fit(L)
+            self.model = MajorityVote(cardinality=k, random_state=seed, n_threads=threads).fit(L)
             if self._proba is not None and previous is not None:
                 proba = self._proba.copy()
                 if rows.size:
@@ -478,10 +484,10 @@ class Workspace:
             return
         self._proba = None
         if self.label_model == "dawid_skene":
-            self.model = LabelModel(cardinality=k, method="dawid_skene", random_state=seed).fit(L)
+            self.model = LabelModel(cardinality=k, method="dawid_skene", random_state=seed, n_threads=threads).fit(L)
             return
         result = get_method(self.label_model).fit(self._stats, None)
-        model = LabelModel(cardinality=k, method=self.label_model, random_state=seed)
+        model = LabelModel(cardinality=k, method=self.label_model, random_state=seed, n_threads=threads)
         self.model = model.install_fit(result, self._stats, k, m)
 
     def _refit_fusion(self, L: np.ndarray) -> None:
@@ -498,7 +504,7 @@ class Workspace:
         else:
             seed = self.random_state if isinstance(self.random_state, (int, type(None))) else None
             model = cls(label_model=self.label_model, neighbor_graph=self._graph, cardinality=self.cardinality,
-                        random_state=seed)
+                        thresholds="unsupervised", random_state=seed, n_threads=self.n_threads)
             self._fusion_model = model.fit(np.ascontiguousarray(L), self.embeddings)
 
     def _votes_of(self, rows: np.ndarray) -> np.ndarray:
@@ -506,6 +512,9 @@ class Workspace:
         if self._changed is not None and self._changed[0] is rows:
             return self._changed[1]
         return gather_rows(self.L, rows)
+
+    def _few_threads(self, rows: int) -> Optional[int]:
+        return self.n_threads if rows >= _THREADED_ROWS else 1
 
     def _proba_of(self, rows: np.ndarray) -> np.ndarray:
         """Posteriors of some rows (a full computation only when the cache is empty and every row is asked)."""
@@ -694,7 +703,7 @@ class Workspace:
     def _state_params(self) -> Dict[str, Any]:
         return {"text": self.text, "label": self.label, "split": self.split,
                 "dev_split": json_value(self.dev_split, "dev_split"), "cardinality": self.cardinality,
-                "label_model": self.label_model, "fusion": self.fusion,
+                "label_model": self.label_model, "fusion": self.fusion, "n_threads": self.n_threads,
                 "random_state": json_value(self.random_state if isinstance(self.random_state, (int, type(None)))
                                            else None, "random_state")}
 
@@ -750,9 +759,9 @@ class Workspace:
                 lfs_by_name[lf.name] = lf
         for name, spec in zip(names, specs):
             if spec is not None:
-                from .labeling import templates  # type: ignore[attr-defined]
+                from .labeling.templates import lf_from_spec
 
-                lfs_by_name[name] = templates.lf_from_spec(spec)
+                lfs_by_name[name] = lf_from_spec(spec)
         missing = [name for name in names if name not in lfs_by_name]
         if missing or L.ndim != 2 or L.shape != (len(frame), len(names)):
             raise _io.FileFormatError(f"path: the saved Workspace is damaged (LFs {missing} missing or votes of "
@@ -761,7 +770,7 @@ class Workspace:
         Workspace.__init__(self, frame, text=params["text"], label=params["label"], split=params["split"],
                            dev_split=params["dev_split"], cardinality=params["cardinality"],
                            label_model=params["label_model"], embeddings=embeddings, fusion=params["fusion"],
-                           random_state=params["random_state"])
+                           random_state=params["random_state"], n_threads=params.get("n_threads"))
         self._install_votes([lfs_by_name[name] for name in names], L)
 
     def _after_load(self) -> None:
@@ -775,7 +784,8 @@ class Workspace:
             votes[:, :m] = L
             self._votes = votes
             self._lfs = list(lfs)
-            self._stats = label_stats(self.L, self.cardinality, overlap_matrix=self.label_model == "covariance")
+            self._stats = label_stats(self.L, self.cardinality, overlap_matrix=self.label_model == "covariance",
+                                      n_threads=self.n_threads)
             self._refit(np.arange(n))
 
 

@@ -21,6 +21,7 @@ import types
 from typing import Any, Dict, List, Optional, Sequence
 
 from .lf import LabelingFunction, as_lfs
+from .preprocess import Preprocessor, hashable_key
 
 __all__ = ["lfs_to_source", "lfs_from_source", "SourceError"]
 
@@ -61,6 +62,17 @@ class _Writer:
             return self.defined[id(fn)]
         if isinstance(fn, LabelingFunction):
             raise SourceError(f"LF {owner!r}: calls the LF {fn.name!r}; call its function instead")
+        if isinstance(fn, Preprocessor):  # its function, wrapped again as it was (copying, memoizing)
+            name = self.function(fn.f, owner)
+            options = [f"memoize={fn.memoize!r}"]
+            if fn.max_cache is not None:
+                options.append(f"max_cache={fn.max_cache!r}")
+            if fn.memoize_key is not hashable_key:
+                options.append(f"memoize_key={self.function(fn.memoize_key, owner)}")
+            self.imports["Preprocessor"] = "from labelfuse.labeling.preprocess import Preprocessor"
+            self.blocks.append(f"{name} = Preprocessor({fn.name!r}, {name}, {', '.join(options)})")
+            self.defined[id(fn)] = name
+            return name
         target = getattr(fn, "__wrapped__", fn)
         if not isinstance(target, types.FunctionType):
             raise SourceError(f"LF {owner!r}: {fn!r} is not a Python function, so its source cannot be stored")

@@ -103,16 +103,19 @@ def _preprocess(p: Preprocessor, x: Any) -> Any:
     exception inside it comes out as a PreprocessorError naming it."""
     if isinstance(p, PreprocessorClass):
         return p(x)
-    name = getattr(p, "__name__", repr(p))
     try:
         out = p(mutable_copy(x))
     except PreprocessorError:
         raise
     except Exception as exc:
-        raise PreprocessorError(name, exc) from exc
+        raise PreprocessorError(_name(p), exc) from exc
     if out is None:
-        raise ValueError(f"preprocessor {name!r} returned None; a preprocessor must return the (new) example")
+        raise ValueError(f"preprocessor {_name(p)!r} returned None; a preprocessor must return the (new) example")
     return out
+
+
+def _name(p: Preprocessor) -> str:
+    return getattr(p, "__name__", None) or repr(p)
 
 
 def labeling_function(name: Union[str, Callable[..., Any], None] = None, resources: Optional[Mapping[str, Any]] = None,

@@ -98,6 +98,13 @@ def mutable_copy(x: Any) -> Any:
     """What a preprocessor receives: a copy it may modify, so neither the caller's data nor another preprocessor's
     cached output changes. Rows (namedtuples, :class:`MutableRow`) become a :class:`MutableRow`; a pandas Series is
     copied as object dtype; a dict or SimpleNamespace is copied shallowly; anything else (str, arrays, custom objects) is passed as it is."""
+    if isinstance(x, str):  # the common case for lists of texts: immutable, nothing to copy
+        return x
+    columns = getattr(type(x), "_columns", None)  # the appliers' DataFrame rows: the fast path
+    if columns is not None and isinstance(x, tuple):
+        row = object.__new__(MutableRow)
+        row.__dict__.update(zip(columns, x))
+        return row
     fields = _row_fields(x)
     if fields is not None:
         return MutableRow(fields)
