@@ -204,6 +204,7 @@ def test_advice_is_grouped_named_and_capped(tmp_path, capsys):
     ("data.parquet", b"not parquet at all", "cannot read .* as PARQUET"),
     ("data.jsonl", b"{not json\n", "cannot read .* as JSONL"),
     ("data.csv", b"", "cannot read .* as CSV"),
+    ("train.json", b'{"0": {"label": 1, "weak_labels": [1]},\n "1": {}}', "cannot read .* as JSON"),
 ])
 def test_unreadable_input_lists_the_accepted_formats(tmp_path, lf_file, capsys, name, content, match):
     src = tmp_path / name
@@ -215,6 +216,39 @@ def test_unreadable_input_lists_the_accepted_formats(tmp_path, lf_file, capsys, 
     assert re.search(match, err)
     assert "CSV file (.csv, .tsv), a Parquet file (.parquet, .pq), a JSON Lines file" in err
     assert "WRENCH folder" in err
+
+
+def test_analyze_a_wrench_folder_with_the_users_lfs_and_a_renamed_text_column(tmp_path, lf_file, capsys):
+    df = make_frame(n=100)
+    code, out, _ = cli(capsys, "analyze", write_wrench(df, tmp_path / "wrench"), "--lfs", lf_file, "--json")
+    assert code == 0
+    doc = json.loads(out)
+    lfs = lfs_from_file(lf_file)
+    train = df[df["split"] == "train"]
+    expected = LFAnalysis(apply_lfs(lfs, train, progress=False), [lf.name for lf in lfs]).lf_summary()
+    assert doc["split"] == "train" and doc["n"] == len(train)
+    np.testing.assert_allclose([doc["lfs"][n]["Coverage"] for n in expected.index], expected["Coverage"])
+    # a table whose text column is called CONTENT: the LFs' default field "text" still reads it
+    src = write(df.rename(columns={"text": "CONTENT"}), tmp_path / "renamed.csv")
+    code, out, _ = cli(capsys, "analyze", src, "--lfs", lf_path_for_content(tmp_path), "--text-column", "CONTENT",
+                       "--split", "train", "--json")
+    assert code == 0 and json.loads(out)["lfs"] == doc["lfs"]
+
+
+def lf_path_for_content(tmp_path):
+    path = tmp_path / "content_lfs.py"
+    path.write_text(LF_FILE.replace("x.text.lower()", "x.CONTENT.lower()"))
+    return path
+
+
+def test_a_json_array_of_records_reads_like_json_lines(tmp_path, lf_file, capsys):
+    df = make_frame(n=60)
+    (tmp_path / "rows.json").write_text(df.to_json(orient="records"))
+    write(df, tmp_path / "rows.jsonl")
+    outs = [cli(capsys, "analyze", tmp_path / name, "--lfs", lf_file, "--json") for name in ("rows.json", "rows.jsonl")]
+    assert outs[0][0] == outs[1][0] == 0
+    a, b = json.loads(outs[0][1]), json.loads(outs[1][1])
+    assert a["n"] == 60 and a["lfs"] == b["lfs"]
 
 
 def test_clear_errors_for_tables(tmp_path, lf_file, capsys):
@@ -231,6 +265,10 @@ def test_clear_errors_for_tables(tmp_path, lf_file, capsys):
     bad_split = write(df.assign(split="holdout"), tmp_path / "bad_split.csv")
     code, _, err = cli(capsys, "run", bad_split, "--lfs", lf_file)
     assert code == 1 and "split column 'split': row 0 holds 'holdout'" in err
+    fractional = write(df.assign(label=df["label"] * 0.5), tmp_path / "fractional.csv")
+    code, _, err = cli(capsys, "run", fractional, "--lfs", lf_file)
+    first = int(np.flatnonzero(df["label"] == 1)[0])
+    assert code == 1 and f"label column 'label': row {first} holds 0.5; expected a class id" in err
     named = write(df.assign(label=np.where(df["label"] == 1, "spam", "ham")), tmp_path / "named.csv")
     code, _, err = cli(capsys, "run", named, "--lfs", lf_file)
     assert code == 1 and "pass --classes" in err

@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, strategies as st
 
 from labelfuse.labeling import (LabelingFunction, apply_lfs, keyword_lf, labeling_function, lf_from_spec,
                                 lfs_from_file, regex_lf)
@@ -191,3 +192,47 @@ def test_lfs_from_file_errors(tmp_path):
     text.write_text("")
     with pytest.raises(ValueError, match=r"\.py"):
         lfs_from_file(text)
+
+
+# -- fuzz: any JSON value either rebuilds an LF equal to its spec or is refused with TypeError / ValueError ----------
+_json = st.recursive(st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=False)
+                     | st.text(max_size=20), lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+_name = st.text(min_size=1, max_size=10)
+_valid = st.one_of(
+    st.fixed_dictionaries({"kind": st.just("keyword"), "name": _name,
+                           "keywords": st.lists(st.text(min_size=1, max_size=6), min_size=1, max_size=3),
+                           "label": st.integers(0, 5), "field": st.just("text"), "case_sensitive": st.booleans(),
+                           "whole_word": st.booleans()}),
+    st.fixed_dictionaries({"kind": st.just("regex"), "name": _name, "pattern": st.from_regex(r"[a-z0-9 .*+?]{1,8}",
+                                                                                             fullmatch=True),
+                           "label": st.integers(0, 5), "field": st.just("text"),
+                           "flags": st.sampled_from([0, 2, 8, 16, 256, 2 | 16])}))
+
+
+@st.composite
+def _mutated(draw):
+    """A valid spec, then (usually) one key replaced by any JSON value, removed, or one key added."""
+    spec = dict(draw(_valid))
+    action = draw(st.sampled_from(["keep", "replace", "remove", "add"]))
+    key = draw(st.sampled_from(sorted(spec)))
+    if action == "replace":
+        spec[key] = draw(_json)
+    elif action == "remove":
+        del spec[key]
+    elif action == "add":
+        spec[draw(st.text(max_size=8))] = draw(_json)
+    return spec
+
+
+_near_valid = _mutated()
+
+
+@given(spec=_json | _near_valid)
+def test_fuzz_lf_from_spec_accepts_or_refuses_cleanly(spec):
+    try:
+        lf = lf_from_spec(spec)
+    except (TypeError, ValueError):
+        return
+    assert lf.spec == spec and json.loads(json.dumps(lf.spec)) == spec
+    assert lf("some text 123") in (-1, spec["label"])

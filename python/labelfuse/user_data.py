@@ -34,10 +34,10 @@ from .labeling.lf import LabelingFunction, as_lfs
 __all__ = ["ACCEPTED_FORMATS", "UserDataWarning", "dataset_from_frame", "load_user_data", "read_table"]
 
 _READERS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
-            ".ndjson": "jsonl", ".json": "jsonl"}
-ACCEPTED_FORMATS = ("a CSV file (.csv, .tsv), a Parquet file (.parquet, .pq), a JSON Lines file (.jsonl, .ndjson, "
-                    ".json: one JSON object per line), or a WRENCH folder (train.json / valid.json / test.json and "
-                    "label.json)")
+            ".ndjson": "jsonl", ".json": "json"}
+ACCEPTED_FORMATS = ("a CSV file (.csv, .tsv), a Parquet file (.parquet, .pq), a JSON Lines file (.jsonl, .ndjson: "
+                    "one JSON object per line; .json: the same, or one array of objects), or a WRENCH folder "
+                    "(train.json / valid.json / test.json and label.json)")
 _SPLIT_NAMES = {"train": "train", "training": "train", "valid": "valid", "validation": "valid", "val": "valid",
                 "dev": "valid", "test": "test", "testing": "test"}
 TRAIN_FRACTION = 0.8  # of all rows, in the seeded split of a fully labelled table; valid and test share the rest
@@ -65,6 +65,10 @@ def read_table(path: Union[str, Path]) -> pd.DataFrame:
             df = pd.read_csv(file, sep="\t" if kind == "tsv" else ",")
         elif kind == "parquet":
             df = pd.read_parquet(file)
+        elif kind == "json":
+            with file.open("rb") as fh:
+                array = fh.read(4096).lstrip().startswith(b"[")
+            df = pd.read_json(file, orient="records") if array else pd.read_json(file, lines=True)
         else:
             df = pd.read_json(file, lines=True)
     except ImportError as exc:
@@ -87,6 +91,18 @@ def _gold_labels(column: pd.Series, classes: Optional[Sequence[str]]) -> np.ndar
     """Class ids from a gold-label column: ints (or integral floats), or class names when ``classes`` is given;
     empty cells and -1 mean no gold label."""
     index = {str(c): i for i, c in enumerate(classes)} if classes else {}
+    if column.dtype.kind in "iuf":  # the common case, vectorised: numbers, NaN = unknown
+        values = column.to_numpy(dtype=np.float64)
+        known = ~np.isnan(values)
+        if not np.all(values[known] == np.round(values[known])) or (values[known] < -1).any():
+            i = int(np.flatnonzero(known & ((values != np.round(values)) | (values < -1)))[0])
+            raise ValueError(f"label column {column.name!r}: row {i} holds {float(values[i])!r}; expected a class id "
+                             "0..k-1 (-1 or empty = no gold label)")
+        out = np.where(known, values, -1).astype(np.int64)
+        if index and out.max(initial=-1) >= len(index):
+            raise ValueError(f"label column {column.name!r}: class id {int(out.max())} but --classes names only "
+                             f"{len(index)} classes")
+        return out
     out = np.full(len(column), -1, dtype=np.int64)
     for i, v in enumerate(column.tolist()):
         if _missing(v):
@@ -157,7 +173,8 @@ def dataset_from_frame(df: pd.DataFrame, lfs: Sequence[Any], *, name: str = "dat
     Args:
         df: one row per example; not modified.
         lfs: labeling functions (each receives a row: ``x.text``, ``x["my col"]``).
-        text_column: the column with the text (required; encoded when ``encoder`` is given).
+        text_column: the column with the text (required; encoded when ``encoder`` is given). When the table has
+            no ``text`` column, the LFs also see this one as ``x.text`` (the templates' default field).
         label_column: gold class ids (ints; or names when ``classes`` is given); empty / -1 = unknown. Optional: a
             table without this column has no gold labels (analysis only).
         split_column: train / valid (validation, dev) / test per row. Optional: without it the rows are split
@@ -181,7 +198,9 @@ def dataset_from_frame(df: pd.DataFrame, lfs: Sequence[Any], *, name: str = "dat
     Y = (_gold_labels(df[label_column], classes) if label_column is not None and label_column in df.columns
          else np.full(n, -1, dtype=np.int64))
     k_given = len(classes) if classes is not None else None
-    L = apply_lfs(lfs, df, cardinality=k_given, progress=progress)
+    # The text column is also the LFs' `x.text` (the templates' default field) when the table has no `text` column.
+    frame = df.assign(text=df[text_column]) if text_column != "text" and "text" not in df.columns else df
+    L = apply_lfs(lfs, frame, cardinality=k_given, progress=progress)
     k = k_given if k_given is not None else max(2, int(Y.max(initial=-1)) + 1, int(L.max(initial=-1)) + 1)
     if split_column is not None and split_column in df.columns:
         split_of = _split_of_rows(df[split_column])
