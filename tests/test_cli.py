@@ -115,9 +115,12 @@ def test_run_main_job_on_bundled_data(capsys, tmp_path):
     from labelfuse.cli import main
 
     out_json = tmp_path / "report.json"
-    assert main(["run", "--no-fusion", "--no-end-model", "--json", str(out_json)]) == 0
+    plots = tmp_path / "plots"
+    assert main(["run", "--no-fusion", "--no-end-model", "--json", str(out_json), "--plots", str(plots)]) == 0
     out = capsys.readouterr().out
     assert "1. Labeling functions" in out and "label model: dawid_skene" in out and "What to do next" in out
+    for name in ("lf_bars.png", "label_histogram.png", "confusion_valid.png"):
+        assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     import json
 
     report = json.loads(out_json.read_text())

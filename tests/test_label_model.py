@@ -326,7 +326,7 @@ def test_a_refit_interrupted_between_columns_restores_the_private_copy(monkeypat
     lm = LabelModel(method="triplet").fit(s.L)
     snap = _snapshot(lm)
     L_new = edit(edit(s.L, 0, 2, fraction=0.05), 5, 1, fraction=0.05)
-    original = LabelStats.update_column
+    original = LabelStats.update_rows  # the statistics delta refit runs per changed column
     calls = []
 
     def second_call_interrupted(self, *args, **kwargs):
@@ -335,7 +335,7 @@ def test_a_refit_interrupted_between_columns_restores_the_private_copy(monkeypat
             raise KeyboardInterrupt
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(LabelStats, "update_column", second_call_interrupted)
+    monkeypatch.setattr(LabelStats, "update_rows", second_call_interrupted)
     with pytest.raises(KeyboardInterrupt):
         lm.refit(L_new)
     monkeypatch.undo()

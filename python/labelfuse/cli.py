@@ -189,6 +189,8 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-end-model", action="store_true", help="skip the end model (Adapter)")
     p.add_argument("--n-threads", type=int, default=None, help="native threads (default: all cores)")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the report as JSON")
+    p.add_argument("--plots", type=Path, default=None, metavar="DIR",
+                   help="save LF bars, the label histogram and the valid confusion matrix as PNG files in DIR")
 
 
 @subcommand("run", "the main job: LF analysis, label models, embedding fusion, end model, and a report",
@@ -207,13 +209,16 @@ def run_command(args: argparse.Namespace) -> int:
             + "); `labelfuse analyze` works without gold labels")
     try:
         report = run(ds, fusion=not args.no_fusion, end_model=not args.no_end_model,
-                     random_state=args.seed, n_threads=args.n_threads, progress=sys.stderr.isatty())
+                     random_state=args.seed, n_threads=args.n_threads, progress=sys.stderr.isatty(),
+                     plots=args.plots)
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise CommandError(exc.args[0] if isinstance(exc, KeyError) else str(exc)) from None
     print(report.to_text())
     if args.json:
         args.json.write_text(json.dumps(report.to_dict(), indent=1, default=float))
         print(f"\nreport written to {args.json}")
+    if args.plots:
+        print(f"plots written to {args.plots}")
     return 0
 
 
@@ -229,6 +234,53 @@ def bench(args: argparse.Namespace) -> int:
     from .bench.suite import main_from_args  # imported lazily: the suite pulls in fusion, torch, the peers
 
     return main_from_args(args)
+
+
+# -- studio ----------------------------------------------------------------------------------------------------------
+def _studio_arguments(p: argparse.ArgumentParser) -> None:
+    _data_arguments(p)
+    p.add_argument("--dev-split", default=None, metavar="NAME",
+                   help="the split value of dev rows (default: the first of dev, valid, validation, val present)")
+    p.add_argument("--embeddings", default=None, metavar="NPY|minilm",
+                   help="embeddings: a .npy file (one row per data row) or 'minilm' (default: a WRENCH folder's own)")
+    p.add_argument("--label-model", default="triplet", help="triplet, covariance, dawid_skene or majority")
+    p.add_argument("--fusion", default=None, choices=("liger", "epoxy"), help="serve fused labels (needs embeddings)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free port)")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow a non-loopback --host: the studio runs the Python typed into it (the token is still "
+                        "required)")
+    p.add_argument("--open", action="store_true", help="open the page in a browser")
+
+
+@subcommand("studio", "the live LF studio in the browser: edit LFs, see their effect on the labels at once",
+            _studio_arguments)
+def studio_command(args: argparse.Namespace) -> int:
+    try:
+        from .studio import serve
+        from .studio.data import load_studio_data
+        from .studio.runner import check_host
+    except ImportError as exc:
+        raise CommandError(f"the studio needs starlette and uvicorn: pip install 'labelfuse[studio]' ({exc})"
+                           ) from None
+    from .datasets import DEFAULT_DATASET
+    from .labeling.lf_file import lfs_from_file
+
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    try:
+        check_host(args.host, args.allow_remote)
+        ws, names = load_studio_data(args.data or DEFAULT_DATASET, text=args.text_column, label=args.label_column,
+                                     split=args.split_column, dev_split=args.dev_split, embeddings=args.embeddings,
+                                     label_model=args.label_model, fusion=args.fusion, class_names=classes)
+        for lf in lfs_from_file(args.lfs) if args.lfs else []:
+            ws.add(lf)
+        serve(ws, host=args.host, port=args.port, allow_remote=args.allow_remote, class_names=names,
+              title=Path(args.data or DEFAULT_DATASET).name, open_browser=args.open)
+    except (FileNotFoundError, ValueError, KeyError, ImportError, OSError, RuntimeError) as exc:
+        raise CommandError(exc.args[0] if isinstance(exc, KeyError) else str(exc)) from None
+    except KeyboardInterrupt:
+        return 0
+    return 0
 
 
 # -- entry point -----------------------------------------------------------------------------------------------------

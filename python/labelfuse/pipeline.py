@@ -125,10 +125,11 @@ def _advice(ds: Dataset, lf_table: pd.DataFrame, stages: List[Dict[str, Any]], c
 
 def run(dataset: Union[str, Path, Dataset] = "wrench_youtube", *, fusion: bool = True, end_model: bool = True,
         random_state: int = 0, n_threads: Optional[int] = None, progress: bool = True,
-        seed: Any = DEPRECATED) -> RunReport:
+        plots: Union[str, Path, None] = None, seed: Any = DEPRECATED) -> RunReport:
     """Run the whole pipeline on a WRENCH-format data set (the bundled YouTube spam set by default), or on a
     :class:`Dataset` already built (e.g. a user's table labelled by their LFs: :mod:`labelfuse.user_data`).
-    ``random_state`` seeds every model it fits (``seed``: its deprecated former name)."""
+    ``random_state`` seeds every model it fits (``seed``: its deprecated former name). ``plots``: a folder to
+    save the plots in (:func:`save_plots`; needs matplotlib)."""
     seed = renamed_argument("run", random_state, seed)
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
     dataset = ds.name if isinstance(dataset, Dataset) else dataset
@@ -142,7 +143,10 @@ def run(dataset: Union[str, Path, Dataset] = "wrench_youtube", *, fusion: bool =
     no_votes = (te.L < 0).all(axis=1)
     coverage = float((tr.L >= 0).any(axis=1).mean())
 
+    valid_soft: Dict[str, np.ndarray] = {}
+
     def add(stage: str, P_valid, P_test, seconds: float, train_coverage: float, **extra) -> Dict[str, Any]:
+        valid_soft[stage] = P_valid
         row = {"stage": stage, **_scores(P_valid, va.Y, k, "valid"), **_scores(P_test, te.Y, k, "test"),
                "test acc (no LF votes)": resolve_metric("accuracy").score(te.Y[no_votes], P_test[no_votes].argmax(1), k)
                if no_votes.any()
@@ -212,4 +216,36 @@ def run(dataset: Union[str, Path, Dataset] = "wrench_youtube", *, fusion: bool =
                 add(f"end model: Adapter on {source['stage']}", adapter.predict_proba(va.embeddings),
                     adapter.predict_proba(te.embeddings), time.perf_counter() - t0, 1.0, method="adapter")
     report.advice = _advice(ds, lf_table, report.stages, coverage)
+    if plots is not None:
+        save_plots(plots, ds, report, soft, valid_soft)
     return report
+
+
+def save_plots(folder: Union[str, Path], ds: Dataset, report: RunReport, train_soft: Dict[str, np.ndarray],
+               valid_soft: Dict[str, np.ndarray]) -> List[Path]:
+    """``lf_bars.png`` (coverage, overlaps, conflicts on train), ``label_histogram.png`` (the train posteriors of
+    the best stage on valid that produces train labels) and ``confusion_valid.png`` (the best stage's valid
+    predictions against gold) in ``folder``; returns the paths written."""
+    from .plotting import figure_bytes, new_figure, plot_confusion_matrix, plot_label_histogram, plot_lf_bars
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    best = max(report.stages, key=lambda s: s["valid acc"])["stage"]
+    best_train = max((s for s in report.stages if s["stage"] in train_soft), key=lambda s: s["valid acc"])["stage"]
+    names = ds.class_names or None
+    m = len(report.lf_table)
+    figures = {
+        "lf_bars.png": plot_lf_bars(report.lf_table, new_figure((6.0, max(2.0, 0.32 * m + 1.0))),
+                                    title=f"{report.dataset}: LFs on train"),
+        "label_histogram.png": plot_label_histogram(train_soft[best_train], new_figure((6.0, 3.5)),
+                                                    class_names=names, title=f"Train labels: {best_train}"),
+        "confusion_valid.png": plot_confusion_matrix(ds.valid.Y, valid_soft[best].argmax(1),
+                                                     new_figure((1.0 * ds.cardinality + 2.5,) * 2),
+                                                     cardinality=ds.cardinality, class_names=names,
+                                                     title=f"Valid: {best}"),
+    }
+    paths = []
+    for name, ax in figures.items():
+        (out / name).write_bytes(figure_bytes(ax.figure, "png"))
+        paths.append(out / name)
+    return paths

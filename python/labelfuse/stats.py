@@ -5,6 +5,7 @@ what lets a Dask cluster or an incremental refit reuse them. Frequencies are der
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, Optional
 
@@ -22,7 +23,7 @@ from ._validation import (
     infer_cardinality,
 )
 
-__all__ = ["LabelStats", "GroupIndex", "label_stats"]
+__all__ = ["LabelStats", "GroupIndex", "label_stats", "gather_rows"]
 
 # Fields with a leading group axis, in the order the core returns them.
 _COUNT_FIELDS = (
@@ -324,25 +325,79 @@ class LabelStats:
         changed = np.flatnonzero(L[:, column] != old)
         if changed.size == 0:
             return self.copy()
-        k = self.cardinality
-        gold = None if Y is None else as_labels(Y, n, k)
+        gold = None if Y is None else as_labels(Y, n, self.cardinality)[changed]
+        g = None
         if self.grouped or groups is not None:
-            g, G = as_groups(groups, n, self.n_groups)
-            sub = g[changed]
-            order = np.ascontiguousarray(changed[np.argsort(sub, kind="stable")], dtype=np.int64)
-            offsets = np.concatenate([[0], np.cumsum(np.bincount(sub, minlength=G))]).astype(np.int64)
+            g, _ = as_groups(groups, n, self.n_groups)
+            g = g[changed]
+        try:
+            return self.update_rows(gather_rows(L, changed), column, old[changed], Y=gold, groups=g,
+                                    n_threads=n_threads)
+        except ValueError as exc:  # a bad vote: name its row of L, not of the gathered rows
+            message = re.sub(r"\(row (\d+),", lambda hit: f"(row {int(changed[int(hit.group(1))])},", str(exc))
+            raise ValueError(message) from None
+
+    def update_rows(
+        self,
+        rows: Any,
+        column: int,
+        old_values: Any,
+        *,
+        Y: Any = None,
+        groups: Any = None,
+        n_threads: Optional[int] = None,
+    ) -> "LabelStats":
+        """Statistics after some rows changed in one column only: ``rows`` holds those rows' votes now (an (r, m)
+        matrix, e.g. :func:`gather_rows` of the changed rows), ``old_values`` (r,) their votes in ``column`` before,
+        ``Y`` / ``groups`` their gold labels / groups when these statistics have them. Costs O(r m): the rest of
+        the matrix is not read (what :meth:`update_column` calls once it has found the changed rows)."""
+        rows = as_label_matrix(rows, "rows")
+        n_threads = check_n_threads(n_threads)
+        r, m = rows.shape
+        if m != self.n_lfs:
+            raise ValueError(f"rows: expected {self.n_lfs} columns (as in these statistics), got {m}")
+        column = check_count(column, "column")
+        if column >= m:
+            raise ValueError(f"column: expected an int in 0..{m - 1}, got {column}")
+        old = np.asarray(old_values)
+        if old.shape != (r,) or old.dtype.kind not in "i":
+            raise ValueError(f"old_values: expected {r} signed integer votes, got {old.dtype} of shape {old.shape}")
+        if (Y is None) != (self.confusion is None):
+            raise ValueError("Y: pass the gold labels exactly when these statistics were computed with them")
+        if self.grouped and groups is None:
+            raise ValueError("groups: required, these statistics are grouped")
+        k = self.cardinality
+        if r == 0:
+            return self.copy()
+        if old.min() < -1 or old.max() >= k:
+            bad = int(np.flatnonzero((old < -1) | (old >= k))[0])
+            raise ValueError(f"old_values: entry {bad} is {int(old[bad])}; votes must be -1 (abstain) or a class "
+                             f"in 0..{k - 1}")
+        gold = None if Y is None else as_labels(Y, r, k)
+        if self.grouped or groups is not None:
+            g, G = as_groups(groups, r, self.n_groups)
+            order = np.argsort(g, kind="stable").astype(np.int64)
+            offsets = np.concatenate([[0], np.cumsum(np.bincount(g, minlength=G))]).astype(np.int64)
         else:
-            order = changed.astype(np.int64)
-            offsets = np.array([0, changed.size], dtype=np.int64)
+            order = np.arange(r, dtype=np.int64)
+            offsets = np.array([0, r], dtype=np.int64)
         common = dict(
             gold=gold, order=order, offsets=offsets, overlap_matrix=self.overlap is not None, focus_col=int(column),
             n_threads=n_threads,
         )
-        after = _core.label_stats(L, k, **common)
+        after = _core.label_stats(rows, k, **common)
         before = _core.label_stats(
-            L, k, override_col=int(column), override_values=old[order].astype(np.int64), **common
+            rows, k, override_col=int(column), override_values=old[order].astype(np.int64), **common
         )
         return self + _from_core(after, k, self.grouped) - _from_core(before, k, self.grouped)
+
+
+def gather_rows(L: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``L[rows]`` as a C-order matrix, fast for any layout: a column-major L (one LF's column contiguous) is
+    gathered column by column (``np.take`` along axis 0 of a Fortran array reads element by element)."""
+    if L.flags.f_contiguous and not L.flags.c_contiguous:
+        return np.ascontiguousarray(L.T.take(rows, axis=1).T)
+    return L.take(rows, axis=0)
 
 
 def _from_core(d: Dict[str, Any], k: int, grouped: bool) -> LabelStats:

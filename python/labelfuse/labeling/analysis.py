@@ -139,3 +139,16 @@ class LFAnalysis:
             data["Learned Weight"] = w
         index = self._names if self._names is not None else [str(j) for j in range(m)]
         return pd.DataFrame(data, index=index)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Coverage, overlaps and conflicts of each LF as bars (:func:`labelfuse.plotting.plot_lf_bars`);
+        returns the matplotlib axes.
+
+        Example::
+
+            ax = LFAnalysis(L, names).plot()
+            ax.figure.savefig("lfs.png")
+        """
+        from ..plotting import plot_lf_bars
+
+        return plot_lf_bars(self.lf_summary(), ax=ax)

@@ -11,7 +11,7 @@ from .. import _core
 from .._base import InstanceOf, Interval, Options, Predicate
 from .._validation import (as_label_matrix, check_cardinality, check_class_balance, check_count, label_dtype,
                            require_rows)
-from ..stats import LabelStats, label_stats
+from ..stats import LabelStats, gather_rows, label_stats
 from .base import BaseLabelModel, NotFittedError, class_balance_from_labels, resolve_cardinality
 from .registry import METHODS, FitResult, check_fit_result, get_method
 
@@ -42,6 +42,17 @@ def accuracies_from_cpt(cpt: np.ndarray, class_balance: np.ndarray) -> np.ndarra
 # keyword arguments of the fit functions that LabelModel sets itself (hyperparameters, warm start, threads)
 _SET_BY_THE_MODEL = {"triplet": (), "covariance": (),
                      "dawid_skene": ("max_iter", "tol", "smoothing", "abstentions", "init", "n_threads")}
+
+
+# A statistics delta over fewer changed rows than this runs on one thread (a team of threads costs more than it
+# saves there, and much more on a loaded machine).
+_THREADED_ROWS = 200_000
+
+
+def _private_copy(L: np.ndarray, k: int, spec: Any) -> np.ndarray:
+    """The copy of L that refit edits: column-major for the statistics methods (one LF's column is contiguous, so
+    an edited LF costs O(n) bytes to compare and write), row-major for Dawid-Skene (its EM reads rows)."""
+    return np.array(L, dtype=label_dtype(k), order="C" if spec.uses_rows else "F")
 
 
 def _finite_non_negative(value: Any) -> bool:
@@ -166,8 +177,7 @@ class LabelModel(BaseLabelModel):
         self._method_fitted = method
         result = self._run_method(method, L, stats, k, balance, warm=None)
         # What refit needs: the statistics and a compact private copy of L (label_dtype: int8 for k <= 128; n*m bytes).
-        return self._install(result, stats, k, L.shape[1], class_balance=balance,
-                             L=np.array(L, dtype=label_dtype(k), order="C"))
+        return self._install(result, stats, k, L.shape[1], class_balance=balance, L=_private_copy(L, k, spec))
 
     def install_fit(self, result: FitResult, stats: Optional[LabelStats], cardinality: int, n_lfs: int, *,
                     class_balance: Optional[np.ndarray] = None, L: Optional[np.ndarray] = None) -> "LabelModel":
@@ -205,7 +215,7 @@ class LabelModel(BaseLabelModel):
                 result.info.setdefault("coverage", recount.lf_coverage())
             elif recount != stats:
                 raise ValueError("L: its statistics differ from stats (they must describe the same label matrix)")
-            L = np.array(L, dtype=label_dtype(k), order="C")
+            L = _private_copy(L, k, spec)
         return self._install(result, stats, k, m, class_balance=class_balance, L=L)
 
     def _install(self, result: FitResult, stats: Optional[LabelStats], k: int, m: int, *,
@@ -323,33 +333,44 @@ class LabelModel(BaseLabelModel):
             changed = np.unique(cols)
         if changed.size == 0:
             return self
+        # Only the rows where a changed column differs are read further: the new votes are checked there (elsewhere
+        # they equal the fitted, valid ones), and the statistics are updated from those rows alone.
+        edits = []
         for j in changed:
+            j = int(j)
             column = L_new[:, j]
-            lo, hi = int(column.min()), int(column.max())
-            if lo < -1 or hi >= k:
-                bad = int(np.flatnonzero((column < -1) | (column >= k))[0])
+            before = old[:, j]  # contiguous: the private copy of a statistics method is column-major
+            rows = np.flatnonzero(column != before)
+            values = column[rows]
+            if rows.size and (values.min() < -1 or values.max() >= k):
+                bad = int(rows[np.flatnonzero((values < -1) | (values >= k))[0]])
                 raise ValueError(
                     f"L_new: entry (row {bad}, column {j}) is {int(column[bad])}; votes must be -1 (abstain) or "
                     f"a class in 0..{k - 1}"
                 )
+            edits.append((j, rows, values))
         # The private copy of L is edited in place (a copy of it would cost n*m bytes per refit), so the changed
-        # columns are kept and put back if anything below fails or is interrupted: a refit that raises leaves the
+        # entries are kept and put back if anything below fails or is interrupted: a refit that raises leaves the
         # model exactly as it was (the base restores the attributes; this restores the contents of L).
-        previous = {int(j): old[:, j].copy() for j in changed}
+        previous = []
         try:
             stats = self._stats
-            for j in changed:
-                old[:, j] = L_new[:, j]
-                if stats is not None:
-                    stats = stats.update_column(old, int(j), previous[int(j)], n_threads=self._threads())
+            threads = self._threads()
+            for j, rows, values in edits:
+                target = old[:, j]
+                previous.append((j, rows, target[rows].copy()))
+                target[rows] = values
+                if stats is not None and rows.size:
+                    stats = stats.update_rows(gather_rows(old, rows), j, previous[-1][2],
+                                              n_threads=threads if rows.size >= _THREADED_ROWS else 1)
             uses_rows = get_method(self._method_fitted).uses_rows
             warm = FitResult(self.cpt_, self.class_balance_) if uses_rows else None
             result = self._run_method(self._method_fitted, old, stats, k, self._fit_balance, warm=warm)
             self._set_fitted(result, stats, k, m)  # new objects only: installed last
             self._stats = stats
         except BaseException:
-            for j, column in previous.items():
-                old[:, j] = column
+            for j, rows, values in reversed(previous):
+                old[:, j][rows] = values
             raise
         return self
 
