@@ -186,6 +186,33 @@ with tempfile.TemporaryDirectory() as tmp:
 # --8<-- [end:save]
 
 # %% [markdown]
+# ## Iterate in a Workspace
+#
+# A Workspace keeps the data, the LFs, their votes and a label model together, and refits after every edit
+# from the changed LF's rows alone. The studio (``labelfuse studio``) is a web page over one.
+
+# %%
+# --8<-- [start:workspace]
+table = pd.concat([train.assign(y=-1, split="train"), valid.assign(split="dev")], ignore_index=True)
+ws = lf.Workspace(table, text="text", label="y", split="split", cardinality=2, label_model="triplet")
+for f in lfs:
+    ws.add(f)
+print("dev metrics:", {k: round(v, 3) for k, v in ws.dev_metrics().items()})
+
+# Tighten the weak LF: "txt" or "text" followed by a word in capitals, as in "txt STOP to 85023".
+edit = ws.update(regex_lf("text_to", r"\b(txt|text)\s+[A-Z]{2,}\b", SPAM, flags=0))
+print(f"{edit.changed_rows} rows changed, refit in {edit.refit_s * 1000:.1f} ms, "
+      f"dev accuracy {edit.dev_before['accuracy']:.3f} -> {edit.dev_after['accuracy']:.3f}")
+print(ws.rows("uncovered", n=3)[["text"]].to_string())   # what no LF covers yet: ideas for the next LF
+ws.undo()                                                 # back to the first version
+
+with tempfile.TemporaryDirectory() as tmp:
+    ws.export_lfs(Path(tmp) / "my_lfs.py")       # `labelfuse run DATA --lfs my_lfs.py` reads it back
+    ws.save(Path(tmp) / "sms.ws")
+    print("workspace reloaded with", len(lf.load(Path(tmp) / "sms.ws", trust_code=True).names), "LFs")
+# --8<-- [end:workspace]
+
+# %% [markdown]
 # ## Figures (optional)
 #
 # ``--figures DIR`` writes what the tutorial page shows: each LF's coverage and dev accuracy.
