@@ -102,10 +102,15 @@ def _section(doc: str, *titles: str) -> bool:
 
 
 def docstring_gaps(obj) -> list:
-    """What the docstring of a public class or function lacks: 'docstring', 'Args', 'Returns', 'Example'."""
+    """What the docstring of a public class or function lacks: 'docstring', 'Args', 'Returns', 'Example'.
+
+    Args are required when the callable takes parameters, Returns when a function's annotation is not None.
+    Warning and exception categories without their own ``__init__`` need only a docstring."""
     doc = inspect.getdoc(obj) or ""
     if not doc.strip():
         return ["docstring"]
+    if inspect.isclass(obj) and issubclass(obj, BaseException) and "__init__" not in vars(obj):
+        return []  # a warning or error category: raised, never called by the user; its docstring says when
     gaps = []
     if _has_parameters(obj) and not _section(doc, "Args", "Arguments", "Parameters", "Attributes"):
         gaps.append("Args")
