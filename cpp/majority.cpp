@@ -118,10 +118,31 @@ void changed_columns(const LabelView<A>& a, const LabelView<B>& b, uint8_t* chan
                 const B* br = b.data + r * b.row_stride;
                 for (int64_t j = 0; j < m; ++j) local[j] |= static_cast<uint8_t>(ar[j] != br[j]);
             }
-        } else {
+        } else if (a.row_stride == 1 && b.row_stride == 1) {  // both column-major: one contiguous column at a time
 #pragma omp for schedule(static)
-            for (int64_t r = 0; r < n; ++r)
-                for (int64_t j = 0; j < m; ++j) local[j] |= static_cast<uint8_t>(a(r, j) != b(r, j));
+            for (int64_t j = 0; j < m; ++j) {
+                const A* ac = a.data + j * a.col_stride;
+                const B* bc = b.data + j * b.col_stride;
+                uint8_t d = 0;
+                for (int64_t r = 0; r < n; ++r) d |= static_cast<uint8_t>(ac[r] != bc[r]);
+                local[j] |= d;
+            }
+        } else {
+            // Mixed layouts (a row-major L against a column-major copy): blocks of rows small enough to stay in
+            // cache, read column by column within a block, so each column is read sequentially; a column already
+            // known to differ is not read again (the result is an OR, so this changes nothing but the time).
+            constexpr int64_t kBlock = 512;
+            const int64_t n_blocks = (n + kBlock - 1) / kBlock;
+#pragma omp for schedule(static)
+            for (int64_t blk = 0; blk < n_blocks; ++blk) {
+                const int64_t lo = blk * kBlock, hi = std::min(n, lo + kBlock);
+                for (int64_t j = 0; j < m; ++j) {
+                    if (local[j]) continue;
+                    uint8_t d = 0;
+                    for (int64_t r = lo; r < hi; ++r) d |= static_cast<uint8_t>(a(r, j) != b(r, j));
+                    local[j] |= d;
+                }
+            }
         }
 #pragma omp critical(labelfuse_changed_columns)
         for (int64_t j = 0; j < m; ++j) changed[j] |= local[j];  // OR: order-independent

@@ -267,6 +267,7 @@ class Workspace:
         self._undo: List[Tuple[Any, ...]] = []
         self._journal: Optional[List[Tuple[int, np.ndarray]]] = None
         self._changed: Optional[Tuple[np.ndarray, np.ndarray]] = None
+        self._written: Optional[int] = None  # the column an update rewrote (fusion refits that column only)
 
     # -- views ---------------------------------------------------------------------------------------------------
     @property
@@ -380,7 +381,7 @@ class Workspace:
         dev_before = self.dev_metrics()
         saved = (self._votes, list(self._lfs), self._stats, self.model, self._fusion_model, self._proba)
         journal: List[Tuple[int, np.ndarray]] = []
-        self._journal, self._changed = journal, None
+        self._journal, self._changed, self._written = journal, None, None
         try:
             rows = change()
             self._refit(rows)
@@ -392,7 +393,7 @@ class Workspace:
             self._votes, self._lfs, self._stats, self.model, self._fusion_model, self._proba = saved
             raise
         finally:
-            self._journal = self._changed = None
+            self._journal = self._changed = self._written = None
         if record is not None:
             self._undo.append(record)
             del self._undo[:-_MAX_UNDO]
@@ -405,6 +406,7 @@ class Workspace:
         """Column j := column, statistics updated from the rows that changed."""
         old = self._votes[:, j].copy()
         changed = np.flatnonzero(old != column)
+        self._written = j
         if changed.size == 0:
             return changed
         if self._journal is not None:
@@ -414,7 +416,7 @@ class Workspace:
         # delta and then for their posteriors
         sub = gather_rows(self._votes[:, :len(self._lfs)], changed)
         self._stats = self._stats.update_rows(sub, j, old[changed], n_threads=self._few_threads(changed.size))
-        self._changed = (changed, sub)
+        self._changed, self._written = (changed, sub), j
         return changed
 
     def _append(self, lf: LabelingFunction, column: np.ndarray) -> np.ndarray:
@@ -498,14 +500,15 @@ class Workspace:
             self._graph = NeighborGraph(n_neighbors=min(64, max(1, self.n_rows - 1))).fit(self.embeddings)
         cls = Liger if self.fusion == "liger" else Epoxy
         previous = self._fusion_model
-        if previous is not None and previous.n_lfs_ == L.shape[1]:
-            # same LFs in the same columns but for the edited one: the cached graph, parts and thresholds are kept
-            self._fusion_model = _refit_copy(previous, np.ascontiguousarray(L))
+        if previous is not None and previous.n_lfs_ == L.shape[1] and self._written is not None:
+            # same LFs in the same columns but for the edited one: the cached graph, parts and thresholds are kept,
+            # and only that column is extended again
+            self._fusion_model = _refit_copy(previous, L, self._written)
         else:
             seed = self.random_state if isinstance(self.random_state, (int, type(None))) else None
             model = cls(label_model=self.label_model, neighbor_graph=self._graph, cardinality=self.cardinality,
                         thresholds="unsupervised", random_state=seed, n_threads=self.n_threads)
-            self._fusion_model = model.fit(np.ascontiguousarray(L), self.embeddings)
+            self._fusion_model = model.fit(L, self.embeddings)
 
     def _votes_of(self, rows: np.ndarray) -> np.ndarray:
         """The current votes of some rows, (r, m) C-order (those of the edit in progress are gathered already)."""
@@ -789,12 +792,13 @@ class Workspace:
             self._refit(np.arange(n))
 
 
-def _refit_copy(model: Any, L: np.ndarray) -> Any:
-    """A fusion model refitted on L without touching ``model`` (the workspace's rollback keeps the old one)."""
+def _refit_copy(model: Any, L: np.ndarray, column: int) -> Any:
+    """A fusion model refitted on L (``column`` edited) without touching ``model`` (the workspace's rollback keeps
+    the old one)."""
     import copy
 
     fresh = copy.copy(model)
-    fresh.refit(L)
+    fresh.refit(L, columns=[column])
     return fresh
 
 

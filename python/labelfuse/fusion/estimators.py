@@ -252,9 +252,10 @@ class _FusionBase(Estimator):
         if isinstance(self.label_model, str):  # n_threads may have changed since fit
             self._fit_fn = resolve_fit(self.label_model, n_threads)
         if self.threshold_mode_ == "unsupervised" and cols:
-            fresh = nearest_neighbor_thresholds(L, self.graph_, quantile=self.threshold_quantile)
+            # only the redone LFs' thresholds (each is a quantile over that LF's voters)
+            fresh = nearest_neighbor_thresholds(L[:, cols], self.graph_, quantile=self.threshold_quantile)
             thresholds = self.thresholds_.copy()
-            thresholds[cols] = fresh[cols]
+            thresholds[cols] = fresh
             self.thresholds_ = thresholds
         self.L_train_ = np.array(L)  # a copy, as in fit
         current = self.L_extended_ if self.L_extended_.dtype == L.dtype else self.L_extended_.astype(L.dtype)
