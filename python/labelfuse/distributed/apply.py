@@ -230,7 +230,7 @@ def apply_lfs(lfs: Sequence[Any], data: Any, *, cardinality: Optional[int] = Non
         L = apply_lfs(lfs, ddf, cardinality=2)   # ddf: a dask DataFrame, one block of L per partition
 
     Args:
-        lfs: labeling functions (scattered to every worker once).
+        lfs: labeling functions (as for :func:`labelfuse.apply_lfs`).
         data: a dask DataFrame.
         cardinality: number of classes k; when given, votes outside -1..k-1 are errors.
         fault_tolerant: record an LF that raises on a row instead of stopping.
