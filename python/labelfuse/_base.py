@@ -27,7 +27,9 @@ import copy
 import functools
 import inspect
 import numbers
+import threading
 import warnings
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -258,32 +260,53 @@ def json_value(value: Any, name: str = "value") -> Any:
 
 
 # -- the estimator base ---------------------------------------------------------------------------------------------
+_FIT_LOCKS: Dict[int, threading.RLock] = {}
+_FIT_LOCKS_GUARD = threading.Lock()
+
+
+def _fit_lock(est: Any) -> threading.RLock:
+    """The lock that serialises the fits and refits of one estimator. Kept outside the instance (keyed by id and
+    dropped when the instance is collected) so that pickling, deep copies, clone and save never meet a lock."""
+    key = id(est)
+    with _FIT_LOCKS_GUARD:
+        lock = _FIT_LOCKS.get(key)
+        if lock is None:
+            lock = _FIT_LOCKS[key] = threading.RLock()
+            weakref.finalize(est, _FIT_LOCKS.pop, key, None)
+    return lock
+
+
 def _all_or_nothing(method: Callable, *, keep_previous: bool) -> Callable:
     """Wrap fit (``keep_previous=False``: a failure leaves no fitted state) or refit (``keep_previous=True``: a
     failure restores the model as it was). Nested calls (a subclass's fit calling its parent's) are handled by
-    the outermost wrapper only."""
+    the outermost wrapper only. Fits and refits of one estimator from several threads run one after the other
+    (a per-instance lock), so each starts from the state the previous one left."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        if getattr(self, "_in_fit", False):
-            return method(self, *args, **kwargs)
-        before = dict(self.__dict__)
-        object.__setattr__(self, "_in_fit", True)
-        try:
-            if not keep_previous:
-                self._validate_params()
-            result = method(self, *args, **kwargs)
-        except BaseException:
-            self.__dict__.clear()
-            if keep_previous:
-                self.__dict__.update(before)
-            else:
-                self.__dict__.update({k: v for k, v in before.items() if not _is_fitted_name(k)})
-                self._forget_fit()
-            raise
-        finally:
-            self.__dict__.pop("_in_fit", None)
-        return result
+        with _fit_lock(self):
+            if getattr(self, "_in_fit", False):
+                return method(self, *args, **kwargs)
+            before = dict(self.__dict__)
+            object.__setattr__(self, "_in_fit", True)
+            try:
+                if not keep_previous:
+                    self._validate_params()
+                result = method(self, *args, **kwargs)
+            except BaseException:
+                # The old state is put back by one assignment of the instance dict, built completely first: a
+                # second Ctrl-C during the clean-up cannot leave a half-restored model.
+                if keep_previous:
+                    restored = before
+                else:
+                    params = set(self._param_names())
+                    restored = {k: v for k, v in before.items() if k in params or not (
+                        _is_fitted_name(k) or (k.startswith("_") and not k.startswith("__")))}
+                object.__setattr__(self, "__dict__", restored)
+                raise
+            finally:
+                self.__dict__.pop("_in_fit", None)
+            return result
 
     wrapper._all_or_nothing = True  # type: ignore[attr-defined]
     return wrapper

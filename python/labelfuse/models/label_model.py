@@ -335,7 +335,9 @@ class LabelModel(BaseLabelModel):
         # The private copy of L is edited in place (a copy of it would cost n*m bytes per refit), so the changed
         # columns are kept and put back if anything below fails or is interrupted: a refit that raises leaves the
         # model exactly as it was (the base restores the attributes; this restores the contents of L).
-        previous = {int(j): old[:, j].copy() for j in changed}
+        # (saved and put back by one numpy call each, so a second Ctrl-C during the clean-up cannot split them)
+        previous_block = old[:, changed]
+        previous = {int(j): previous_block[:, i] for i, j in enumerate(changed)}
         try:
             stats = self._stats
             for j in changed:
@@ -348,8 +350,7 @@ class LabelModel(BaseLabelModel):
             self._set_fitted(result, stats, k, m)  # new objects only: installed last
             self._stats = stats
         except BaseException:
-            for j, column in previous.items():
-                old[:, j] = column
+            old[:, changed] = previous_block
             raise
         return self
 
