@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import labelfuse
-from labelfuse import LabelModel, MajorityVote, clone, label_stats
+from labelfuse import LabelModel, clone, label_stats
 from labelfuse.synthetic import make_label_matrix
 
 PACKAGE_PARENT = Path(labelfuse.__file__).resolve().parents[1]
