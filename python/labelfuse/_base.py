@@ -37,7 +37,7 @@ import numpy as np
 
 from ._validation import NotFittedError
 
-__all__ = ["Estimator", "Interval", "Options", "InstanceOf", "Predicate", "SequenceOf", "RANDOM_STATE",
+__all__ = ["Estimator", "FittedArray", "FittedInt", "Interval", "Options", "InstanceOf", "Predicate", "SequenceOf", "RANDOM_STATE",
            "N_THREADS", "BOOLEAN", "clone", "json_value", "check_random_state", "renamed_argument", "DEPRECATED"]
 
 DEPRECATED = "deprecated"  # default of a parameter kept only as a deprecated alias
@@ -259,6 +259,68 @@ def json_value(value: Any, name: str = "value") -> Any:
     raise TypeError(f"{name}: a {type(value).__name__} cannot be saved (only numbers, strings, lists, dicts, None)")
 
 
+# -- what a saved file may hold ---------------------------------------------------------------------------------------
+Dim = Union[int, str, Tuple[str, int]]  # a length, a fitted int value's name, or (name, offset): ("cardinality_", 1)
+
+
+class FittedInt:
+    """A fitted value that must be an int in [low, high] (``optional``: None accepted too)."""
+
+    def __init__(self, low: int = 0, high: Optional[int] = None, optional: bool = False) -> None:
+        self.low, self.high, self.optional = low, high, optional
+
+    def check(self, value: Any) -> Optional[str]:
+        if value is None and self.optional:
+            return None
+        if not _is_int(value) or value < self.low or (self.high is not None and value > self.high):
+            upper = "" if self.high is None else f" and at most {self.high}"
+            return f"is {str(value)[:40]!r}, not an int of at least {self.low}{upper}"
+        return None
+
+
+class FittedArray:
+    """A fitted array as a saved file must hold it: ``kind`` (numpy dtype kinds it may have: "f" float, "iu"
+    integers, "b" bool), ``shape`` (each dim an int, a fitted int value's name or (name, offset); None: any
+    length; the whole shape None: any shape), ``finite`` (no NaN / inf; ``allow_nan``: NaN allowed, inf not),
+    ``low`` / ``high`` bounds, and ``sums_to_one``: the axis along which entries are probabilities summing to 1."""
+
+    def __init__(self, kind: str = "f", shape: Optional[Tuple[Optional[Dim], ...]] = None, *, finite: bool = True,
+                 allow_nan: bool = False, low: Optional[float] = None, high: Optional[float] = None,
+                 sums_to_one: Optional[int] = None) -> None:
+        self.kind, self.shape, self.finite, self.allow_nan = kind, shape, finite, allow_nan
+        self.low, self.high, self.sums_to_one = low, high, sums_to_one
+
+    def expected_shape(self, values: Mapping[str, Any]) -> Optional[Tuple[Optional[int], ...]]:
+        if self.shape is None:
+            return None
+        dims: List[Optional[int]] = []
+        for d in self.shape:
+            if isinstance(d, tuple):
+                dims.append(int(values[d[0]]) + d[1])
+            elif isinstance(d, str):
+                dims.append(int(values[d]))
+            else:
+                dims.append(d)
+        return tuple(dims)
+
+    def check(self, arr: np.ndarray, values: Mapping[str, Any]) -> Optional[str]:
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in self.kind:
+            return f"has dtype {getattr(arr, 'dtype', type(arr).__name__)}, expected kind {self.kind!r}"
+        want = self.expected_shape(values)
+        if want is not None and (arr.ndim != len(want) or any(w is not None and w != a for w, a in zip(want, arr.shape))):
+            return f"has shape {arr.shape}, but the model's fitted values imply {want}"
+        if arr.dtype.kind == "f" and self.finite:
+            bad = np.isinf(arr) if self.allow_nan else ~np.isfinite(arr)
+            if bad.any():
+                return "holds NaN or infinite values" if not self.allow_nan else "holds infinite values"
+        if self.low is not None and (arr < self.low).any() or self.high is not None and (arr > self.high).any():
+            return f"holds values outside [{self.low}, {self.high}]"
+        if self.sums_to_one is not None and arr.size and not np.allclose(arr.sum(axis=self.sums_to_one), 1.0,
+                                                                         atol=1e-6):
+            return f"holds probabilities that do not sum to 1 along axis {self.sums_to_one}"
+        return None
+
+
 # -- the estimator base ---------------------------------------------------------------------------------------------
 _FIT_LOCKS: Dict[int, threading.RLock] = {}
 _FIT_LOCKS_GUARD = threading.Lock()
@@ -322,6 +384,9 @@ class Estimator:
     _parameter_constraints: Dict[str, List[Any]] = {}
     _fitted_values: Sequence[str] = ()
     _fitted_arrays: Sequence[str] = ()
+    # What a loaded file's fitted values and arrays must be (FittedInt / FittedArray per name), checked by
+    # _set_state before the model is used: a damaged or hostile file is refused, naming the attribute.
+    _fitted_checks: Dict[str, Any] = {}
     # Deprecated parameter names and the parameter they stand for (kept for one release).
     _deprecated_aliases: Dict[str, str] = {}
 
@@ -438,6 +503,19 @@ class Estimator:
         for name in self._fitted_arrays:
             if name not in arrays:
                 raise FileFormatError(f"the saved {type(self).__name__} lacks its fitted array {name!r}")
+        checks: Dict[str, Any] = {}
+        for klass in reversed(type(self).__mro__):  # a subclass adds to (or overrides) its bases' checks
+            checks.update(getattr(klass, "_fitted_checks", None) or {})
+        for name in self._fitted_values:  # ints first: the arrays' shapes are checked against them
+            if isinstance(checks.get(name), FittedInt):
+                problem = checks[name].check(values[name])
+                if problem:
+                    raise FileFormatError(f"the saved {type(self).__name__}'s {name} {problem}")
+        for name in self._fitted_arrays:
+            if isinstance(checks.get(name), FittedArray):
+                problem = checks[name].check(arrays[name], values)
+                if problem:
+                    raise FileFormatError(f"the saved {type(self).__name__}'s {name} {problem}")
             setattr(self, name, arrays[name])
 
     def _after_load(self) -> None:
