@@ -2,12 +2,12 @@
 
     PYTHONPATH=python python bench/fault_tolerant_rss.py
 """
-import resource, sys, warnings
-import numpy as np
+import resource
+import warnings
 from labelfuse.labeling import LabelingFunction, apply_lfs
 def rss(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 def heavy(x):
-    local = bytearray(100_000)
+    local = bytearray(100_000)  # noqa: F841  (held by the traceback frames)
     raise ValueError("boom")
 before = rss()
 with warnings.catch_warnings():
