@@ -53,8 +53,12 @@ VotePatterns vote_patterns(const LabelView<T>& L, int64_t k, int n_threads) {
     const int64_t n_row_chunks = (n + kRowChunk - 1) / kRowChunk;
     std::vector<uint64_t> hash(n);
     std::vector<int64_t> bad_row(n_row_chunks, -1), bad_col(n_row_chunks, 0), bad_val(n_row_chunks, 0);
+    // Every region below polls Ctrl-C once per unit of work (a block of rows, a bucket, a pattern) and skips the
+    // rest once it is pressed; each region's end throws Interrupted.
+    InterruptFlag interrupted;
 #pragma omp parallel for num_threads(n_threads) schedule(static)
     for (int64_t c = 0; c < n_row_chunks; ++c) {
+        if (interrupted.stop()) continue;
         const int64_t end = std::min(n, (c + 1) * kRowChunk);
         for (int64_t r = c * kRowChunk; r < end; ++r) {
             // Four independent multiply chains (a single chain is bound by the multiplier's latency).
@@ -84,6 +88,7 @@ VotePatterns vote_patterns(const LabelView<T>& L, int64_t k, int n_threads) {
             hash[r] = finalize_hash(h[0] ^ finalize_hash(h[1] ^ finalize_hash(h[2] ^ finalize_hash(h[3]))));
         }
     }
+    interrupted.throw_if_stopped();
     for (int64_t c = 0; c < n_row_chunks; ++c)
         if (bad_row[c] >= 0)
             throw std::invalid_argument("L: entry (row " + std::to_string(bad_row[c]) + ", column " +
@@ -99,10 +104,12 @@ VotePatterns vote_patterns(const LabelView<T>& L, int64_t k, int n_threads) {
     std::vector<int64_t> hist(n_row_chunks * n_buckets, 0);
 #pragma omp parallel for num_threads(n_threads) schedule(static)
     for (int64_t c = 0; c < n_row_chunks; ++c) {
+        if (interrupted.stop()) continue;
         int64_t* h = hist.data() + c * n_buckets;
         const int64_t end = std::min(n, (c + 1) * kRowChunk);
         for (int64_t r = c * kRowChunk; r < end; ++r) ++h[bucket_of(r)];
     }
+    interrupted.throw_if_stopped();
     std::vector<int64_t> bucket_start(n_buckets + 1, 0);
     {
         int64_t pos = 0;
@@ -120,10 +127,13 @@ VotePatterns vote_patterns(const LabelView<T>& L, int64_t k, int n_threads) {
     std::vector<int64_t> sorted(n);
 #pragma omp parallel for num_threads(n_threads) schedule(static)
     for (int64_t c = 0; c < n_row_chunks; ++c) {
+        if (interrupted.stop()) continue;
         int64_t* next = hist.data() + c * n_buckets;
         const int64_t end = std::min(n, (c + 1) * kRowChunk);
         for (int64_t r = c * kRowChunk; r < end; ++r) sorted[next[bucket_of(r)]++] = r;
     }
+
+    interrupted.throw_if_stopped();
 
     // 3. Deduplicate each bucket; its patterns take the slots bucket_start[b] .. + n_local[b] - 1 of rep/count.
     std::vector<int64_t> rep(n), row_count(n, 0), n_local(n_buckets, 0);
@@ -137,7 +147,7 @@ VotePatterns vote_patterns(const LabelView<T>& L, int64_t k, int n_threads) {
 #pragma omp for schedule(dynamic, 16)
         for (int64_t b = 0; b < n_buckets; ++b) {
             const int64_t s = bucket_start[b], e = bucket_start[b + 1];
-            if (s == e) continue;
+            if (s == e || interrupted.stop()) continue;
             int64_t cap = 16;
             while (cap < 2 * (e - s)) cap <<= 1;
             std::fill(table, table + cap, int64_t{-1});
@@ -169,6 +179,7 @@ VotePatterns vote_patterns(const LabelView<T>& L, int64_t k, int n_threads) {
 
     // 4. Number the patterns by their first row (so the sparse list is built reading L in row order: reading
     //    representative rows in bucket order, i.e. at random, costs a cache and TLB miss per row).
+    interrupted.throw_if_stopped();
     std::vector<int64_t> first(n_buckets + 1, 0);
     for (int64_t b = 0; b < n_buckets; ++b) first[b + 1] = first[b] + n_local[b];
     const int64_t n_pat = first[n_buckets];
@@ -183,18 +194,22 @@ VotePatterns vote_patterns(const LabelView<T>& L, int64_t k, int n_threads) {
     out.n_lfs = m;
     out.cardinality = k;
     out.counts.resize(n_pat);
-    for (int64_t r = 0; r < n; ++r)
+    for (int64_t r = 0; r < n; ++r) {
+        check_interrupt();
         if (slot_of_row[r] >= 0) {
             out.counts[reps.size()] = static_cast<double>(row_count[slot_of_row[r]]);
             reps.push_back(r);
         }
+    }
     out.offsets.assign(n_pat + 1, 0);
 #pragma omp parallel for num_threads(n_threads) schedule(static)
     for (int64_t p = 0; p < n_pat; ++p) {
+        if (interrupted.stop()) continue;
         int64_t votes = 0;
         for (int64_t j = 0; j < m; ++j) votes += (L(reps[p], j) != -1);
         out.offsets[p + 1] = votes;
     }
+    interrupted.throw_if_stopped();
     for (int64_t p = 0; p < n_pat; ++p) out.offsets[p + 1] += out.offsets[p];
     out.codes.resize(out.offsets[n_pat]);
     std::vector<int32_t> rows_scratch(static_cast<size_t>(n_threads) * m);
@@ -203,6 +218,7 @@ VotePatterns vote_patterns(const LabelView<T>& L, int64_t k, int n_threads) {
         int32_t* row = rows_scratch.data() + static_cast<int64_t>(thread_index()) * m;  // branch-free gather
 #pragma omp for schedule(static)
         for (int64_t p = 0; p < n_pat; ++p) {
+            if (interrupted.stop()) continue;
             const int64_t r = reps[p];
             int64_t nv = 0;
             for (int64_t j = 0; j < m; ++j) {
@@ -213,6 +229,7 @@ VotePatterns vote_patterns(const LabelView<T>& L, int64_t k, int n_threads) {
             std::copy(row, row + nv, out.codes.begin() + out.offsets[p]);
         }
     }
+    interrupted.throw_if_stopped();
     return out;
 }
 
@@ -357,6 +374,7 @@ class EM {
         }
         const bool ignore = !opt_.model_abstentions;
         std::vector<double> scratch(static_cast<size_t>(n_threads_) * k);
+        InterruptFlag interrupted;  // a pass over 10^7 patterns takes seconds: polled every 1024 patterns
 #pragma omp parallel num_threads(n_threads_)
         {
             double post[K ? K : 1];
@@ -372,6 +390,7 @@ class EM {
                 int64_t z_exponent = 0;
                 const int64_t end = chunk_begin(c + 1, n_chunks_, np_);
                 for (int64_t p = chunk_begin(c, n_chunks_, np_); p < end; ++p) {
+                    if ((p & 1023) == 0 && interrupted.stop()) break;
                     const int32_t* code = P_.codes.data() + P_.offsets[p];
                     const int64_t nv = P_.offsets[p + 1] - P_.offsets[p];
                     const double w = P_.counts[p];
@@ -413,6 +432,7 @@ class EM {
                 a[m * k * k + k] = ll_top + ll_log + std::log(z_product) + static_cast<double>(z_exponent) * 0.6931471805599453;  // ln 2
             }
         }
+        interrupted.throw_if_stopped();
         // Fixed-order reduction over chunks.
         std::fill(counts_.begin(), counts_.end(), 0.0);
         std::fill(class_mass_.begin(), class_mass_.end(), 0.0);

@@ -5,6 +5,7 @@
 // region that thread is thread 0, and ExceptionCatcher turns the exception into "skip the remaining work" for
 // every thread, so the call returns within about one poll interval plus one unit of work.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <stdexcept>
@@ -62,5 +63,28 @@ inline void check_interrupt_now() {
     s.calls |= 63u;  // the increment in check_interrupt() makes this call the 64th
     check_interrupt();
 }
+
+// For parallel regions that must not throw: every thread calls `stop()` once per unit of work (a block of rows, a
+// bucket); the calling thread asks Python when due and raises the shared flag, and every thread then skips the
+// rest of its units. After the region, `throw_if_stopped()` turns the flag into `Interrupted` on the caller.
+class InterruptFlag {
+  public:
+    bool stop() noexcept {
+        if (stop_.load(std::memory_order_relaxed)) return true;
+        try {
+            check_interrupt();
+        } catch (...) {  // Interrupted: the Python exception stays set for the binding
+            stop_.store(true, std::memory_order_relaxed);
+            return true;
+        }
+        return false;
+    }
+    void throw_if_stopped() const {
+        if (stop_.load(std::memory_order_relaxed)) throw Interrupted();
+    }
+
+  private:
+    std::atomic<bool> stop_{false};
+};
 
 }  // namespace labelfuse

@@ -69,11 +69,13 @@ int64_t majority_share_sum(const LabelView<T>& L, int64_t k, double* sum, int n_
     std::vector<double> partial(n_blocks * k, 0.0);
     std::vector<int64_t> covered(n_blocks, 0), bad_row(n_blocks, -1);
     std::vector<int64_t> scratch(static_cast<size_t>(n_threads) * (k + 1));
+    InterruptFlag interrupted;
 #pragma omp parallel num_threads(n_threads)
     {
         int64_t* cnt = scratch.data() + static_cast<int64_t>(thread_index()) * (k + 1);
 #pragma omp for schedule(static)
         for (int64_t b = 0; b < n_blocks; ++b) {
+            if (interrupted.stop()) continue;
             double* acc = partial.data() + b * k;
             const int64_t end = std::min(n, (b + 1) * kBlock);
             for (int64_t r = b * kBlock; r < end; ++r) {
@@ -89,6 +91,7 @@ int64_t majority_share_sum(const LabelView<T>& L, int64_t k, double* sum, int n_
             }
         }
     }
+    interrupted.throw_if_stopped();
     for (int64_t b = 0; b < n_blocks; ++b)
         if (bad_row[b] >= 0) throw_bad_vote(L, bad_row[b], k);
     std::fill(sum, sum + k, 0.0);
@@ -108,12 +111,14 @@ void changed_columns(const LabelView<A>& a, const LabelView<B>& b, uint8_t* chan
     if (n * m < (int64_t{1} << 15)) n_threads = 1;
     std::fill(changed, changed + m, uint8_t{0});
     std::vector<uint8_t> scratch(static_cast<size_t>(n_threads) * m, 0);
+    InterruptFlag interrupted;
 #pragma omp parallel num_threads(n_threads)
     {
         uint8_t* local = scratch.data() + static_cast<int64_t>(thread_index()) * m;
         if (a.col_stride == 1 && b.col_stride == 1) {  // rows contiguous: a unit-stride loop the compiler vectorises
 #pragma omp for schedule(static)
             for (int64_t r = 0; r < n; ++r) {
+                if (interrupted.stop()) continue;
                 const A* ar = a.data + r * a.row_stride;
                 const B* br = b.data + r * b.row_stride;
                 for (int64_t j = 0; j < m; ++j) local[j] |= static_cast<uint8_t>(ar[j] != br[j]);
@@ -121,6 +126,7 @@ void changed_columns(const LabelView<A>& a, const LabelView<B>& b, uint8_t* chan
         } else if (a.row_stride == 1 && b.row_stride == 1) {  // both column-major: one contiguous column at a time
 #pragma omp for schedule(static)
             for (int64_t j = 0; j < m; ++j) {
+                if (interrupted.stop()) continue;
                 const A* ac = a.data + j * a.col_stride;
                 const B* bc = b.data + j * b.col_stride;
                 uint8_t d = 0;
@@ -135,6 +141,7 @@ void changed_columns(const LabelView<A>& a, const LabelView<B>& b, uint8_t* chan
             const int64_t n_blocks = (n + kBlock - 1) / kBlock;
 #pragma omp for schedule(static)
             for (int64_t blk = 0; blk < n_blocks; ++blk) {
+                if (interrupted.stop()) continue;
                 const int64_t lo = blk * kBlock, hi = std::min(n, lo + kBlock);
                 for (int64_t j = 0; j < m; ++j) {
                     if (local[j]) continue;
@@ -147,6 +154,7 @@ void changed_columns(const LabelView<A>& a, const LabelView<B>& b, uint8_t* chan
 #pragma omp critical(labelfuse_changed_columns)
         for (int64_t j = 0; j < m; ++j) changed[j] |= local[j];  // OR: order-independent
     }
+    interrupted.throw_if_stopped();
 }
 
 #define LABELFUSE_MAJORITY(T) \

@@ -45,6 +45,11 @@ CASES = {
         L = make_label_matrix(50_000, 20, 3, random_state=0).L
         call = lambda: lf.LabelModel(method="dawid_skene", max_iter=10**9, tol=0.0, cardinality=3).fit(L)
     """,
+    # the majority vote's single pass (no EM steps to poll between): 2**31 rows of a broadcast view
+    "majority_fit": """
+        L = np.broadcast_to(np.array([[0, 1, -1, 1] * 4], dtype=np.int8), (2**31, 16))
+        call = lambda: lf.MajorityVote(cardinality=2).fit(L)
+    """,
     # the same call from a worker thread cannot be interrupted there (Python delivers signals to the main thread)
     # but must not stop the main thread from hearing Ctrl-C while it waits
     "worker_thread": """

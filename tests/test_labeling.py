@@ -347,3 +347,37 @@ def test_random_lfs_match_reference():
     L = apply_lfs(lfs, rows, progress=False)
     ref = np.array([[(x % (j + 3)) if x % (j + 2) else -1 for j in range(6)] for x in rows])
     np.testing.assert_array_equal(L, ref)
+
+
+def test_fault_tolerant_runs_keep_the_first_tracebacks_of_each_lf_only():
+    import gc
+    import weakref
+
+    from labelfuse.labeling.apply import TRACEBACKS_PER_LF
+
+    class Big:  # stands for an LF's large local (a parsed document, a model output)
+        pass
+
+    alive = []
+
+    def heavy(x):
+        local = Big()
+        alive.append(weakref.ref(local))
+        raise ValueError(f"row {x}")
+
+    def light(x):
+        raise KeyError(x) if x % 2 else TypeError("even")
+
+    lfs = [LabelingFunction("heavy", heavy), LabelingFunction("light", light)]
+    with pytest.warns(LFFailureWarning):
+        L, failures = apply_lfs(lfs, list(range(300)), fault_tolerant=True, progress=False, return_failures=True)
+    gc.collect()
+    # every failure is recorded with its row, type and message ...
+    assert len(failures) == 600 and failures.counts().tolist() == [300, 300]
+    assert failures.to_frame().query("lf == 'heavy'")["message"].tolist() == [f"row {i}" for i in range(300)]
+    # ... but only the first few of each LF keep their traceback, so the other calls' frames are freed
+    for name in ("heavy", "light"):
+        kept = [f.exception.__traceback__ is not None for f in failures if f.lf == name]
+        assert kept == [True] * TRACEBACKS_PER_LF + [False] * (300 - TRACEBACKS_PER_LF)
+    assert sum(ref() is not None for ref in alive) == TRACEBACKS_PER_LF
+    assert (L == -1).all()

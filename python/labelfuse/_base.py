@@ -27,7 +27,9 @@ import copy
 import functools
 import inspect
 import numbers
+import threading
 import warnings
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -35,7 +37,7 @@ import numpy as np
 
 from ._validation import NotFittedError
 
-__all__ = ["Estimator", "Interval", "Options", "InstanceOf", "Predicate", "SequenceOf", "RANDOM_STATE",
+__all__ = ["Estimator", "FittedArray", "FittedInt", "Interval", "Options", "InstanceOf", "Predicate", "SequenceOf", "RANDOM_STATE",
            "N_THREADS", "BOOLEAN", "clone", "json_value", "check_random_state", "renamed_argument", "DEPRECATED"]
 
 DEPRECATED = "deprecated"  # default of a parameter kept only as a deprecated alias
@@ -257,33 +259,116 @@ def json_value(value: Any, name: str = "value") -> Any:
     raise TypeError(f"{name}: a {type(value).__name__} cannot be saved (only numbers, strings, lists, dicts, None)")
 
 
+# -- what a saved file may hold ---------------------------------------------------------------------------------------
+Dim = Union[int, str, Tuple[str, int]]  # a length, a fitted int value's name, or (name, offset): ("cardinality_", 1)
+
+
+class FittedInt:
+    """A fitted value that must be an int in [low, high] (``optional``: None accepted too)."""
+
+    def __init__(self, low: int = 0, high: Optional[int] = None, optional: bool = False) -> None:
+        self.low, self.high, self.optional = low, high, optional
+
+    def check(self, value: Any) -> Optional[str]:
+        if value is None and self.optional:
+            return None
+        if not _is_int(value) or value < self.low or (self.high is not None and value > self.high):
+            upper = "" if self.high is None else f" and at most {self.high}"
+            return f"is {str(value)[:40]!r}, not an int of at least {self.low}{upper}"
+        return None
+
+
+class FittedArray:
+    """A fitted array as a saved file must hold it: ``kind`` (numpy dtype kinds it may have: "f" float, "iu"
+    integers, "b" bool), ``shape`` (each dim an int, a fitted int value's name or (name, offset); None: any
+    length; the whole shape None: any shape), ``finite`` (no NaN / inf; ``allow_nan``: NaN allowed, inf not),
+    ``low`` / ``high`` bounds, and ``sums_to_one``: the axis along which entries are probabilities summing to 1."""
+
+    def __init__(self, kind: str = "f", shape: Optional[Tuple[Optional[Dim], ...]] = None, *, finite: bool = True,
+                 allow_nan: bool = False, low: Optional[float] = None, high: Optional[float] = None,
+                 sums_to_one: Optional[int] = None) -> None:
+        self.kind, self.shape, self.finite, self.allow_nan = kind, shape, finite, allow_nan
+        self.low, self.high, self.sums_to_one = low, high, sums_to_one
+
+    def expected_shape(self, values: Mapping[str, Any]) -> Optional[Tuple[Optional[int], ...]]:
+        if self.shape is None:
+            return None
+        dims: List[Optional[int]] = []
+        for d in self.shape:
+            if isinstance(d, tuple):
+                dims.append(int(values[d[0]]) + d[1])
+            elif isinstance(d, str):
+                dims.append(int(values[d]))
+            else:
+                dims.append(d)
+        return tuple(dims)
+
+    def check(self, arr: np.ndarray, values: Mapping[str, Any]) -> Optional[str]:
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in self.kind:
+            return f"has dtype {getattr(arr, 'dtype', type(arr).__name__)}, expected kind {self.kind!r}"
+        want = self.expected_shape(values)
+        if want is not None and (arr.ndim != len(want) or any(w is not None and w != a for w, a in zip(want, arr.shape))):
+            return f"has shape {arr.shape}, but the model's fitted values imply {want}"
+        if arr.dtype.kind == "f" and self.finite:
+            bad = np.isinf(arr) if self.allow_nan else ~np.isfinite(arr)
+            if bad.any():
+                return "holds NaN or infinite values" if not self.allow_nan else "holds infinite values"
+        if self.low is not None and (arr < self.low).any() or self.high is not None and (arr > self.high).any():
+            return f"holds values outside [{self.low}, {self.high}]"
+        if self.sums_to_one is not None and arr.size and not np.allclose(arr.sum(axis=self.sums_to_one), 1.0,
+                                                                         atol=1e-6):
+            return f"holds probabilities that do not sum to 1 along axis {self.sums_to_one}"
+        return None
+
+
 # -- the estimator base ---------------------------------------------------------------------------------------------
+_FIT_LOCKS: Dict[int, threading.RLock] = {}
+_FIT_LOCKS_GUARD = threading.Lock()
+
+
+def _fit_lock(est: Any) -> threading.RLock:
+    """The lock that serialises the fits and refits of one estimator. Kept outside the instance (keyed by id and
+    dropped when the instance is collected) so that pickling, deep copies, clone and save never meet a lock."""
+    key = id(est)
+    with _FIT_LOCKS_GUARD:
+        lock = _FIT_LOCKS.get(key)
+        if lock is None:
+            lock = _FIT_LOCKS[key] = threading.RLock()
+            weakref.finalize(est, _FIT_LOCKS.pop, key, None)
+    return lock
+
+
 def _all_or_nothing(method: Callable, *, keep_previous: bool) -> Callable:
     """Wrap fit (``keep_previous=False``: a failure leaves no fitted state) or refit (``keep_previous=True``: a
     failure restores the model as it was). Nested calls (a subclass's fit calling its parent's) are handled by
-    the outermost wrapper only."""
+    the outermost wrapper only. Fits and refits of one estimator from several threads run one after the other
+    (a per-instance lock), so each starts from the state the previous one left."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        if getattr(self, "_in_fit", False):
-            return method(self, *args, **kwargs)
-        before = dict(self.__dict__)
-        object.__setattr__(self, "_in_fit", True)
-        try:
-            if not keep_previous:
-                self._validate_params()
-            result = method(self, *args, **kwargs)
-        except BaseException:
-            self.__dict__.clear()
-            if keep_previous:
-                self.__dict__.update(before)
-            else:
-                self.__dict__.update({k: v for k, v in before.items() if not _is_fitted_name(k)})
-                self._forget_fit()
-            raise
-        finally:
-            self.__dict__.pop("_in_fit", None)
-        return result
+        with _fit_lock(self):
+            if getattr(self, "_in_fit", False):
+                return method(self, *args, **kwargs)
+            before = dict(self.__dict__)
+            object.__setattr__(self, "_in_fit", True)
+            try:
+                if not keep_previous:
+                    self._validate_params()
+                result = method(self, *args, **kwargs)
+            except BaseException:
+                # The old state is put back by one assignment of the instance dict, built completely first: a
+                # second Ctrl-C during the clean-up cannot leave a half-restored model.
+                if keep_previous:
+                    restored = before
+                else:
+                    params = set(self._param_names())
+                    restored = {k: v for k, v in before.items() if k in params or not (
+                        _is_fitted_name(k) or (k.startswith("_") and not k.startswith("__")))}
+                object.__setattr__(self, "__dict__", restored)
+                raise
+            finally:
+                self.__dict__.pop("_in_fit", None)
+            return result
 
     wrapper._all_or_nothing = True  # type: ignore[attr-defined]
     return wrapper
@@ -306,6 +391,9 @@ class Estimator:
     _parameter_constraints: Dict[str, List[Any]] = {}
     _fitted_values: Sequence[str] = ()
     _fitted_arrays: Sequence[str] = ()
+    # What a loaded file's fitted values and arrays must be (FittedInt / FittedArray per name), checked by
+    # _set_state before the model is used: a damaged or hostile file is refused, naming the attribute.
+    _fitted_checks: Dict[str, Any] = {}
     # Deprecated parameter names and the parameter they stand for (kept for one release).
     _deprecated_aliases: Dict[str, str] = {}
 
@@ -422,6 +510,19 @@ class Estimator:
         for name in self._fitted_arrays:
             if name not in arrays:
                 raise FileFormatError(f"the saved {type(self).__name__} lacks its fitted array {name!r}")
+        checks: Dict[str, Any] = {}
+        for klass in reversed(type(self).__mro__):  # a subclass adds to (or overrides) its bases' checks
+            checks.update(getattr(klass, "_fitted_checks", None) or {})
+        for name in self._fitted_values:  # ints first: the arrays' shapes are checked against them
+            if isinstance(checks.get(name), FittedInt):
+                problem = checks[name].check(values[name])
+                if problem:
+                    raise FileFormatError(f"the saved {type(self).__name__}'s {name} {problem}")
+        for name in self._fitted_arrays:
+            if isinstance(checks.get(name), FittedArray):
+                problem = checks[name].check(arrays[name], values)
+                if problem:
+                    raise FileFormatError(f"the saved {type(self).__name__}'s {name} {problem}")
             setattr(self, name, arrays[name])
 
     def _after_load(self) -> None:

@@ -36,7 +36,7 @@ import numpy as np
 from . import _core
 
 __all__ = ["FORMAT_VERSION", "FileFormatError", "load", "save", "register", "register_legacy_reader",
-           "check_legacy_version", "nested_state", "restore_nested"]
+           "check_legacy_version", "check_zip_sizes", "nested_state", "restore_nested"]
 
 FORMAT_NAME = "labelfuse"
 FORMAT_VERSION = 2  # 1: the per-family formats of earlier releases (converted on load)
@@ -74,6 +74,33 @@ def check_legacy_version(meta: Mapping[str, Any], path: Any, what: str) -> None:
         raise FileFormatError(f"path: {path} has {what} format_version {version!r}, but labelfuse "
                               f"{_core.__version__} reads {what} files of format version 1 (and its own format "
                               f"{FORMAT_VERSION}){hint}")
+
+
+# Files of the earlier formats are zip archives (.npz included): a member may unpack to far more than the archive
+# (3 GiB of deflated zeros in a 3 MB file). Every member's declared size is bounded before anything is read (a
+# member cannot unpack past its declared size: zipfile stops there and checks the CRC).
+LEGACY_MAX_RATIO = 100
+LEGACY_MIN_BOUND = 64 * 2**20
+
+
+def check_zip_sizes(path: Path) -> None:
+    """FileFormatError when a zip archive's members declare more than ``LEGACY_MAX_RATIO`` times the archive's
+    size (at least ``LEGACY_MIN_BOUND`` bytes) in all."""
+    import zipfile
+
+    path = Path(path)
+    bound = max(LEGACY_MIN_BOUND, LEGACY_MAX_RATIO * path.stat().st_size)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            total = 0
+            for info in zf.infolist():
+                total += info.file_size
+                if total > bound:
+                    raise FileFormatError(f"path: {path} declares {total:,} bytes once unpacked (member "
+                                          f"{info.filename[:80]!r}: {info.file_size:,}), more than the "
+                                          f"{bound:,} a model file of {path.stat().st_size:,} bytes may hold")
+    except zipfile.BadZipFile:
+        return  # not a zip: the reader says what it is
 
 
 # -- state of one estimator (nested estimators included) ------------------------------------------------------------
@@ -137,7 +164,14 @@ def from_state(state: Mapping[str, Any], arrays: Mapping[str, np.ndarray], expec
         if "unexpected keyword argument" not in str(exc):
             raise  # the class's own refusal (e.g. a missing load option) says what to do
         raise FileFormatError(f"path: {where} holds parameters this {cls.__name__} does not take ({exc})") from None
-    model._set_state(fitted, own)
+    try:
+        model._set_state(fitted, own)
+    except FileFormatError as exc:
+        message = str(exc)
+        if str(where) in message:
+            raise
+        message = message[len("path: "):] if message.startswith("path: ") else message
+        raise FileFormatError(f"path: {where}: {message}") from None
     model._after_load()
     return model
 
@@ -184,9 +218,20 @@ def save(est: Any, path: Union[str, "os.PathLike[str]"]) -> Path:
     return path
 
 
+# The JSON header (array table + metadata) of a model file is small: its arrays hold the bulk. A larger header is
+# refused before it is parsed (safetensors itself would accept up to 100 MB and parse it in memory).
+MAX_HEADER_BYTES = 16 * 2**20
+
+
 def _read_current(path: Path) -> Optional[Tuple[Dict[str, Any], Dict[str, np.ndarray]]]:
     """(state, arrays) of a file in the current format; None when the file is not a safetensors file."""
     _, safe_open = _safetensors()
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    header_bytes = int.from_bytes(head, "little") if len(head) == 8 else 0
+    if header_bytes > MAX_HEADER_BYTES and header_bytes <= path.stat().st_size:
+        raise FileFormatError(f"path: {path} declares a {header_bytes:,}-byte header (array table and metadata); "
+                              f"a labelfuse model's is at most {MAX_HEADER_BYTES:,} bytes")
     try:
         handle = safe_open(str(path), framework="numpy")
     except Exception:  # SafetensorError: not a safetensors file (a legacy zip/npz, or garbage)
@@ -205,6 +250,8 @@ def _read_current(path: Path) -> Optional[Tuple[Dict[str, Any], Dict[str, np.nda
             state = json.loads(meta.get("state", ""))
         except json.JSONDecodeError:
             raise FileFormatError(f"path: {path} is damaged (its state is not JSON)") from None
+        except RecursionError:
+            raise FileFormatError(f"path: {path} is damaged (its state is nested too deeply)") from None
         if not isinstance(state, dict) or state.get("class") != meta.get("class"):
             raise FileFormatError(f"path: {path} is damaged (its state does not match its class)")
         arrays = {key: f.get_tensor(key) for key in f.keys()}

@@ -191,12 +191,37 @@ def _read_json(folder: Any, filename: str) -> Any:
         raise FileNotFoundError(f"{_where(folder, filename)}: file not found") from None
     try:
         return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{_where(folder, filename)}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ValueError(f"{_where(folder, filename)}: nested too deeply to be a data set file") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, or an integer of over 4,300 digits
+        raise ValueError(f"{_where(folder, filename)}: not valid JSON ({_short(str(exc), 200)})") from None
 
 
 def _where(folder: Any, filename: str) -> str:
     return str(folder / filename)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters (a hostile file's values are echoed in messages, never whole)."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """A value from a file as a short repr (ints of thousands of digits included: str() refuses those)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        return f"an integer of over {limit} digits"
+    return _short(repr(value), limit)
+
+
+def _check_text(values: Sequence[str], where: str, what: str) -> None:
+    """Names read from a file must be encodable text: JSON escapes can make lone surrogates, which fail only
+    later, when printed or saved, with a codec error that names no file."""
+    for i, v in enumerate(values):
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{where}: {what} {i} ({_show(v)}) holds a lone surrogate (an invalid \\u escape); "
+                             "expected UTF-8 text") from None
 
 
 def _class_names(folder: Any) -> List[str]:
@@ -206,7 +231,9 @@ def _class_names(folder: Any) -> List[str]:
     try:
         by_id = {int(k): str(v) for k, v in raw.items()}
     except ValueError:
-        raise ValueError(f"{_where(folder, 'label.json')}: class ids must be integers, got {list(raw)}") from None
+        raise ValueError(f"{_where(folder, 'label.json')}: class ids must be integers, got "
+                         f"{_short(repr(list(raw)), 80)}") from None
+    _check_text(list(by_id.values()), _where(folder, "label.json"), "class name")
     if sorted(by_id) != list(range(len(by_id))):
         raise ValueError(f"{_where(folder, 'label.json')}: class ids must be 0..k-1, got {sorted(by_id)}")
     if len(by_id) < 2:
@@ -220,9 +247,12 @@ def _entry_ids(raw: Any, where: str) -> List[str]:
     as_int = {}
     for key in raw:
         try:
-            as_int[key] = int(key)
+            as_int[key] = int(key) if len(key) <= 20 else None  # (int() of thousands of digits is slow)
         except ValueError:
-            raise ValueError(f"{where}: example ids must be integers (as strings), got {key!r}") from None
+            as_int[key] = None
+        if as_int[key] is None or not -2**63 <= as_int[key] < 2**63:
+            raise ValueError(f"{where}: example ids must be integers (as strings) of at most 64 bits, got "
+                             f"{_show(key)}")
     if len(set(as_int.values())) != len(as_int):
         raise ValueError(f"{where}: example ids repeat as integers (e.g. '1' and '01')")
     return sorted(raw, key=as_int.__getitem__)
@@ -237,13 +267,19 @@ def _int_matrix(rows: List[Any], what: str, where: str, keys: Sequence[str]) -> 
             if not isinstance(r, list) or first is None or len(r) != len(first):
                 raise ValueError(
                     f"{where}: example {key!r}: {what} must be a list with one vote per LF "
-                    f"({len(first) if first is not None else '?'}), got {r!r:.80}"
+                    f"({len(first) if first is not None else '?'}), got {_show(r, 80)}"
                 )
     # One C-level pass over the value types: numpy would silently turn true/false into 1/0 next to ints.
     if set(map(type, chain.from_iterable(rows))) - {int}:
         bad = next(i for i, r in enumerate(rows) if any(type(v) is not int for v in r))
-        raise ValueError(f"{where}: example {keys[bad]!r}: {what} must be integers, got {rows[bad]!r:.80}")
-    return np.array(rows, dtype=np.int64).reshape(len(rows), -1)
+        raise ValueError(f"{where}: example {keys[bad]!r}: {what} must be integers, got {_show(rows[bad], 80)}")
+    try:
+        return np.array(rows, dtype=np.int64).reshape(len(rows), -1)
+    except OverflowError:
+        bad = next(i for i, r in enumerate(rows) if any(not -2**63 <= v < 2**63 for v in r))
+        value = next(v for v in rows[bad] if not -2**63 <= v < 2**63)
+        raise ValueError(f"{where}: example {keys[bad]!r}: {what} {_show(value, 30)} is out of range (votes and "
+                         "labels are small class ids)") from None
 
 
 def _read_split(folder: Any, split: str, k: int) -> Split:
@@ -302,7 +338,7 @@ def _positions(ids: np.ndarray, wanted: Iterable[Any], where: str) -> np.ndarray
         try:
             out.append(pos[int(w)])
         except (KeyError, ValueError):
-            raise ValueError(f"{where}: id {w!r} is not in the train split") from None
+            raise ValueError(f"{where}: id {_show(w)} is not in the train split") from None
     return np.array(out, dtype=np.int64)
 
 
@@ -344,6 +380,7 @@ def _lf_names(folder: Any, m: int) -> Optional[List[str]]:
         raise ValueError(f"{where}: expected a JSON list of {m} LF names (one per weak_labels column)")
     if len(set(names)) != m:
         raise ValueError(f"{where}: LF names must be unique")
+    _check_text(names, where, "LF name")
     return names
 
 

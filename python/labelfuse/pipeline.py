@@ -136,6 +136,12 @@ def run(dataset: Union[str, Path, Dataset] = "wrench_youtube", *, fusion: bool =
     for split in ("train", "valid", "test"):
         if getattr(ds, split) is None:
             raise ValueError(f"dataset: {dataset} has no {split} split; run needs train, valid and test")
+    for split in ("valid", "test"):  # models are chosen on valid and scored on test: every row needs its label
+        missing = int((getattr(ds, split).Y < 0).sum())
+        if missing:
+            raise ValueError(f"dataset: {ds.source}/{split}.json: {missing} of {getattr(ds, split).n} examples have "
+                             f"no gold label; run chooses models on valid and scores them on test, which need one "
+                             "for every example")
     k = ds.cardinality
     tr, va, te = ds.train, ds.valid, ds.test
     lf_table = _lf_table(ds)

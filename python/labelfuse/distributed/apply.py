@@ -162,8 +162,10 @@ class DaskLFApplier:
         max_failure_rows = check_count(self.max_failure_rows, "max_failure_rows", 0)
         client = get_client(self.client)
         names = [lf.name for lf in lfs]
-        # One copy on every worker; each task refers to it by key.
-        [shared_lfs] = client.scatter([lfs], broadcast=True, hash=False)
+        # The LFs enter the task graph once, as a literal every task refers to by key (not scattered: scattered data
+        # has no lineage, so a worker lost later would take the blocks of L with it for good; from the graph the
+        # scheduler recomputes a lost block from its partition and the LFs).
+        shared_lfs = dask.delayed(lfs, traverse=False, pure=False)
         parts = data.to_delayed()
         tasks = [
             dask.delayed(_apply_partition, pure=False)(
@@ -180,8 +182,6 @@ class DaskLFApplier:
         except BaseException:
             client.cancel(results)
             raise
-        finally:
-            del shared_lfs  # the scattered LFs are released once no task needs them
         meta = client.gather([client.submit(_block_meta, r, pure=False) for r in results])
         sizes = np.array([s for s, _, _ in meta], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(sizes)])

@@ -11,7 +11,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
-from .._io import FileFormatError, check_legacy_version, register_legacy_reader
+from .._io import FileFormatError, check_legacy_version, check_zip_sizes, register_legacy_reader
 
 __all__ = ["read_npz", "read_graph"]
 
@@ -23,6 +23,7 @@ def read_npz(path: Path) -> Optional[Tuple[Dict[str, Any], Dict[str, np.ndarray]
     path = Path(path)
     if not path.is_file() or not zipfile.is_zipfile(path):
         return None
+    check_zip_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             if "meta" not in f.files:

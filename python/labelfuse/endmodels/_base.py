@@ -279,14 +279,35 @@ class EndModel(Estimator):
             raise FileFormatError(f"path: the saved {type(self).__name__} is damaged (its fitted configuration: "
                                   f"{type(exc).__name__} {exc})") from None
         self.device_ = resolve_device(self.device)
-        net = self._build_network()
         state = {weight_key(name): torch.from_numpy(np.array(arr)) for name, arr in arrays.items()}
+        self._check_weight_shapes(state)
+        net = self._build_network()
         try:
             net.load_state_dict(state)
         except RuntimeError as exc:
             raise FileFormatError(f"path: the saved {type(self).__name__}'s weights do not fit its network ({exc})"
                                   ) from None
         self.network_ = net.to(self.device_).eval()
+
+    def _check_weight_shapes(self, state: Mapping[str, Any]) -> None:
+        """Refuse saved weights whose shapes differ from the network the saved configuration describes, before
+        that network is allocated (a damaged or hostile ``input_dim_`` of 3e8 would allocate gigabytes): the
+        network is first built on torch's meta device, which allocates nothing. (Skipped with an input module,
+        which may be a pretrained encoder; load_state_dict still checks the shapes.)"""
+        if getattr(self, "input_module", None) is not None:
+            return
+        try:
+            with torch.device("meta"):
+                probe = self._build_network()
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise FileFormatError(f"path: the saved {type(self).__name__}'s configuration does not describe a "
+                                  f"network ({type(exc).__name__}: {exc})") from None
+        expected = {k: tuple(v.shape) for k, v in probe.state_dict().items()}
+        for name in sorted(set(expected) | set(state)):
+            got = tuple(state[name].shape) if name in state else None
+            if expected.get(name) != got:
+                raise FileFormatError(f"path: the saved {type(self).__name__}'s weight {name!r} has shape {got}, "
+                                      f"but its configuration implies {expected.get(name)}")
 
     @classmethod
     def _from_params(cls, params: dict[str, Any], device: Any = "auto", input_module: Any = None) -> "EndModel":

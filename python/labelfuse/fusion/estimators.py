@@ -13,8 +13,8 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .._base import (DEPRECATED, N_THREADS, RANDOM_STATE, Estimator, InstanceOf, Interval, Options, SequenceOf,
-                     json_value)
+from .._base import (DEPRECATED, N_THREADS, RANDOM_STATE, Estimator, FittedArray, FittedInt, InstanceOf, Interval,
+                     Options, SequenceOf, json_value)
 from .._validation import (NotFittedError, as_label_matrix, as_labels, check_count, check_n_threads, check_votes,
                           infer_cardinality, require_rows)
 from ..embeddings.graph import NeighborGraph, json_params
@@ -327,6 +327,11 @@ class _FusionBase(Estimator):
     # thresholds, tables and dev class balances; load recomputes the statistics and train_proba_.
     _fitted_values = ("cardinality_", "threshold_mode_", "n_lfs_", "n_parts_")
     _fitted_arrays = ("L_train_", "L_extended_", "thresholds_", "cpt_", "class_balance_")
+    _fitted_checks = {"cardinality_": FittedInt(2), "n_lfs_": FittedInt(1), "n_parts_": FittedInt(0, optional=True),
+                      "L_train_": FittedArray("iu", (None, "n_lfs_"), low=-1),
+                      "L_extended_": FittedArray("iu", (None, "n_lfs_"), low=-1),
+                      "thresholds_": FittedArray("f", allow_nan=True),
+                      "cpt_": FittedArray("f", low=0, high=1), "class_balance_": FittedArray("f", low=0, high=1)}
 
     def _state_params(self) -> Dict[str, Any]:
         label_model = self.label_model

@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .._io import FileFormatError, check_legacy_version, register_legacy_reader
+from .._io import FileFormatError, check_legacy_version, check_zip_sizes, register_legacy_reader
 
 CLASSES = ("HierarchicalLabelModel", "SoftMV", "HardMV")
 _ARRAYS = ("class_balance_", "accuracy_", "precision_")
@@ -26,6 +26,7 @@ def read_legacy(path: Path) -> Optional[Tuple[str, Dict[str, Any], Dict[str, np.
     path = Path(path)
     if path.is_dir() or not zipfile.is_zipfile(path):
         return None
+    check_zip_sizes(path)
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
         if "metadata.json" not in names:

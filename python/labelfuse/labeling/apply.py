@@ -95,7 +95,9 @@ class LFApplyError(RuntimeError):
 @dataclass(frozen=True)
 class LFFailure:
     """One LF that failed on one row (positional row number, 0-based); its entry in L was left at -1.
-    ``preprocessor`` names the preprocessor that raised, when it was one of the LF's preprocessors.
+    ``preprocessor`` names the preprocessor that raised, when it was one of the LF's preprocessors. The first
+    :data:`TRACEBACKS_PER_LF` failures of each LF keep the exception's traceback; later ones keep the exception
+    (type and message) without it, so that a run with many failures does not keep every failed call's frames.
 
     Args:
         row: positional row number (0-based).
@@ -116,6 +118,19 @@ class LFFailure:
     lf: str
     exception: BaseException
     preprocessor: Optional[str] = None
+
+
+# Tracebacks kept per LF: the first few tell what went wrong; every later failure keeps its row, type and message
+# but not its traceback, whose frames (an LF's locals, the row) would otherwise stay alive for every failed call.
+TRACEBACKS_PER_LF = 5
+
+
+def _strip(exc: BaseException) -> BaseException:
+    """``exc`` without its traceback and chained exceptions (which hold the frames of the failed call)."""
+    exc.__traceback__ = None
+    exc.__context__ = None
+    exc.__cause__ = None
+    return exc
 
 
 class LFFailures(Sequence[LFFailure]):
@@ -233,7 +248,8 @@ class LFApplier:
         lfs: labeling functions (or plain callables, named by ``__name__``); names must be unique.
         cardinality: number of classes k; when given, votes outside -1..k-1 are errors.
         fault_tolerant: when True, an LF that raises (or returns an invalid label) on a row leaves -1 there and
-            the failure is recorded in ``failures_`` instead of stopping the run.
+            the failure is recorded in ``failures_`` instead of stopping the run (every failure with its row, type
+            and message; the first few of each LF with their traceback).
         progress: show a tqdm progress bar.
 
     After :meth:`apply`, ``failures_`` holds an :class:`LFFailures` (empty when nothing failed).
@@ -269,6 +285,15 @@ class LFApplier:
         n, m = len(rows), len(lfs)
         votes = array("q", bytes(8 * n * m))  # flat int64 buffer; typed writes are cheaper than ndarray item sets
         failures: List[LFFailure] = []
+        with_traceback = [0] * m  # failures of each LF recorded with their traceback so far
+
+        def record(i: int, j: int, exc: BaseException, preprocessor: Optional[str] = None) -> None:
+            if with_traceback[j] < TRACEBACKS_PER_LF:
+                with_traceback[j] += 1
+            else:
+                _strip(exc)
+            failures.append(LFFailure(i, lfs[j].name, exc, preprocessor=preprocessor))
+
         # One preprocessor cache shared by every LF and cleared per row; LFs without preprocessors or resources
         # are called directly, without going through LabelingFunction.
         cache: Dict[Tuple[int, ...], Any] = {}
@@ -290,7 +315,7 @@ class LFApplier:
                         cause = exc.exception if isinstance(exc, PreprocessorError) else exc
                         if not self.fault_tolerant:
                             raise LFApplyError(lfs[j].name, i, cause, preprocessor=pre) from cause
-                        failures.append(LFFailure(i, lfs[j].name, cause, preprocessor=pre))
+                        record(i, j, cause, pre)
                         raw = ABSTAIN
                     # Fast path: a Python int in range needs no further checks.
                     if type(raw) is int and ABSTAIN <= raw < upper:
@@ -301,7 +326,7 @@ class LFApplier:
                         except (TypeError, ValueError) as exc:
                             if not self.fault_tolerant:
                                 raise
-                            failures.append(LFFailure(i, lfs[j].name, exc))
+                            record(i, j, exc)
                             votes[pos] = ABSTAIN
                     pos += 1
                 if (i + 1) % _BAR_EVERY == 0:

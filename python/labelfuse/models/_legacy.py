@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .._io import FileFormatError, check_legacy_version, register_legacy_reader
+from .._io import FileFormatError, check_legacy_version, check_zip_sizes, register_legacy_reader
 
 FORMAT_NAME = "labelfuse-model"
 CLASSES = ("LabelModel", "MajorityVote")
@@ -24,6 +24,7 @@ def read_label_model_zip(path: Path) -> Optional[Tuple[str, Dict[str, Any], Dict
     path = Path(path)
     if path.is_dir() or not zipfile.is_zipfile(path):
         return None
+    check_zip_sizes(path)
     with zipfile.ZipFile(path) as zf:
         try:
             meta = json.loads(zf.read("metadata.json"))

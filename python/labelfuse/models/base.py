@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-from .._base import N_THREADS, RANDOM_STATE, Constraint, Estimator, Interval, Options, check_param
+from .._base import N_THREADS, RANDOM_STATE, Constraint, Estimator, FittedArray, FittedInt, Interval, Options, check_param
 from .._base import check_random_state  # noqa: F401  (re-exported: the label models' seed check)
 from .._io import load as _io_load
 from .._validation import NotFittedError, as_label_matrix, as_labels, check_cardinality
@@ -97,6 +97,8 @@ class BaseLabelModel(Estimator):
     }
     _fitted_arrays: Sequence[str] = ()
     _fitted_values: Sequence[str] = ("cardinality_", "n_lfs_")
+    _fitted_checks = {"cardinality_": FittedInt(2), "n_lfs_": FittedInt(1),
+                      "class_balance_": FittedArray("f", ("cardinality_",), low=0, high=1, sums_to_one=0)}
 
     # -- fitted state -------------------------------------------------------------------------------------------
     def _is_fitted(self) -> bool:

@@ -8,7 +8,7 @@ from typing import Any, Dict, Optional, Sequence, Union
 import numpy as np
 
 from .. import _core
-from .._base import InstanceOf, Interval, Options, Predicate
+from .._base import FittedArray, FittedInt, InstanceOf, Interval, Options, Predicate
 from .._validation import (as_label_matrix, check_cardinality, check_class_balance, check_count, label_dtype,
                            require_rows)
 from ..stats import LabelStats, gather_rows, label_stats
@@ -116,6 +116,11 @@ class LabelModel(BaseLabelModel):
     }
     _fitted_arrays = ("cpt_", "class_balance_", "accuracies_", "coverage_")
     _fitted_values = ("cardinality_", "n_lfs_", "n_iter_", "info_")
+    _fitted_checks = {"n_iter_": FittedInt(0, optional=True),
+                      "cpt_": FittedArray("f", ("n_lfs_", ("cardinality_", 1), "cardinality_"), low=0, high=1,
+                                          sums_to_one=1),
+                      "accuracies_": FittedArray("f", ("n_lfs_",), allow_nan=True),
+                      "coverage_": FittedArray("f", ("n_lfs_",), allow_nan=True, low=0, high=1)}
 
     def __init__(
         self,
