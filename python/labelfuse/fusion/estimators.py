@@ -18,6 +18,7 @@ from .._base import (DEPRECATED, N_THREADS, RANDOM_STATE, Estimator, InstanceOf,
 from .._validation import (NotFittedError, as_label_matrix, as_labels, check_count, check_n_threads, check_votes,
                           infer_cardinality, require_rows)
 from ..embeddings.graph import NeighborGraph, json_params
+from ..models.label_model import DEFAULT_ABSTENTIONS
 from ..stats import GroupIndex, LabelStats
 from .partitioned import (FitFunction, _part_balance, _posterior, _score, fit_partitioned, needs_overlap,
                           partitioned_stats, resolve_fit)
@@ -84,6 +85,9 @@ class _FusionBase(Estimator):
         has_dev = L_dev is not None
         if has_dev != (X_dev is not None) or (Y_dev is not None and not has_dev):
             raise ValueError("L_dev: pass L_dev and X_dev together (and Y_dev with them)")
+        if has_dev and Y_dev is None:  # dev rows without labels would be silently ignored
+            raise ValueError("Y_dev: L_dev and X_dev were given without Y_dev; dev data is used only with its "
+                             "labels (pass Y_dev, or leave out L_dev and X_dev for the unsupervised fit)")
         if has_dev:
             L_dev = as_label_matrix(L_dev, "L_dev")
             if L_dev.shape[1] != m:
@@ -130,7 +134,7 @@ class _FusionBase(Estimator):
                 per_lf = tune_thresholds(L, graph, L_dev, Y_dev, dev_neighbors=dev_neighbors, cardinality=k,
                                          default=default, n_threads=n_threads)["per_lf"]
             else:
-                per_lf = default
+                per_lf = unsupervised_thresholds(L, graph, self._fit_fn, k, default, n_threads)
             # +inf switches the extension off: on dev, extending must beat not extending
             offsets = (0.0,) if not tune else tuple(self.threshold_offsets) + (np.inf,)
         else:
@@ -164,7 +168,7 @@ class _FusionBase(Estimator):
                     self._install(partition, per_lf + off, Y_dev, dev_parts)
                     self.L_extended_, self.extension_report_, dev_ext = extension(off)
                     self._fit_tables(n_threads)
-                    P = _posterior(dev_ext, self.cpt_, self.class_balance_, k, dev_parts, n_threads)
+                    P = _posterior(dev_ext, self._posterior_cpt(), self.class_balance_, k, dev_parts, n_threads)
                     score = _score(Y_dev, P, self.scoring)
                 search.append({"n_parts": n_parts, "offset": float(off), "score": score})
                 if best is None or (score is not None and score > best[0] + 1e-12):
@@ -205,15 +209,31 @@ class _FusionBase(Estimator):
         if stats is None:
             stats = partitioned_stats(self.L_extended_, self.cardinality_, group_index=self._group_index,
                                       overlap_matrix=needs_overlap(self.label_model), n_threads=n_threads)
-        res = fit_partitioned(stats, self._fit_fn, class_balance=self._class_balance, shrinkage=self._shrinkage(),
+        balance = self._class_balance
+        if balance is None and stats.n_groups > 1:
+            # without dev labels each part's own balance estimate drifts (a part of mostly one-sided LFs gets an
+            # extreme one); every part takes the global fit's estimate instead
+            balance = fit_partitioned(stats, self._fit_fn, L=self.L_extended_,
+                                      group_index=self._group_index, shrinkage=0.0)["global"].class_balance
+        res = fit_partitioned(stats, self._fit_fn, class_balance=balance, shrinkage=self._shrinkage(),
                               L=self.L_extended_, group_index=self._group_index)
         self.cpt_, self.class_balance_ = res["cpt"], res["class_balance"]
         self.fallback_parts_ = res["fallbacks"]
         self.stats_ = stats
 
+    def _posterior_cpt(self) -> np.ndarray:
+        """The tables the posterior uses: as LabelModel's default ``abstentions``, a named moment method's
+        P(abstain | y) (identified only through co-abstentions, unreliable for keyword LFs) is left out."""
+        if not (isinstance(self.label_model, str) and DEFAULT_ABSTENTIONS.get(self.label_model) == "ignore"):
+            return self.cpt_
+        cpt = self.cpt_.copy()
+        cpt[..., 0, :] = 1.0  # log 1 = 0: the same factor for every class
+        return cpt
+
     def _train_posterior(self, n_threads: Optional[int]) -> np.ndarray:
         groups = None if self.partition_ is None else self.partition_.labels_
-        return _posterior(self.L_extended_, self.cpt_, self.class_balance_, self.cardinality_, groups, n_threads)
+        return _posterior(self.L_extended_, self._posterior_cpt(), self.class_balance_, self.cardinality_, groups,
+                          n_threads)
 
     # -- the interactive loop -------------------------------------------------------------------------------------
     def refit(self, L: Any, columns: Optional[Sequence[int]] = None):
@@ -252,7 +272,10 @@ class _FusionBase(Estimator):
         if isinstance(self.label_model, str):  # n_threads may have changed since fit
             self._fit_fn = resolve_fit(self.label_model, n_threads)
         if self.threshold_mode_ == "unsupervised" and cols:
-            fresh = nearest_neighbor_thresholds(L, self.graph_, quantile=self.threshold_quantile)
+            fresh = unsupervised_thresholds(L, self.graph_, self._fit_fn, self.cardinality_,
+                                            nearest_neighbor_thresholds(L, self.graph_,
+                                                                        quantile=self.threshold_quantile),
+                                            n_threads)
             thresholds = self.thresholds_.copy()
             thresholds[cols] = fresh[cols]
             self.thresholds_ = thresholds
@@ -286,7 +309,7 @@ class _FusionBase(Estimator):
 
         L_ext = extend_votes(self.L_train_, self.graph_, self.thresholds_, L_query=L, neighbors=neighbors,
                              cardinality=self.cardinality_, n_threads=n_threads)
-        return _posterior(L_ext, self.cpt_, self.class_balance_, self.cardinality_, parts, n_threads)
+        return _posterior(L_ext, self._posterior_cpt(), self.class_balance_, self.cardinality_, parts, n_threads)
 
     def _split(self, L: Any, X: Any):
         """Another split's votes and neighbour lists, checked (errors name L and X)."""
@@ -409,6 +432,30 @@ class _FusionBase(Estimator):
         ``label_model`` when a callable was used: refit needs it (predictions do not). A file of another class is a
         TypeError naming both classes."""
         return super().load(path, **({} if label_model is None else {"label_model": label_model}))
+
+
+def unsupervised_thresholds(L: np.ndarray, graph: NeighborGraph, fit_fn: FitFunction, k: int, default: np.ndarray,
+                            n_threads: Optional[int]) -> np.ndarray:
+    """Per-LF thresholds without dev labels: the label model fitted on the unextended votes is the yardstick
+    (:func:`labelfuse.embeddings.agreement_thresholds`); an LF without enough evidence keeps ``default``."""
+    from .. import _core
+    from ..embeddings import agreement_thresholds
+
+    stats = partitioned_stats(L, k, overlap_matrix=needs_overlap(fit_fn), n_threads=n_threads)
+    res = fit_partitioned(stats, fit_fn, L=L)
+    log_cpt = np.ascontiguousarray(np.log(np.clip(res["cpt"][0], 1e-12, 1.0)))
+    log_cpt[:, 0, :] = 0.0  # abstaining says nothing about y here: the yardstick must not depend on LF j
+    log_prior = np.ascontiguousarray(np.log(np.clip(res["class_balance"][0], 1e-12, 1.0)))
+    Lc = np.ascontiguousarray(L)
+
+    def proba_without(j: int) -> np.ndarray:
+        L_j = Lc.copy()
+        L_j[:, j] = -1
+        return _core.posterior(L_j, log_cpt, log_prior, k, n_threads=n_threads)
+
+    reference = _core.posterior(Lc, log_cpt, log_prior, k, n_threads=n_threads).argmax(axis=1)
+    return agreement_thresholds(L, graph, reference, proba_without, cardinality=k, default=default,
+                                n_threads=n_threads)
 
 
 def _as_columns(columns: Any, m: int) -> list:
