@@ -29,6 +29,7 @@ from .fusion import Epoxy, Liger
 from .hierarchy import NOT_APPLICABLE, HardMV, HierarchicalLabelModel, SoftMV, TaskGraph, as_task_votes
 from .labeling import LFAnalysis, LFApplier, LabelingFunction, apply_lfs, labeling_function
 from .models import LabelModel, MajorityVote
+from .selection import AutoLabels, fit_labels
 from .stats import GroupIndex, LabelStats, label_stats
 
 __version__ = _core.__version__
@@ -52,6 +53,7 @@ __all__ = [
     "LabelModel", "LabelStats", "LabelingFunction", "Liger", "MajorityVote", "NOT_APPLICABLE", "NotFittedError",
     "SoftMV", "Split", "TaskGraph", "__version__", "apply_lfs", "as_task_votes", "clone", "embeddings", "fusion",
     "hierarchy", "label_stats", "labeling", "labeling_function", "load", "load_dataset", "models", "show_versions",
+    "AutoLabels", "fit_labels",
 ]
 
 

@@ -57,8 +57,11 @@ class LabelModel(BaseLabelModel):
 
     Args:
         cardinality: number of classes k; inferred from L (max label + 1, at least 2) when None.
-        method: "triplet" (FlyingSquid-style moments), "covariance" (Snorkel/MeTaL-style matrix completion) or
-            "dawid_skene" (EM over confusion matrices).
+        method: "triplet" (FlyingSquid-style moments), "covariance" (Snorkel/MeTaL-style matrix completion),
+            "dawid_skene" (EM over confusion matrices), or "auto": with ``fit(L, L_dev=..., Y_dev=...)`` the method
+            and the class-balance source (estimated or dev labels) are chosen by repeated k-fold over the dev rows
+            and the one-standard-error rule (:func:`labelfuse.selection.select_label_model`); without dev labels
+            "triplet". The choice is in ``method_`` and ``selection_``.
         class_balance: None = estimated by the method; "uniform"; or k positive probabilities (a class with
             probability 0 could never be predicted: refused). ``fit`` can override it (``class_balance=``) or
             estimate it from dev labels (``Y_dev=``).
@@ -96,7 +99,7 @@ class LabelModel(BaseLabelModel):
     """
 
     _parameter_constraints = {
-        "method": [Options(*METHODS)],
+        "method": [Options(*METHODS, "auto")],
         "abstentions": [None, Options(*ABSTENTIONS)],
         "max_iter": [Interval(int, 0, None)],
         "tol": [_FINITE_NON_NEGATIVE],
@@ -104,7 +107,7 @@ class LabelModel(BaseLabelModel):
         "method_options": [None, InstanceOf(collections.abc.Mapping, description="a dict of keyword arguments")],
     }
     _fitted_arrays = ("cpt_", "class_balance_", "accuracies_", "coverage_")
-    _fitted_values = ("cardinality_", "n_lfs_", "n_iter_", "info_")
+    _fitted_values = ("cardinality_", "n_lfs_", "n_iter_", "info_", "method_")
 
     def __init__(
         self,
@@ -134,13 +137,23 @@ class LabelModel(BaseLabelModel):
         self.n_threads = n_threads
 
     # -- fitting ---------------------------------------------------------------------------------------------------
-    def fit(self, L: Any, *, Y_dev: Any = None, class_balance: Any = None) -> "LabelModel":
+    def fit(self, L: Any, *, Y_dev: Any = None, class_balance: Any = None, L_dev: Any = None) -> "LabelModel":
         """Fit on L (n, m). The class balance is, by precedence: ``class_balance`` given here, the (add-one
         smoothed) label frequencies of ``Y_dev`` (labels of a small dev set), the ``class_balance``
-        hyperparameter, or else estimated by the method. Returns self."""
+        hyperparameter, or else estimated by the method. ``L_dev``: the dev rows' votes, read only by
+        ``method="auto"`` (with ``Y_dev``; then the class balance from ``Y_dev`` is used only if chosen). Returns
+        self."""
         L = as_label_matrix(L)
         require_rows(L)
-        method = self.method
+        method, selection = self.method, None
+        if L_dev is not None and Y_dev is None:
+            raise ValueError("Y_dev: L_dev was given without Y_dev (dev votes are used only with their labels)")
+        if method == "auto":
+            method, selection, Y_dev = self._choose(L, L_dev, Y_dev, class_balance)
+        elif L_dev is not None:
+            raise ValueError(f"L_dev: read only by method='auto' (method is {method!r}); pass Y_dev alone for the "
+                             "class balance")
+        self.method_ = method
         self._abstentions = self._resolve_abstentions(method)
         self._method_options(method)
         # the posterior's tables are the smallest per-class allocation every method makes: (m, k + 1, k) float64
@@ -164,10 +177,25 @@ class LabelModel(BaseLabelModel):
             stats = label_stats(L, k, overlap_matrix=spec.needs_overlap, n_threads=self._threads())
         self._fit_balance = balance
         self._method_fitted = method
+        self.selection_ = selection
         result = self._run_method(method, L, stats, k, balance, warm=None)
         # What refit needs: the statistics and a compact private copy of L (label_dtype: int8 for k <= 128; n*m bytes).
         return self._install(result, stats, k, L.shape[1], class_balance=balance,
                              L=np.array(L, dtype=label_dtype(k), order="C"))
+
+    def _choose(self, L: np.ndarray, L_dev: Any, Y_dev: Any, class_balance: Any):
+        """method="auto": (method, the selection table or None, the Y_dev to take the class balance from)."""
+        from ..selection import UNSUPERVISED_LABEL_MODEL, select_label_model
+
+        if self.method_options is not None:
+            raise ValueError("method_options: not used with method='auto' (the options belong to one method)")
+        if L_dev is None:
+            return UNSUPERVISED_LABEL_MODEL, None, Y_dev
+        sel = select_label_model(L, L_dev, Y_dev, cardinality=self.cardinality, random_state=self.random_state,
+                                 n_threads=self.n_threads)
+        chosen = sel["chosen"]
+        use_dev = chosen.class_balance == "dev" and class_balance is None
+        return chosen.label_model, sel["table"], Y_dev if use_dev else None
 
     def install_fit(self, result: FitResult, stats: Optional[LabelStats], cardinality: int, n_lfs: int, *,
                     class_balance: Optional[np.ndarray] = None, L: Optional[np.ndarray] = None) -> "LabelModel":
@@ -181,6 +209,8 @@ class LabelModel(BaseLabelModel):
         refits keep. Returns self."""
         self._validate_params()
         method = self.method
+        if method == "auto":
+            raise ValueError("method: install_fit needs the named method the result was fitted with, not 'auto'")
         spec = get_method(method)
         k = check_cardinality(cardinality)
         m = check_count(n_lfs, "n_lfs", 1)
@@ -211,7 +241,8 @@ class LabelModel(BaseLabelModel):
     def _install(self, result: FitResult, stats: Optional[LabelStats], k: int, m: int, *,
                  class_balance: Optional[np.ndarray], L: Optional[np.ndarray]) -> "LabelModel":
         """install_fit without the checks (fit's own, already valid results and private L)."""
-        method = self.method
+        method = self.method if self.method != "auto" else self.method_
+        self.method_ = method
         self._abstentions = self._resolve_abstentions(method)
         self._method_fitted = method
         self._fit_balance = class_balance
@@ -284,9 +315,17 @@ class LabelModel(BaseLabelModel):
             log_cpt[:, 0, :] = 0.0  # the same factor for every class: abstaining says nothing about y
         return log_cpt, log_prior
 
+    def _set_state(self, values: Any, arrays: Any) -> None:
+        values = dict(values)
+        values.setdefault("method_", self.method)  # a file of an earlier format: the method is the parameter
+        super()._set_state(values, arrays)
+
     def _after_load(self) -> None:
         self._validate_params()  # a damaged file's hyperparameters are refused here, naming the parameter
-        self._abstentions = self._resolve_abstentions(self.method)
+        if getattr(self, "method_", None) is None:  # read by an earlier format's reader
+            self.method_ = self.method
+        self.selection_ = None  # (the choice's table is not saved; method_ is)
+        self._abstentions = self._resolve_abstentions(self.method_)
         self._log_tables = self._posterior_tables()
         self._stats = None
         self._last_L = None
