@@ -17,9 +17,10 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 __all__ = ["main"]
 
@@ -99,6 +100,19 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for k-means and end-model training")
     p.add_argument("--n-threads", type=int, default=None, help="native threads (default: all cores)")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the report as JSON")
+    p.add_argument("--tie-policy", choices=("abstain", "prior", "random", "hash"), default="abstain",
+                   help="how rows a model abstains on are scored (as in every score() method): abstain = counted "
+                        "wrong (default), prior, random, hash = WRENCH's per-row hash")
+
+
+def _shown_warnings(caught: list) -> List[str]:
+    """The warnings a command collected, once each, as lines for its output (labelfuse's categories by name)."""
+    lines: List[str] = []
+    for w in caught:
+        line = f"{w.category.__name__}: {w.message}"
+        if line not in lines:
+            lines.append(line)
+    return lines
 
 
 @subcommand("run", "the main job: LF analysis, label models, embedding fusion, end model, and a report",
@@ -107,12 +121,21 @@ def run_command(args: argparse.Namespace) -> int:
     from .datasets import DEFAULT_DATASET
     from .pipeline import run
 
-    try:
-        report = run(args.dataset or DEFAULT_DATASET, fusion=not args.no_fusion, end_model=not args.no_end_model,
-                     random_state=args.seed, n_threads=args.n_threads, progress=sys.stderr.isatty())
-    except (FileNotFoundError, ValueError, KeyError) as exc:
-        raise CommandError(exc.args[0] if isinstance(exc, KeyError) else str(exc)) from None
+    # The command is the application, so it may collect: every warning the run emits is listed after the report
+    # (once each), where a library call would leave them to the caller's filters.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            report = run(args.dataset or DEFAULT_DATASET, fusion=not args.no_fusion,
+                         end_model=not args.no_end_model, random_state=args.seed, n_threads=args.n_threads,
+                         progress=sys.stderr.isatty(), tie_policy=args.tie_policy)
+        except (FileNotFoundError, ValueError, KeyError) as exc:
+            raise CommandError(exc.args[0] if isinstance(exc, KeyError) else str(exc)) from None
     print(report.to_text())
+    shown = _shown_warnings(caught)
+    if shown:
+        print("\nWarnings:")
+        print("\n".join(f"  {line}" for line in shown))
     if args.json:
         args.json.write_text(json.dumps(report.to_dict(), indent=1, default=float))
         print(f"\nreport written to {args.json}")
