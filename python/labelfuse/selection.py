@@ -545,10 +545,15 @@ class AutoLabels(Estimator):
         raise AttributeError("train_proba_: the chosen label model has no stored training posteriors; call "
                              "predict_proba(L_train)")
 
+    def describe(self) -> str:
+        """The chosen configuration in words, e.g. "Liger(triplet, balance dev, tuned thresholds +0.00, 4 parts)"."""
+        self._check_fitted()
+        return Candidate(**{k: v for k, v in self.chosen_.items() if k != "why"}).name
+
     def report(self) -> str:
         """What was chosen and why, with every candidate's cross-validated score (best first)."""
         self._check_fitted()
-        lines = [f"chosen: {Candidate(**{k: v for k, v in self.chosen_.items() if k != 'why'}).name}",
+        lines = [f"chosen: {self.describe()}",
                  f"why: {self.chosen_['why']}"]
         for row in sorted(self.selection_, key=lambda r: -r["mean"]):
             mark = " <- chosen" if row["chosen"] else (" <- best" if row["best"] else "")
