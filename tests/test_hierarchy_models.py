@@ -7,6 +7,10 @@ from labelfuse.hierarchy.models import HardMV, HierarchicalLabelModel, SoftMV
 from labelfuse.synthetic import make_hierarchical_votes
 from reference import exact_end_posterior
 
+# These tests run short EM (max_iter 5..50) for speed; the fits say they stopped early (ConvergenceWarning), which
+# test_non_convergence_is_warned checks; elsewhere it is not the point.
+pytestmark = pytest.mark.filterwarnings("ignore::labelfuse.ConvergenceWarning")
+
 
 def full_tree(depth, branching):
     g = TaskGraph().add_task("t0", branching)
@@ -241,3 +245,14 @@ def test_load_rejects_unknown_versions_and_other_files(tmp_path):
     (tmp_path / "not.zip").write_text("hello")
     with pytest.raises(ValueError, match="path"):
         HierarchicalLabelModel.load(tmp_path / "not.zip")
+
+
+@pytest.mark.filterwarnings("error::labelfuse.ConvergenceWarning")
+def test_non_convergence_is_warned():
+    import labelfuse as lf
+
+    g = full_tree(2, 2)
+    s = make_hierarchical_votes(g, 4000, lfs_per_task=4, coverage=(0.5, 0.9), accuracy=(0.7, 0.9), random_state=3)
+    with pytest.warns(lf.ConvergenceWarning, match=r"HierarchicalLabelModel: EM did not converge within max_iter=2"):
+        m = HierarchicalLabelModel(g, max_iter=2).fit(s.L)
+    assert not m.converged_
