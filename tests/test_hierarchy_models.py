@@ -7,6 +7,10 @@ from labelfuse.hierarchy.models import HardMV, HierarchicalLabelModel, SoftMV
 from labelfuse.synthetic import make_hierarchical_votes
 from reference import exact_end_posterior
 
+# These tests run short EM (max_iter 5..50) for speed; the fits say they stopped early (ConvergenceWarning), which
+# test_non_convergence_is_warned checks; elsewhere it is not the point.
+pytestmark = pytest.mark.filterwarnings("ignore::labelfuse.ConvergenceWarning")
+
 
 def full_tree(depth, branching):
     g = TaskGraph().add_task("t0", branching)
@@ -286,3 +290,14 @@ def test_vote_consistency_counts_votes_on_the_label_path():
                      int(np.flatnonzero(path[:, 1] == 1)[0])])
     # row 0: coarse 0 right, fine vote on a row without a fine label wrong; row 1: both right; row 2: coarse right
     assert vote_consistency(votes, ends) == pytest.approx(4 / 5)
+
+
+@pytest.mark.filterwarnings("error::labelfuse.ConvergenceWarning")
+def test_non_convergence_is_warned():
+    import labelfuse as lf
+
+    g = full_tree(2, 2)
+    s = make_hierarchical_votes(g, 4000, lfs_per_task=4, coverage=(0.5, 0.9), accuracy=(0.7, 0.9), random_state=3)
+    with pytest.warns(lf.ConvergenceWarning, match=r"HierarchicalLabelModel: EM did not converge within max_iter=2"):
+        m = HierarchicalLabelModel(g, max_iter=2).fit(s.L)
+    assert not m.converged_

@@ -27,6 +27,7 @@ from .datasets import Dataset, load_dataset
 from .diagnostics import BaselineWarning
 from .metrics import break_ties, score
 from .models import LabelModel, MajorityVote
+from .models.assumptions import COVARIANCE_MAX_CLASSES
 from .selection import fit_labels
 
 __all__ = ["RunReport", "run"]
@@ -200,6 +201,10 @@ def run(dataset: Union[str, Path] = "wrench_youtube", *, fusion: bool = True, en
     # 2. label models: every method, with the class balance estimated from L or taken from valid gold
     candidates = {"majority vote": lambda: MajorityVote(cardinality=k, random_state=seed)}
     for method in ("triplet", "covariance", "dawid_skene"):
+        if method == "covariance" and k > COVARIANCE_MAX_CLASSES:  # its fit grows as k^3: refused by LabelModel
+            report.skipped.append(f"label model covariance ({k} classes, more than {COVARIANCE_MAX_CLASSES}: its "
+                                  "fit time grows as k^3)")
+            continue
         candidates[method] = lambda method=method: LabelModel(cardinality=k, method=method, n_threads=n_threads,
                                                               random_state=seed)
     soft: Dict[str, np.ndarray] = {}

@@ -25,6 +25,7 @@ import numpy as np
 from ..datasets import Dataset, load_dataset
 from ..diagnostics import BaselineWarning
 from ..metrics import score
+from ..models.assumptions import COVARIANCE_MAX_CLASSES
 
 __all__ = ["METHODS", "TUNING", "SuiteResult", "discover_datasets", "run_suite", "to_markdown", "write_outputs"]
 
@@ -148,6 +149,8 @@ def _label_models(ds: Dataset, n_threads: Optional[int],
     rows.append(_row("majority vote", [{**_scores(P, te.Y, k), "coverage": _covered(te.L), "fit_s": fit_s,
                                          "predict_s": pred_s}], "-"))
     for name, method in LABEL_MODELS.items():
+        if method == "covariance" and k > COVARIANCE_MAX_CLASSES:  # refused by LabelModel (time grows as k^3)
+            continue
         best = None
         for source in ("estimated", "valid gold"):
             extra = {"Y_dev": va.Y} if source == "valid gold" else {}

@@ -356,6 +356,11 @@ class HierarchicalLabelModel(_HierBase):
         self.precision_ = _precisions(votes, tables, balance)
         self.n_iter_ = n_iter
         self.converged_ = converged
+        if not converged and not self.fallback_ and int(self.max_iter) > 0:  # (fallen back: EM is moot)
+            from ..diagnostics import ConvergenceWarning
+
+            warnings.warn(f"{type(self).__name__}: EM did not converge within max_iter={self.max_iter} "
+                          f"(tol={tol:g}): raise max_iter or tol", ConvergenceWarning, stacklevel=3)
         return self
 
     def predict_proba(self, L: Any, lf_tasks: Optional[Sequence[str]] = None) -> np.ndarray:
