@@ -80,14 +80,17 @@ def test_refit_equals_a_fresh_fit_and_column_refit_equals_full():
         est.refit(L2[:, :3])
 
 
-def test_refit_recomputes_unsupervised_thresholds_only():
+def test_refit_recomputes_unsupervised_thresholds_as_a_fresh_fit():
+    # an unsupervised threshold depends on the label model of all LFs: a refit gives a fresh fit's thresholds
     X, L, _ = smooth_task(200, seed=4)
     est = Epoxy(symmetric_fit(), thresholds="unsupervised", n_neighbors=5).fit(L, X)
-    before = est.thresholds_.copy()
     L2 = L.copy()
     L2[:, 0] = -1
     est.refit(L2)
-    assert est.thresholds_[0] == np.inf and np.array_equal(est.thresholds_[1:], before[1:])
+    fresh = Epoxy(symmetric_fit(), thresholds="unsupervised", n_neighbors=5, neighbor_graph=est.graph_).fit(L2, X)
+    assert est.thresholds_[0] == np.inf
+    np.testing.assert_array_equal(est.thresholds_, fresh.thresholds_)
+    np.testing.assert_array_equal(est.L_extended_, fresh.L_extended_)
     given = Epoxy(symmetric_fit(), thresholds=0.5, n_neighbors=5).fit(L, X).refit(L2)
     assert (given.thresholds_ == 0.5).all()
 
@@ -203,6 +206,9 @@ def test_refit_detects_changed_columns_and_survives_save_load(tmp_path):
 
 
 @pytest.mark.parametrize("method", ["triplet", "covariance", "dawid_skene"])
+# 8 LFs at 10% coverage on 600 rows: the unextended triplet fit cannot identify them and says so (rightly); the
+# test is about the extension improving on it
+@pytest.mark.filterwarnings("ignore:Epoxy.*accuracy not identifiable:labelfuse.FitWarning")
 def test_real_label_models_plug_in(method):
     from labelfuse.fusion.partitioned import resolve_fit
 

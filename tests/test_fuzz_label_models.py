@@ -17,6 +17,8 @@ import os
 import tempfile
 from typing import Optional
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -43,6 +45,10 @@ from fuzz_inputs import (
 )
 from labelfuse.models import METHODS, TIE_POLICIES, BaseLabelModel, NotFittedError
 from labelfuse.synthetic import bayes_posterior
+
+# Random votes: the fits' diagnostics (FitWarning) and convention checks fire on many draws; they are tested in
+# test_diagnostics.py and test_assumptions.py, here only crashes and contracts are.
+pytestmark = pytest.mark.filterwarnings("ignore::labelfuse.FitWarning", "ignore::labelfuse.ConventionWarning")
 
 MODELS = ("majority",) + METHODS
 # Documented behaviour these oracles rely on (label_model.py / base.py / _params.py docstrings):
@@ -502,8 +508,19 @@ def test_predict_and_score_on_new_votes(data):
             else:
                 assert 0.0 <= value <= 1.0
 
+    def scored():
+        # the scoring contract: the count of abstained rows is reported, and warned about exactly when non-zero
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = model.score(inp.L, Y, metrics=metrics, tie_policy=tie)
+        P = model.predict_proba(inp.L)
+        empty = (inp.values < 0).all(axis=1) if isinstance(model, lf.MajorityVote) else None
+        assert out.n_abstained == int((tied_classes(P, empty).sum(axis=1) > 1).sum())
+        assert [w.category for w in caught] == ([lf.AbstentionWarning] if out.n_abstained else [])
+        return out
+
     snaps += snapshot(Y)
-    check_call(lambda: model.score(inp.L, Y, metrics=metrics, tie_policy=tie), bad, verify_score, label="score")
+    check_call(scored, bad, verify_score, label="score")
     assert_unchanged(snaps)
 
 

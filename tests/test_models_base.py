@@ -5,6 +5,7 @@ import zipfile
 import numpy as np
 import pytest
 
+import labelfuse as lf
 from labelfuse import _io, metrics
 from labelfuse.models import LabelModel, MajorityVote, NotFittedError, load
 from labelfuse.models.base import break_ties, check_class_balance, class_balance_from_labels
@@ -130,12 +131,15 @@ def test_not_fitted(model):
 def test_score_returns_requested_metrics():
     s = make_label_matrix(2000, 5, 3, random_state=3)
     mv = MajorityVote(tie_policy="prior").fit(s.L)
-    out = mv.score(s.L, s.Y, metrics=("accuracy", "f1", "precision", "recall", "brier", "log_loss"))
+    with pytest.warns(lf.AbstentionWarning, match=r"abstained on \d+ of 2000 rows"):
+        out = mv.score(s.L, s.Y, metrics=("accuracy", "f1", "precision", "recall", "brier", "log_loss"))
     pred = mv.predict(s.L)
+    assert out.n_abstained == np.sum(mv.predict(s.L, tie_policy="abstain") < 0) > 0
     assert out["accuracy"] == pytest.approx(metrics.accuracy(s.Y, pred))
     assert out["f1"] == pytest.approx(metrics.f1(s.Y, pred, cardinality=3))
     assert out["brier"] == pytest.approx(metrics.brier(s.Y, mv.predict_proba(s.L)))
-    assert mv.score(s.L, s.Y, metrics="recall").keys() == {"recall"}
+    with pytest.warns(lf.AbstentionWarning):
+        assert mv.score(s.L, s.Y, metrics="recall").keys() == {"recall"}
     with pytest.raises(ValueError, match="metrics"):
         mv.score(s.L, s.Y, metrics=("auc",))
     with pytest.raises(ValueError, match="Y"):
@@ -334,7 +338,8 @@ def test_label_model_and_fusion_scores_use_the_resolver():
 
     s = make_label_matrix(2000, 5, 3, random_state=32)
     mv = MajorityVote(tie_policy="prior").fit(s.L)
-    out = mv.score(s.L, s.Y, metrics=["macro_f1", "macro_recall", "log_loss"])
+    with pytest.warns(lf.AbstentionWarning):
+        out = mv.score(s.L, s.Y, metrics=["macro_f1", "macro_recall", "log_loss"])
     pred = mv.predict(s.L)
     assert out["macro_f1"] == pytest.approx(metrics.f1(s.Y, pred, cardinality=3, average="macro"))
     assert out["macro_recall"] == pytest.approx(metrics.recall(s.Y, pred, cardinality=3, average="macro"))

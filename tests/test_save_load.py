@@ -16,12 +16,17 @@ from labelfuse import _io
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import make_fixtures  # noqa: E402  (the fixture builders: one fitted estimator per saving class)
 
+# Small fixtures (save and load are the point): their fits stop early or fall back and say so (FitWarning, rightly);
+# the diagnostics are tested in test_diagnostics.py and test_assumptions.py.
+pytestmark = pytest.mark.filterwarnings("ignore::labelfuse.FitWarning")
+
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 HAS_FAISS = importlib.util.find_spec("faiss") is not None
 NEEDS_TORCH = {"Adapter", "SingleTask", "FlatMTL", "HierMTL", "SliceClassifier", "Ensemble"}
 NEEDS_FAISS = {"NeighborGraph", "Epoxy", "Liger"}
 HAS_DASK = importlib.util.find_spec("dask") is not None and importlib.util.find_spec("distributed") is not None
-NOT_SAVED: dict = {}  # estimator classes that do not save themselves, and why (none)
+# estimator classes that do not save themselves, and why
+NOT_SAVED: dict = {"AutoLabels": "a choice wrapper: its chosen model (model_) is saved and loaded"}
 
 
 def dask_label_model():

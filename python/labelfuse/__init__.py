@@ -19,16 +19,19 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import _core, embeddings, fusion, hierarchy, labeling, models
+from . import _core, diagnostics, embeddings, fusion, hierarchy, labeling, models
 from ._base import Estimator, clone
 from ._io import load
 from ._validation import NotFittedError
 from ._versions import show_versions
+from .diagnostics import (AbstentionWarning, BaselineWarning, ClassBalanceWarning, ConvergenceWarning,
+                          ConventionWarning, FitWarning, LabelfuseWarning, LFQualityWarning, MethodWarning)
 from .datasets import Dataset, Split, load_dataset
 from .fusion import Epoxy, Liger
 from .hierarchy import NOT_APPLICABLE, HardMV, HierarchicalLabelModel, SoftMV, TaskGraph, as_task_votes
 from .labeling import LFAnalysis, LFApplier, LabelingFunction, apply_lfs, labeling_function
 from .models import LabelModel, MajorityVote
+from .selection import AutoLabels, fit_labels
 from .stats import GroupIndex, LabelStats, label_stats
 from .workspace import Workspace
 
@@ -49,11 +52,15 @@ _LAZY = {
 }
 
 __all__ = [
+    "AbstentionWarning", "BaselineWarning", "ClassBalanceWarning", "ConvergenceWarning", "ConventionWarning",
+    "FitWarning", "LFQualityWarning", "LabelfuseWarning", "MethodWarning",
     "Dataset", "Epoxy", "Estimator", "GroupIndex", "HardMV", "HierarchicalLabelModel", "LFAnalysis", "LFApplier",
     "LabelModel", "LabelStats", "LabelingFunction", "Liger", "MajorityVote", "NOT_APPLICABLE", "NotFittedError",
-    "SoftMV", "Split", "TaskGraph", "__version__", "apply_lfs", "as_task_votes", "clone", "embeddings", "fusion",
+    "SoftMV", "Split", "TaskGraph", "__version__", "apply_lfs", "as_task_votes", "clone", "diagnostics", "embeddings",
+    "fusion",
     "hierarchy", "label_stats", "labeling", "labeling_function", "load", "load_dataset", "models", "show_versions",
     "Workspace",
+    "AutoLabels", "fit_labels",
 ]
 
 

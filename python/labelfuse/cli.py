@@ -17,9 +17,10 @@ import argparse
 import json
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
 if TYPE_CHECKING:
     import numpy as np
@@ -191,6 +192,19 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the report as JSON")
     p.add_argument("--plots", type=Path, default=None, metavar="DIR",
                    help="save LF bars, the label histogram and the valid confusion matrix as PNG files in DIR")
+    p.add_argument("--tie-policy", choices=("abstain", "prior", "random", "hash"), default="abstain",
+                   help="how rows a model abstains on are scored (as in every score() method): abstain = counted "
+                        "wrong (default), prior, random, hash = WRENCH's per-row hash")
+
+
+def _shown_warnings(caught: list) -> List[str]:
+    """The warnings a command collected, once each, as lines for its output (labelfuse's categories by name)."""
+    lines: List[str] = []
+    for w in caught:
+        line = f"{w.category.__name__}: {w.message}"
+        if line not in lines:
+            lines.append(line)
+    return lines
 
 
 @subcommand("run", "the main job: LF analysis, label models, embedding fusion, end model, and a report",
@@ -207,13 +221,21 @@ def run_command(args: argparse.Namespace) -> int:
             f"labels in valid and test ({gold} rows have a gold label"
             + (f" in column {args.label_column!r}" if args.data is not None and Path(args.data).is_file() else "")
             + "); `labelfuse analyze` works without gold labels")
-    try:
-        report = run(ds, fusion=not args.no_fusion, end_model=not args.no_end_model,
-                     random_state=args.seed, n_threads=args.n_threads, progress=sys.stderr.isatty(),
-                     plots=args.plots)
-    except (FileNotFoundError, ValueError, KeyError) as exc:
-        raise CommandError(exc.args[0] if isinstance(exc, KeyError) else str(exc)) from None
+    # The command is the application, so it may collect: every warning the run emits is listed after the report
+    # (once each), where a library call would leave them to the caller's filters.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            report = run(ds, fusion=not args.no_fusion, end_model=not args.no_end_model,
+                         random_state=args.seed, n_threads=args.n_threads, progress=sys.stderr.isatty(),
+                         plots=args.plots, tie_policy=args.tie_policy)
+        except (FileNotFoundError, ValueError, KeyError) as exc:
+            raise CommandError(exc.args[0] if isinstance(exc, KeyError) else str(exc)) from None
     print(report.to_text())
+    shown = _shown_warnings(caught)
+    if shown:
+        print("\nWarnings:")
+        print("\n".join(f"  {line}" for line in shown))
     if args.json:
         args.json.write_text(json.dumps(report.to_dict(), indent=1, default=float))
         print(f"\nreport written to {args.json}")

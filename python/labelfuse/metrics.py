@@ -1,19 +1,27 @@
-"""Classification metrics for label models, in plain numpy.
+"""Classification metrics for label models, in plain numpy, and the one scoring contract.
 
 Predictions of -1 (abstain) are allowed: they count as wrong for accuracy and as a miss for the true class in
 precision / recall / F1 (never as a positive prediction of any class).
+
+The scoring contract (:func:`score`): every ``score()`` method, ``labelfuse run`` and ``labelfuse bench`` turn
+probabilities into labels with :func:`break_ties` under a stated tie policy, and report how many rows the model
+abstained on (its top classes tie, which includes majority vote's rows without votes) and how they were resolved;
+scoring such rows emits an :class:`~labelfuse.diagnostics.AbstentionWarning` that names the count.
 """
 from __future__ import annotations
 
+import hashlib
+import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Iterable, Optional, Union
 
 import numpy as np
 
 from ._validation import as_probabilities, check_cardinality
+from .diagnostics import AbstentionWarning
 
 __all__ = ["accuracy", "precision", "recall", "f1", "brier", "log_loss", "METRICS", "Metric", "resolve_metric",
-           "METRIC_NAMES"]
+           "METRIC_NAMES", "TIE_POLICIES", "ScoreReport", "break_ties", "score", "tied_rows"]
 
 
 def _labels(y: Any, name: str) -> np.ndarray:
@@ -297,3 +305,152 @@ METRICS = {
     "brier": (brier, True),
     "log_loss": (log_loss, True),
 }
+
+
+# -- the scoring contract --------------------------------------------------------------------------------------------
+TIE_POLICIES = ("abstain", "random", "prior", "hash")
+# Classes whose probability is within this of a row's maximum are tied (majority-vote shares are exact fractions,
+# far further apart than this; posteriors of symmetric models differ only by rounding).
+TIE_TOLERANCE = 1e-9
+# The "hash" policy reproduces WRENCH's scoring, which converts probabilities with Snorkel's probs_to_preds
+# (tie_break_policy="random"): classes within 1e-5 of the maximum tie, and row i takes the tied class at position
+# int(sha1(str(i))) mod (number tied), i being the row's index in the scored array.
+HASH_TIE_TOLERANCE = 1e-5
+
+_RESOLUTION = {
+    "abstain": "left as abstentions (-1), counted wrong",
+    "random": "given a tied class drawn at random (random_state)",
+    "prior": "given the tied class with the largest prior",
+    "hash": "given a tied class chosen by a hash of the row index (WRENCH's scoring)",
+}
+
+
+def _check_tie_policy(policy: Any, name: str = "tie_policy") -> str:
+    if not isinstance(policy, str):
+        raise TypeError(f"{name}: expected one of {', '.join(map(repr, TIE_POLICIES))}, got "
+                        f"{type(policy).__name__}")
+    if policy not in TIE_POLICIES:
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, TIE_POLICIES))}, got {policy!r:.40}")
+    return policy
+
+
+def tied_rows(P: np.ndarray, policy: str = "abstain") -> np.ndarray:
+    """(n, k) bool: the classes tied for each row's maximum (within the policy's tolerance)."""
+    P = np.asarray(P, dtype=np.float64)
+    if policy == "hash":
+        return (P.max(axis=1, keepdims=True) - P) < HASH_TIE_TOLERANCE
+    return P >= (P.max(axis=1, keepdims=True) - TIE_TOLERANCE)
+
+
+def _row_hash(i: int) -> int:
+    return int(hashlib.sha1(str(i).encode("utf-8")).hexdigest(), 16)
+
+
+def break_ties(P: Any, policy: str = "abstain", prior: Any = None, random_state: Any = None,
+               return_tied: bool = False) -> Union[np.ndarray, "tuple[np.ndarray, np.ndarray]"]:
+    """argmax of each row of P; rows whose top classes tie follow ``policy``:
+
+    - ``"abstain"``: -1;
+    - ``"random"``: one of the tied classes uniformly at random, from ``np.random.default_rng(random_state)``
+      created per call (so the same data and seed give the same labels);
+    - ``"prior"``: the tied class with the largest ``prior`` (then the smallest index; uniform when None);
+    - ``"hash"``: the tied class at position sha1(row index) mod (number tied), classes within 1e-5 of the
+      maximum counting as tied: WRENCH's (Snorkel's ``probs_to_preds``) rule, for tables comparable with WRENCH's.
+
+    ``return_tied``: also return the (n,) bool mask of the rows that tied.
+
+    Example::
+
+        break_ties(np.array([[0.5, 0.5], [0.9, 0.1]]), "abstain")   # array([-1, 0])
+    """
+    policy = _check_tie_policy(policy)
+    P = np.asarray(P, dtype=np.float64)
+    pred = np.argmax(P, axis=1).astype(np.int64) if P.shape[0] else np.zeros(0, dtype=np.int64)
+    tied = tied_rows(P, policy) if P.shape[0] else np.zeros(P.shape, dtype=bool)
+    is_tie = tied.sum(axis=1) > 1
+    rows = np.flatnonzero(is_tie)
+    if rows.size:
+        sub = tied[rows]
+        if policy == "abstain":
+            pred[rows] = -1
+        elif policy == "prior":
+            weights = np.ones(P.shape[1]) if prior is None else np.asarray(prior, dtype=np.float64)
+            pred[rows] = np.argmax(np.where(sub, weights[None, :], -np.inf), axis=1)
+        elif policy == "random":
+            u = np.random.default_rng(random_state).random(sub.shape)
+            pred[rows] = np.argmax(np.where(sub, u, -1.0), axis=1)
+        else:
+            for r, mask in zip(rows, sub):
+                classes = np.flatnonzero(mask)
+                pred[r] = classes[_row_hash(int(r)) % classes.size]
+    return (pred, is_tie) if return_tied else pred
+
+
+class ScoreReport(dict):
+    """Metric name -> value, plus how the rows the model abstained on were scored: ``n_rows``, ``n_abstained``
+    (rows whose top classes tied, majority vote's rows without votes included), ``tie_policy`` and
+    ``resolution`` (in words). It is a dict, so ``report["accuracy"]`` works as before.
+
+    Example: ``lm.score(L, Y).n_abstained``; ``print(report.describe())``."""
+
+    def __init__(self, values: Dict[str, float], n_rows: int, n_abstained: int, tie_policy: str) -> None:
+        super().__init__(values)
+        self.n_rows = int(n_rows)
+        self.n_abstained = int(n_abstained)
+        self.tie_policy = tie_policy
+        self.resolution = _RESOLUTION[tie_policy]
+
+    def describe(self) -> str:
+        """One sentence: the count of abstained rows and how they were resolved."""
+        if not self.n_abstained:
+            return f"no abstentions among {self.n_rows} rows (tie_policy={self.tie_policy!r})"
+        return (f"abstained on {self.n_abstained} of {self.n_rows} rows ({self.n_abstained / self.n_rows:.1%}), "
+                f"{self.resolution} (tie_policy={self.tie_policy!r})")
+
+
+def score(y_true: Any, proba: Any, metrics: Union[str, Iterable[str]] = ("accuracy",), *,
+          tie_policy: str = "abstain", prior: Any = None, random_state: Any = None, decision: Any = None,
+          cardinality: Optional[int] = None, source: str = "model", warn: bool = True) -> ScoreReport:
+    """The scoring contract: ``metrics`` (names, :func:`resolve_metric`) of the (n, k) probabilities ``proba``
+    against ``y_true``. Labels come from :func:`break_ties` under ``tie_policy`` applied to ``decision`` (the
+    scores the model decides on; ``proba`` when None); ``prior`` and ``random_state`` serve the "prior" and
+    "random" policies. When the model abstained on some rows, an
+    :class:`~labelfuse.diagnostics.AbstentionWarning` names ``source``, the count and the resolution (``warn``:
+    False when the caller reports the count itself). Every estimator's ``score``, ``labelfuse run`` and
+    ``labelfuse bench`` score through this function.
+
+    Example::
+
+        report = score(Y, P, ["accuracy", "f1"], tie_policy="hash")
+        report["accuracy"], report.n_abstained
+    """
+    if isinstance(metrics, str):
+        names = [metrics]
+    else:
+        try:
+            names = list(metrics)
+        except TypeError:
+            raise TypeError(f"metrics: expected a metric name or a list of names among {list(METRIC_NAMES)}, "
+                            f"got {type(metrics).__name__}") from None
+    if not names:
+        raise ValueError(f"metrics: expected names among {list(METRIC_NAMES)}, got none")
+    resolved = [resolve_metric(name, "metrics") for name in names]
+    _check_tie_policy(tie_policy)
+    P = np.asarray(proba, dtype=np.float64)
+    if P.ndim != 2:
+        raise ValueError(f"proba: expected an (n, k) array of probabilities, got shape {P.shape}")
+    if P.shape[0] == 0:  # every metric is a mean over rows
+        raise ValueError("proba: has no rows, so there is nothing to score")
+    D = P if decision is None else np.asarray(decision, dtype=np.float64)
+    if D.shape != P.shape:
+        raise ValueError(f"decision: expected shape {P.shape} (as proba), got {D.shape}")
+    k = P.shape[1] if cardinality is None else check_cardinality(cardinality)
+    pred, tied = break_ties(D, tie_policy, prior, random_state, return_tied=True)
+    n_tied = int(tied.sum())
+    values = {m.name: m.score(y_true, P if m.needs_proba else pred, k) for m in resolved}
+    report = ScoreReport(values, P.shape[0], n_tied, tie_policy)
+    if n_tied and warn:
+        warnings.warn(f"{source}: {report.describe()}; pass tie_policy='prior', 'random' or 'hash' to give them "
+                      "a class" if tie_policy == "abstain" else f"{source}: {report.describe()}",
+                      AbstentionWarning, stacklevel=3)
+    return report

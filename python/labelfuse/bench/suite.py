@@ -23,26 +23,35 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..datasets import Dataset, load_dataset
-from ..metrics import accuracy, f1
+from ..diagnostics import BaselineWarning
+from ..metrics import score
+from ..models.assumptions import COVARIANCE_MAX_CLASSES
 
 __all__ = ["METHODS", "TUNING", "SuiteResult", "discover_datasets", "run_suite", "to_markdown", "write_outputs"]
 
-METHODS = ("majority vote", "triplet", "covariance", "Dawid-Skene", "Epoxy", "Liger", "WS + kNN", "WS-Adapter")
+METHODS = ("majority vote", "triplet", "covariance", "Dawid-Skene", "auto", "Epoxy", "Liger", "WS + kNN",
+           "WS-Adapter")
 LABEL_MODELS = {"triplet": "triplet", "covariance": "covariance", "Dawid-Skene": "dawid_skene"}
 EMBEDDING_METHODS = ("Epoxy", "Liger", "WS + kNN", "WS-Adapter")
 KNN_GRID = (5, 10, 20, 40, 64)
+# Every row is scored by the one contract (labelfuse.metrics.score) with WRENCH's tie-breaking (a per-row hash
+# among tied classes), so the tables compare like for like with WRENCH's published numbers.
+TIE_POLICY = "hash"
 
 TUNING = {
     "majority vote": "none (no hyperparameters); ties and all-abstain rows go to the class balance",
     "triplet": "class balance: estimated from L or from valid gold (2 candidates)",
     "covariance": "class balance: estimated from L or from valid gold (2 candidates)",
     "Dawid-Skene": "class balance: estimated from L or from valid gold (2 candidates)",
-    "Epoxy": "label model = the best of triplet / covariance / Dawid-Skene on valid; per-LF thresholds tuned on "
+    "auto": "labelfuse.fit_labels: label model x class balance x fusion (Epoxy / Liger: unsupervised thresholds "
+            "shifted by {-0.1, -0.05, 0, 0.05} or tuned per LF, parts {2, 4, 8}) by 5-fold x 2 cross-validation on "
+            "valid and the one-standard-error rule toward the simpler choice",
+    "Epoxy": "label model = the one auto chose (triplet when it chose majority vote); per-LF thresholds tuned on "
              "valid, then a joint offset in {-0.1, -0.05, 0, 0.05, 0.1, off} (6 candidates)",
     "Liger": "as Epoxy, times k-means parts in {1, 2, 3, 4, 6, 8} (36 candidates); seeds for k-means",
-    "WS + kNN": "neighbours in {5, 10, 20, 40, 64} averaged over the best label model's train posteriors "
-                "(5 candidates)",
-    "WS-Adapter": "Adapter (MLP on embeddings) trained on the best label model's train posteriors; early stopping "
+    "WS + kNN": "neighbours in {5, 10, 20, 40, 64} averaged over auto's train posteriors (5 candidates)",
+    "WS-Adapter": "Adapter (MLP on embeddings) trained on auto's train posteriors (fused when a fusion won on "
+                  "valid); early stopping "
                   "on valid (the Adapter's defaults, no grid); seeds",
     "peers": "Snorkel LabelModel: class balance estimated or from valid gold (2 candidates); "
              "MajorityLabelVoter, FlyingSquid, crowd-kit DawidSkene (100 EM iterations): none",
@@ -88,8 +97,18 @@ def discover_datasets(data: Optional[Path], bundled: bool = True) -> List[Tuple[
 
 # -- scoring ---------------------------------------------------------------------------------------------------------
 def _scores(P: np.ndarray, Y: np.ndarray, k: int) -> Dict[str, float]:
-    pred = np.asarray(P).argmax(axis=1)
-    return {"accuracy": accuracy(Y, pred), "f1": f1(Y, pred, k)}
+    report = score(Y, P, ("accuracy", "f1"), tie_policy=TIE_POLICY, cardinality=k, warn=False)
+    return {"accuracy": report["accuracy"], "f1": report["f1"], "abstained": report.n_abstained}
+
+
+def _below_baseline(ds: Dataset, method: str, valid_accuracy: float, flags: List[str]) -> None:
+    """Flag (and warn) a method whose valid accuracy is below always predicting valid's most frequent class."""
+    baseline = float(np.bincount(ds.valid.Y, minlength=ds.cardinality).max() / ds.valid.n)
+    if valid_accuracy < baseline:
+        message = (f"{method}: valid accuracy {valid_accuracy:.3f} is below the majority-class baseline "
+                   f"{baseline:.3f}")
+        flags.append(message)
+        warnings.warn(message, BaselineWarning, stacklevel=2)
 
 
 def _tuning_score(P: np.ndarray, Y: np.ndarray, k: int) -> float:
@@ -118,27 +137,30 @@ def _row(method: str, runs: List[Dict[str, float]], chosen: str, family: str = "
 
 
 # -- methods ---------------------------------------------------------------------------------------------------------
-def _label_models(ds: Dataset, n_threads: Optional[int]) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
+def _label_models(ds: Dataset, n_threads: Optional[int],
+                  flags: List[str]) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
     from ..models import LabelModel, MajorityVote
 
     tr, va, te, k = ds.train, ds.valid, ds.test, ds.cardinality
     rows, fitted = [], {}
     mv, fit_s = _timed(lambda: MajorityVote(cardinality=k).fit(tr.L))
+    _below_baseline(ds, "majority vote", _tuning_score(mv.predict_proba(va.L), va.Y, k), flags)
     P, pred_s = _timed(lambda: mv.predict_proba(te.L))
     rows.append(_row("majority vote", [{**_scores(P, te.Y, k), "coverage": _covered(te.L), "fit_s": fit_s,
                                          "predict_s": pred_s}], "-"))
     for name, method in LABEL_MODELS.items():
+        if method == "covariance" and k > COVARIANCE_MAX_CLASSES:  # refused by LabelModel (time grows as k^3)
+            continue
         best = None
         for source in ("estimated", "valid gold"):
             extra = {"Y_dev": va.Y} if source == "valid gold" else {}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model, fit_s = _timed(lambda: LabelModel(cardinality=k, method=method, n_threads=n_threads)
-                                      .fit(tr.L, **extra))
+            model, fit_s = _timed(lambda: LabelModel(cardinality=k, method=method, n_threads=n_threads)
+                                  .fit(tr.L, **extra))
             score = _tuning_score(model.predict_proba(va.L), va.Y, k)
             if best is None or score > best[0]:
                 best = (score, source, model, fit_s)
         score, source, model, fit_s = best
+        _below_baseline(ds, f"{name} (class balance {source})", score, flags)
         P, pred_s = _timed(lambda: model.predict_proba(te.L))
         rows.append(_row(name, [{**_scores(P, te.Y, k), "coverage": _covered(te.L), "fit_s": fit_s,
                                   "predict_s": pred_s}], f"class balance {source}"))
@@ -146,14 +168,29 @@ def _label_models(ds: Dataset, n_threads: Optional[int]) -> Tuple[List[Dict[str,
     return rows, fitted
 
 
-def _embedding_methods(ds: Dataset, fitted: Dict[str, Any], seeds: Sequence[int], n_threads: Optional[int],
+def _auto(ds: Dataset, with_embeddings: bool, n_threads: Optional[int]) -> Tuple[Dict[str, Any], Any]:
+    """The auto row (labelfuse.fit_labels on valid) and the fitted AutoLabels."""
+    from ..selection import fit_labels
+
+    tr, va, te, k = ds.train, ds.valid, ds.test, ds.cardinality
+    X = tr.embeddings if with_embeddings else None
+    auto, fit_s = _timed(lambda: fit_labels(tr.L, X, va.L, va.Y, va.embeddings if with_embeddings else None,
+                                            cardinality=k, random_state=0, n_threads=n_threads))
+    fused = auto.chosen_["fusion"] != "none"
+    P, pred_s = _timed(lambda: auto.predict_proba(te.L, te.embeddings if fused else None))
+    coverage = _covered(auto.model_.extend(te.L, te.embeddings)) if fused else _covered(te.L)
+    return _row("auto", [{**_scores(P, te.Y, k), "coverage": coverage, "fit_s": fit_s, "predict_s": pred_s}],
+                auto.describe()), auto
+
+
+def _embedding_methods(ds: Dataset, auto: Any, seeds: Sequence[int], n_threads: Optional[int],
                        adapter: bool) -> Tuple[List[Dict[str, Any]], List[str]]:
     from ..embeddings import NeighborGraph
     from ..fusion import Epoxy, Liger, ws_knn_proba
 
     tr, va, te, k = ds.train, ds.valid, ds.test, ds.cardinality
     notes: List[str] = []
-    _, method, source, best_lm = max(fitted.values(), key=lambda v: v[0])
+    method = auto.chosen_["label_model"] if auto.chosen_["label_model"] != "majority_vote" else "triplet"
     lm_note = f"label model {method}"
     rows = []
     graph, graph_s = _timed(lambda: NeighborGraph(n_neighbors=64).fit(tr.embeddings))
@@ -162,20 +199,20 @@ def _embedding_methods(ds: Dataset, fitted: Dict[str, Any], seeds: Sequence[int]
     for cls, seed_list in ((Epoxy, [seeds[0]]), (Liger, list(seeds))):
         runs, chosen = [], ""
         for seed in seed_list:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                est, fit_s = _timed(lambda: cls(label_model=method, neighbor_graph=graph, cardinality=k,
-                                                random_state=seed, n_threads=n_threads).fit(
-                    tr.L, tr.embeddings, va.L, va.embeddings, va.Y))
-                P, pred_s = _timed(lambda: est.predict_proba(te.L, te.embeddings))
-                coverage = _covered(est.extend(te.L, te.embeddings))
+            est, fit_s = _timed(lambda: cls(label_model=method, neighbor_graph=graph, cardinality=k,
+                                            random_state=seed, n_threads=n_threads).fit(
+                tr.L, tr.embeddings, va.L, va.embeddings, va.Y))
+            P, pred_s = _timed(lambda: est.predict_proba(te.L, te.embeddings))
+            coverage = _covered(est.extend(te.L, te.embeddings))
             runs.append({**_scores(P, te.Y, k), "coverage": coverage, "fit_s": fit_s, "predict_s": pred_s})
             parts = getattr(est, "n_parts_", None)
             chosen = lm_note + (f", {parts} parts" if cls is Liger else "") + (
                 ", extension off" if not np.isfinite(np.asarray(est.thresholds_, dtype=float)).any() else "")
         rows.append(_row(cls.__name__, runs, chosen))
 
-    P_train = best_lm.predict_proba(tr.L)
+    # auto's train posteriors: the fused ones when a fusion won on valid
+    P_train = auto.model_.train_proba_ if auto.chosen_["fusion"] != "none" else auto.model_.predict_proba(tr.L)
+    lm_note = f"auto's labels ({auto.describe()})"
     ids_v = graph.query(va.embeddings)[0]
     t = time.perf_counter()
     best_nn = max(KNN_GRID, key=lambda nn: (_tuning_score(ws_knn_proba(P_train, ids_v, nn), va.Y, k), -nn))
@@ -268,7 +305,8 @@ def _meta(seeds: Sequence[int], peers: bool, data: Optional[Path]) -> Dict[str, 
             "processor": _cpu_name(), "cpus": os.cpu_count(), "load_average_start": load, "versions": versions,
             "seeds": list(seeds), "tuning": TUNING, "peer_patches": PATCHES if peers else [],
             "data": str(data) if data else None,
-            "protocol": "fit on train, hyperparameters chosen on valid (accuracy), scored once on test"}
+            "protocol": "fit on train, hyperparameters chosen on valid (accuracy), scored once on test",
+            "tie_policy": f"{TIE_POLICY} (WRENCH's: a tied row gets the tied class chosen by a hash of its index)"}
 
 
 def _importable(mod: str) -> bool:
@@ -305,10 +343,14 @@ def run_suite(data: Optional[Path] = None, *, bundled: bool = True, datasets: Op
             result.skipped.append(f"{name}: no {' / '.join(missing)} split (the protocol needs train, valid, test)")
             continue
         t0 = time.perf_counter()
-        rows, fitted = _label_models(ds, n_threads)
+        flags: List[str] = []
+        rows, fitted = _label_models(ds, n_threads, flags)
         notes: List[str] = []
-        if embeddings and ds.train.embeddings is not None and _importable("faiss"):
-            more, notes = _embedding_methods(ds, fitted, seeds, n_threads, adapter)
+        with_embeddings = embeddings and ds.train.embeddings is not None and _importable("faiss")
+        auto_row, auto = _auto(ds, with_embeddings, n_threads)
+        rows.append(auto_row)
+        if with_embeddings:
+            more, notes = _embedding_methods(ds, auto, seeds, n_threads, adapter)
             rows += more
         else:
             notes.append("embedding methods skipped (" + ("no embeddings" if ds.train.embeddings is None
@@ -318,7 +360,8 @@ def run_suite(data: Optional[Path] = None, *, bundled: bool = True, datasets: Op
         _ratios(rows)
         result.datasets[name] = {"k": ds.cardinality, "m": ds.n_lfs, "n_train": ds.train.n, "n_valid": ds.valid.n,
                                  "n_test": ds.test.n, "metric": "F1" if ds.cardinality == 2 else "macro-F1",
-                                 "rows": rows, "notes": notes, "seconds": time.perf_counter() - t0}
+                                 "rows": rows, "notes": notes, "flags": flags,
+                                 "seconds": time.perf_counter() - t0}
     result.meta["load_average_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     return result
 
@@ -337,6 +380,8 @@ def to_markdown(result: SuiteResult) -> str:
     lines = [f"Measured {meta['started']} on {meta['processor']} ({meta['cpus']} CPUs, load average at start "
              f"{_load(meta.get('load_average_start'))}, at end {_load(meta.get('load_average_end'))}); {v}.",
              f"Protocol: {meta['protocol']}. Seeds {meta['seeds']} for stochastic methods (mean ± std over seeds).",
+             f"Scoring: labelfuse.metrics.score, tie policy {meta.get('tie_policy', 'argmax')}; 'abstained': test "
+             "rows whose top classes tied (majority vote's rows without votes included).",
              "Times are wall seconds on a shared machine (noisy). fit: one fit of the configuration chosen on valid "
              "for the label models and peers; Epoxy's and Liger's fit includes their own search on valid; WS + kNN's "
              "is the neighbour-count search; the Adapter's is training with early stopping. predict: predict_proba "
@@ -350,16 +395,19 @@ def to_markdown(result: SuiteResult) -> str:
     for name, d in result.datasets.items():
         lines += ["", f"### {name} (k = {d['k']}, {d['m']} LFs, train / valid / test = {d['n_train']} / "
                       f"{d['n_valid']} / {d['n_test']}; {d['seconds']:.0f} s)", "",
-                  f"| method | accuracy | {d['metric']} | coverage | fit s | predict s | peer / ours (time) | chosen on valid |",
-                  "|---|---:|---:|---:|---:|---:|---:|---|"]
+                  f"| method | accuracy | {d['metric']} | abstained | coverage | fit s | predict s "
+                  "| peer / ours (time) | chosen on valid |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in d["rows"]:
             if "error" in r:
-                lines.append(f"| {r['method']} | failed: {r['error']} | | | | | | |")
+                lines.append(f"| {r['method']} | failed: {r['error']} | | | | | | | |")
                 continue
             ratio = _ratio_cell(r)
-            lines.append(f"| {r['method']} | {_pm(r, 'accuracy')} | {_pm(r, 'f1')} | {r['coverage']:.3f} | "
+            lines.append(f"| {r['method']} | {_pm(r, 'accuracy')} | {_pm(r, 'f1')} | {_pm(r, 'abstained', '{:.0f}')} | "
+                         f"{r['coverage']:.3f} | "
                          f"{_pm(r, 'fit_s', '{:.4f}')} | {_pm(r, 'predict_s', '{:.4f}')} | {ratio} | {r['chosen']} |")
         lines += [f"\n- {n}" for n in d["notes"]]
+        lines += [f"\n- flag: {f}" for f in d.get("flags", [])]
     if result.skipped:
         lines += ["", "Skipped: " + "; ".join(result.skipped)]
     return "\n".join(lines) + "\n"
@@ -454,10 +502,16 @@ def add_arguments(p: Any) -> None:
 def main_from_args(args: Any) -> int:
     if not args.scaling_only:
         data = None if args.no_data else (args.data or default_data_folder())
-        result = run_suite(data, bundled=not args.no_bundled, datasets=args.datasets, seeds=range(args.seeds),
-                           peers=not args.no_peers, embeddings=not args.no_embeddings, adapter=not args.no_adapter,
-                           n_threads=args.n_threads, progress=sys.stderr.isatty())
+        # the command (an application) collects the warnings of the run to list them after the tables
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = run_suite(data, bundled=not args.no_bundled, datasets=args.datasets, seeds=range(args.seeds),
+                               peers=not args.no_peers, embeddings=not args.no_embeddings,
+                               adapter=not args.no_adapter, n_threads=args.n_threads, progress=sys.stderr.isatty())
         print(to_markdown(result))
+        shown = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+        if shown:
+            print("Warnings:\n" + "\n".join(f"  {line}" for line in shown))
         for p in write_outputs(result, args.out):
             print(f"wrote {p}")
     if args.scaling or args.scaling_only:

@@ -10,8 +10,8 @@ from .extend import ExtensionReport, as_thresholds, extend_votes
 from .graph import NeighborGraph
 from .partition import KMeansPartition
 from .smoothness import SmoothnessCurve, label_smoothness, plot_smoothness
-from .thresholds import nearest_neighbor_thresholds, tune_thresholds
+from .thresholds import agreement_thresholds, nearest_neighbor_thresholds, tune_thresholds
 
 __all__ = ["encode", "NeighborGraph", "extend_votes", "ExtensionReport", "as_thresholds",
-           "KMeansPartition", "nearest_neighbor_thresholds", "tune_thresholds",
+           "KMeansPartition", "agreement_thresholds", "nearest_neighbor_thresholds", "tune_thresholds",
            "SmoothnessCurve", "label_smoothness", "plot_smoothness"]

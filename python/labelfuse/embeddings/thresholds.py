@@ -14,6 +14,14 @@ best c - penalty * w (ties: the higher, more conservative threshold); an LF with
 keeps its unsupervised default, and one whose new dev votes never gain keeps the larger of its default and the
 lowest candidate that adds no dev vote. (2) joint refinement: shift all thresholds by a common offset and keep
 the offset whose full pipeline (extension + label model) scores best on dev, ties going to the smaller shift.
+
+Without dev labels (``agreement_thresholds``): the label model fitted on the unextended votes stands in for the
+gold labels. For LF j, on the rows where j abstains but other LFs vote, the label model's prediction does not
+depend on j; the agreement of j's new (extended) votes with it is compared with the agreement of j's own votes
+with the label model fitted without j (the same yardstick, so the label model's own errors cancel). A threshold
+is kept as low as its new votes agree at least as well as j's own votes do (less ``margin``), with at least
+``min_votes`` new votes to judge by; an LF with too little evidence keeps the conservative quantile default.
+This extends where an LF's neighbourhood is as clean as the LF itself and stays put where it is not.
 """
 from __future__ import annotations
 
@@ -25,9 +33,10 @@ from .._validation import as_label_matrix, as_labels, check_cardinality, check_n
 from .extend import as_neighbors, as_thresholds, extend_votes
 from .graph import NeighborGraph
 
-__all__ = ["nearest_neighbor_thresholds", "tune_thresholds", "DEFAULT_CANDIDATES", "DEFAULT_OFFSETS"]
+__all__ = ["nearest_neighbor_thresholds", "tune_thresholds", "agreement_thresholds", "DEFAULT_CANDIDATES", "DEFAULT_OFFSETS"]
 
 DEFAULT_CANDIDATES = tuple(np.round(np.arange(0.40, 0.991, 0.025), 3))
+AGREEMENT_CANDIDATES = tuple(np.round(np.arange(0.50, 0.951, 0.05), 3))
 DEFAULT_OFFSETS = (-0.1, -0.05, -0.025, 0.0, 0.025, 0.05, 0.1)
 _DUPLICATE = 1.0 - 1e-6
 
@@ -174,6 +183,67 @@ def tune_thresholds(
     result["offset"] = best_offset
     result["thresholds"] = per_lf + best_offset
     return result
+
+
+def agreement_thresholds(
+    L: Any,
+    graph: NeighborGraph,
+    reference: Any,
+    proba_without: Callable[[int], np.ndarray],
+    *,
+    cardinality: int,
+    default: np.ndarray,
+    candidates: Sequence[float] = AGREEMENT_CANDIDATES,
+    margin: float = 0.02,
+    min_votes: int = 20,
+    n_threads: Optional[int] = None,
+) -> np.ndarray:
+    """Unsupervised per-LF thresholds chosen by agreement with the label model (see the module docstring).
+
+    ``reference``: (n,) the label model's labels of the training rows (all LFs).
+    ``proba_without(j)``: (n, k) label-model posteriors of the training rows with LF j left out (its column set
+    to abstain). ``default``: the thresholds kept by an LF without enough evidence (and never raised above).
+    Returns (m,) float64.
+
+    Example::
+
+        lm = LabelModel(cardinality=2).fit(L)
+        def without(j):
+            L_j = L.copy(); L_j[:, j] = -1
+            return lm.predict_proba(L_j)
+        thr = agreement_thresholds(L, graph, lm.predict_proba(L).argmax(1), without, cardinality=2, default=nearest_neighbor_thresholds(L, graph))
+    """
+    L = as_label_matrix(L, "L")
+    _check_graph(graph)
+    k = check_cardinality(cardinality)
+    check_votes(L, k, "L")
+    m = L.shape[1]
+    default = as_thresholds(default, m, "default")
+    margin = check_number(margin, "margin", 0.0, 1.0)
+    grid = np.sort(_as_candidates(candidates))[::-1]  # high (conservative) to low
+    votes = L >= 0
+    n_votes = votes.sum(axis=1)
+    out = default.copy()
+    own_agreement = np.full(m, np.nan)
+    for j in range(m):
+        mine = votes[:, j] & (n_votes > 1)
+        if mine.sum() < min_votes:
+            continue
+        P = np.asarray(proba_without(j))
+        own_agreement[j] = float((P[mine].argmax(axis=1) == L[mine, j]).mean())
+    # the label model's labels on rows where LF j abstains do not depend on j (abstentions carry no evidence)
+    reference = as_labels(reference, L.shape[0], k, "reference")
+    others = n_votes[:, None] - votes  # votes of the other LFs per row and LF
+    for t in grid:
+        ext = extend_votes(L, graph, float(t), cardinality=k, n_threads=n_threads)
+        new = (~votes) & (ext >= 0) & (others > 0)
+        n_new = new.sum(axis=0)
+        right = (new & (ext == reference[:, None])).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            agree = right / n_new
+        ok = (n_new >= min_votes) & np.isfinite(own_agreement) & (agree >= own_agreement - margin)
+        out[ok] = np.minimum(default[ok], t)
+    return out
 
 
 def _as_candidates(candidates: Any) -> np.ndarray:

@@ -38,4 +38,9 @@ def score_predictions(probs: np.ndarray, Y, metric: str) -> float:
     y = as_labels(Y, probs.shape[0], probs.shape[1], name="Y")
     if probs.shape[0] == 0:  # accuracy and F1 of nothing are undefined (NaN)
         raise ValueError("X: has no rows to score")
+    # the one scoring contract: exact ties (e.g. a uniform output) are abstentions, counted wrong and warned about
+    from ..metrics import break_ties, score
+
+    if break_ties(probs, "abstain").min() < 0:
+        return score(y, probs, metric, cardinality=probs.shape[1], source="end model")[metric]
     return scorer(y, probs.argmax(axis=1))

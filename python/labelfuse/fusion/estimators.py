@@ -16,8 +16,9 @@ import numpy as np
 from .._base import (DEPRECATED, N_THREADS, RANDOM_STATE, Estimator, FittedArray, FittedInt, InstanceOf, Interval,
                      Options, SequenceOf, json_value)
 from .._validation import (NotFittedError, as_label_matrix, as_labels, check_count, check_n_threads, check_votes,
-                          infer_cardinality, require_rows)
+                          check_label_convention, infer_cardinality, require_rows)
 from ..embeddings.graph import NeighborGraph, json_params
+from ..models.label_model import DEFAULT_ABSTENTIONS
 from ..stats import GroupIndex, LabelStats
 from .partitioned import (FitFunction, _part_balance, _posterior, _score, fit_partitioned, needs_overlap,
                           partitioned_stats, resolve_fit)
@@ -78,12 +79,16 @@ class _FusionBase(Estimator):
 
         L = as_label_matrix(L, "L")
         require_rows(L, "L")
+        check_label_convention(L)  # (the user's votes: warned when they look written in another convention)
         n, m = L.shape
         n_threads = check_n_threads(self.n_threads)
         self._fit_fn = resolve_fit(self.label_model, n_threads)
         has_dev = L_dev is not None
         if has_dev != (X_dev is not None) or (Y_dev is not None and not has_dev):
             raise ValueError("L_dev: pass L_dev and X_dev together (and Y_dev with them)")
+        if has_dev and Y_dev is None:  # dev rows without labels would be silently ignored
+            raise ValueError("Y_dev: L_dev and X_dev were given without Y_dev; dev data is used only with its "
+                             "labels (pass Y_dev, or leave out L_dev and X_dev for the unsupervised fit)")
         if has_dev:
             L_dev = as_label_matrix(L_dev, "L_dev")
             if L_dev.shape[1] != m:
@@ -130,7 +135,7 @@ class _FusionBase(Estimator):
                 per_lf = tune_thresholds(L, graph, L_dev, Y_dev, dev_neighbors=dev_neighbors, cardinality=k,
                                          default=default, n_threads=n_threads)["per_lf"]
             else:
-                per_lf = default
+                per_lf = unsupervised_thresholds(L, graph, self._fit_fn, k, default, n_threads)
             # +inf switches the extension off: on dev, extending must beat not extending
             offsets = (0.0,) if not tune else tuple(self.threshold_offsets) + (np.inf,)
         else:
@@ -164,7 +169,7 @@ class _FusionBase(Estimator):
                     self._install(partition, per_lf + off, Y_dev, dev_parts)
                     self.L_extended_, self.extension_report_, dev_ext = extension(off)
                     self._fit_tables(n_threads)
-                    P = _posterior(dev_ext, self.cpt_, self.class_balance_, k, dev_parts, n_threads)
+                    P = _posterior(dev_ext, self._posterior_cpt(), self.class_balance_, k, dev_parts, n_threads)
                     score = _score(Y_dev, P, self.scoring)
                 search.append({"n_parts": n_parts, "offset": float(off), "score": score})
                 if best is None or (score is not None and score > best[0] + 1e-12):
@@ -174,7 +179,14 @@ class _FusionBase(Estimator):
         self._refit_all(n_threads, compute_train=True)
         self.search_ = search
         self.default_thresholds_ = default
+        self._emit_diagnostics()
         return self
+
+    def _emit_diagnostics(self) -> None:
+        from ..diagnostics import emit
+
+        name = self.label_model if isinstance(self.label_model, str) else getattr(self.label_model, "__name__", "")
+        emit(getattr(self, "_diagnostics", ()), f"{type(self).__name__}(label_model={name!r})", stacklevel=4)
 
     def _install(self, partition, thresholds: np.ndarray, Y_dev: Optional[np.ndarray],
                  dev_parts: Optional[np.ndarray]) -> None:
@@ -210,10 +222,24 @@ class _FusionBase(Estimator):
         self.cpt_, self.class_balance_ = res["cpt"], res["class_balance"]
         self.fallback_parts_ = res["fallbacks"]
         self.stats_ = stats
+        # what the last label-model fit recorded; emitted once the fit (or refit) is complete
+        self._diagnostics = list(res["global"].info.get("warnings", [])) + (
+            [f"parts {res['fallbacks']}: their label-model fit failed; they use the global fit"]
+            if res["fallbacks"] else [])
+
+    def _posterior_cpt(self) -> np.ndarray:
+        """The tables the posterior uses: as LabelModel's default ``abstentions``, a named moment method's
+        P(abstain | y) (identified only through co-abstentions, unreliable for keyword LFs) is left out."""
+        if not (isinstance(self.label_model, str) and DEFAULT_ABSTENTIONS.get(self.label_model) == "ignore"):
+            return self.cpt_
+        cpt = self.cpt_.copy()
+        cpt[..., 0, :] = 1.0  # log 1 = 0: the same factor for every class
+        return cpt
 
     def _train_posterior(self, n_threads: Optional[int]) -> np.ndarray:
         groups = None if self.partition_ is None else self.partition_.labels_
-        return _posterior(self.L_extended_, self.cpt_, self.class_balance_, self.cardinality_, groups, n_threads)
+        return _posterior(self.L_extended_, self._posterior_cpt(), self.class_balance_, self.cardinality_, groups,
+                          n_threads)
 
     # -- the interactive loop -------------------------------------------------------------------------------------
     def refit(self, L: Any, columns: Optional[Sequence[int]] = None):
@@ -252,11 +278,16 @@ class _FusionBase(Estimator):
         if isinstance(self.label_model, str):  # n_threads may have changed since fit
             self._fit_fn = resolve_fit(self.label_model, n_threads)
         if self.threshold_mode_ == "unsupervised" and cols:
-            # only the redone LFs' thresholds (each is a quantile over that LF's voters)
-            fresh = nearest_neighbor_thresholds(L[:, cols], self.graph_, quantile=self.threshold_quantile)
-            thresholds = self.thresholds_.copy()
-            thresholds[cols] = fresh
-            self.thresholds_ = thresholds
+            fresh = unsupervised_thresholds(L, self.graph_, self._fit_fn, self.cardinality_,
+                                            nearest_neighbor_thresholds(L, self.graph_,
+                                                                        quantile=self.threshold_quantile),
+                                            n_threads)
+            # an LF's agreement threshold depends on the label model of all LFs: any LF whose threshold moved is
+            # redone too, so a refit gives a fresh fit's result
+            moved = np.flatnonzero(~np.isclose(fresh, self.thresholds_, rtol=0, atol=0) &
+                                   ~(np.isinf(fresh) & np.isinf(self.thresholds_)))
+            cols = sorted(set(cols) | {int(j) for j in moved})
+            self.thresholds_ = fresh
         self.L_train_ = np.array(L)  # a copy, as in fit
         current = self.L_extended_ if self.L_extended_.dtype == L.dtype else self.L_extended_.astype(L.dtype)
         L_ext = current.copy()
@@ -278,6 +309,7 @@ class _FusionBase(Estimator):
         self.L_extended_ = L_ext
         self._fit_tables(n_threads, stats=stats if incremental else None)
         self.train_proba_ = self._train_posterior(n_threads)
+        self._emit_diagnostics()
         return self
 
     # -- prediction -----------------------------------------------------------------------------------------------
@@ -287,7 +319,7 @@ class _FusionBase(Estimator):
 
         L_ext = extend_votes(self.L_train_, self.graph_, self.thresholds_, L_query=L, neighbors=neighbors,
                              cardinality=self.cardinality_, n_threads=n_threads)
-        return _posterior(L_ext, self.cpt_, self.class_balance_, self.cardinality_, parts, n_threads)
+        return _posterior(L_ext, self._posterior_cpt(), self.class_balance_, self.cardinality_, parts, n_threads)
 
     def _split(self, L: Any, X: Any):
         """Another split's votes and neighbour lists, checked (errors name L and X)."""
@@ -417,6 +449,30 @@ class _FusionBase(Estimator):
         return super().load(path, **({} if label_model is None else {"label_model": label_model}))
 
 
+def unsupervised_thresholds(L: np.ndarray, graph: NeighborGraph, fit_fn: FitFunction, k: int, default: np.ndarray,
+                            n_threads: Optional[int]) -> np.ndarray:
+    """Per-LF thresholds without dev labels: the label model fitted on the unextended votes is the yardstick
+    (:func:`labelfuse.embeddings.agreement_thresholds`); an LF without enough evidence keeps ``default``."""
+    from .. import _core
+    from ..embeddings import agreement_thresholds
+
+    stats = partitioned_stats(L, k, overlap_matrix=needs_overlap(fit_fn), n_threads=n_threads)
+    res = fit_partitioned(stats, fit_fn, L=L)
+    log_cpt = np.ascontiguousarray(np.log(np.clip(res["cpt"][0], 1e-12, 1.0)))
+    log_cpt[:, 0, :] = 0.0  # abstaining says nothing about y here: the yardstick must not depend on LF j
+    log_prior = np.ascontiguousarray(np.log(np.clip(res["class_balance"][0], 1e-12, 1.0)))
+    Lc = np.ascontiguousarray(L)
+
+    def proba_without(j: int) -> np.ndarray:
+        L_j = Lc.copy()
+        L_j[:, j] = -1
+        return _core.posterior(L_j, log_cpt, log_prior, k, n_threads=n_threads)
+
+    reference = _core.posterior(Lc, log_cpt, log_prior, k, n_threads=n_threads).argmax(axis=1)
+    return agreement_thresholds(L, graph, reference, proba_without, cardinality=k, default=default,
+                                n_threads=n_threads)
+
+
 def _as_columns(columns: Any, m: int) -> list:
     """LF indices (ints, numpy ints) in 0..m-1, sorted and deduplicated."""
     if isinstance(columns, (str, bytes)) or not hasattr(columns, "__iter__"):
@@ -491,7 +547,8 @@ class Liger(_FusionBase):
         liger.save("liger.lf")             # one file, graph and parts included; Liger.load("liger.lf")
 
     Extra parameters:
-        n_parts: parts of the training embeddings, or "auto" (searched over ``parts_grid`` on dev; 4 without dev).
+        n_parts: parts of the training embeddings, or "auto" (searched over ``parts_grid`` on dev; 1 without dev
+            labels, where no part count can be checked).
         parts_grid: the part counts tried by "auto".
         shrinkage: pseudo-count rows blending each part's tables with the global fit (module docstring).
         balance_pseudocount: dev rows of pseudo-count in the per-part class balances.
@@ -524,7 +581,9 @@ class Liger(_FusionBase):
 
     def _parts_candidates(self, has_dev: bool) -> Sequence[int]:
         if isinstance(self.n_parts, str):  # "auto"
-            return [int(g) for g in self.parts_grid] if has_dev else [4]
+            # without dev labels a part count cannot be checked, and per-part tables and balances fitted without
+            # them fell below the single label model (wrench_youtube .86 -> .82 with 4 parts): one part
+            return [int(g) for g in self.parts_grid] if has_dev else [1]
         return [int(self.n_parts)]
 
     def _shrinkage(self) -> float:

@@ -21,6 +21,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .._validation import check_cardinality, label_dtype
+from ..diagnostics import LabelfuseWarning
 from .lf import ABSTAIN, MAX_CLASS_ID, LabelingFunction, as_lfs, check_vote, labeling_function  # noqa: F401
 from .preprocess import PreprocessorError
 # (LabelingFunction and labeling_function are re-exported: ``from labelfuse.labeling.apply import
@@ -38,7 +39,7 @@ __all__ = [
 _BAR_EVERY = 256  # rows per progress-bar update: tqdm's per-call cost is comparable to a cheap LF
 
 
-class LFFailureWarning(UserWarning):
+class LFFailureWarning(LabelfuseWarning):
     """Emitted once per fault-tolerant run in which some LF calls failed.
 
     Args:

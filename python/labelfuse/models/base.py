@@ -13,15 +13,11 @@ from .._base import check_random_state  # noqa: F401  (re-exported: the label mo
 from .._io import load as _io_load
 from .._validation import NotFittedError, as_label_matrix, as_labels, check_cardinality
 from .._validation import check_class_balance  # noqa: F401  (re-exported for the label models)
-from ..metrics import METRIC_NAMES, resolve_metric
+from ..metrics import TIE_POLICIES, TIE_TOLERANCE, break_ties  # noqa: F401  (re-exported)
+from ..metrics import score as _score
 
-__all__ = ["BaseLabelModel", "NotFittedError", "TIE_POLICIES", "check_random_state", "load", "resolve_tie_policy"]
-
-TIE_POLICIES = ("abstain", "random", "prior")
-# Classes whose probability is within this of a row's maximum are tied (majority-vote shares are exact
-# fractions, far further apart than this; posteriors of symmetric models differ only by rounding).
-TIE_TOLERANCE = 1e-9
-
+__all__ = ["BaseLabelModel", "NotFittedError", "TIE_POLICIES", "TIE_TOLERANCE", "break_ties", "check_random_state",
+           "load", "resolve_tie_policy"]
 
 def resolve_tie_policy(policy: Any, name: str = "tie_policy") -> str:
     """``policy`` if it is one of :data:`TIE_POLICIES`; else a ValueError (a string) or TypeError naming ``name``."""
@@ -38,32 +34,6 @@ class ProbabilityVector(Constraint):
     def type_ok(self, value: Any) -> bool:
         return isinstance(value, (list, tuple, np.ndarray)) or (
             hasattr(value, "__array__") and not isinstance(value, (str, bytes)))
-
-
-def break_ties(P: np.ndarray, policy: str, prior: np.ndarray, random_state: Any) -> np.ndarray:
-    """argmax of each row of P; rows whose top classes tie follow ``policy``:
-
-    - ``"abstain"``: -1;
-    - ``"random"``: one of the tied classes uniformly at random, from ``np.random.default_rng(random_state)``
-      created per call (so the same data and seed give the same labels);
-    - ``"prior"``: the tied class with the largest prior (then the smallest index).
-    """
-    policy = resolve_tie_policy(policy)
-    pred = np.argmax(P, axis=1)
-    if P.shape[0] == 0:
-        return pred.astype(np.int64)
-    tied = P >= (P.max(axis=1, keepdims=True) - TIE_TOLERANCE)
-    rows = np.flatnonzero(tied.sum(axis=1) > 1)
-    if rows.size:
-        sub = tied[rows]
-        if policy == "abstain":
-            pred[rows] = -1
-        elif policy == "prior":
-            pred[rows] = np.argmax(np.where(sub, np.asarray(prior)[None, :], -np.inf), axis=1)
-        else:
-            u = np.random.default_rng(random_state).random(sub.shape)
-            pred[rows] = np.argmax(np.where(sub, u, -1.0), axis=1)
-    return pred.astype(np.int64)
 
 
 def class_balance_from_labels(Y: Any, cardinality: int, name: str = "Y_dev") -> np.ndarray:
@@ -159,30 +129,26 @@ class BaseLabelModel(Estimator):
         Y: Any,
         metrics: Union[str, Iterable[str]] = ("accuracy",),
         tie_policy: Optional[str] = None,
+        warn: bool = True,
     ) -> Dict[str, float]:
         """Metrics against gold labels Y, by name (:func:`labelfuse.metrics.resolve_metric`): accuracy, f1,
         precision, recall (binary: class 1 is positive; multi-class: macro average), macro_f1, macro_precision,
-        macro_recall, brier, log_loss. Tied rows follow ``tie_policy`` (an abstention counts as wrong).
+        macro_recall, brier, log_loss. Scored by the one contract, :func:`labelfuse.metrics.score`: rows the model
+        abstains on (tied top classes; for majority vote also rows without votes) follow ``tie_policy`` (default:
+        the estimator's; "abstain" counts them wrong), and an AbstentionWarning names their count (``warn=False``:
+        not, for a caller that reports ``n_abstained`` itself). Returns a
+        :class:`labelfuse.metrics.ScoreReport` (a dict with ``n_abstained``, ``tie_policy``, ``resolution``).
 
-        Example: ``MajorityVote().fit(L).score(L, Y, metrics=["accuracy", "brier"])``."""
-        if isinstance(metrics, str):
-            names = [metrics]
-        else:
-            try:
-                names = list(metrics)
-            except TypeError:
-                raise TypeError(f"metrics: expected a metric name or a list of names among {list(METRIC_NAMES)}, "
-                                f"got {type(metrics).__name__}") from None
-        if not names:
-            raise ValueError(f"metrics: expected names among {list(METRIC_NAMES)}, got none")
-        resolved = [resolve_metric(name, "metrics") for name in names]
+        Example: ``MajorityVote(tie_policy="prior").fit(L).score(L, Y, metrics=["accuracy", "brier"])``."""
         self._check_fitted()
         P, decision = self._decision_proba(self._check_L(L))
         if P.shape[0] == 0:  # every metric is a mean over rows
             raise ValueError("L: has no rows, so there is nothing to score")
         Y = as_labels(Y, P.shape[0], self.cardinality_)
-        pred = self._decide(decision, tie_policy)
-        return {m.name: m.score(Y, P if m.needs_proba else pred, self.cardinality_) for m in resolved}
+        policy = resolve_tie_policy(self.tie_policy if tie_policy is None else tie_policy)
+        return _score(Y, P, metrics, tie_policy=policy, prior=self.class_balance_,
+                      random_state=check_random_state(self.random_state), decision=decision,
+                      cardinality=self.cardinality_, source=type(self).__name__, warn=warn)
 
 
 def load(path: Any) -> BaseLabelModel:
@@ -210,8 +176,9 @@ def resolve_cardinality(L: np.ndarray, cardinality: Any, Y: Any = None, *,
                         table_bytes: Optional[Callable[[int], int]] = None, tables: str = "tables") -> int:
     """The number of classes: ``cardinality`` checked, or inferred from L (and Y). ``table_bytes(k)``: what the
     model allocates for k classes; more than the memory limit is a ValueError naming cardinality."""
-    from .._validation import check_model_memory, infer_cardinality
+    from .._validation import check_label_convention, check_model_memory, infer_cardinality
 
+    check_label_convention(L)  # (the user's votes: warned when they look written in another convention)
     if cardinality is not None:
         k = check_cardinality(cardinality)
     else:

@@ -11,7 +11,9 @@ from .. import _core
 from .._base import FittedArray, FittedInt, InstanceOf, Interval, Options, Predicate
 from .._validation import (as_label_matrix, check_cardinality, check_class_balance, check_count, label_dtype,
                            require_rows)
+from ..diagnostics import emit
 from ..stats import LabelStats, gather_rows, label_stats
+from . import assumptions
 from .base import BaseLabelModel, NotFittedError, class_balance_from_labels, resolve_cardinality
 from .registry import METHODS, FitResult, check_fit_result, get_method
 
@@ -68,8 +70,11 @@ class LabelModel(BaseLabelModel):
 
     Args:
         cardinality: number of classes k; inferred from L (max label + 1, at least 2) when None.
-        method: "triplet" (FlyingSquid-style moments), "covariance" (Snorkel/MeTaL-style matrix completion) or
-            "dawid_skene" (EM over confusion matrices).
+        method: "triplet" (FlyingSquid-style moments), "covariance" (Snorkel/MeTaL-style matrix completion),
+            "dawid_skene" (EM over confusion matrices), or "auto": with ``fit(L, L_dev=..., Y_dev=...)`` the method
+            and the class-balance source (estimated or dev labels) are chosen by repeated k-fold over the dev rows
+            and the one-standard-error rule (:func:`labelfuse.selection.select_label_model`); without dev labels
+            "triplet". The choice is in ``method_`` and ``selection_``.
         class_balance: None = estimated by the method; "uniform"; or k positive probabilities (a class with
             probability 0 could never be predicted: refused). ``fit`` can override it (``class_balance=``) or
             estimate it from dev labels (``Y_dev=``).
@@ -107,7 +112,7 @@ class LabelModel(BaseLabelModel):
     """
 
     _parameter_constraints = {
-        "method": [Options(*METHODS)],
+        "method": [Options(*METHODS, "auto")],
         "abstentions": [None, Options(*ABSTENTIONS)],
         "max_iter": [Interval(int, 0, None)],
         "tol": [_FINITE_NON_NEGATIVE],
@@ -115,7 +120,7 @@ class LabelModel(BaseLabelModel):
         "method_options": [None, InstanceOf(collections.abc.Mapping, description="a dict of keyword arguments")],
     }
     _fitted_arrays = ("cpt_", "class_balance_", "accuracies_", "coverage_")
-    _fitted_values = ("cardinality_", "n_lfs_", "n_iter_", "info_")
+    _fitted_values = ("cardinality_", "n_lfs_", "n_iter_", "info_", "method_")
     _fitted_checks = {"n_iter_": FittedInt(0, optional=True),
                       "cpt_": FittedArray("f", ("n_lfs_", ("cardinality_", 1), "cardinality_"), low=0, high=1,
                                           sums_to_one=1),
@@ -150,18 +155,33 @@ class LabelModel(BaseLabelModel):
         self.n_threads = n_threads
 
     # -- fitting ---------------------------------------------------------------------------------------------------
-    def fit(self, L: Any, *, Y_dev: Any = None, class_balance: Any = None) -> "LabelModel":
+    def fit(self, L: Any, *, Y_dev: Any = None, class_balance: Any = None, L_dev: Any = None) -> "LabelModel":
         """Fit on L (n, m). The class balance is, by precedence: ``class_balance`` given here, the (add-one
         smoothed) label frequencies of ``Y_dev`` (labels of a small dev set), the ``class_balance``
-        hyperparameter, or else estimated by the method. Returns self."""
+        hyperparameter, or else estimated by the method. ``L_dev``: the dev rows' votes, read only by
+        ``method="auto"`` (with ``Y_dev``; then the class balance from ``Y_dev`` is used only if chosen). Returns
+        self."""
         L = as_label_matrix(L)
         require_rows(L)
-        method = self.method
+        method, selection = self.method, None
+        if L_dev is not None and Y_dev is None:
+            raise ValueError("Y_dev: L_dev was given without Y_dev (dev votes are used only with their labels)")
+        if method == "auto":
+            method, selection, Y_dev = self._choose(L, L_dev, Y_dev, class_balance)
+        elif L_dev is not None:
+            raise ValueError(f"L_dev: read only by method='auto' (method is {method!r}); pass Y_dev alone for the "
+                             "class balance")
+        self.method_ = method
         self._abstentions = self._resolve_abstentions(method)
         self._method_options(method)
         # the posterior's tables are the smallest per-class allocation every method makes: (m, k + 1, k) float64
         k = resolve_cardinality(L, self.cardinality, table_bytes=lambda k: 8 * L.shape[1] * (k + 1) * k,
                                 tables=f"the conditional tables of {L.shape[1]} LFs")
+        if method == "covariance" and k > assumptions.COVARIANCE_MAX_CLASSES:
+            raise ValueError(
+                f"method: 'covariance' is refused for {k} classes (more than {assumptions.COVARIANCE_MAX_CLASSES}): "
+                "its fit grows as k^3 (about 19 s at k = 100 and over 4 minutes at k = 200); use method='triplet' "
+                "or 'dawid_skene'")
         if class_balance is not None and Y_dev is not None:
             raise ValueError("class_balance: pass either class_balance or Y_dev to fit, not both")
         if class_balance is not None:
@@ -180,9 +200,24 @@ class LabelModel(BaseLabelModel):
             stats = label_stats(L, k, overlap_matrix=spec.needs_overlap, n_threads=self._threads())
         self._fit_balance = balance
         self._method_fitted = method
+        self.selection_ = selection
         result = self._run_method(method, L, stats, k, balance, warm=None)
         # What refit needs: the statistics and a compact private copy of L (label_dtype: int8 for k <= 128; n*m bytes).
         return self._install(result, stats, k, L.shape[1], class_balance=balance, L=_private_copy(L, k, spec))
+
+    def _choose(self, L: np.ndarray, L_dev: Any, Y_dev: Any, class_balance: Any):
+        """method="auto": (method, the selection table or None, the Y_dev to take the class balance from)."""
+        from ..selection import UNSUPERVISED_LABEL_MODEL, select_label_model
+
+        if self.method_options is not None:
+            raise ValueError("method_options: not used with method='auto' (the options belong to one method)")
+        if L_dev is None:
+            return UNSUPERVISED_LABEL_MODEL, None, Y_dev
+        sel = select_label_model(L, L_dev, Y_dev, cardinality=self.cardinality, random_state=self.random_state,
+                                 n_threads=self.n_threads)
+        chosen = sel["chosen"]
+        use_dev = chosen.class_balance == "dev" and class_balance is None
+        return chosen.label_model, sel["table"], Y_dev if use_dev else None
 
     def install_fit(self, result: FitResult, stats: Optional[LabelStats], cardinality: int, n_lfs: int, *,
                     class_balance: Optional[np.ndarray] = None, L: Optional[np.ndarray] = None) -> "LabelModel":
@@ -196,6 +231,8 @@ class LabelModel(BaseLabelModel):
         refits keep. Returns self."""
         self._validate_params()
         method = self.method
+        if method == "auto":
+            raise ValueError("method: install_fit needs the named method the result was fitted with, not 'auto'")
         spec = get_method(method)
         k = check_cardinality(cardinality)
         m = check_count(n_lfs, "n_lfs", 1)
@@ -226,7 +263,8 @@ class LabelModel(BaseLabelModel):
     def _install(self, result: FitResult, stats: Optional[LabelStats], k: int, m: int, *,
                  class_balance: Optional[np.ndarray], L: Optional[np.ndarray]) -> "LabelModel":
         """install_fit without the checks (fit's own, already valid results and private L)."""
-        method = self.method
+        method = self.method if self.method != "auto" else self.method_
+        self.method_ = method
         self._abstentions = self._resolve_abstentions(method)
         self._method_fitted = method
         self._fit_balance = class_balance
@@ -242,12 +280,87 @@ class LabelModel(BaseLabelModel):
         options = self._method_options(method)
         spec = get_method(method)
         fit_fn = spec.fit
+        notes = []
         if spec.uses_rows:
-            return fit_fn(
+            result = fit_fn(
                 L, k, balance, max_iter=self.max_iter, tol=self.tol, smoothing=self.smoothing,
                 abstentions=self._abstentions, init=warm, n_threads=self._threads(), **options,
             )
-        return fit_fn(stats, balance, **options)
+        else:
+            if balance is None and k == 2 and method in ("triplet", "covariance"):
+                balance, note = self._one_sided_balance(L, stats)
+                notes += [note] if note else []
+            result = fit_fn(stats, balance, **options)
+        if isinstance(method, str):  # (a user's fit function is taken as it is)
+            result.info["warnings"] = (list(result.info.get("warnings", [])) + notes
+                                       + self._assumption_warnings(method, L, stats, k, result))
+        return result
+
+    def _one_sided_balance(self, L: np.ndarray, stats: LabelStats):
+        """(balance, note) for binary LFs that all vote one class each, where the moment fits have nothing to
+        estimate the balance from (they fall back to uniform: [0.5, 0.5] on a set with 13% spam). The estimate is
+        the median of three that fail differently: the mean vote share over rows with votes, Dawid-Skene's
+        (abstentions modelled) and the vote indicators' third moments. (None, None) when some LF is two-sided."""
+        counts = stats.class_counts[0]
+        voting = counts.sum(axis=1) > 0
+        if not voting.any() or ((counts > 0).sum(axis=1)[voting] > 1).any():
+            return None, None
+        from .dawid_skene import fit_dawid_skene
+
+        covered = counts.sum(axis=0)
+        shares = {"vote shares": covered / covered.sum()}
+        try:
+            shares["Dawid-Skene"] = fit_dawid_skene(assumptions._sample(L, 50_000), 2, None, abstentions="model",
+                                                    n_threads=self._threads()).class_balance
+        except ValueError:
+            pass
+        third = assumptions.one_sided_class_balance(L)
+        if third is not None:
+            shares["indicator third moments"] = third
+        minority = float(np.median([b[1] for b in shares.values()]))
+        balance = np.clip(np.array([1.0 - minority, minority]), 0.01, 0.99)
+        balance /= balance.sum()
+        told = ", ".join(f"{name} {np.round(b, 3).tolist()}" for name, b in shares.items())
+        return balance, (f"all {int(voting.sum())} voting LFs vote a single class, so the class balance cannot "
+                         f"come from the moments; estimated as {np.round(balance, 3).tolist()} (median of {told}); "
+                         "pass Y_dev or class_balance for a reliable one")
+
+    def _assumption_warnings(self, method: str, L: np.ndarray, stats: Optional[LabelStats], k: int,
+                             result: FitResult) -> list:
+        """What :mod:`labelfuse.models.assumptions` finds on this data for this method, as recorded warnings."""
+        out = []
+        deduped = set()
+        if "duplicate_of" in result.info:
+            deduped = {int(j) for j in np.flatnonzero(np.asarray(result.info["duplicate_of"]) >= 0)}
+        for group in assumptions.near_identical_lfs(L):
+            if len([j for j in group if j not in deduped]) > 1:
+                out.append(f"LFs {group} give the same answer on at least {assumptions.NEAR_IDENTICAL:.0%} of the "
+                           "rows where one votes (near-identical): the model counts them as independent evidence, "
+                           "which overstates their accuracy and skews the labels; drop or merge the copies")
+        if stats is not None:
+            flipped = assumptions.flipped_lfs(stats.covote[0], stats.agree[0], stats.class_counts[0], k)
+            if flipped:
+                out.append(f"LFs {[j for j, _ in flipped]} disagree with most other LFs beyond chance (mean moment "
+                           f"{np.round([v for _, v in flipped], 2).tolist()}): they look worse than random "
+                           "(flipped), and the fit, which assumes better than random, reports 1 - their accuracy; "
+                           "check or invert them")
+            if method == "covariance":
+                why = assumptions.sparse_one_sided_multiclass(stats.class_counts[0], int(stats.rows[0]), k)
+                if why:
+                    out.append(why)
+        log_cpt, log_prior = FitResult(result.cpt, result.class_balance).log_tables()
+        if (self._abstentions == "ignore"):
+            log_cpt[:, 0, :] = 0.0
+        S = np.ascontiguousarray(assumptions._sample(L))
+        pred = np.argmax(_core.posterior(S, log_cpt, log_prior, k, n_threads=self._threads()), axis=1)
+        collapsed = assumptions.collapse(pred, S, k)
+        if collapsed:
+            c, share, mv = collapsed
+            fix = (" (abstentions='ignore' drops what one-sided LFs tell: try abstentions='model')"
+                   if method == "dawid_skene" and self._abstentions == "ignore" else "")
+            out.append(f"collapsed: predicts class {c} for {share:.0%} of the rows with votes, where majority vote "
+                       f"gives it {mv:.0%}; the fit broke down{fix}: compare with majority vote or pass Y_dev")
+        return out
 
     def _method_options(self, method: str) -> Dict[str, Any]:
         """``method_options`` checked against the fit function's keywords (a typo or a keyword the model passes
@@ -289,6 +402,8 @@ class LabelModel(BaseLabelModel):
         self.cardinality_ = k
         self.n_lfs_ = m
         self._log_tables = self._posterior_tables()
+        # every diagnostic the fit recorded reaches the user as a labelfuse warning (filterable by category)
+        emit(info.get("warnings", ()), f"LabelModel(method={self._method_fitted!r})", stacklevel=4)
 
     def _resolve_abstentions(self, method: str) -> str:
         return DEFAULT_ABSTENTIONS[method] if self.abstentions is None else self.abstentions
@@ -299,9 +414,17 @@ class LabelModel(BaseLabelModel):
             log_cpt[:, 0, :] = 0.0  # the same factor for every class: abstaining says nothing about y
         return log_cpt, log_prior
 
+    def _set_state(self, values: Any, arrays: Any) -> None:
+        values = dict(values)
+        values.setdefault("method_", self.method)  # a file of an earlier format: the method is the parameter
+        super()._set_state(values, arrays)
+
     def _after_load(self) -> None:
         self._validate_params()  # a damaged file's hyperparameters are refused here, naming the parameter
-        self._abstentions = self._resolve_abstentions(self.method)
+        if getattr(self, "method_", None) is None:  # read by an earlier format's reader
+            self.method_ = self.method
+        self.selection_ = None  # (the choice's table is not saved; method_ is)
+        self._abstentions = self._resolve_abstentions(self.method_)
         self._log_tables = self._posterior_tables()
         self._stats = None
         self._last_L = None
