@@ -16,7 +16,16 @@ import numpy as np
 
 from labelfuse.hierarchy.graph import TaskGraph
 
-DATA = Path(__file__).resolve().parents[1] / ".." / ".." / "shared" / "data"
+
+def _data_folder() -> Path:
+    """$LABELFUSE_DATA's first folder, else the nearest shared/data above the checkout (../shared/data)."""
+    from labelfuse.bench.suite import default_data_folder
+
+    found = default_data_folder()
+    return found if found is not None else Path("shared") / "data"
+
+
+DATA = _data_folder()
 COARSE = ["DESC", "ENTY", "HUM", "ABBR", "LOC", "NUM"]
 RULE_NAMES = {"DESCRIPTION": "DESC", "ENTITY": "ENTY", "HUMAN": "HUM", "ABBREVIATION": "ABBR", "LOCATION": "LOC",
               "NUMERIC": "NUM"}

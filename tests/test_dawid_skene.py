@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+import labelfuse as lf
+
 from labelfuse import _core
 from labelfuse.models import LabelModel
 from labelfuse.models.dawid_skene import fit_dawid_skene
@@ -185,7 +187,8 @@ def test_lf_that_never_votes_and_one_that_always_votes():
 def test_duplicate_lfs_get_identical_parameters():
     s = make_label_matrix(20_000, 6, 3, random_state=8)
     L = np.concatenate([s.L, s.L[:, :1]], axis=1)
-    lm = LabelModel(method="dawid_skene").fit(L)
+    with pytest.warns(lf.LFQualityWarning, match=r"LFs \[0, 6\] give the same answer"):
+        lm = LabelModel(method="dawid_skene").fit(L)
     assert np.allclose(lm.cpt_[0], lm.cpt_[-1], atol=1e-12)
     assert np.isfinite(lm.predict_proba(L)).all()
 

@@ -206,6 +206,9 @@ def test_refit_detects_changed_columns_and_survives_save_load(tmp_path):
 
 
 @pytest.mark.parametrize("method", ["triplet", "covariance", "dawid_skene"])
+# 8 LFs at 10% coverage on 600 rows: the unextended triplet fit cannot identify them and says so (rightly); the
+# test is about the extension improving on it
+@pytest.mark.filterwarnings("ignore:Epoxy.*accuracy not identifiable:labelfuse.FitWarning")
 def test_real_label_models_plug_in(method):
     from labelfuse.fusion.partitioned import resolve_fit
 

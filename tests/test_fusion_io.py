@@ -14,6 +14,10 @@ from labelfuse.fusion import Epoxy, Liger  # noqa: E402
 
 from _fusion_helpers import clustered_embeddings, symmetric_fit  # noqa: E402
 
+# Small fixtures whose triplet fits fall back (FitWarning, rightly); save/load is the point here, the diagnostics
+# are tested in test_diagnostics.py.
+pytestmark = pytest.mark.filterwarnings("ignore::labelfuse.FitWarning")
+
 
 def _task(n=120, m=4, seed=0):
     rng = np.random.default_rng(seed)

@@ -21,6 +21,9 @@ from labelfuse import distributed as lfd  # noqa: E402
 from labelfuse.models.registry import FitResult  # noqa: E402
 from labelfuse.synthetic import bayes_posterior  # noqa: E402
 
+# Random votes: the fits' diagnostics (FitWarning) fire on many draws; they are tested in test_diagnostics.py.
+pytestmark = pytest.mark.filterwarnings("ignore::labelfuse.FitWarning", "ignore::labelfuse.ConventionWarning")
+
 FIELDS = ("rows", "covered", "overlapping", "conflicting", "class_counts", "lf_overlaps", "lf_conflicts", "covote",
           "agree")
 

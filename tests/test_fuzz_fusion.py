@@ -53,6 +53,10 @@ from fuzz_inputs import (  # noqa: E402
     vote_values,
 )
 
+# Random votes: the fits' diagnostics (FitWarning) and convention checks fire on many draws; they are tested in
+# test_diagnostics.py and test_assumptions.py, here only crashes and contracts are.
+pytestmark = pytest.mark.filterwarnings("ignore::labelfuse.FitWarning", "ignore::labelfuse.ConventionWarning")
+
 EMPTY_PARTS = "ignore:KMeansPartition.*empty:RuntimeWarning"  # documented: fewer distinct points than parts
 THRESHOLD_VALUES = (-2.0, -1.0, -0.25, 0.0, 0.25, 0.3, 0.5, 0.75, 0.9, 1.0, 1.5, np.inf, -np.inf)
 

@@ -35,6 +35,9 @@ from labelfuse.synthetic import make_hierarchical_votes
 from reference import exact_end_posterior
 from labelfuse.models import NotFittedError
 
+# Random votes and short EM runs: ConvergenceWarning fires on many draws (tested in test_hierarchy_models.py).
+pytestmark = pytest.mark.filterwarnings("ignore::labelfuse.FitWarning")
+
 LOG_FLOOR = 1e-12  # the posterior clips tables and prior here before taking logs (hierarchy_models._FLOOR)
 REFERENCE_MAX_STEPS = 60_000  # rows x end labels x LFs of the Python-loop reference
 

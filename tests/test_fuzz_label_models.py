@@ -46,6 +46,10 @@ from fuzz_inputs import (
 from labelfuse.models import METHODS, TIE_POLICIES, BaseLabelModel, NotFittedError
 from labelfuse.synthetic import bayes_posterior
 
+# Random votes: the fits' diagnostics (FitWarning) and convention checks fire on many draws; they are tested in
+# test_diagnostics.py and test_assumptions.py, here only crashes and contracts are.
+pytestmark = pytest.mark.filterwarnings("ignore::labelfuse.FitWarning", "ignore::labelfuse.ConventionWarning")
+
 MODELS = ("majority",) + METHODS
 # Documented behaviour these oracles rely on (label_model.py / base.py / _params.py docstrings):
 DEFAULT_ABSTENTIONS = {"triplet": "ignore", "covariance": "ignore", "dawid_skene": "model"}

@@ -14,6 +14,10 @@ from labelfuse import _io
 from labelfuse.hierarchy import HardMV, HierarchicalLabelModel, SoftMV, TaskGraph
 from labelfuse.synthetic import make_hierarchical_votes
 
+# Small fixtures (save and load are the point): their fits stop early or fall back and say so (FitWarning, rightly);
+# the diagnostics are tested in test_diagnostics.py and test_assumptions.py.
+pytestmark = pytest.mark.filterwarnings("ignore::labelfuse.FitWarning")
+
 TASKS = {
     "coarse": {"cardinality": 2, "parent": None, "labels": ["corporate", "markets"]},
     "corp": {"cardinality": 2, "parent": ("coarse", "corporate")},

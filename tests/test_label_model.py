@@ -1,10 +1,12 @@
 """LabelModel facade: class balance sources, dispatch, fitted attributes, incremental refit, bad input."""
 import sys
+import warnings
 import types
 
 import numpy as np
 import pytest
 
+import labelfuse as lf
 from labelfuse import label_stats
 from labelfuse.models import FitResult, LabelModel, NotFittedError
 from labelfuse.models.label_model import accuracies_from_cpt
@@ -99,7 +101,8 @@ def test_refit_errors():
     lm = LabelModel(method="dawid_skene")
     with pytest.raises(NotFittedError):
         lm.refit(s.L)
-    lm.fit(s.L)
+    with pytest.warns(lf.ConvergenceWarning, match="dawid_skene.*did not converge within max_iter=100"):
+        lm.fit(s.L)  # (4 LFs on 1000 rows: EM crawls below tol=1e-8, and says so)
     with pytest.raises(ValueError, match="L_new"):
         lm.refit(s.L[:10])
     bad = s.L.copy()
@@ -135,6 +138,8 @@ def fake_moment_methods(monkeypatch):
 
 
 @pytest.mark.parametrize("method", ["triplet", "covariance"])
+# the fake fit's tables do not depend on y, so its labels collapse onto one class: rightly warned, not the point here
+@pytest.mark.filterwarnings("ignore::labelfuse.MethodWarning")
 def test_dispatch_to_moment_methods_and_exact_refit(fake_moment_methods, method):
     s = make_label_matrix(5000, 6, 3, random_state=6)
     lm = LabelModel(method=method, class_balance=[0.5, 0.3, 0.2], method_options={"alpha": 1}).fit(s.L)
@@ -156,8 +161,10 @@ def test_abstentions_in_the_posterior(tmp_path):
     s = make_label_matrix(20_000, 6, 2, class_balance=[0.7, 0.3], random_state=5)
     L = s.L.copy()
     L[:, 0] = np.where((s.Y == 1) & (rng.random(len(s.Y)) < 0.6), 1, -1)
-    ignore = LabelModel(method="covariance").fit(L)  # default for covariance: abstentions are not evidence
-    model = LabelModel(method="covariance", abstentions="model").fit(L)
+    with pytest.warns(lf.FitWarning, match=r"1 of 6 LFs vote a single class \(\[0\]\)"):
+        ignore = LabelModel(method="covariance").fit(L)  # default for covariance: abstentions are not evidence
+    with pytest.warns(lf.FitWarning, match="vote a single class"):
+        model = LabelModel(method="covariance", abstentions="model").fit(L)
     assert np.array_equal(ignore.cpt_, model.cpt_)  # the fit is the same; only the posterior differs
     assert ignore.cpt_[0, 0, 0] > ignore.cpt_[0, 0, 1] + 0.3  # the fit did learn class-dependent abstention
     assert np.allclose(model.predict_proba(L), bayes_posterior(L, model.cpt_, model.class_balance_), atol=1e-10)
@@ -170,8 +177,10 @@ def test_abstentions_in_the_posterior(tmp_path):
     ignore.save(tmp_path / "cov.json")
     assert np.array_equal(LabelModel.load(tmp_path / "cov.json").predict_proba(L), ignore.predict_proba(L))
     # triplet tables do not depend on y when abstaining: both modes give the same posterior
-    t_model = LabelModel(method="triplet", abstentions="model").fit(L)
-    t_ignore = LabelModel(method="triplet", abstentions="ignore").fit(L)
+    with pytest.warns(lf.FitWarning, match="vote a single class"):
+        t_model = LabelModel(method="triplet", abstentions="model").fit(L)
+    with pytest.warns(lf.FitWarning, match="vote a single class"):
+        t_ignore = LabelModel(method="triplet", abstentions="ignore").fit(L)
     assert np.allclose(t_model.predict_proba(L), t_ignore.predict_proba(L), atol=1e-12)
     with pytest.raises(ValueError, match="abstentions"):
         LabelModel(method="covariance", abstentions="drop").fit(L)
@@ -297,6 +306,7 @@ def _assert_unchanged(lm, snap):
     ("dawid_skene", "labelfuse.models.dawid_skene", "fit_dawid_skene"),
 ])
 @pytest.mark.parametrize("exception", [RuntimeError("boom"), KeyboardInterrupt()])
+@pytest.mark.filterwarnings("ignore::labelfuse.ConvergenceWarning")  # (covariance stops at max_sweeps; not the point)
 def test_a_failed_refit_leaves_the_model_as_it_was(monkeypatch, method, module, function, exception):
     s = make_label_matrix(3000, 6, 2, random_state=22)
     opts = dict(method=method)
@@ -348,9 +358,11 @@ def test_private_copy_uses_the_narrowest_label_dtype():
     from labelfuse._validation import label_dtype
 
     s = make_label_matrix(500, 4, 3, random_state=24)
-    assert LabelModel(method="dawid_skene").fit(s.L)._last_L.dtype == np.int8
-    assert LabelModel(method="dawid_skene", cardinality=128).fit(s.L)._last_L.dtype == np.int8
-    assert LabelModel(method="dawid_skene", cardinality=200).fit(s.L)._last_L.dtype == np.int16
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lf.ConvergenceWarning)  # (classes with no votes: EM crawls; not the point)
+        assert LabelModel(method="dawid_skene").fit(s.L)._last_L.dtype == np.int8
+        assert LabelModel(method="dawid_skene", cardinality=128).fit(s.L)._last_L.dtype == np.int8
+        assert LabelModel(method="dawid_skene", cardinality=200).fit(s.L)._last_L.dtype == np.int16
     # -1..k-1 must fit: int8 up to k = 128 (votes 0..127), int16 up to k = 32768
     assert [label_dtype(k) for k in (2, 128, 129, 32768, 32769)] == [np.int8, np.int8, np.int16, np.int16, np.int32]
     with pytest.raises(ValueError, match="cardinality"):
@@ -359,7 +371,8 @@ def test_private_copy_uses_the_narrowest_label_dtype():
 
 def test_refit_checks_parameters_changed_since_the_fit():
     s = make_label_matrix(1000, 4, 2, random_state=25)
-    lm = LabelModel(method="triplet").fit(s.L)
+    with pytest.warns(lf.FitWarning, match="accuracy not identifiable"):
+        lm = LabelModel(method="triplet").fit(s.L)
     snap = _snapshot(lm)
     lm.set_params(method_options=3)
     with pytest.raises(TypeError, match="^method_options:"):

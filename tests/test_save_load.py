@@ -16,6 +16,10 @@ from labelfuse import _io
 sys.path.insert(0, str(Path(__file__).parent / "fixtures"))
 import make_fixtures  # noqa: E402  (the fixture builders: one fitted estimator per saving class)
 
+# Small fixtures (save and load are the point): their fits stop early or fall back and say so (FitWarning, rightly);
+# the diagnostics are tested in test_diagnostics.py and test_assumptions.py.
+pytestmark = pytest.mark.filterwarnings("ignore::labelfuse.FitWarning")
+
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 HAS_FAISS = importlib.util.find_spec("faiss") is not None
 NEEDS_TORCH = {"Adapter", "SingleTask", "FlatMTL", "HierMTL", "SliceClassifier", "Ensemble"}

@@ -1,6 +1,7 @@
 """Argument checks shared by the public API. Errors name the argument and say what was expected."""
 from __future__ import annotations
 
+import warnings
 from typing import Any, Optional
 
 import numpy as np
@@ -49,6 +50,55 @@ def as_label_matrix(L: Any, name: str = "L") -> np.ndarray:
         # the core reads whole, aligned elements (a misaligned int32 load is undefined behaviour in C++)
         L = np.array(L, order="C")
     return L
+
+
+# The convention checks read at most this many rows (an evenly spaced sample), so that they cost O(1) per call,
+# and say nothing on fewer entries than CONVENTION_MIN_ENTRIES (too little to tell).
+CONVENTION_SAMPLE_ROWS = 4096
+CONVENTION_MIN_ENTRIES = 200
+
+
+def _convention_sample(L: np.ndarray) -> np.ndarray:
+    step = max(1, L.shape[0] // CONVENTION_SAMPLE_ROWS)
+    return L[::step][:CONVENTION_SAMPLE_ROWS]
+
+
+def check_label_convention(L: np.ndarray, name: str = "L") -> None:
+    """Warn (ConventionWarning) when L looks written in the 0 = abstain, +-1 convention (Epoxy, FlyingSquid): its
+    values are only -1, 0 and 1 and 0 fills over two thirds of the entries, as abstentions do. labelfuse reads -1 as abstain
+    and 0..k-1 as classes, so such an L would be fitted as mostly class-0 votes. The warning gives the conversion."""
+    if L.size == 0 or L.shape[0] * L.shape[1] < CONVENTION_MIN_ENTRIES:
+        return
+    S = _convention_sample(L)
+    if S.size < CONVENTION_MIN_ENTRIES or int(S.min()) != -1 or int(S.max()) > 1:
+        return
+    zeros = int(np.count_nonzero(S == 0))
+    # LFs abstain most of the time: in that convention 0 fills most entries; a real class-0 share this high would
+    # need LFs that vote class 0 on over two thirds of all entries
+    if 3 * zeros > 2 * S.size:
+        from .diagnostics import ConventionWarning
+
+        warnings.warn(
+            f"{name}: looks written in the 0 = abstain, +-1 convention (only -1/0/1, and 0 fills "
+            f"{zeros / S.size:.0%} of the entries); labelfuse reads -1 as abstain and 0..k-1 as classes. If so, "
+            f"convert with np.where({name} == 0, -1, ({name} + 1) // 2)", ConventionWarning, stacklevel=3)
+
+
+def check_one_based(L: np.ndarray, top: int, name: str = "L") -> None:
+    """Warn (ConventionWarning) when the classes look 1-based: no vote for class 0 while votes reach 2 or more,
+    which makes the inferred cardinality one too large (class 0 never predicted)."""
+    if top < 2 or L.size == 0:
+        return
+    S = _convention_sample(L)
+    votes = int(np.count_nonzero(S >= 0))
+    if votes >= CONVENTION_MIN_ENTRIES // 4 and not np.any(S == 0) and not np.any(L == 0):
+        from .diagnostics import ConventionWarning
+
+        warnings.warn(
+            f"{name}: no LF ever votes class 0 while votes go up to {top}: the classes look 1-based, which gives "
+            f"{top + 1} classes with class 0 never predicted. labelfuse's classes are 0..k-1 (-1 = abstain): "
+            f"convert with np.where({name} > 0, {name} - 1, -1), or pass cardinality to say it is intended",
+            ConventionWarning, stacklevel=4)
 
 
 def as_numeric_matrix(X: Any, name: str, *, what: str, columns: Optional[int] = None,
@@ -112,6 +162,7 @@ def infer_cardinality(L: np.ndarray, cardinality: Optional[int], Y: Any = None, 
     if cardinality is not None:
         return check_cardinality(cardinality, name)
     top = int(L.max()) if L.size else -1
+    check_one_based(L, top)
     if Y is not None:
         Y = np.asarray(Y)
         if Y.size and Y.dtype.kind in "iu":

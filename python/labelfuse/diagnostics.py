@@ -80,6 +80,7 @@ _PATTERNS = (
     (re.compile(r"converge", re.I), ConvergenceWarning),
     (re.compile(r"class balance", re.I), ClassBalanceWarning),
     (re.compile(r"duplicate|identical|flipped|worse than random|never vote", re.I), LFQualityWarning),
+    (re.compile(r"collapsed|matrix completion|assumption", re.I), MethodWarning),
 )
 
 

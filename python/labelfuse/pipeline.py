@@ -27,6 +27,8 @@ from .datasets import Dataset, load_dataset
 from .diagnostics import BaselineWarning
 from .metrics import break_ties, score
 from .models import LabelModel, MajorityVote
+from .models.assumptions import COVARIANCE_MAX_CLASSES
+from .selection import fit_labels
 
 __all__ = ["RunReport", "run"]
 
@@ -199,6 +201,10 @@ def run(dataset: Union[str, Path] = "wrench_youtube", *, fusion: bool = True, en
     # 2. label models: every method, with the class balance estimated from L or taken from valid gold
     candidates = {"majority vote": lambda: MajorityVote(cardinality=k, random_state=seed)}
     for method in ("triplet", "covariance", "dawid_skene"):
+        if method == "covariance" and k > COVARIANCE_MAX_CLASSES:  # its fit grows as k^3: refused by LabelModel
+            report.skipped.append(f"label model covariance ({k} classes, more than {COVARIANCE_MAX_CLASSES}: its "
+                                  "fit time grows as k^3)")
+            continue
         candidates[method] = lambda method=method: LabelModel(cardinality=k, method=method, n_threads=n_threads,
                                                               random_state=seed)
     soft: Dict[str, np.ndarray] = {}
@@ -238,7 +244,20 @@ def run(dataset: Union[str, Path] = "wrench_youtube", *, fusion: bool = True, en
                         float((extended >= 0).any(axis=1).mean()), method=method)
                     soft[stage] = P_train
 
-    # 4. end model on the best labels so far (chosen on valid)
+    # 3b. the automatic choice (labelfuse.fit_labels): label model, class balance and fusion chosen jointly on
+    # valid by repeated k-fold and the one-standard-error rule; the end model learns from its labels
+    auto_stage = None
+    fusable = fusion and tr.embeddings is not None and not any("embedding fusion" in s for s in report.skipped)
+    t0 = time.perf_counter()
+    auto = fit_labels(tr.L, tr.embeddings if fusable else None, va.L, va.Y, va.embeddings if fusable else None,
+                      cardinality=k, random_state=seed, n_threads=n_threads, progress=progress)
+    fused = auto.chosen_["fusion"] != "none"
+    auto_stage = f"auto: {auto.describe()}"
+    add(auto_stage, auto.model_, votes, embeddings if fused else nothing, time.perf_counter() - t0,
+        float((auto.model_.L_extended_ >= 0).any(axis=1).mean()) if fused else coverage, method="auto")
+    soft[auto_stage] = auto.model_.train_proba_ if fused else auto.model_.predict_proba(tr.L)
+
+    # 4. end model on the automatic choice's labels (the fused posteriors when a fusion won on valid)
     if end_model:
         try:
             from .endmodels import Adapter
@@ -248,7 +267,7 @@ def run(dataset: Union[str, Path] = "wrench_youtube", *, fusion: bool = True, en
             if tr.embeddings is None:
                 report.skipped.append("end model (the data set has no embeddings)")
             else:
-                source = max((s for s in report.stages if s["stage"] in soft), key=lambda s: s["valid acc"])
+                source = next(s for s in report.stages if s["stage"] == auto_stage)
                 t0 = time.perf_counter()
                 adapter = Adapter(random_state=seed, progress=progress, n_threads=1).fit(
                     tr.embeddings, soft[source["stage"]], X_dev=va.embeddings, Y_dev=va.Y)

@@ -57,22 +57,23 @@ class Candidate:
     class_balance: str
     offset: float = 0.0
     n_parts: int = 1
+    thresholds: str = "unsupervised"  # or "tuned": per LF on the dev rows (of the training folds)
 
     @property
     def name(self) -> str:
         text = f"{self.label_model}, balance {self.class_balance}"
         if self.fusion != "none":
             parts = f", {self.n_parts} parts" if self.fusion == "Liger" else ""
-            text = f"{self.fusion}({text}, offset {self.offset:+.2f}{parts})"
+            text = f"{self.fusion}({text}, {self.thresholds} thresholds {self.offset:+.2f}{parts})"
         return text
 
     def complexity(self) -> Tuple:
         return (_FUSION_RANK[self.fusion], self.n_parts, _MODEL_RANK[self.label_model],
-                self.class_balance != "dev", abs(self.offset), self.offset)
+                self.class_balance != "dev", self.thresholds != "unsupervised", abs(self.offset), self.offset)
 
     def as_dict(self) -> Dict[str, Any]:
         return {"fusion": self.fusion, "label_model": self.label_model, "class_balance": self.class_balance,
-                "offset": self.offset, "n_parts": self.n_parts}
+                "offset": self.offset, "n_parts": self.n_parts, "thresholds": self.thresholds}
 
 
 # -- folds and the one-standard-error rule ----------------------------------------------------------------------------
@@ -248,13 +249,33 @@ class _FusionSpace:
                                     GroupIndex.from_groups(partition.labels_, n_groups=partition.n_parts_))
         return self._parts[n_parts]
 
+    def tuned(self, method: str, offset: float, Y_dev: np.ndarray, rows: Optional[np.ndarray]):
+        """Thresholds tuned per LF on the dev ``rows`` (all when None), shifted by ``offset``; the extensions of
+        train and of every dev row with them (cached per fold)."""
+        from .embeddings import extend_votes, nearest_neighbor_thresholds, tune_thresholds
+
+        key = ("tuned", method, offset, None if rows is None else rows.tobytes())
+        if key not in self._extended:
+            sub = slice(None) if rows is None else rows
+            neighbors = tuple(np.ascontiguousarray(a[sub]) for a in self.dev_neighbors)
+            default = nearest_neighbor_thresholds(self.L, self.graph)
+            thr = tune_thresholds(self.L, self.graph, self.L_dev[sub], Y_dev[sub], dev_neighbors=neighbors,
+                                  cardinality=self.k, default=default, n_threads=self.n_threads)["per_lf"] + offset
+            train = extend_votes(self.L, self.graph, thr, cardinality=self.k, n_threads=self.n_threads)
+            dev = extend_votes(self.L, self.graph, thr, L_query=self.L_dev, neighbors=self.dev_neighbors,
+                               cardinality=self.k, n_threads=self.n_threads)
+            self._extended[key] = (train, dev, thr)
+        return self._extended[key]
+
     def predictor(self, c: Candidate, Y_dev: np.ndarray, shrinkage: float = 100.0, pseudocount: float = 10.0):
         from .fusion.partitioned import (_part_balance, _posterior, fit_partitioned, needs_overlap,
                                          partitioned_stats, resolve_fit)
         from .models.label_model import DEFAULT_ABSTENTIONS
 
-        train, dev = self.extended(c.label_model, c.offset)
         k = self.k
+        if c.thresholds == "tuned":
+            return self._tuned_predictor(c, Y_dev, shrinkage, pseudocount)
+        train, dev = self.extended(c.label_model, c.offset)
         if c.n_parts > 1:
             partition, dev_parts, index = self.parts(c.n_parts)
             G = partition.n_parts_
@@ -275,6 +296,43 @@ class _FusionSpace:
                                       group_index=index)
             cpt = res["cpt"]
             if DEFAULT_ABSTENTIONS.get(c.label_model) == "ignore":  # as the fusion estimators' posterior
+                cpt = cpt.copy()
+                cpt[..., 0, :] = 1.0
+            P = _posterior(dev, cpt, res["class_balance"], k, dev_parts, self.n_threads)
+            return P, np.asarray(res["global"].class_balance)
+
+        return predict
+
+    def _tuned_predictor(self, c: Candidate, Y_dev: np.ndarray, shrinkage: float, pseudocount: float):
+        """Per fold: thresholds tuned on the training fold's dev rows, class balance from them, scored on the
+        held-out fold (the tuning never sees the rows it is scored on)."""
+        from .fusion.partitioned import (_part_balance, _posterior, fit_partitioned, needs_overlap,
+                                         partitioned_stats, resolve_fit)
+        from .models.label_model import DEFAULT_ABSTENTIONS
+
+        k = self.k
+        fit_fn = resolve_fit(c.label_model, self.n_threads)
+        if c.n_parts > 1:
+            partition, dev_parts, index = self.parts(c.n_parts)
+            G = partition.n_parts_
+        else:
+            partition, dev_parts, index, G = None, None, None, 1
+
+        def predict(train_rows: Optional[np.ndarray]):
+            train, dev, _ = self.tuned(c.label_model, c.offset, Y_dev, train_rows)
+            stats = partitioned_stats(train, k, group_index=index, overlap_matrix=needs_overlap(c.label_model),
+                                      n_threads=self.n_threads)
+            Y = Y_dev if train_rows is None else Y_dev[train_rows]
+            balance = None
+            if c.class_balance == "dev":
+                balance = _balance(Y, k) if G == 1 else _part_balance(
+                    Y, dev_parts if train_rows is None else dev_parts[train_rows], G, k, pseudocount)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = fit_partitioned(stats, fit_fn, class_balance=balance, shrinkage=shrinkage, L=train,
+                                      group_index=index)
+            cpt = res["cpt"]
+            if DEFAULT_ABSTENTIONS.get(c.label_model) == "ignore":
                 cpt = cpt.copy()
                 cpt[..., 0, :] = 1.0
             P = _posterior(dev, cpt, res["class_balance"], k, dev_parts, self.n_threads)
@@ -409,21 +467,23 @@ class AutoLabels(Estimator):
         if X is not None and fusions:
             lm_summary = _summary(candidates, np.array(rows), n_splits)
             fusion_models = self.fusion_label_models
-            if fusion_models is None:
-                best = lm_summary["best"].label_model
-                fusion_models = ["triplet"] + ([best] if best not in ("triplet", "majority_vote") else [])
+            if fusion_models is None:  # the label model chosen without fusion (by the same rule), and triplet
+                chosen_lm = lm_summary["chosen"].label_model
+                fusion_models = ["triplet"] + ([chosen_lm] if chosen_lm not in ("triplet", "majority_vote") else [])
             space = _FusionSpace(L, X, L_dev, X_dev, k, self.n_neighbors, self.random_state, n_threads)
             more = [Candidate(f, m, b, float(o), p) for f in fusions for m in fusion_models
                     for b in ("dev", "estimated") for o in self.offsets
                     for p in ((1,) if f == "Epoxy" else tuple(self.parts_grid))]
+            # thresholds tuned per LF on dev (inside each fold), with the dev class balance
+            more += [Candidate(f, m, "dev", 0.0, p, "tuned") for f in fusions for m in fusion_models
+                     for p in ((1,) if f == "Epoxy" else tuple(self.parts_grid))]
             bar.total += len(more)
             for c in more:
                 rows.append(_fold_scores(space.predictor(c, Y_dev), c.class_balance == "dev", Y_dev, folds,
                                          metric, k))
                 candidates.append(c)
                 bar.update()
-            self._graph = space.graph
-            self._per_lf = space._per_lf
+            self._space = space
         bar.close()
         summary = _summary(candidates, np.array(rows), n_splits)
         chosen: Candidate = summary["chosen"]
@@ -436,6 +496,7 @@ class AutoLabels(Estimator):
             f"{best.name}; chosen: the simplest candidate within one standard error "
             f"({self.standard_error_:.4f}) of it")}
         self.model_ = self._final_fit(chosen, L, X, L_dev, Y_dev, X_dev, k, n_threads)
+        self.__dict__.pop("_space", None)  # the candidates' extensions: not needed after the choice
 
     def _final_fit(self, c: Candidate, L, X, L_dev, Y_dev, X_dev, k, n_threads):
         from .models import LabelModel, MajorityVote
@@ -448,8 +509,12 @@ class AutoLabels(Estimator):
                               n_threads=n_threads).fit(L, **dev)
         from .fusion import Epoxy, Liger
 
-        thresholds = self._per_lf[c.label_model] + c.offset
-        common = dict(thresholds=thresholds, neighbor_graph=self._graph, cardinality=k,
+        space = self._space
+        if c.thresholds == "tuned":
+            thresholds = space.tuned(c.label_model, c.offset, Y_dev, None)[2]
+        else:
+            thresholds = space.per_lf(c.label_model) + c.offset
+        common = dict(thresholds=thresholds, neighbor_graph=space.graph, cardinality=k,
                       random_state=self.random_state, n_threads=n_threads)
         model = (Epoxy(c.label_model, **common) if c.fusion == "Epoxy" else
                  Liger(c.label_model, n_parts=c.n_parts, **common))
@@ -480,10 +545,15 @@ class AutoLabels(Estimator):
         raise AttributeError("train_proba_: the chosen label model has no stored training posteriors; call "
                              "predict_proba(L_train)")
 
+    def describe(self) -> str:
+        """The chosen configuration in words, e.g. "Liger(triplet, balance dev, tuned thresholds +0.00, 4 parts)"."""
+        self._check_fitted()
+        return Candidate(**{k: v for k, v in self.chosen_.items() if k != "why"}).name
+
     def report(self) -> str:
         """What was chosen and why, with every candidate's cross-validated score (best first)."""
         self._check_fitted()
-        lines = [f"chosen: {Candidate(**{k: v for k, v in self.chosen_.items() if k != 'why'}).name}",
+        lines = [f"chosen: {self.describe()}",
                  f"why: {self.chosen_['why']}"]
         for row in sorted(self.selection_, key=lambda r: -r["mean"]):
             mark = " <- chosen" if row["chosen"] else (" <- best" if row["best"] else "")

@@ -25,10 +25,12 @@ import numpy as np
 from ..datasets import Dataset, load_dataset
 from ..diagnostics import BaselineWarning
 from ..metrics import score
+from ..models.assumptions import COVARIANCE_MAX_CLASSES
 
 __all__ = ["METHODS", "TUNING", "SuiteResult", "discover_datasets", "run_suite", "to_markdown", "write_outputs"]
 
-METHODS = ("majority vote", "triplet", "covariance", "Dawid-Skene", "Epoxy", "Liger", "WS + kNN", "WS-Adapter")
+METHODS = ("majority vote", "triplet", "covariance", "Dawid-Skene", "auto", "Epoxy", "Liger", "WS + kNN",
+           "WS-Adapter")
 LABEL_MODELS = {"triplet": "triplet", "covariance": "covariance", "Dawid-Skene": "dawid_skene"}
 EMBEDDING_METHODS = ("Epoxy", "Liger", "WS + kNN", "WS-Adapter")
 KNN_GRID = (5, 10, 20, 40, 64)
@@ -41,12 +43,15 @@ TUNING = {
     "triplet": "class balance: estimated from L or from valid gold (2 candidates)",
     "covariance": "class balance: estimated from L or from valid gold (2 candidates)",
     "Dawid-Skene": "class balance: estimated from L or from valid gold (2 candidates)",
-    "Epoxy": "label model = the best of triplet / covariance / Dawid-Skene on valid; per-LF thresholds tuned on "
+    "auto": "labelfuse.fit_labels: label model x class balance x fusion (Epoxy / Liger: unsupervised thresholds "
+            "shifted by {-0.1, -0.05, 0, 0.05} or tuned per LF, parts {2, 4, 8}) by 5-fold x 2 cross-validation on "
+            "valid and the one-standard-error rule toward the simpler choice",
+    "Epoxy": "label model = the one auto chose (triplet when it chose majority vote); per-LF thresholds tuned on "
              "valid, then a joint offset in {-0.1, -0.05, 0, 0.05, 0.1, off} (6 candidates)",
     "Liger": "as Epoxy, times k-means parts in {1, 2, 3, 4, 6, 8} (36 candidates); seeds for k-means",
-    "WS + kNN": "neighbours in {5, 10, 20, 40, 64} averaged over the best label model's train posteriors "
-                "(5 candidates)",
-    "WS-Adapter": "Adapter (MLP on embeddings) trained on the best label model's train posteriors; early stopping "
+    "WS + kNN": "neighbours in {5, 10, 20, 40, 64} averaged over auto's train posteriors (5 candidates)",
+    "WS-Adapter": "Adapter (MLP on embeddings) trained on auto's train posteriors (fused when a fusion won on "
+                  "valid); early stopping "
                   "on valid (the Adapter's defaults, no grid); seeds",
     "peers": "Snorkel LabelModel: class balance estimated or from valid gold (2 candidates); "
              "MajorityLabelVoter, FlyingSquid, crowd-kit DawidSkene (100 EM iterations): none",
@@ -144,6 +149,8 @@ def _label_models(ds: Dataset, n_threads: Optional[int],
     rows.append(_row("majority vote", [{**_scores(P, te.Y, k), "coverage": _covered(te.L), "fit_s": fit_s,
                                          "predict_s": pred_s}], "-"))
     for name, method in LABEL_MODELS.items():
+        if method == "covariance" and k > COVARIANCE_MAX_CLASSES:  # refused by LabelModel (time grows as k^3)
+            continue
         best = None
         for source in ("estimated", "valid gold"):
             extra = {"Y_dev": va.Y} if source == "valid gold" else {}
@@ -161,14 +168,29 @@ def _label_models(ds: Dataset, n_threads: Optional[int],
     return rows, fitted
 
 
-def _embedding_methods(ds: Dataset, fitted: Dict[str, Any], seeds: Sequence[int], n_threads: Optional[int],
+def _auto(ds: Dataset, with_embeddings: bool, n_threads: Optional[int]) -> Tuple[Dict[str, Any], Any]:
+    """The auto row (labelfuse.fit_labels on valid) and the fitted AutoLabels."""
+    from ..selection import fit_labels
+
+    tr, va, te, k = ds.train, ds.valid, ds.test, ds.cardinality
+    X = tr.embeddings if with_embeddings else None
+    auto, fit_s = _timed(lambda: fit_labels(tr.L, X, va.L, va.Y, va.embeddings if with_embeddings else None,
+                                            cardinality=k, random_state=0, n_threads=n_threads))
+    fused = auto.chosen_["fusion"] != "none"
+    P, pred_s = _timed(lambda: auto.predict_proba(te.L, te.embeddings if fused else None))
+    coverage = _covered(auto.model_.extend(te.L, te.embeddings)) if fused else _covered(te.L)
+    return _row("auto", [{**_scores(P, te.Y, k), "coverage": coverage, "fit_s": fit_s, "predict_s": pred_s}],
+                auto.describe()), auto
+
+
+def _embedding_methods(ds: Dataset, auto: Any, seeds: Sequence[int], n_threads: Optional[int],
                        adapter: bool) -> Tuple[List[Dict[str, Any]], List[str]]:
     from ..embeddings import NeighborGraph
     from ..fusion import Epoxy, Liger, ws_knn_proba
 
     tr, va, te, k = ds.train, ds.valid, ds.test, ds.cardinality
     notes: List[str] = []
-    _, method, source, best_lm = max(fitted.values(), key=lambda v: v[0])
+    method = auto.chosen_["label_model"] if auto.chosen_["label_model"] != "majority_vote" else "triplet"
     lm_note = f"label model {method}"
     rows = []
     graph, graph_s = _timed(lambda: NeighborGraph(n_neighbors=64).fit(tr.embeddings))
@@ -188,7 +210,9 @@ def _embedding_methods(ds: Dataset, fitted: Dict[str, Any], seeds: Sequence[int]
                 ", extension off" if not np.isfinite(np.asarray(est.thresholds_, dtype=float)).any() else "")
         rows.append(_row(cls.__name__, runs, chosen))
 
-    P_train = best_lm.predict_proba(tr.L)
+    # auto's train posteriors: the fused ones when a fusion won on valid
+    P_train = auto.model_.train_proba_ if auto.chosen_["fusion"] != "none" else auto.model_.predict_proba(tr.L)
+    lm_note = f"auto's labels ({auto.describe()})"
     ids_v = graph.query(va.embeddings)[0]
     t = time.perf_counter()
     best_nn = max(KNN_GRID, key=lambda nn: (_tuning_score(ws_knn_proba(P_train, ids_v, nn), va.Y, k), -nn))
@@ -322,8 +346,11 @@ def run_suite(data: Optional[Path] = None, *, bundled: bool = True, datasets: Op
         flags: List[str] = []
         rows, fitted = _label_models(ds, n_threads, flags)
         notes: List[str] = []
-        if embeddings and ds.train.embeddings is not None and _importable("faiss"):
-            more, notes = _embedding_methods(ds, fitted, seeds, n_threads, adapter)
+        with_embeddings = embeddings and ds.train.embeddings is not None and _importable("faiss")
+        auto_row, auto = _auto(ds, with_embeddings, n_threads)
+        rows.append(auto_row)
+        if with_embeddings:
+            more, notes = _embedding_methods(ds, auto, seeds, n_threads, adapter)
             rows += more
         else:
             notes.append("embedding methods skipped (" + ("no embeddings" if ds.train.embeddings is None

@@ -16,7 +16,7 @@ import numpy as np
 from .._base import (DEPRECATED, N_THREADS, RANDOM_STATE, Estimator, InstanceOf, Interval, Options, SequenceOf,
                      json_value)
 from .._validation import (NotFittedError, as_label_matrix, as_labels, check_count, check_n_threads, check_votes,
-                          infer_cardinality, require_rows)
+                          check_label_convention, infer_cardinality, require_rows)
 from ..embeddings.graph import NeighborGraph, json_params
 from ..models.label_model import DEFAULT_ABSTENTIONS
 from ..stats import GroupIndex, LabelStats
@@ -79,6 +79,7 @@ class _FusionBase(Estimator):
 
         L = as_label_matrix(L, "L")
         require_rows(L, "L")
+        check_label_convention(L)  # (the user's votes: warned when they look written in another convention)
         n, m = L.shape
         n_threads = check_n_threads(self.n_threads)
         self._fit_fn = resolve_fit(self.label_model, n_threads)
@@ -181,6 +182,7 @@ class _FusionBase(Estimator):
         self._refit_all(n_threads, compute_train=True)
         self.search_ = search
         self.default_thresholds_ = default
+        self._emit_diagnostics()
         return self
 
     def _partition(self, graph: NeighborGraph, n_parts: int):
@@ -200,6 +202,12 @@ class _FusionBase(Estimator):
         if cacheable:
             cache[key] = partition
         return partition
+
+    def _emit_diagnostics(self) -> None:
+        from ..diagnostics import emit
+
+        name = self.label_model if isinstance(self.label_model, str) else getattr(self.label_model, "__name__", "")
+        emit(getattr(self, "_diagnostics", ()), f"{type(self).__name__}(label_model={name!r})", stacklevel=4)
 
     def _install(self, partition, thresholds: np.ndarray, Y_dev: Optional[np.ndarray],
                  dev_parts: Optional[np.ndarray]) -> None:
@@ -235,6 +243,10 @@ class _FusionBase(Estimator):
         self.cpt_, self.class_balance_ = res["cpt"], res["class_balance"]
         self.fallback_parts_ = res["fallbacks"]
         self.stats_ = stats
+        # what the last label-model fit recorded; emitted once the fit (or refit) is complete
+        self._diagnostics = list(res["global"].info.get("warnings", [])) + (
+            [f"parts {res['fallbacks']}: their label-model fit failed; they use the global fit"]
+            if res["fallbacks"] else [])
 
     def _posterior_cpt(self) -> np.ndarray:
         """The tables the posterior uses: as LabelModel's default ``abstentions``, a named moment method's
@@ -318,6 +330,7 @@ class _FusionBase(Estimator):
         self.L_extended_ = L_ext
         self._fit_tables(n_threads, stats=stats if incremental else None)
         self.train_proba_ = self._train_posterior(n_threads)
+        self._emit_diagnostics()
         return self
 
     # -- prediction -----------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ sufficient statistics are one sparse one-hot product per iteration. Posteriors c
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -31,6 +32,8 @@ from .votes import TaskVotes, as_task_votes
 __all__ = ["HardMV", "HierarchicalLabelModel", "SoftMV"]
 
 _FLOOR = 1e-12
+# the trained model falls back to Soft MV when its labels agree with this much less of the LF votes than Soft MV's
+COLLAPSE_TOLERANCE = 0.02
 _ACCURACY = [Interval(float, 0.0, 1.0, closed="neither")]
 
 
@@ -165,6 +168,34 @@ def _prior_tables(votes: TaskVotes, accuracy: float) -> List[np.ndarray]:
     return out
 
 
+def vote_consistency(votes: TaskVotes, end_labels: np.ndarray) -> float:
+    """The share of all LF votes that agree with the task labels on the path of each row's end label (a vote on a
+    row whose label path does not pass through the LF's task disagrees). A label model whose labels explain the
+    votes worse than treating every LF alike (Soft MV) has collapsed: on votes drawn from the model itself the
+    trained model's share was never below Soft MV's (tests/test_hierarchy_models.py)."""
+    g = votes.graph
+    path = g.end_task_labels[end_labels]
+    agree = total = 0
+    for j, t in enumerate(votes.lf_tasks):
+        column = votes.L[:, j]
+        voted = column >= 0
+        total += int(voted.sum())
+        agree += int((path[voted, g.tasks.index(t)] == column[voted]).sum())
+    return agree / total if total else 1.0
+
+
+def _one_sided_lfs(votes: TaskVotes) -> Dict[int, int]:
+    """{LF: the one label it votes} for the LFs whose votes are all one label. Such an LF tells its label from the
+    rest, nothing more: fitting a separate P(vote | state) for every other state lets EM explain its silence by
+    moving whole classes (the flat triplet model gives one-sided LFs the same two-state treatment)."""
+    out = {}
+    for j in range(votes.m):
+        voted = np.unique(votes.L[:, j][votes.L[:, j] >= 0])
+        if voted.size == 1:
+            out[j] = int(voted[0])
+    return out
+
+
 def _normalised_columns(C: np.ndarray) -> np.ndarray:
     """Expected counts -> a table whose columns sum to 1. A state that holds no mass (with smoothing = 0 and no
     prior: the root's not-applicable state, or labels no row is given) has nothing to estimate it from: its column
@@ -220,7 +251,13 @@ class HierarchicalLabelModel(_HierBase):
 
     Fitted attributes: ``tables_`` (list of (k_t + 1, k_t + 1) per LF: rows abstain/labels, columns task labels
     then not applicable), ``class_balance_`` (end labels), ``accuracy_`` (per LF, averaged over its task's labels),
-    ``precision_`` (per LF, P(right | votes, task applies)), ``lf_tasks_``, ``n_iter_``, ``converged_``.
+    ``precision_`` (per LF, P(right | votes, task applies)), ``lf_tasks_``, ``n_iter_``, ``converged_``,
+    ``fallback_`` (True when the trained tables were replaced by Soft MV's, with a MethodWarning).
+
+    Collapse guards: a one-sided LF (all its votes one label) gets one shared table column for every state but its
+    label (it tells its label from the rest, nothing more); and when the trained model's labels agree with fewer
+    of the LF votes than Soft MV's (by more than ``COLLAPSE_TOLERANCE``, see :func:`vote_consistency`) the fit
+    falls back to Soft MV's tables and warns.
 
     Example::
 
@@ -238,7 +275,7 @@ class HierarchicalLabelModel(_HierBase):
         "prior_strength": [Interval(float, 0.0, np.inf, closed="left")],
         "n_threads": [N_THREADS],
     }
-    _fitted_values = ("lf_tasks_", "n_iter_", "converged_")
+    _fitted_values = ("lf_tasks_", "n_iter_", "converged_", "fallback_")
     _fitted_arrays = ("class_balance_", "accuracy_", "precision_")
 
     def __init__(self, graph: Any, max_iter: int = 200, tol: float = 1e-5, smoothing: float = 0.01,
@@ -278,6 +315,7 @@ class HierarchicalLabelModel(_HierBase):
             tied[t] = S
 
         pseudo = [prior_strength * T for T in _prior_tables(votes, init_accuracy)]
+        one_sided = _one_sided_lfs(votes)
         tables: List[np.ndarray] = []
         n_iter, converged = 0, False
         for n_iter in range(1, int(self.max_iter) + 1):
@@ -285,6 +323,9 @@ class HierarchicalLabelModel(_HierBase):
             new_tables = []
             for j, t in enumerate(votes.lf_tasks):
                 C = counts[offsets[j]:offsets[j + 1]] @ tied[t] + smoothing + pseudo[j]
+                if j in one_sided:  # c vs the rest: every other state shares one column
+                    others = np.arange(C.shape[1]) != one_sided[j]
+                    C[:, others] = C[:, others].sum(axis=1, keepdims=True)
                 new_tables.append(_normalised_columns(C))
             if fixed_balance is None:
                 balance = (Q.sum(axis=0) + smoothing) / (votes.n + E * smoothing)
@@ -294,6 +335,20 @@ class HierarchicalLabelModel(_HierBase):
             if delta < tol:
                 converged = True
                 break
+        soft_tables = fixed_tables(votes, init_accuracy)
+        soft_balance = fixed_balance if fixed_balance is not None else np.full(E, 1.0 / E)
+        trained = vote_consistency(votes, _posterior(votes, tables, balance, n_threads).argmax(axis=1))
+        soft = vote_consistency(votes, _posterior(votes, soft_tables, soft_balance, n_threads).argmax(axis=1))
+        self.fallback_ = bool(trained < soft - COLLAPSE_TOLERANCE)
+        if self.fallback_:
+            from ..diagnostics import MethodWarning
+
+            warnings.warn(
+                f"HierarchicalLabelModel: the trained model's labels agree with {trained:.1%} of the LF votes, Soft "
+                f"MV's with {soft:.1%}: EM moved classes the votes do not support (typical of one-sided, dependent "
+                "LFs); falling back to Soft MV's tables (fallback_ = True). Dev labels (Y_dev) fix the class "
+                "balance; prior_strength > 0 keeps the tables near the prior.", MethodWarning, stacklevel=2)
+            tables, balance = soft_tables, soft_balance
         self.tables_ = tables
         self.class_balance_ = balance
         self.lf_tasks_ = list(votes.lf_tasks)
@@ -301,6 +356,11 @@ class HierarchicalLabelModel(_HierBase):
         self.precision_ = _precisions(votes, tables, balance)
         self.n_iter_ = n_iter
         self.converged_ = converged
+        if not converged and not self.fallback_ and int(self.max_iter) > 0:  # (fallen back: EM is moot)
+            from ..diagnostics import ConvergenceWarning
+
+            warnings.warn(f"{type(self).__name__}: EM did not converge within max_iter={self.max_iter} "
+                          f"(tol={tol:g}): raise max_iter or tol", ConvergenceWarning, stacklevel=3)
         return self
 
     def predict_proba(self, L: Any, lf_tasks: Optional[Sequence[str]] = None) -> np.ndarray:
@@ -316,6 +376,8 @@ class HierarchicalLabelModel(_HierBase):
         return values, arrays
 
     def _set_state(self, values: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        values = dict(values)
+        values.setdefault("fallback_", False)  # a file of an earlier format
         super()._set_state(values, arrays)
         if not isinstance(self.lf_tasks_, list):
             raise FileFormatError(f"the saved HierarchicalLabelModel has lf_tasks_ {self.lf_tasks_!r}, not a list")

@@ -152,8 +152,9 @@ def resolve_cardinality(L: np.ndarray, cardinality: Any, Y: Any = None, *,
                         table_bytes: Optional[Callable[[int], int]] = None, tables: str = "tables") -> int:
     """The number of classes: ``cardinality`` checked, or inferred from L (and Y). ``table_bytes(k)``: what the
     model allocates for k classes; more than the memory limit is a ValueError naming cardinality."""
-    from .._validation import check_model_memory, infer_cardinality
+    from .._validation import check_label_convention, check_model_memory, infer_cardinality
 
+    check_label_convention(L)  # (the user's votes: warned when they look written in another convention)
     if cardinality is not None:
         k = check_cardinality(cardinality)
     else:

@@ -66,5 +66,7 @@ def fit_dawid_skene(
         "n_patterns": int(out["n_patterns"]),
         "warm_start": init is not None,
         "coverage": out["coverage"],  # (m,) fraction of rows each LF votes on (LabelModel takes it out)
+        "warnings": [] if out["converged"] or max_iter == 0 else [
+            f"EM did not converge within max_iter={max_iter} (tol={tol:g}): raise max_iter or tol"],
     }
     return FitResult(cpt=out["cpt"], class_balance=out["class_balance"], info=info)

@@ -11,6 +11,8 @@ from .. import _core
 from .._base import InstanceOf, Interval, Options, Predicate
 from .._validation import (as_label_matrix, check_cardinality, check_class_balance, check_count, label_dtype,
                            require_rows)
+from ..diagnostics import emit
+from . import assumptions
 from ..stats import LabelStats, label_stats
 from .base import BaseLabelModel, NotFittedError, class_balance_from_labels, resolve_cardinality
 from .registry import METHODS, FitResult, check_fit_result, get_method
@@ -159,6 +161,11 @@ class LabelModel(BaseLabelModel):
         # the posterior's tables are the smallest per-class allocation every method makes: (m, k + 1, k) float64
         k = resolve_cardinality(L, self.cardinality, table_bytes=lambda k: 8 * L.shape[1] * (k + 1) * k,
                                 tables=f"the conditional tables of {L.shape[1]} LFs")
+        if method == "covariance" and k > assumptions.COVARIANCE_MAX_CLASSES:
+            raise ValueError(
+                f"method: 'covariance' is refused for {k} classes (more than {assumptions.COVARIANCE_MAX_CLASSES}): "
+                "its fit grows as k^3 (about 19 s at k = 100 and over 4 minutes at k = 200); use method='triplet' "
+                "or 'dawid_skene'")
         if class_balance is not None and Y_dev is not None:
             raise ValueError("class_balance: pass either class_balance or Y_dev to fit, not both")
         if class_balance is not None:
@@ -258,12 +265,87 @@ class LabelModel(BaseLabelModel):
         options = self._method_options(method)
         spec = get_method(method)
         fit_fn = spec.fit
+        notes = []
         if spec.uses_rows:
-            return fit_fn(
+            result = fit_fn(
                 L, k, balance, max_iter=self.max_iter, tol=self.tol, smoothing=self.smoothing,
                 abstentions=self._abstentions, init=warm, n_threads=self._threads(), **options,
             )
-        return fit_fn(stats, balance, **options)
+        else:
+            if balance is None and k == 2 and method in ("triplet", "covariance"):
+                balance, note = self._one_sided_balance(L, stats)
+                notes += [note] if note else []
+            result = fit_fn(stats, balance, **options)
+        if isinstance(method, str):  # (a user's fit function is taken as it is)
+            result.info["warnings"] = (list(result.info.get("warnings", [])) + notes
+                                       + self._assumption_warnings(method, L, stats, k, result))
+        return result
+
+    def _one_sided_balance(self, L: np.ndarray, stats: LabelStats):
+        """(balance, note) for binary LFs that all vote one class each, where the moment fits have nothing to
+        estimate the balance from (they fall back to uniform: [0.5, 0.5] on a set with 13% spam). The estimate is
+        the median of three that fail differently: the mean vote share over rows with votes, Dawid-Skene's
+        (abstentions modelled) and the vote indicators' third moments. (None, None) when some LF is two-sided."""
+        counts = stats.class_counts[0]
+        voting = counts.sum(axis=1) > 0
+        if not voting.any() or ((counts > 0).sum(axis=1)[voting] > 1).any():
+            return None, None
+        from .dawid_skene import fit_dawid_skene
+
+        covered = counts.sum(axis=0)
+        shares = {"vote shares": covered / covered.sum()}
+        try:
+            shares["Dawid-Skene"] = fit_dawid_skene(L, 2, None, abstentions="model",
+                                                    n_threads=self._threads()).class_balance
+        except ValueError:
+            pass
+        third = assumptions.one_sided_class_balance(L)
+        if third is not None:
+            shares["indicator third moments"] = third
+        minority = float(np.median([b[1] for b in shares.values()]))
+        balance = np.clip(np.array([1.0 - minority, minority]), 0.01, 0.99)
+        balance /= balance.sum()
+        told = ", ".join(f"{name} {np.round(b, 3).tolist()}" for name, b in shares.items())
+        return balance, (f"all {int(voting.sum())} voting LFs vote a single class, so the class balance cannot "
+                         f"come from the moments; estimated as {np.round(balance, 3).tolist()} (median of {told}); "
+                         "pass Y_dev or class_balance for a reliable one")
+
+    def _assumption_warnings(self, method: str, L: np.ndarray, stats: Optional[LabelStats], k: int,
+                             result: FitResult) -> list:
+        """What :mod:`labelfuse.models.assumptions` finds on this data for this method, as recorded warnings."""
+        out = []
+        deduped = set()
+        if "duplicate_of" in result.info:
+            deduped = {int(j) for j in np.flatnonzero(np.asarray(result.info["duplicate_of"]) >= 0)}
+        for group in assumptions.near_identical_lfs(L):
+            if len([j for j in group if j not in deduped]) > 1:
+                out.append(f"LFs {group} give the same answer on at least {assumptions.NEAR_IDENTICAL:.0%} of the "
+                           "rows where one votes (near-identical): the model counts them as independent evidence, "
+                           "which overstates their accuracy and skews the labels; drop or merge the copies")
+        if stats is not None:
+            flipped = assumptions.flipped_lfs(stats.covote[0], stats.agree[0], stats.class_counts[0], k)
+            if flipped:
+                out.append(f"LFs {[j for j, _ in flipped]} disagree with most other LFs beyond chance (mean moment "
+                           f"{np.round([v for _, v in flipped], 2).tolist()}): they look worse than random "
+                           "(flipped), and the fit, which assumes better than random, reports 1 - their accuracy; "
+                           "check or invert them")
+            if method == "covariance":
+                why = assumptions.sparse_one_sided_multiclass(stats.class_counts[0], int(stats.rows[0]), k)
+                if why:
+                    out.append(why)
+        log_cpt, log_prior = FitResult(result.cpt, result.class_balance).log_tables()
+        if (self._abstentions == "ignore"):
+            log_cpt[:, 0, :] = 0.0
+        S = np.ascontiguousarray(assumptions._sample(L))
+        pred = np.argmax(_core.posterior(S, log_cpt, log_prior, k, n_threads=self._threads()), axis=1)
+        collapsed = assumptions.collapse(pred, S, k)
+        if collapsed:
+            c, share, mv = collapsed
+            fix = (" (abstentions='ignore' drops what one-sided LFs tell: try abstentions='model')"
+                   if method == "dawid_skene" and self._abstentions == "ignore" else "")
+            out.append(f"collapsed: predicts class {c} for {share:.0%} of the rows with votes, where majority vote "
+                       f"gives it {mv:.0%}; the fit broke down{fix}: compare with majority vote or pass Y_dev")
+        return out
 
     def _method_options(self, method: str) -> Dict[str, Any]:
         """``method_options`` checked against the fit function's keywords (a typo or a keyword the model passes
@@ -305,6 +387,8 @@ class LabelModel(BaseLabelModel):
         self.cardinality_ = k
         self.n_lfs_ = m
         self._log_tables = self._posterior_tables()
+        # every diagnostic the fit recorded reaches the user as a labelfuse warning (filterable by category)
+        emit(info.get("warnings", ()), f"LabelModel(method={self._method_fitted!r})", stacklevel=4)
 
     def _resolve_abstentions(self, method: str) -> str:
         return DEFAULT_ABSTENTIONS[method] if self.abstentions is None else self.abstentions
