@@ -141,7 +141,7 @@ def markdown(results: list, command: str) -> str:
         for which, c in r["chosen"].items():
             desc = c["label_model"] + f", class balance {c['class_balance']}"
             if c["fusion"] != "none":
-                desc = f"{c['fusion']}({desc}, threshold offset {c['offset']:+.2f}" + (
+                desc = f"{c['fusion']}({desc}, {c.get('thresholds', 'unsupervised')} thresholds {c['offset']:+.2f}" + (
                     f", {c['n_parts']} parts)" if c["fusion"] == "Liger" else ")")
             lines.append(f"- {r['name']}, {which}: {desc}")
     lines += ["", "Goals:", ""]

@@ -25,7 +25,8 @@ HAS_FAISS = importlib.util.find_spec("faiss") is not None
 NEEDS_TORCH = {"Adapter", "SingleTask", "FlatMTL", "HierMTL", "SliceClassifier", "Ensemble"}
 NEEDS_FAISS = {"NeighborGraph", "Epoxy", "Liger"}
 HAS_DASK = importlib.util.find_spec("dask") is not None and importlib.util.find_spec("distributed") is not None
-NOT_SAVED: dict = {}  # estimator classes that do not save themselves, and why (none)
+# estimator classes that do not save themselves, and why
+NOT_SAVED: dict = {"AutoLabels": "a choice wrapper: its chosen model (model_) is saved and loaded"}
 
 
 def dask_label_model():

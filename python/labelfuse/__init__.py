@@ -55,7 +55,8 @@ __all__ = [
     "FitWarning", "LFQualityWarning", "LabelfuseWarning", "MethodWarning",
     "Dataset", "Epoxy", "Estimator", "GroupIndex", "HardMV", "HierarchicalLabelModel", "LFAnalysis", "LFApplier",
     "LabelModel", "LabelStats", "LabelingFunction", "Liger", "MajorityVote", "NOT_APPLICABLE", "NotFittedError",
-    "SoftMV", "Split", "TaskGraph", "__version__", "apply_lfs", "as_task_votes", "clone", "diagnostics", "embeddings", "fusion",
+    "SoftMV", "Split", "TaskGraph", "__version__", "apply_lfs", "as_task_votes", "clone", "diagnostics", "embeddings",
+    "fusion",
     "hierarchy", "label_stats", "labeling", "labeling_function", "load", "load_dataset", "models", "show_versions",
     "AutoLabels", "fit_labels",
 ]

@@ -65,8 +65,9 @@ def _convention_sample(L: np.ndarray) -> np.ndarray:
 
 def check_label_convention(L: np.ndarray, name: str = "L") -> None:
     """Warn (ConventionWarning) when L looks written in the 0 = abstain, +-1 convention (Epoxy, FlyingSquid): its
-    values are only -1, 0 and 1 and 0 fills over two thirds of the entries, as abstentions do. labelfuse reads -1 as abstain
-    and 0..k-1 as classes, so such an L would be fitted as mostly class-0 votes. The warning gives the conversion."""
+    values are only -1, 0 and 1 and 0 fills over two thirds of the entries, as abstentions do. labelfuse reads -1 as
+    abstain and 0..k-1 as classes, so such an L would be fitted as mostly class-0 votes. The warning gives the
+    conversion."""
     if L.size == 0 or L.shape[0] * L.shape[1] < CONVENTION_MIN_ENTRIES:
         return
     S = _convention_sample(L)

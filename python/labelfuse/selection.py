@@ -563,6 +563,12 @@ class AutoLabels(Estimator):
     def _is_fitted(self) -> bool:
         return hasattr(self, "model_")
 
+    def save(self, path: Any) -> Any:
+        """Not saved itself: the choice lives in ``model_`` (a LabelModel, MajorityVote, Epoxy or Liger), which is
+        saved and read back with ``labelfuse.load``; ``chosen_`` and ``selection_`` are plain JSON-able values."""
+        raise NotImplementedError("AutoLabels: save the chosen model instead: auto.model_.save(path), read back "
+                                  "with labelfuse.load(path)")
+
 
 def fit_labels(L: Any, X: Any = None, L_dev: Any = None, Y_dev: Any = None, X_dev: Any = None, *,
                cardinality: Optional[int] = None, **options: Any) -> AutoLabels:

@@ -395,8 +395,8 @@ def to_markdown(result: SuiteResult) -> str:
     for name, d in result.datasets.items():
         lines += ["", f"### {name} (k = {d['k']}, {d['m']} LFs, train / valid / test = {d['n_train']} / "
                       f"{d['n_valid']} / {d['n_test']}; {d['seconds']:.0f} s)", "",
-                  f"| method | accuracy | {d['metric']} | abstained | coverage | fit s | predict s | peer / ours (time) "
-                  "| chosen on valid |",
+                  f"| method | accuracy | {d['metric']} | abstained | coverage | fit s | predict s "
+                  "| peer / ours (time) | chosen on valid |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in d["rows"]:
             if "error" in r:

@@ -16,8 +16,8 @@ from .._validation import check_class_balance  # noqa: F401  (re-exported for th
 from ..metrics import TIE_POLICIES, TIE_TOLERANCE, break_ties  # noqa: F401  (re-exported)
 from ..metrics import score as _score
 
-__all__ = ["BaseLabelModel", "NotFittedError", "TIE_POLICIES", "TIE_TOLERANCE", "break_ties", "check_random_state", "load",
-           "resolve_tie_policy"]
+__all__ = ["BaseLabelModel", "NotFittedError", "TIE_POLICIES", "TIE_TOLERANCE", "break_ties", "check_random_state",
+           "load", "resolve_tie_policy"]
 
 def resolve_tie_policy(policy: Any, name: str = "tie_policy") -> str:
     """``policy`` if it is one of :data:`TIE_POLICIES`; else a ValueError (a string) or TypeError naming ``name``."""

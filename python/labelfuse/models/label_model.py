@@ -295,7 +295,7 @@ class LabelModel(BaseLabelModel):
         covered = counts.sum(axis=0)
         shares = {"vote shares": covered / covered.sum()}
         try:
-            shares["Dawid-Skene"] = fit_dawid_skene(L, 2, None, abstentions="model",
+            shares["Dawid-Skene"] = fit_dawid_skene(assumptions._sample(L, 50_000), 2, None, abstentions="model",
                                                     n_threads=self._threads()).class_balance
         except ValueError:
             pass
