@@ -25,7 +25,7 @@ const E* typed_matrix(const py::object& obj, const char* name, const char* dtype
 py::tuple extend_votes_py(const py::array& L_db, const py::array& L_query, const py::object& nbr_ids,
                           const py::object& nbr_sims, const py::object& X_db, const py::object& X_query,
                           const py::object& thresholds, int64_t cardinality, bool self_query,
-                          const py::object& n_threads) {
+                          const py::object& n_threads, bool return_similarity) {
     if (L_db.ndim() != 2 || L_query.ndim() != 2) throw py::value_error("L: expected 2-D label matrices");
     // the same integer layout, compared by value: two equal dtypes may be distinct objects (a byte-swapped int64
     // converted to native order is not numpy's int64 singleton), so identity would refuse equal types
@@ -53,6 +53,11 @@ py::tuple extend_votes_py(const py::array& L_db, const py::array& L_query, const
     in.thresholds = float64_buffer(thresholds, "thresholds", in.n_lfs);
     const int t = threads_arg(n_threads);
     py::array out(L_query.dtype(), std::vector<py::ssize_t>{in.n_query, in.n_lfs});
+    py::array_t<float> best_sims;
+    if (return_similarity) {
+        best_sims = py::array_t<float>(std::vector<py::ssize_t>{in.n_query, in.n_lfs});
+        in.best_sims = best_sims.mutable_data();
+    }
     ExtendReport report = with_label_view(L_db, [&](auto db) {
         using T = std::remove_const_t<std::remove_pointer_t<decltype(db.data)>>;
         const auto item = L_query.itemsize();  // same dtype as L_db (checked above)
@@ -64,8 +69,10 @@ py::tuple extend_votes_py(const py::array& L_db, const py::array& L_query, const
         NativeCall call;
         return extend_votes(db, query, in, o, t);
     });
-    return py::make_tuple(out, to_numpy(std::move(report.extended), {in.n_lfs}),
-                          to_numpy(std::move(report.fallback), {in.n_lfs}));
+    py::tuple result = py::make_tuple(out, to_numpy(std::move(report.extended), {in.n_lfs}),
+                                      to_numpy(std::move(report.fallback), {in.n_lfs}));
+    if (return_similarity) return py::make_tuple(result[0], result[1], result[2], best_sims);
+    return result;
 }
 
 }  // namespace
@@ -73,7 +80,7 @@ py::tuple extend_votes_py(const py::array& L_db, const py::array& L_query, const
 void bind_extend(py::module_& mod) {
     mod.def("extend_votes", &extend_votes_py, py::arg("L_db"), py::arg("L_query"), py::arg("nbr_ids"),
             py::arg("nbr_sims"), py::arg("X_db"), py::arg("X_query"), py::arg("thresholds"), py::arg("cardinality"),
-            py::arg("self_query") = false, py::arg("n_threads") = py::none());
+            py::arg("self_query") = false, py::arg("n_threads") = py::none(), py::arg("return_similarity") = false);
 }
 
 }  // namespace labelfuse::bind

@@ -157,6 +157,8 @@ ExtendReport extend_votes(const LabelView<T>& L_db, const LabelView<T>& L_query,
         for (int64_t i = 0; i < nq; ++i) {
             catcher.run([&] {
                 T* o = out + i * m;
+                float* o_sim = in.best_sims ? in.best_sims + i * m : nullptr;
+                if (o_sim) std::fill(o_sim, o_sim + m, -std::numeric_limits<float>::infinity());
                 int64_t n_open = 0;
                 for (int64_t j = 0; j < m; ++j) {
                     o[j] = static_cast<T>(L_query(i, j));
@@ -220,6 +222,7 @@ ExtendReport extend_votes(const LabelView<T>& L_db, const LabelView<T>& L_query,
                         if (tie[j]) continue;  // a tie at the maximum: nothing further can break it
                         if (complete || best_sim[j] > last) {
                             o[j] = static_cast<T>(best_class[j]);
+                            if (o_sim) o_sim[j] = best_sim[j];
                             ++tally[j];
                         } else {  // voters of another class at the same similarity may follow the list
                             o[j] = static_cast<T>(kNeedsExact);
@@ -306,6 +309,7 @@ ExtendReport extend_votes(const LabelView<T>& L_db, const LabelView<T>& L_query,
                 }
                 const bool take = !tied && static_cast<double>(b[winner]) > in.thresholds[j];
                 out[block_rows[r] * m + j] = static_cast<T>(take ? winner : -1);
+                if (take && in.best_sims) in.best_sims[block_rows[r] * m + j] = b[winner];
                 task_extended[task] += take;
             }
         });

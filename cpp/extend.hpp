@@ -25,6 +25,10 @@ struct ExtendInput {
     const float* X_db = nullptr;        // n_db x dim
     const double* thresholds = nullptr; // n_lfs
     bool self_query = false;
+    // Optional output, n_query x n_lfs: the similarity of the voter whose class was taken, -inf where nothing was
+    // taken. The rule at any threshold t >= thresholds[j] is then "take out(i, j) where best_sims(i, j) > t", so
+    // one call at the lowest threshold of a tuning grid decides the whole grid.
+    float* best_sims = nullptr;
 };
 
 struct ExtendReport {

@@ -312,3 +312,30 @@ def test_parameters_are_checked_by_their_constraints():
         with pytest.raises(error, match=f"^{name}:"):
             est.fit(L, X)
         assert not any(n.endswith("_") for n in vars(est)), params
+
+
+def test_kmeans_is_computed_once_per_part_count_and_embeddings(monkeypatch):
+    from labelfuse.embeddings import KMeansPartition
+
+    calls = []
+    fit = KMeansPartition.fit
+
+    def counting_fit(self, X):
+        calls.append(self.n_parts)
+        return fit(self, X)
+
+    monkeypatch.setattr(KMeansPartition, "fit", counting_fit)
+    X, L, Y = smooth_task(300, seed=3)
+    est = Liger(symmetric_fit(), parts_grid=(1, 2, 3), threshold_offsets=(0.0,))
+    est.fit(L[:240], X[:240], L[240:], X[240:], Y[240:])
+    assert sorted(calls) == [2, 3]
+    first = (est.thresholds_.copy(), est.n_parts_, est.train_proba_.copy())
+    est.fit(L[:240], X[:240].copy(), L[240:], X[240:], Y[240:])  # equal embeddings (another array): cached
+    assert sorted(calls) == [2, 3]
+    np.testing.assert_array_equal(est.thresholds_, first[0])
+    np.testing.assert_array_equal(est.train_proba_, first[2])
+    assert est.n_parts_ == first[1]
+    est.fit(L[:240], X[:240] + 0.01, L[240:], X[240:], Y[240:])  # other embeddings: k-means again
+    assert sorted(calls) == [2, 2, 3, 3]
+    est.set_params(random_state=1).fit(L[:240], X[:240], L[240:], X[240:], Y[240:])  # another seed: again
+    assert len(calls) == 6

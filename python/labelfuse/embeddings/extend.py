@@ -10,7 +10,7 @@ from .. import _core
 from .._validation import as_label_matrix, check_n_threads, infer_cardinality
 from .graph import NeighborGraph
 
-__all__ = ["extend_votes", "ExtensionReport", "as_thresholds"]
+__all__ = ["extend_votes", "extension_sweep", "ExtensionSweep", "ExtensionReport", "as_thresholds"]
 
 
 @dataclass
@@ -133,6 +133,14 @@ def extend_votes(
         >>> bool(((L_ext != -1).sum() >= (L != -1).sum()) and (L_ext[L != -1] == L[L != -1]).all())
         True
     """
+    out, ext, fb = _run(L, graph, thresholds, L_query, X_query, neighbors, cardinality, n_threads, False)
+    if return_report:
+        return out, ExtensionReport(extended=ext, fallback=fb)
+    return out
+
+
+def _run(L, graph, thresholds, L_query, X_query, neighbors, cardinality, n_threads, similarity: bool):
+    """extend_votes' checks and the native call: (out, extended, fallback[, best similarities])."""
     L = as_label_matrix(L, "L")
     if not isinstance(graph, NeighborGraph):
         raise TypeError(f"graph: expected a NeighborGraph, got {type(graph).__name__}")
@@ -146,8 +154,8 @@ def extend_votes(
     if L_query is None:
         if X_query is not None or neighbors is not None:
             raise ValueError("L_query: required with X_query / neighbors (to extend another split)")
-        out, ext, fb = _core.extend_votes(L, L, graph.ids_, graph.sims_, graph.X_, graph.X_, t, k,
-                                          self_query=True, n_threads=n_threads)
+        return _core.extend_votes(L, L, graph.ids_, graph.sims_, graph.X_, graph.X_, t, k,
+                                   self_query=True, n_threads=n_threads, return_similarity=similarity)
     else:
         L_query = as_label_matrix(L_query, "L_query")
         if L_query.shape[1] != m:
@@ -166,8 +174,68 @@ def extend_votes(
         dtype = np.result_type(L.dtype, L_query.dtype)
         Ldb = L if L.dtype == dtype else L.astype(dtype)
         Lq = L_query if L_query.dtype == dtype else L_query.astype(dtype)
-        out, ext, fb = _core.extend_votes(Ldb, Lq, ids, sims, graph.X_, Xq, t, k, self_query=False,
-                                          n_threads=n_threads)
-    if return_report:
-        return out, ExtensionReport(extended=ext, fallback=fb)
-    return out
+        return _core.extend_votes(Ldb, Lq, ids, sims, graph.X_, Xq, t, k, self_query=False,
+                                   n_threads=n_threads, return_similarity=similarity)
+
+
+class ExtensionSweep:
+    """The extension at every threshold at or above a floor, from ONE pass of the kernel at that floor.
+
+    Why it is exact: for LF j and an abstaining row, the rule takes the class of the unique most similar voter
+    when that similarity s* is strictly above the threshold. The pass at the floor records, for every pair it
+    extends, the class and s*; a pair it leaves alone has s* at or below the floor, or a tie at s*. At a higher
+    threshold t the rule therefore takes exactly the pairs with s* > t, with the same class: a threshold grid
+    costs one neighbour-list walk (and one exact fallback) instead of one per grid point.
+
+    Attributes: ``floor`` (m,) the per-LF thresholds of the pass, ``votes`` the extension at the floor,
+    ``similarity`` (q, m) float32 s* of each extended pair (-inf elsewhere), ``fallback`` (m,) pairs the floor
+    pass decided by the exact scan.
+    """
+
+    def __init__(self, L_query: np.ndarray, votes: np.ndarray, similarity: np.ndarray, floor: np.ndarray,
+                 fallback: np.ndarray):
+        self.L_query = L_query if L_query.dtype == votes.dtype else L_query.astype(votes.dtype)
+        self.votes = votes
+        self.similarity = similarity
+        self.floor = floor
+        self.fallback = fallback
+
+    def at(self, thresholds: Union[float, Any], return_report: bool = False):
+        """The extended votes at ``thresholds`` (a number or one per LF, each at or above the floor): the same
+        array ``extend_votes`` returns for them (the report's ``fallback`` is the floor pass's)."""
+        t = as_thresholds(thresholds, self.floor.shape[0])
+        below = t < self.floor
+        if below.any():
+            j = int(np.flatnonzero(below)[0])
+            raise ValueError(f"thresholds: entry {j} ({t[j]}) is below the sweep's floor {self.floor[j]}")
+        take = self.similarity > t  # float32 against float64: compared as float64, as the kernel does
+        out = np.where(take, self.votes, self.L_query)
+        if return_report:
+            return out, ExtensionReport(extended=take.sum(axis=0).astype(np.int64), fallback=self.fallback.copy())
+        return out
+
+
+def extension_sweep(
+    L: Any,
+    graph: NeighborGraph,
+    floor: Union[float, Any],
+    *,
+    L_query: Any = None,
+    X_query: Any = None,
+    neighbors: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None,
+    cardinality: Optional[int] = None,
+    n_threads: Optional[int] = None,
+) -> ExtensionSweep:
+    """One kernel pass at ``floor`` (the lowest threshold of a grid, per LF or one for all) that answers
+    :func:`extend_votes` for every threshold at or above it (:class:`ExtensionSweep`). Arguments as
+    :func:`extend_votes`.
+
+    Example::
+
+        sweep = extension_sweep(L, graph, 0.4)
+        for t in (0.4, 0.5, 0.6):
+            L_ext = sweep.at(t)            # == extend_votes(L, graph, t)
+    """
+    out, _, fb, sims = _run(L, graph, floor, L_query, X_query, neighbors, cardinality, n_threads, True)
+    base = as_label_matrix(L if L_query is None else L_query, "L" if L_query is None else "L_query")
+    return ExtensionSweep(base, out, sims, as_thresholds(floor, out.shape[1]), fb)

@@ -30,7 +30,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from .._validation import as_label_matrix, as_labels, check_cardinality, check_number, check_votes
-from .extend import as_neighbors, as_thresholds, extend_votes
+from .extend import as_neighbors, as_thresholds, extension_sweep
 from .graph import NeighborGraph
 
 __all__ = ["nearest_neighbor_thresholds", "tune_thresholds", "agreement_thresholds", "DEFAULT_CANDIDATES", "DEFAULT_OFFSETS"]
@@ -153,9 +153,11 @@ def tune_thresholds(
     best_t = np.full(m, np.nan)
     last_silent = np.full(m, np.inf)  # the lowest threshold (so far) that adds no dev vote
     silent = np.ones(m, dtype=bool)
+    # one kernel pass at the lowest candidate answers every candidate (ExtensionSweep)
+    sweep = extension_sweep(L, graph, float(grid[-1]), L_query=L_dev, neighbors=dev_neighbors, cardinality=k,
+                            n_threads=n_threads) if grid.size else None
     for t in grid:
-        ext = extend_votes(L, graph, float(t), L_query=L_dev, neighbors=dev_neighbors, cardinality=k,
-                           n_threads=n_threads)
+        ext = sweep.at(float(t))
         new = abstain & (ext >= 0)
         n_new = new.sum(axis=0)
         right = (new & (ext == Y_dev[:, None])).sum(axis=0)
@@ -234,8 +236,9 @@ def agreement_thresholds(
     # the label model's labels on rows where LF j abstains do not depend on j (abstentions carry no evidence)
     reference = as_labels(reference, L.shape[0], k, "reference")
     others = n_votes[:, None] - votes  # votes of the other LFs per row and LF
+    sweep = extension_sweep(L, graph, float(grid[-1]), cardinality=k, n_threads=n_threads) if grid.size else None
     for t in grid:
-        ext = extend_votes(L, graph, float(t), cardinality=k, n_threads=n_threads)
+        ext = sweep.at(float(t))
         new = (~votes) & (ext >= 0) & (others > 0)
         n_new = new.sum(axis=0)
         right = (new & (ext == reference[:, None])).sum(axis=0)

@@ -74,8 +74,8 @@ class _FusionBase(Estimator):
         return self._fit(L, X, L_dev, X_dev, Y_dev)
 
     def _fit(self, L: Any, X: Any, L_dev: Any, X_dev: Any, Y_dev: Any):
-        from ..embeddings import KMeansPartition, extend_votes, nearest_neighbor_thresholds, tune_thresholds
-        from ..embeddings.extend import as_thresholds
+        from ..embeddings import nearest_neighbor_thresholds, tune_thresholds
+        from ..embeddings.extend import as_thresholds, extension_sweep
 
         L = as_label_matrix(L, "L")
         require_rows(L, "L")
@@ -147,21 +147,24 @@ class _FusionBase(Estimator):
         candidates = list(self._parts_candidates(Y_dev is not None))
         scored = Y_dev is not None and (len(candidates) > 1 or len(offsets) > 1)
         extended = {}  # offset -> (training extension, its report, dev extension): they do not depend on parts
+        sweeps = []  # one kernel pass per split at the lowest thresholds of the grid answers every offset
 
         def extension(off: float):
             if off not in extended:
+                if not sweeps:
+                    floor = np.min([per_lf + o for o in offsets], axis=0)
+                    sweeps.append(extension_sweep(L, graph, floor, cardinality=k, n_threads=n_threads))
+                    sweeps.append(extension_sweep(L, graph, floor, L_query=L_dev, neighbors=dev_neighbors,
+                                                  cardinality=k, n_threads=n_threads))
                 thr = per_lf + off
-                train, report = extend_votes(L, graph, thr, cardinality=k, n_threads=n_threads, return_report=True)
-                dev = extend_votes(L, graph, thr, L_query=L_dev, neighbors=dev_neighbors, cardinality=k,
-                                   n_threads=n_threads) if scored else None
-                extended[off] = (train, report, dev)
+                train, report = sweeps[0].at(thr, return_report=True)
+                extended[off] = (train, report, sweeps[1].at(thr))
             return extended[off]
 
         search = []
         best = None
         for n_parts in candidates:
-            partition = KMeansPartition(n_parts, random_state=self._param("random_state")).fit(
-                graph.X_) if n_parts > 1 else None
+            partition = self._partition(graph, n_parts) if n_parts > 1 else None
             dev_parts = partition.predict(dev_neighbors[2]) if (partition is not None and has_dev) else None
             for off in sorted(offsets, key=lambda o: (abs(o), o)):
                 score = None
@@ -181,6 +184,24 @@ class _FusionBase(Estimator):
         self.default_thresholds_ = default
         self._emit_diagnostics()
         return self
+
+    def _partition(self, graph: NeighborGraph, n_parts: int):
+        """The k-means partition of the graph's embeddings into ``n_parts``, computed once per part count: it
+        depends only on the embeddings and the seed, so later fits on the same embeddings (a refit with new dev
+        data, a grid over other parameters) reuse it. Cached for an int seed only (a Generator draws anew)."""
+        from ..embeddings import KMeansPartition
+
+        seed = self._param("random_state")
+        cacheable = isinstance(seed, (int, np.integer))
+        if cacheable:
+            key = (int(n_parts), int(seed), _fingerprint(graph.X_))
+            cache = self.__dict__.setdefault("_partition_cache", {})
+            if key in cache:
+                return cache[key]
+        partition = KMeansPartition(n_parts, random_state=seed).fit(graph.X_)
+        if cacheable:
+            cache[key] = partition
+        return partition
 
     def _emit_diagnostics(self) -> None:
         from ..diagnostics import emit
@@ -471,6 +492,13 @@ def unsupervised_thresholds(L: np.ndarray, graph: NeighborGraph, fit_fn: FitFunc
     reference = _core.posterior(Lc, log_cpt, log_prior, k, n_threads=n_threads).argmax(axis=1)
     return agreement_thresholds(L, graph, reference, proba_without, cardinality=k, default=default,
                                 n_threads=n_threads)
+
+
+def _fingerprint(X: np.ndarray) -> Tuple[Tuple[int, ...], str]:
+    """Shape and digest of the embeddings: the k-means cache key (equal embeddings, equal partitions)."""
+    import hashlib
+
+    return X.shape, hashlib.blake2b(np.ascontiguousarray(X).data, digest_size=16).hexdigest()
 
 
 def _as_columns(columns: Any, m: int) -> list:

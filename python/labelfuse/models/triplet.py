@@ -148,17 +148,20 @@ def _one_sided_rates(stats: LabelStats, source: list, pi: np.ndarray, cpt: np.nd
     se = np.sqrt(np.outer(mean * (1 - mean), mean * (1 - mean)) / n)
     denominator_ok = (np.abs(C) > z * se) & (np.abs(C) > 0) & np.outer(usable, usable)
     np.fill_diagonal(denominator_ok, False)
+    # the usable pairs (a < b) once, in row-major order; LF i's triplets are those without i (the same elements in
+    # the same order as masking the matrix per i, so the sums below are the same floating-point sums)
+    first, second = np.nonzero(np.triu(denominator_ok, 1))
+    pair_cov = C[first, second]
+    pair_weight = pair_cov ** 2  # large covariances are the well-determined denominators
     done = []
     for i in np.flatnonzero(one):
-        ok = denominator_ok.copy()
-        ok[i, :] = ok[:, i] = False
-        ok = np.triu(ok, 1)
+        ok = (first != i) & (second != i)
         if not ok.any():
             continue
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.outer(C[i], C[i])[ok] / C[ok]
-        weights = C[ok] ** 2  # large covariances are the well-determined denominators
-        d2 = max(float(np.average(ratio, weights=weights)), 0.0) / (pi[0] * pi[1])
+            ratio = C[i, first[ok]] * C[i, second[ok]] / pair_cov[ok]
+        weights = pair_weight[ok]
+        d2 = max(float(np.multiply(ratio, weights).sum() / weights.sum()), 0.0) / (pi[0] * pi[1])
         c = int(np.argmax(counts[i]))
         d = np.sqrt(d2)
         own = np.clip(mean[i] + (1 - pi[c]) * d, 1e-4, 1 - 1e-4)
