@@ -49,12 +49,21 @@ _SET_BY_THE_MODEL = {"triplet": (), "covariance": (),
 # A statistics delta over fewer changed rows than this runs on one thread (a team of threads costs more than it
 # saves there, and much more on a loaded machine).
 _THREADED_ROWS = 200_000
+_COPY_BLOCK = 4096  # rows per block of the row-major -> column-major copy
 
 
 def _private_copy(L: np.ndarray, k: int, spec: Any) -> np.ndarray:
     """The copy of L that refit edits: column-major for the statistics methods (one LF's column is contiguous, so
     an edited LF costs O(n) bytes to compare and write), row-major for Dawid-Skene (its EM reads rows)."""
-    return np.array(L, dtype=label_dtype(k), order="C" if spec.uses_rows else "F")
+    dtype = label_dtype(k)
+    if spec.uses_rows or L.flags.f_contiguous:
+        return np.array(L, dtype=dtype, order="C" if spec.uses_rows else "F")
+    # numpy's own C -> F copy walks one array element by element across the whole matrix (5x slower at 1e6 x 50
+    # int8); in blocks of rows both sides stay in cache
+    out = np.empty(L.shape, dtype=dtype, order="F")
+    for start in range(0, L.shape[0], _COPY_BLOCK):
+        out[start:start + _COPY_BLOCK] = L[start:start + _COPY_BLOCK]
+    return out
 
 
 def _finite_non_negative(value: Any) -> bool:
