@@ -51,7 +51,7 @@ class _MultiTask(EndModel):
         device: Any = "auto",
         mixed_precision: Any = "auto",
         random_state: Optional[int] = None,
-        n_threads: Optional[int] = None,
+        n_threads: Any = "auto",
         progress: bool = True,
         seed: Any = DEPRECATED,
     ):
@@ -185,7 +185,7 @@ class HierMTL(_MultiTask):
         device: Any = "auto",
         mixed_precision: Any = "auto",
         random_state: Optional[int] = None,
-        n_threads: Optional[int] = None,
+        n_threads: Any = "auto",
         progress: bool = True,
         seed: Any = DEPRECATED,
     ):
