@@ -66,3 +66,17 @@ def test_default_model_matches_the_shipped_embeddings(tmp_path, shared_data):
     np.testing.assert_allclose(out, shipped, atol=2e-3)  # the shipped copy is float16
     again = encode(texts, cache_dir=tmp_path, progress=False)  # from the cache
     np.testing.assert_array_equal(again, out)
+
+
+def test_texts_of_mixed_length_are_batched_by_length_and_returned_in_input_order():
+    model = FakeModel()
+    texts = ["x" * n for n in (3, 40, 1, 17, 8, 25, 2)]
+    batch_sizes = []
+
+    def call(batch):
+        batch_sizes.append([len(t) for t in batch])
+        return model.encode(batch)
+
+    out = encode(texts, call, batch_size=3, cache_dir=False, normalize=False, progress=False)
+    assert batch_sizes == [[40, 25, 17], [8, 3, 2], [1]]  # longest first: little padding per batch
+    np.testing.assert_array_equal(out, FakeModel().encode(texts).astype(np.float32))  # rows back in input order

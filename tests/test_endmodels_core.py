@@ -50,7 +50,7 @@ def test_noisy_soft_labels_beat_their_own_argmax_on_held_out_rows():
     flip = rng.random(1500) < 0.3
     noisy = np.where(flip, 1 - y, y)
     P = np.stack([np.where(noisy == 0, 0.7, 0.3), np.where(noisy == 1, 0.7, 0.3)], axis=1)
-    model = Adapter(hidden=(16,), max_epochs=30, random_state=0, **FAST).fit(X[:1200], P[:1200])
+    model = Adapter(hidden=(16,), max_epochs=30, batch_size=64, lr=1e-3, random_state=0, **FAST).fit(X[:1200], P[:1200])
     assert model.score(X[1200:], y[1200:]) > 0.9 > (noisy[1200:] == y[1200:]).mean()
 
 

@@ -137,14 +137,19 @@ def encode(
         fn = _model_fn(model, batch_size, device)
         from tqdm.auto import tqdm
 
+        # longest first, so each batch holds texts of similar length and the model pads little (a transformer's
+        # cost grows with the longest text of the batch); the rows are put back in input order below
+        missing_idx.sort(key=lambda i: -len(texts[i]))
         batches = range(0, len(missing_idx), batch_size)
         parts = []
-        for start in tqdm(batches, desc="encoding", unit="batch", disable=not progress):
-            chunk = [texts[i] for i in missing_idx[start:start + batch_size]]
-            emb = np.asarray(fn(chunk), dtype=np.float32)
-            if emb.ndim != 2 or emb.shape[0] != len(chunk):
-                raise ValueError(f"model: returned shape {emb.shape} for {len(chunk)} texts")
-            parts.append(emb)
+        with tqdm(total=len(missing_idx), desc="encoding", unit="text", disable=not progress) as bar:
+            for start in batches:
+                chunk = [texts[i] for i in missing_idx[start:start + batch_size]]
+                emb = np.asarray(fn(chunk), dtype=np.float32)
+                if emb.ndim != 2 or emb.shape[0] != len(chunk):
+                    raise ValueError(f"model: returned shape {emb.shape} for {len(chunk)} texts")
+                parts.append(emb)
+                bar.update(len(chunk))
         new = np.concatenate(parts)
         new_keys = keys[missing_idx]
         for key, row in zip(new_keys, new):

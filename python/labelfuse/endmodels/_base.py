@@ -18,6 +18,7 @@ from ._training import (
     TrainSettings,
     predict_head_probs,
     resolve_device,
+    threads_for,
     torch_threads,
     train_network,
     uses_amp,
@@ -78,7 +79,7 @@ class EndModel(Estimator):
                    Interval(int, 0, None)],
         "mixed_precision": [Options("auto"), BOOLEAN],
         "random_state": [None, Interval(int, 0, MAX_SEED)],
-        "n_threads": [N_THREADS],
+        "n_threads": [N_THREADS, Options("auto")],
         "progress": [BOOLEAN],
     }
     _deprecated_aliases = {"seed": "random_state"}
@@ -177,6 +178,8 @@ class EndModel(Estimator):
         seen: Optional[dict] = None,
     ) -> "EndModel":
         """Build and train the network on per-head (soft labels, row weights). Subclasses validate first."""
+        if isinstance(self.n_threads, str):  # "auto" depends on the network: resolved once it is built
+            return self._fit_targets_inner(X, targets, X_dev, Y_dev, dev_context, n_dev_classes, seen)
         with torch_threads(self.n_threads):
             return self._fit_targets_inner(X, targets, X_dev, Y_dev, dev_context, n_dev_classes, seen)
 
@@ -219,9 +222,11 @@ class EndModel(Estimator):
             dev_score = None if dev is None else self._dev_scorer(net, dev, dev_context, amp)
             gen = torch.Generator().manual_seed(self.seed_)
             head_targets = {name: HeadTarget.from_numpy(p, w) for name, (p, w) in targets.items()}
-            self.history_, self.best_dev_score_ = train_network(
-                net, inputs, head_targets, settings, self.device_, amp, gen, dev_score
-            )
+            n_threads = threads_for(self.n_threads, net, settings.batch_size, self.device_)
+            with torch_threads(n_threads if isinstance(self.n_threads, str) else None):
+                self.history_, self.best_dev_score_ = train_network(
+                    net, inputs, head_targets, settings, self.device_, amp, gen, dev_score
+                )
         return self
 
     def _dev_scorer(self, net, dev, dev_context, amp):
@@ -240,7 +245,7 @@ class EndModel(Estimator):
         if len(inputs) == 0:
             return {h.name: np.zeros((0, h.cardinality)) for h in self.network_.head_specs.values()}
         amp = uses_amp(self.mixed_precision, self.device_)
-        with torch_threads(self.n_threads):
+        with torch_threads(threads_for(self.n_threads, self.network_, int(self.batch_size), self.device_)):
             return predict_head_probs(self.network_, inputs, heads, self.device_, amp, max(int(self.batch_size), 256))
 
     def predict(self, X: Any, *args: Any, **kwargs: Any) -> np.ndarray:

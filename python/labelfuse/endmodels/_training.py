@@ -31,12 +31,31 @@ def resolve_device(device: Any) -> torch.device:
     return dev
 
 
+#: Below this many multiply-adds per training batch (parameters x batch rows) a CPU fit runs on one thread.
+SMALL_BATCH_WORK = 1 << 25
+
+
+def threads_for(n_threads: Any, net: Optional[torch.nn.Module], batch_size: int, device: torch.device
+                ) -> Optional[int]:
+    """Resolve ``n_threads="auto"``: one thread for a small network on the CPU, torch's setting otherwise.
+
+    A linear or one-hidden-layer head on 384-d embeddings does a few million multiply-adds per batch, far below
+    what pays for waking a second thread: each tiny op then waits for every pool thread to be scheduled, which on
+    a busy machine made a fit 8x slower in wall time than on one thread (bench/compare_adapter_speed.py)."""
+    if not (isinstance(n_threads, str) and n_threads == "auto"):
+        return n_threads
+    if device.type != "cpu" or net is None:
+        return None
+    work = sum(p.numel() for p in net.parameters()) * max(int(batch_size), 1)
+    return 1 if work < SMALL_BATCH_WORK else None
+
+
 @contextlib.contextmanager
 def torch_threads(n_threads: Optional[int]):
     """Set torch's intra-op thread count for the duration of a call and restore it after (None: leave it).
 
-    torch's setting is process-wide, so it is never changed behind the caller's back: only when asked, and only
-    for the call. Small MLPs often train faster on one thread than on several busy cores."""
+    torch's setting is process-wide, so it is never changed behind the caller's back: only when asked (or for
+    "auto", see threads_for), and only for the call; the caller's count is put back in ``finally``."""
     n = check_n_threads(n_threads)
     if n is None:
         yield
@@ -44,6 +63,9 @@ def torch_threads(n_threads: Optional[int]):
     total = os.cpu_count() or 1
     n = n if n > 0 else max(1, total + 1 + n)
     before = torch.get_num_threads()
+    if n == before:
+        yield
+        return
     torch.set_num_threads(n)
     try:
         yield

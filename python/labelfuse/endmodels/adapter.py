@@ -18,10 +18,12 @@ class Adapter(EndModel):
 
     Parameters
     ----------
-    hidden: widths of the hidden ReLU layers; () is a linear (softmax-regression) model.
+    hidden: widths of the hidden ReLU layers; () is a linear (softmax-regression) model. The default (256,)
+        beat a linear head by 1-3 points on every WRENCH set of bench/compare_endmodel_vs_labels.py.
     dropout: dropout after each hidden layer.
     lr, weight_decay: Adam settings.
-    batch_size, max_epochs: the schedule; every labeled row is seen once per epoch.
+    batch_size, max_epochs: the schedule; every labeled row is seen once per epoch. 256 rows with lr 2e-3 match
+        the accuracy of 64 rows with lr 1e-3 at a quarter of the optimiser steps.
     patience: with a dev set, stop after this many epochs without a better dev metric (None: run all epochs);
         the weights of the best dev epoch are kept either way.
     dev_metric: "accuracy", "f1" (binary, class 1 positive) or "macro_f1".
@@ -31,7 +33,8 @@ class Adapter(EndModel):
     mixed_precision: "auto"/True: float16 autocast + GradScaler on CUDA; CPU always trains in float32.
     random_state: seeds weight init, dropout and shuffling (an int >= 0, or None for a fresh seed, kept in
         ``seed_``); the same seed gives identical weights on CPU.
-    n_threads: torch threads for fit/predict, restored afterwards (None: torch's current setting; -1 all cores).
+    n_threads: torch threads for fit/predict, restored afterwards: "auto" (one thread on the CPU for a network
+        too small to gain from more, torch's setting otherwise), None (torch's current setting), -1 (all cores).
     progress: show a tqdm bar with the running loss and dev metric.
     seed: deprecated alias of ``random_state``.
 
@@ -46,9 +49,9 @@ class Adapter(EndModel):
         self,
         hidden: Sequence[int] = (256,),
         dropout: float = 0.1,
-        lr: float = 1e-3,
+        lr: float = 2e-3,
         weight_decay: float = 0.0,
-        batch_size: int = 64,
+        batch_size: int = 256,
         max_epochs: int = 100,
         patience: Optional[int] = 10,
         dev_metric: str = "accuracy",
@@ -57,7 +60,7 @@ class Adapter(EndModel):
         device: Any = "auto",
         mixed_precision: Any = "auto",
         random_state: Optional[int] = None,
-        n_threads: Optional[int] = None,
+        n_threads: Any = "auto",
         progress: bool = True,
         seed: Any = DEPRECATED,
     ):

@@ -62,7 +62,7 @@ class _MultiTask(EndModel):
         device: Any = "auto",
         mixed_precision: Any = "auto",
         random_state: Optional[int] = None,
-        n_threads: Optional[int] = None,
+        n_threads: Any = "auto",
         progress: bool = True,
         seed: Any = DEPRECATED,
     ):
@@ -197,7 +197,7 @@ class HierMTL(_MultiTask):
         device: Any = "auto",
         mixed_precision: Any = "auto",
         random_state: Optional[int] = None,
-        n_threads: Optional[int] = None,
+        n_threads: Any = "auto",
         progress: bool = True,
         seed: Any = DEPRECATED,
     ):

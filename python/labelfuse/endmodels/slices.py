@@ -65,7 +65,7 @@ class SliceClassifier(EndModel):
         device: Any = "auto",
         mixed_precision: Any = "auto",
         random_state: Optional[int] = None,
-        n_threads: Optional[int] = None,
+        n_threads: Any = "auto",
         progress: bool = True,
         seed: Any = DEPRECATED,
     ):
