@@ -194,9 +194,9 @@ Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOption
     n_threads = static_cast<int>(std::min<int64_t>(n_threads, std::max<int64_t>(n_tasks, 1)));
     n_threads = static_cast<int>(std::min<int64_t>(n_threads, std::max<int64_t>(1, total / kStatsRowsPerThread)));
 
-    // The bitset path covers the common full pass; the row path handles everything else and names offenders.
-    const bool bitsets =
-        !opt.gold && k <= (opt.overlap_matrix ? kBitsetMaxOverlapCardinality : kBitsetMaxCardinality);
+    // The bitset path covers the common full pass (gold labels included); the row path handles the overlap matrix
+    // for k > 8, k > 127, and names offenders.
+    const bool bitsets = k <= (opt.overlap_matrix ? kBitsetMaxOverlapCardinality : kBitsetMaxCardinality);
     ExceptionCatcher catcher;
     BadVote bad;
 #pragma omp parallel num_threads(n_threads)
@@ -208,8 +208,8 @@ Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOption
         int64_t current = -1;
         catcher.run([&] {
             acc.allocate(1, m, k, opt.overlap_matrix, opt.gold != nullptr);
-            if (bitsets) block = std::make_unique<BitsetBlock>(m, k, opt.overlap_matrix, opt.focus_col, opt.override_col,
-                                                      opt.override_values);
+            if (bitsets) block = std::make_unique<BitsetBlock>(m, k, opt.overlap_matrix, opt.gold, opt.focus_col,
+                                                               opt.override_col, opt.override_values);
         });
         auto flush = [&] {
             if (current < 0) return;
@@ -234,6 +234,7 @@ Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOption
                     if (!block->accumulate(L, rows, b, e, acc))
                         for (int64_t pos = b; pos < e; ++pos) visitor.visit(pos, rows.row(pos), acc);
                 }
+                block->flush(acc);  // tasks never straddle a group: the held pair counts belong to this one
             });
         }
         catcher.run(flush);
