@@ -156,6 +156,27 @@ void finalize(Stats& s) {
     }
 }
 
+// One-hot overlap counts O[(i,a),(j,b)], i < j, of rows whose votes are known to be in range: each row's votes as
+// a list of one-hot indices j*k + c (ascending in j), then one increment per pair of the list.
+template <class T>
+void overlap_rows(const LabelView<T>& L, const RowSet& rows, int64_t begin, int64_t end, int64_t k, int64_t* list,
+                  int64_t* overlap) {
+    const int64_t m = L.n_cols, mk = m * k;
+    for (int64_t pos = begin; pos < end; ++pos) {
+        const T* row = L.data + rows.row(pos) * L.row_stride;
+        int64_t nv = 0;
+        for (int64_t j = 0; j < m; ++j) {  // branch-free append: the slot is overwritten when the LF abstains
+            const int64_t v = static_cast<int64_t>(row[j * L.col_stride]);
+            list[nv] = j * k + v;
+            nv += v >= 0;
+        }
+        for (int64_t s = 0; s + 1 < nv; ++s) {
+            int64_t* target = overlap + list[s] * mk;
+            for (int64_t t = s + 1; t < nv; ++t) target[list[t]] += 1;
+        }
+    }
+}
+
 struct Task {
     int64_t group, begin, end;
 };
@@ -194,9 +215,14 @@ Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOption
     n_threads = static_cast<int>(std::min<int64_t>(n_threads, std::max<int64_t>(n_tasks, 1)));
     n_threads = static_cast<int>(std::min<int64_t>(n_threads, std::max<int64_t>(1, total / kStatsRowsPerThread)));
 
-    // The bitset path covers the common full pass; the row path handles everything else and names offenders.
+    // The bitset path covers the common full pass (gold labels included); the row path handles the overlap matrix
+    // for k > 8, k > 127, and names offenders.
+    // For the overlap matrix with 8 < k <= 127 (full passes only), the bit planes count everything else and
+    // overlap_rows adds O from per-row vote lists: k^2 mask pairs per LF pair would cost more than the co-votes.
+    const bool row_overlap = opt.overlap_matrix && k > kBitsetMaxOverlapCardinality && k <= kBitsetMaxCardinality &&
+                             opt.focus_col < 0 && opt.override_col < 0;
     const bool bitsets =
-        !opt.gold && k <= (opt.overlap_matrix ? kBitsetMaxOverlapCardinality : kBitsetMaxCardinality);
+        row_overlap || k <= (opt.overlap_matrix ? kBitsetMaxOverlapCardinality : kBitsetMaxCardinality);
     ExceptionCatcher catcher;
     BadVote bad;
 #pragma omp parallel num_threads(n_threads)
@@ -205,11 +231,14 @@ Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOption
         Stats acc;
         RowAccumulator<T> visitor(L, opt);
         std::unique_ptr<BitsetBlock> block;
+        std::vector<int64_t> vote_list;
         int64_t current = -1;
         catcher.run([&] {
             acc.allocate(1, m, k, opt.overlap_matrix, opt.gold != nullptr);
-            if (bitsets) block = std::make_unique<BitsetBlock>(m, k, opt.overlap_matrix, opt.focus_col, opt.override_col,
-                                                      opt.override_values);
+            if (bitsets)
+                block = std::make_unique<BitsetBlock>(m, k, opt.overlap_matrix && !row_overlap, opt.gold,
+                                                      opt.focus_col, opt.override_col, opt.override_values);
+            if (row_overlap) vote_list.resize(m);
         });
         auto flush = [&] {
             if (current < 0) return;
@@ -233,7 +262,10 @@ Stats compute_stats(const LabelView<T>& L, const RowSet& rows, const StatsOption
                     const int64_t e = std::min(b + kBitsetBlockRows, task.end);
                     if (!block->accumulate(L, rows, b, e, acc))
                         for (int64_t pos = b; pos < e; ++pos) visitor.visit(pos, rows.row(pos), acc);
+                    else if (row_overlap)  // votes checked by accumulate
+                        overlap_rows(L, rows, b, e, k, vote_list.data(), acc.overlap.data());
                 }
+                block->flush(acc);  // tasks never straddle a group: the held pair counts belong to this one
             });
         }
         catcher.run(flush);

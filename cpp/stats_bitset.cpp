@@ -5,13 +5,16 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__GNUC__) && defined(__x86_64__)
+#define LABELFUSE_X86_DISPATCH 1
+#include <immintrin.h>
+#endif
 
 namespace labelfuse {
 
 namespace {
 
 constexpr int64_t kWords = kBitsetBlockRows / 64;
-
 #if defined(__SSE2__)
 // 16 rows x 16 int8 columns -> 16 columns x 16 rows, in four rounds of interleaving.
 inline void transpose16(const __m128i in[16], __m128i out[16]) {
@@ -44,29 +47,35 @@ int bit_width(int64_t x) {
     return w;
 }
 
-// Co-vote and agreement counts for every pair of active LFs. The hot loop of the fast path: compiled twice
-// on x86-64 GCC so that CPUs with POPCNT use it while the wheel stays portable (no -march flags).
+// The pair kernels below run over the `W` words a superblock holds for each LF (`stride` apart per LF, plane or
+// class mask). The scalar versions are compiled twice on x86-64 GCC so that CPUs with POPCNT use it while the
+// wheel stays portable (no -march flags); the AVX2 versions are chosen at run time when the CPU has AVX2.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-__attribute__((target_clones("popcnt", "default")))
+#define LABELFUSE_POPCNT_CLONES __attribute__((target_clones("popcnt", "default")))
+#else
+#define LABELFUSE_POPCNT_CLONES
 #endif
-void count_pairs(const uint64_t* votes, const uint64_t* bits, const int64_t* active, int64_t n_active,
-                 int64_t planes, int64_t m, int64_t focus, int64_t* covote, int64_t* agree) {
+
+// Co-vote and agreement counts for every pair of active LFs (i < j).
+LABELFUSE_POPCNT_CLONES
+void count_pairs_scalar(const uint64_t* votes, const uint64_t* bits, int64_t stride, int64_t W, const int64_t* active,
+                        int64_t n_active, int64_t planes, int64_t m, int64_t focus, int64_t* covote, int64_t* agree) {
     for (int64_t a = 0; a < n_active; ++a) {
         const int64_t i = active[a];
-        const uint64_t* vi = votes + i * kWords;
-        const uint64_t* bi = bits + i * planes * kWords;
+        const uint64_t* vi = votes + i * stride;
+        const uint64_t* bi = bits + i * planes * stride;
         int64_t* cv = covote + i * m;
         int64_t* ag = agree + i * m;
         for (int64_t b = a + 1; b < n_active; ++b) {
             const int64_t j = active[b];
             if (focus >= 0 && i != focus && j != focus) continue;  // incremental: only pairs of the edited LF
-            const uint64_t* vj = votes + j * kWords;
-            const uint64_t* bj = bits + j * planes * kWords;
+            const uint64_t* vj = votes + j * stride;
+            const uint64_t* bj = bits + j * planes * stride;
             int64_t both_n = 0, same_n = 0;
-            for (int64_t w = 0; w < kWords; ++w) {
+            for (int64_t w = 0; w < W; ++w) {
                 const uint64_t both = vi[w] & vj[w];
                 uint64_t differ = 0;
-                for (int64_t p = 0; p < planes; ++p) differ |= bi[p * kWords + w] ^ bj[p * kWords + w];
+                for (int64_t p = 0; p < planes; ++p) differ |= bi[p * stride + w] ^ bj[p * stride + w];
                 both_n += __builtin_popcountll(both);
                 same_n += __builtin_popcountll(both & ~differ);
             }
@@ -76,34 +85,140 @@ void count_pairs(const uint64_t* votes, const uint64_t* bits, const int64_t* act
     }
 }
 
+LABELFUSE_POPCNT_CLONES
+int64_t popcount_and_n(const uint64_t* a, const uint64_t* b, int64_t W) {
+    int64_t c = 0;
+    for (int64_t w = 0; w < W; ++w) c += __builtin_popcountll(a[w] & b[w]);
+    return c;
+}
+
 // One-hot overlap counts O[(i,a),(j,b)] for active pairs i < j from per-class vote masks (small k only).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-__attribute__((target_clones("popcnt", "default")))
-#endif
-void count_overlap(const uint64_t* masks, const int64_t* active, int64_t n_active, int64_t k, int64_t m,
-                   int64_t focus, int64_t* overlap) {
+template <class PopAnd>
+void count_overlap_with(const uint64_t* masks, int64_t stride, int64_t W, const int64_t* active, int64_t n_active,
+                        int64_t k, int64_t m, int64_t focus, int64_t* overlap, PopAnd pop_and) {
     for (int64_t a = 0; a < n_active; ++a) {
         const int64_t i = active[a];
         for (int64_t b = a + 1; b < n_active; ++b) {
             const int64_t j = active[b];
             if (focus >= 0 && i != focus && j != focus) continue;
             for (int64_t ci = 0; ci < k; ++ci) {
-                const uint64_t* mi = masks + (i * k + ci) * kWords;
+                const uint64_t* mi = masks + (i * k + ci) * stride;
                 int64_t* row = overlap + ((i * k + ci) * m + j) * k;
-                for (int64_t cj = 0; cj < k; ++cj) {
-                    const uint64_t* mj = masks + (j * k + cj) * kWords;
-                    int64_t c = 0;
-                    for (int64_t w = 0; w < kWords; ++w) c += __builtin_popcountll(mi[w] & mj[w]);
-                    row[cj] += c;
-                }
+                for (int64_t cj = 0; cj < k; ++cj) row[cj] += pop_and(mi, masks + (j * k + cj) * stride, W);
             }
         }
     }
 }
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-__attribute__((target_clones("popcnt", "default")))
+#if defined(LABELFUSE_X86_DISPATCH)
+#define LABELFUSE_AVX2 __attribute__((target("avx2,popcnt")))
+
+// Bytewise popcount (each byte 0..8) by nibble lookup.
+LABELFUSE_AVX2 inline __m256i popcount_bytes(__m256i x) {
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    return _mm256_add_epi8(_mm256_shuffle_epi8(lut, _mm256_and_si256(x, low)),
+                           _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), low)));
+}
+
+LABELFUSE_AVX2 inline int64_t sum_lanes(__m256i x) {
+    return _mm256_extract_epi64(x, 0) + _mm256_extract_epi64(x, 1) + _mm256_extract_epi64(x, 2) +
+           _mm256_extract_epi64(x, 3);
+}
+
+LABELFUSE_AVX2 inline __m256i load(const uint64_t* p) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+
+// Bytes count at most 8 per step, so they are widened (sad) every 31 steps of 4 words.
+constexpr int64_t kByteSteps = 31;
+
+template <int64_t P>  // class planes, 0: known only at run time
+LABELFUSE_AVX2 void count_pairs_avx2(const uint64_t* votes, const uint64_t* bits, int64_t stride, int64_t W,
+                                     const int64_t* active, int64_t n_active, int64_t planes, int64_t m, int64_t focus,
+                                     int64_t* covote, int64_t* agree) {
+    const int64_t np = P ? P : planes;
+    const __m256i zero = _mm256_setzero_si256();
+    for (int64_t a = 0; a < n_active; ++a) {
+        const int64_t i = active[a];
+        const uint64_t* vi = votes + i * stride;
+        const uint64_t* bi = bits + i * np * stride;
+        int64_t* cv = covote + i * m;
+        int64_t* ag = agree + i * m;
+        for (int64_t b = a + 1; b < n_active; ++b) {
+            const int64_t j = active[b];
+            if (focus >= 0 && i != focus && j != focus) continue;
+            const uint64_t* vj = votes + j * stride;
+            const uint64_t* bj = bits + j * np * stride;
+            __m256i both64 = zero, same64 = zero;
+            for (int64_t w0 = 0; w0 < W; w0 += 4 * kByteSteps) {
+                const int64_t w1 = std::min(W, w0 + 4 * kByteSteps);
+                __m256i both8 = zero, same8 = zero;
+                for (int64_t w = w0; w < w1; w += 4) {
+                    const __m256i both = _mm256_and_si256(load(vi + w), load(vj + w));
+                    __m256i differ = zero;
+                    for (int64_t p = 0; p < np; ++p)
+                        differ = _mm256_or_si256(differ, _mm256_xor_si256(load(bi + p * stride + w),
+                                                                          load(bj + p * stride + w)));
+                    both8 = _mm256_add_epi8(both8, popcount_bytes(both));
+                    same8 = _mm256_add_epi8(same8, popcount_bytes(_mm256_andnot_si256(differ, both)));
+                }
+                both64 = _mm256_add_epi64(both64, _mm256_sad_epu8(both8, zero));
+                same64 = _mm256_add_epi64(same64, _mm256_sad_epu8(same8, zero));
+            }
+            cv[j] += sum_lanes(both64);
+            ag[j] += sum_lanes(same64);
+        }
+    }
+}
+
+LABELFUSE_AVX2 int64_t popcount_and_avx2(const uint64_t* x, const uint64_t* y, int64_t W) {
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i total = zero;
+    for (int64_t w0 = 0; w0 < W; w0 += 4 * kByteSteps) {
+        const int64_t w1 = std::min(W, w0 + 4 * kByteSteps);
+        __m256i c8 = zero;
+        for (int64_t w = w0; w < w1; w += 4)
+            c8 = _mm256_add_epi8(c8, popcount_bytes(_mm256_and_si256(load(x + w), load(y + w))));
+        total = _mm256_add_epi64(total, _mm256_sad_epu8(c8, zero));
+    }
+    return sum_lanes(total);
+}
+
+bool cpu_has_avx2() {
+    static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+    return has;
+}
 #endif
+
+// W is a multiple of kWords (4), so the AVX2 versions never read past the held words.
+void count_pairs(const uint64_t* votes, const uint64_t* bits, int64_t stride, int64_t W, const int64_t* active,
+                 int64_t n_active, int64_t planes, int64_t m, int64_t focus, int64_t* covote, int64_t* agree) {
+#if defined(LABELFUSE_X86_DISPATCH)
+    if (cpu_has_avx2()) {
+        if (planes == 1)
+            count_pairs_avx2<1>(votes, bits, stride, W, active, n_active, planes, m, focus, covote, agree);
+        else
+            count_pairs_avx2<0>(votes, bits, stride, W, active, n_active, planes, m, focus, covote, agree);
+        return;
+    }
+#endif
+    count_pairs_scalar(votes, bits, stride, W, active, n_active, planes, m, focus, covote, agree);
+}
+
+void count_overlap(const uint64_t* masks, int64_t stride, int64_t W, const int64_t* active, int64_t n_active,
+                   int64_t k, int64_t m, int64_t focus, int64_t* overlap) {
+#if defined(LABELFUSE_X86_DISPATCH)
+    if (cpu_has_avx2()) {
+        count_overlap_with(masks, stride, W, active, n_active, k, m, focus, overlap, popcount_and_avx2);
+        return;
+    }
+#endif
+    count_overlap_with(masks, stride, W, active, n_active, k, m, focus, overlap, popcount_and_n);
+}
+
+LABELFUSE_POPCNT_CLONES
 int64_t popcount_and(const uint64_t* a, const uint64_t* b) {
     int64_t c = 0;
     for (int64_t w = 0; w < kWords; ++w) c += __builtin_popcountll(a[w] & b[w]);
@@ -112,20 +227,29 @@ int64_t popcount_and(const uint64_t* a, const uint64_t* b) {
 
 }  // namespace
 
-BitsetBlock::BitsetBlock(int64_t n_lfs, int64_t cardinality, bool overlap_matrix, int64_t focus_col,
-                         int64_t override_col, const int64_t* override_values)
+BitsetBlock::BitsetBlock(int64_t n_lfs, int64_t cardinality, bool overlap_matrix, const int64_t* gold,
+                         int64_t focus_col, int64_t override_col, const int64_t* override_values)
     : m_(n_lfs),
       k_(cardinality),
       overlap_(overlap_matrix),
+      gold_(gold),
       focus_(focus_col),
       override_col_(override_col),
       override_values_(override_values),
-      planes_(bit_width(cardinality - 1)),
-      columns_(n_lfs * kBitsetBlockRows),
-      votes_(n_lfs * kWords),
-      bits_(n_lfs * std::max<int64_t>(planes_, 1) * kWords),
-      active_(n_lfs),
-      masks_(overlap_matrix ? n_lfs * cardinality * kWords : 0) {}
+      planes_(bit_width(cardinality - 1)) {
+    // As many blocks per superblock as keep its bitsets within about 256 KiB (L2-sized), at least one.
+    const int64_t per_block = std::max<int64_t>(n_lfs, 1) * (1 + planes_ + (overlap_matrix ? cardinality : 0)) *
+                              kWords * static_cast<int64_t>(sizeof(uint64_t));
+    slots_ = std::clamp<int64_t>((int64_t{256} << 10) / per_block, 1, kBitsetMaxSlots);
+    stride_ = slots_ * kWords;
+    columns_.resize(n_lfs * kBitsetBlockRows);
+    votes_.resize(n_lfs * stride_);
+    bits_.resize(n_lfs * std::max<int64_t>(planes_, 1) * stride_);
+    masks_.resize(overlap_matrix ? n_lfs * cardinality * stride_ : 0);
+    any_.assign(n_lfs, 0);
+    active_.resize(n_lfs);
+    gold_col_.assign(gold ? kBitsetBlockRows : 0, int8_t{-1});
+}
 
 template <class T>
 bool BitsetBlock::accumulate(const LabelView<T>& L, const RowSet& rows, int64_t begin, int64_t end, Stats& acc) {
@@ -172,11 +296,16 @@ bool BitsetBlock::accumulate(const LabelView<T>& L, const RowSet& rows, int64_t 
         for (int64_t j = 0; j < m_; ++j)
             std::fill(columns_.begin() + j * kBitsetBlockRows + n_rows, columns_.begin() + (j + 1) * kBitsetBlockRows,
                       int8_t{-1});
-    build_bitsets();
-    count(n_rows, acc);
+    if (gold_) {  // validated to 0..k-1 by the caller; k <= 127 here
+        for (int64_t t = 0; t < n_rows; ++t) gold_col_[t] = static_cast<int8_t>(gold_[rows.row(begin + t)]);
+        std::fill(gold_col_.begin() + n_rows, gold_col_.end(), int8_t{-1});
+    }
+    const int64_t offset = used_ * kWords;
+    build_bitsets(offset);
+    count_block(n_rows, offset, acc);
+    if (++used_ == slots_) flush(acc);
     return true;
 }
-
 #if defined(__SSE2__)
 // C-order int8, the common layout: 16x16 tiles through SSE2 registers, range-checked sixteen votes at a time.
 void BitsetBlock::transpose_int8_rows(const int8_t* data, int64_t row_stride, const RowSet& rows, int64_t begin,
@@ -211,12 +340,12 @@ void BitsetBlock::transpose_int8_rows(const int8_t* data, int64_t row_stride, co
 }
 #endif
 
-void BitsetBlock::build_bitsets() {
+void BitsetBlock::build_bitsets(int64_t offset) {
     const int64_t P = planes_;
     for (int64_t j = 0; j < m_; ++j) {
         const int8_t* col = columns_.data() + j * kBitsetBlockRows;
-        uint64_t* vj = votes_.data() + j * kWords;
-        uint64_t* bj = bits_.data() + j * P * kWords;
+        uint64_t* vj = votes_.data() + j * stride_ + offset;
+        uint64_t* bj = bits_.data() + j * P * stride_ + offset;
         for (int64_t w = 0; w < kWords; ++w) {
             uint64_t v = 0, b[7] = {0, 0, 0, 0, 0, 0, 0};
 #if defined(__SSE2__)
@@ -240,30 +369,29 @@ void BitsetBlock::build_bitsets() {
             }
 #endif
             vj[w] = v;
-            for (int64_t p = 0; p < P; ++p) bj[p * kWords + w] = b[p] & v;
+            for (int64_t p = 0; p < P; ++p) bj[p * stride_ + w] = b[p] & v;
         }
     }
 }
 
-void BitsetBlock::count(int64_t n_rows, Stats& acc) {
+void BitsetBlock::count_block(int64_t n_rows, int64_t offset, Stats& acc) {
     const int64_t P = planes_;
     // Row flags: at least one / two votes, and two different votes (some class bit both set and unset).
     uint64_t seen1[kWords] = {}, seen2[kWords] = {}, one[7][kWords] = {}, zero[7][kWords] = {};
-    int64_t n_active = 0;
     for (int64_t j = 0; j < m_; ++j) {
-        const uint64_t* vj = votes_.data() + j * kWords;
-        const uint64_t* bj = bits_.data() + j * P * kWords;
+        const uint64_t* vj = votes_.data() + j * stride_ + offset;
+        const uint64_t* bj = bits_.data() + j * P * stride_ + offset;
         uint64_t any = 0;
         for (int64_t w = 0; w < kWords; ++w) {
             seen2[w] |= seen1[w] & vj[w];
             seen1[w] |= vj[w];
             for (int64_t p = 0; p < P; ++p) {
-                one[p][w] |= bj[p * kWords + w];
-                zero[p][w] |= vj[w] & ~bj[p * kWords + w];
+                one[p][w] |= bj[p * stride_ + w];
+                zero[p][w] |= vj[w] & ~bj[p * stride_ + w];
             }
             any |= vj[w];
         }
-        if (any) active_[n_active++] = j;
+        any_[j] |= any != 0;
     }
     uint64_t conflict[kWords];
     for (int64_t w = 0; w < kWords; ++w) {
@@ -275,36 +403,69 @@ void BitsetBlock::count(int64_t n_rows, Stats& acc) {
         acc.conflicting[0] += __builtin_popcountll(c);
     }
     acc.rows[0] += n_rows;
-    for (int64_t a = 0; a < n_active; ++a) {
-        const int64_t j = active_[a];
-        const uint64_t* vj = votes_.data() + j * kWords;
+    // Gold labels: per-class masks for small k (confusion = popcount of class mask & gold mask), else per vote.
+    const bool gold_masks = gold_ && k_ <= kBitsetGoldMaskCardinality;
+    uint64_t gold_mask[kBitsetGoldMaskCardinality][kWords] = {};
+    if (gold_) {
+        for (int64_t t = 0; t < n_rows; ++t) acc.gold_counts[gold_col_[t]] += 1;
+        if (gold_masks)
+            for (int64_t t = 0; t < n_rows; ++t) gold_mask[gold_col_[t]][t / 64] |= uint64_t{1} << (t % 64);
+    }
+    for (int64_t j = 0; j < m_; ++j) {
+        const uint64_t* vj = votes_.data() + j * stride_ + offset;
+        if (!(vj[0] | vj[1] | vj[2] | vj[3])) {  // silent in this block; its masks are still read by flush
+            if (overlap_)
+                for (int64_t c = 0; c < k_; ++c)
+                    std::fill_n(masks_.data() + (j * k_ + c) * stride_ + offset, kWords, uint64_t{0});
+            continue;
+        }
         acc.lf_overlaps[j] += popcount_and(vj, seen2);
         acc.lf_conflicts[j] += popcount_and(vj, conflict);
+        const bool counted = focus_ < 0 || j == focus_;
         // class counts: the votes whose class bits equal c
         int64_t* cc = acc.class_counts.data() + j * k_;
-        const uint64_t* bj = bits_.data() + j * P * kWords;
+        int64_t* conf = gold_ ? acc.confusion.data() + j * k_ * k_ : nullptr;  // [y][c]
+        const uint64_t* bj = bits_.data() + j * P * stride_ + offset;
         if (k_ <= 16) {
             for (int64_t c = 0; c < k_; ++c) {
                 uint64_t local[kWords];
-                uint64_t* match = overlap_ ? masks_.data() + (j * k_ + c) * kWords : local;
+                uint64_t* match = overlap_ ? masks_.data() + (j * k_ + c) * stride_ + offset : local;
                 for (int64_t w = 0; w < kWords; ++w) {
                     uint64_t mw = vj[w];
-                    for (int64_t p = 0; p < P; ++p) mw &= ((c >> p) & 1) ? bj[p * kWords + w] : ~bj[p * kWords + w];
+                    for (int64_t p = 0; p < P; ++p) mw &= ((c >> p) & 1) ? bj[p * stride_ + w] : ~bj[p * stride_ + w];
                     match[w] = mw;
                 }
-                if (focus_ < 0 || j == focus_) cc[c] += popcount_and(match, match);
+                if (!counted) continue;
+                cc[c] += popcount_and(match, match);
+                if (gold_masks)
+                    for (int64_t y = 0; y < k_; ++y) conf[y * k_ + c] += popcount_and(match, gold_mask[y]);
             }
-        } else if (focus_ < 0 || j == focus_) {
+        } else if (counted) {
             const int8_t* col = columns_.data() + j * kBitsetBlockRows;
             for (int64_t t = 0; t < n_rows; ++t)
                 if (col[t] >= 0) cc[col[t]] += 1;
         }
+        if (gold_ && !gold_masks && counted) {
+            const int8_t* col = columns_.data() + j * kBitsetBlockRows;
+            for (int64_t t = 0; t < n_rows; ++t)
+                if (col[t] >= 0) conf[gold_col_[t] * k_ + col[t]] += 1;
+        }
     }
+}
+
+void BitsetBlock::flush(Stats& acc) {
+    if (used_ == 0) return;
+    const int64_t W = used_ * kWords;
+    int64_t n_active = 0;
+    for (int64_t j = 0; j < m_; ++j)
+        if (any_[j]) active_[n_active++] = j;
     if (overlap_)  // co-votes and agreements follow from O in finalize
-        count_overlap(masks_.data(), active_.data(), n_active, k_, m_, focus_, acc.overlap.data());
+        count_overlap(masks_.data(), stride_, W, active_.data(), n_active, k_, m_, focus_, acc.overlap.data());
     else
-        count_pairs(votes_.data(), bits_.data(), active_.data(), n_active, P, m_, focus_, acc.covote.data(),
-                    acc.agree.data());
+        count_pairs(votes_.data(), bits_.data(), stride_, W, active_.data(), n_active, planes_, m_, focus_,
+                    acc.covote.data(), acc.agree.data());
+    std::fill(any_.begin(), any_.end(), uint8_t{0});
+    used_ = 0;
 }
 
 template bool BitsetBlock::accumulate<int8_t>(const LabelView<int8_t>&, const RowSet&, int64_t, int64_t, Stats&);

@@ -53,7 +53,7 @@ def test_two_threads_when_asked_for_two(L):
 @pytest.mark.skipif(not _core.openmp_enabled, reason="the core is built without OpenMP")
 @pytest.mark.parametrize("options", [
     dict(overlap_matrix=True),
-    dict(gold=np.arange(N_PARALLEL, dtype=np.int64) % 3),  # the row path (no bitsets with gold labels)
+    dict(gold=np.arange(N_PARALLEL, dtype=np.int64) % 3),  # gold labels (bit planes, confusion from gold masks)
     dict(order=np.arange(N_PARALLEL, dtype=np.int64), offsets=np.array([0, 20_000, N_PARALLEL], dtype=np.int64)),
 ])
 def test_every_path_runs_on_the_threads_asked_for(L, options):

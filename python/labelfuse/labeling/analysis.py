@@ -6,7 +6,7 @@ from typing import Any, List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from .._validation import as_label_matrix, as_labels, check_n_threads, infer_cardinality, require_rows
+from .._validation import as_label_matrix, check_n_threads, infer_cardinality, require_rows
 from ..stats import LabelStats, label_stats
 
 __all__ = ["LFAnalysis"]
@@ -21,7 +21,8 @@ class LFAnalysis:
         cardinality: number of classes; inferred from L (and Y) when None.
         n_threads: threads for the native pass (None = all cores).
 
-    The statistics are computed once and cached; ``lf_summary(Y)`` adds one pass for the gold columns.
+    The statistics are computed once and cached; ``lf_summary(Y)`` makes one pass that counts the gold columns
+    together with the rest.
 
     Example:
         >>> import numpy as np, labelfuse as lf
@@ -59,16 +60,18 @@ class LFAnalysis:
     def stats(self, Y: Any = None) -> LabelStats:
         """The underlying :class:`LabelStats` (with gold counts when Y is given)."""
         if Y is not None:
-            k = self._k(Y)
-            return label_stats(self._L, k, Y=as_labels(Y, self._L.shape[0], k), n_threads=self._n_threads)
+            return label_stats(self._L, self._k(Y), Y=Y, n_threads=self._n_threads)  # label_stats checks Y
         if self._stats is None:
             self._stats = label_stats(self._L, self._k(), n_threads=self._n_threads)
         return self._stats
 
     def lf_polarities(self) -> List[List[int]]:
         """The sorted set of labels each LF emits."""
-        counts = self.stats().class_counts[0]
-        return [np.flatnonzero(row).tolist() for row in counts]
+        return self._polarities(self.stats())
+
+    @staticmethod
+    def _polarities(s: LabelStats) -> List[List[int]]:
+        return [np.flatnonzero(row).tolist() for row in s.class_counts[0]]
 
     def lf_coverages(self) -> np.ndarray:
         return self.stats().lf_coverage()
@@ -120,7 +123,7 @@ class LFAnalysis:
         m = self._L.shape[1]
         data = {
             "j": np.arange(m),
-            "Polarity": self.lf_polarities(),
+            "Polarity": self._polarities(s),  # from the same pass: with Y, no second one without it
             "Coverage": s.lf_coverage(),
             "Overlaps": s.lf_overlap(),
             "Conflicts": s.lf_conflict(),
