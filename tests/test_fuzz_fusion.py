@@ -716,8 +716,9 @@ def label_model_arg(name):
 @st.composite
 def fusion_dev_data(draw, m: int, d: int, k: int, bad: bool):
     """(dev kwargs, Y_dev values or None, names of the wrong arguments)."""
-    kind = draw(st.sampled_from(["X_rows", "X_nan", "L_cols", "L_dtype", "Y_bad", "Y_only", "L_only"] if bad else
-                                ["none", "full", "full", "unlabeled"]))
+    # "unlabeled" (L_dev and X_dev without Y_dev) is refused: dev data is used only with its labels
+    kind = draw(st.sampled_from(["X_rows", "X_nan", "L_cols", "L_dtype", "Y_bad", "Y_only", "L_only", "unlabeled"]
+                                if bad else ["none", "full"]))
     if kind == "none":
         return {}, None, set()
     nd = draw(st.integers(1, 15))
@@ -735,7 +736,7 @@ def fusion_dev_data(draw, m: int, d: int, k: int, bad: bool):
     wrong = {"X_rows": {"X_dev"}, "X_nan": {"X_dev"}, "L_cols": {"L_dev"}, "L_dtype": {"L_dev"}}.get(kind, set())
     if kind == "unlabeled":
         del args["Y_dev"]
-        Y = None
+        wrong = {"Y_dev"}
     elif kind == "Y_bad":
         args["Y_dev"] = np.append(Y, 0)
         wrong = {"Y_dev"}

@@ -22,6 +22,9 @@ from labelfuse.synthetic import make_label_matrix
 st_numpy = pytest.importorskip("safetensors.numpy")
 from safetensors import safe_open  # noqa: E402
 
+# the saved model is fitted on a small synthetic matrix whose fit warns; these tests are about loading
+pytestmark = pytest.mark.filterwarnings("ignore::labelfuse.FitWarning")
+
 S = make_label_matrix(1000, 5, 2, random_state=0)
 
 

@@ -22,6 +22,9 @@ import labelfuse
 from labelfuse import LabelModel, clone, label_stats
 from labelfuse.synthetic import make_label_matrix
 
+# the edited matrices (an LF silenced or flipped) make fits warn; these tests are about interruption and locking
+pytestmark = pytest.mark.filterwarnings("ignore::labelfuse.FitWarning")
+
 PACKAGE_PARENT = Path(labelfuse.__file__).resolve().parents[1]
 
 # The child sends itself SIGINT at evenly spread moments of a refit (measured in the same child, so the signals

@@ -16,6 +16,9 @@ from _studio_data import CLASS_NAMES, studio_frame, studio_workspace  # noqa: E4
 from labelfuse.studio import create_app  # noqa: E402
 from labelfuse.studio.runner import check_host  # noqa: E402
 
+# small fixtures with one or two LFs, whose fits warn (not identifiable); these tests are about the server
+pytestmark = pytest.mark.filterwarnings("ignore::labelfuse.FitWarning")
+
 TOKEN = "t" * 12 + "-studio-test-token"
 HEADER = {"X-Labelfuse-Token": TOKEN}
 

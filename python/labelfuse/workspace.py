@@ -464,7 +464,6 @@ class Workspace:
     # -- the model -------------------------------------------------------------------------------------------------
     def _refit(self, rows: np.ndarray) -> None:
         from .models import LabelModel, MajorityVote
-        from .models.registry import get_method
 
         m, k = len(self._lfs), self.cardinality
         seed = self.random_state if isinstance(self.random_state, (int, type(None))) else None
@@ -488,9 +487,10 @@ class Workspace:
         if self.label_model == "dawid_skene":
             self.model = LabelModel(cardinality=k, method="dawid_skene", random_state=seed, n_threads=threads).fit(L)
             return
-        result = get_method(self.label_model).fit(self._stats, None)
+        # LabelModel's own method runner (not the bare fit function), so the kept statistics give exactly what a
+        # fresh LabelModel.fit gives: the one-sided class balance, the assumption checks and their warnings
         model = LabelModel(cardinality=k, method=self.label_model, random_state=seed, n_threads=threads)
-        self.model = model.install_fit(result, self._stats, k, m)
+        self.model = model._fit_from_stats(L, self._stats, k)
 
     def _refit_fusion(self, L: np.ndarray) -> None:
         from .embeddings import NeighborGraph

@@ -383,7 +383,7 @@ class _FusionBase(Estimator):
     _fitted_checks = {"cardinality_": FittedInt(2), "n_lfs_": FittedInt(1), "n_parts_": FittedInt(0, optional=True),
                       "L_train_": FittedArray("iu", (None, "n_lfs_"), low=-1),
                       "L_extended_": FittedArray("iu", (None, "n_lfs_"), low=-1),
-                      "thresholds_": FittedArray("f", allow_nan=True),
+                      "thresholds_": FittedArray("f", finite=False),  # inf: an LF never extended
                       "cpt_": FittedArray("f", low=0, high=1), "class_balance_": FittedArray("f", low=0, high=1)}
 
     def _state_params(self) -> Dict[str, Any]:

@@ -282,6 +282,14 @@ class LabelModel(BaseLabelModel):
         self._last_L = L
         return self
 
+    def _fit_from_stats(self, L: np.ndarray, stats: LabelStats, cardinality: int) -> "LabelModel":
+        """A fit of ``self.method`` from statistics of ``L`` kept elsewhere (the workspace updates them per edit):
+        the same method runner as :meth:`fit` (one-sided class balance, assumption checks, warnings), so the result
+        equals a fresh fit's."""
+        self._abstentions = self._resolve_abstentions(self.method)
+        result = self._run_method(self.method, L, stats, cardinality, None, warm=None)
+        return self.install_fit(result, stats, cardinality, L.shape[1])
+
     def _run_method(
         self, method: str, L: np.ndarray, stats: LabelStats, k: int, balance: Optional[np.ndarray],
         warm: Optional[FitResult],
