@@ -378,3 +378,19 @@ def test_refit_checks_parameters_changed_since_the_fit():
     with pytest.raises(TypeError, match="^method_options:"):
         lm.refit(edit(s.L, 1, 0, fraction=0.1))
     _assert_unchanged(lm, snap)
+
+
+@pytest.mark.parametrize("method", ["triplet", "covariance"])
+def test_binary_posteriors_are_bit_identical_across_dtypes_and_layouts(method):
+    # the k = 2 kernel has a fast path for contiguous int8 rows; every other dtype and layout must sum the same
+    # tables in the same order (a refit's private copy is column-major, a user's L row-major)
+    s = make_label_matrix(3000, 7, 2, random_state=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lf.FitWarning)
+        lm = LabelModel(method=method).fit(s.L)
+    reference = lm.predict_proba(np.ascontiguousarray(s.L, dtype=np.int8))
+    for dtype in (np.int8, np.int16, np.int32, np.int64):
+        for order in "CF":
+            assert np.array_equal(lm.predict_proba(np.asarray(s.L, dtype=dtype, order=order)), reference)
+    strided = np.asarray(s.L, dtype=np.int8)[::2]
+    assert np.array_equal(lm.predict_proba(strided), reference[::2])

@@ -335,7 +335,24 @@ def _check_tie_policy(policy: Any, name: str = "tie_policy") -> str:
 
 
 def tied_rows(P: np.ndarray, policy: str = "abstain") -> np.ndarray:
-    """(n, k) bool: the classes tied for each row's maximum (within the policy's tolerance)."""
+    """(n, k) bool: the classes tied for each row's maximum (within the policy's tolerance).
+
+    Args:
+        P: (n, k) probabilities or scores.
+        policy: a tie policy (:data:`TIE_POLICIES`); "hash" counts classes within 1e-5 of the maximum as tied,
+            every other policy those within 1e-9.
+
+    Returns:
+        (n, k) bool array, True where the class ties for the row's maximum (the maximum itself included); a row
+        ties when it has more than one True.
+
+    Example:
+        >>> import numpy as np
+        >>> from labelfuse.metrics import tied_rows
+        >>> tied_rows(np.array([[0.5, 0.5], [0.9, 0.1]]))
+        array([[ True,  True],
+               [ True, False]])
+    """
     P = np.asarray(P, dtype=np.float64)
     if policy == "hash":
         return (P.max(axis=1, keepdims=True) - P) < HASH_TIE_TOLERANCE
@@ -359,9 +376,24 @@ def break_ties(P: Any, policy: str = "abstain", prior: Any = None, random_state:
 
     ``return_tied``: also return the (n,) bool mask of the rows that tied.
 
-    Example::
+    Args:
+        P: (n, k) probabilities or scores.
+        policy: one of :data:`TIE_POLICIES`: "abstain", "random", "prior" or "hash".
+        prior: (k,) class weights for the "prior" policy (None = uniform).
+        random_state: seed or generator for the "random" policy.
+        return_tied: also return the mask of the rows that tied.
 
-        break_ties(np.array([[0.5, 0.5], [0.9, 0.1]]), "abstain")   # array([-1, 0])
+    Returns:
+        (n,) int64 labels, -1 where a tied row is left as an abstention; with ``return_tied``, the tuple
+        (labels, (n,) bool mask of the tied rows).
+
+    Example:
+        >>> import numpy as np
+        >>> from labelfuse.metrics import break_ties
+        >>> break_ties(np.array([[0.5, 0.5], [0.9, 0.1]]), "abstain")
+        array([-1,  0])
+        >>> break_ties(np.array([[0.5, 0.5], [0.9, 0.1]]), "prior", prior=[0.3, 0.7], return_tied=True)
+        (array([1, 0]), array([ True, False]))
     """
     policy = _check_tie_policy(policy)
     P = np.asarray(P, dtype=np.float64)
@@ -391,7 +423,22 @@ class ScoreReport(dict):
     (rows whose top classes tied, majority vote's rows without votes included), ``tie_policy`` and
     ``resolution`` (in words). It is a dict, so ``report["accuracy"]`` works as before.
 
-    Example: ``lm.score(L, Y).n_abstained``; ``print(report.describe())``."""
+    Example: ``lm.score(L, Y).n_abstained``; ``print(report.describe())``.
+
+    Args:
+        values: metric name -> value.
+        n_rows: the number of rows scored.
+        n_abstained: the number of rows whose top classes tied.
+        tie_policy: the policy that resolved them, one of :data:`TIE_POLICIES`.
+
+    Example:
+        >>> from labelfuse.metrics import ScoreReport
+        >>> report = ScoreReport({"accuracy": 0.75}, n_rows=4, n_abstained=1, tie_policy="abstain")
+        >>> report["accuracy"], report.n_abstained
+        (0.75, 1)
+        >>> print(report.describe())
+        abstained on 1 of 4 rows (25.0%), left as abstentions (-1), counted wrong (tie_policy='abstain')
+    """
 
     def __init__(self, values: Dict[str, float], n_rows: int, n_abstained: int, tie_policy: str) -> None:
         super().__init__(values)
@@ -423,6 +470,29 @@ def score(y_true: Any, proba: Any, metrics: Union[str, Iterable[str]] = ("accura
 
         report = score(Y, P, ["accuracy", "f1"], tie_policy="hash")
         report["accuracy"], report.n_abstained
+
+    Args:
+        y_true: (n,) gold class ids.
+        proba: (n, k) predicted probabilities.
+        metrics: a metric name or a list of names (:data:`METRIC_NAMES`).
+        tie_policy: how rows whose top classes tie are labeled, one of :data:`TIE_POLICIES`.
+        prior: (k,) class weights for the "prior" policy (None = uniform).
+        random_state: seed or generator for the "random" policy.
+        decision: (n, k) scores the labels are taken from (None = ``proba``).
+        cardinality: k (None = the number of columns of ``proba``).
+        source: the name the AbstentionWarning gives the model.
+        warn: whether to warn when the model abstained on some rows.
+
+    Returns:
+        A :class:`ScoreReport`: metric name -> value, with ``n_rows``, ``n_abstained``, ``tie_policy`` and
+        ``resolution``.
+
+    Example:
+        >>> from labelfuse.metrics import score
+        >>> report = score([0, 1, 1], [[0.8, 0.2], [0.5, 0.5], [0.3, 0.7]], ["accuracy", "f1"],
+        ...                tie_policy="prior", prior=[0.4, 0.6], warn=False)
+        >>> report["accuracy"], report.n_abstained
+        (1.0, 1)
     """
     if isinstance(metrics, str):
         names = [metrics]

@@ -576,6 +576,18 @@ def fit_labels(L: Any, X: Any = None, L_dev: Any = None, Y_dev: Any = None, X_de
     and fusion settings chosen jointly on dev by repeated k-fold and the one-standard-error rule, or the documented
     unsupervised choice without dev labels.
 
+    Args:
+        L: (n, m) training votes, -1 = abstain.
+        X: (n, d) training embeddings, which enable the fusions (None = label models only).
+        L_dev: (n_dev, m) dev votes; with ``Y_dev``, the choice is made on dev.
+        Y_dev: (n_dev,) dev gold labels.
+        X_dev: (n_dev, d) dev embeddings, needed with ``X`` and dev labels.
+        cardinality: k (inferred from L and Y_dev when None).
+        **options: :class:`AutoLabels` parameters (``label_models``, ``fusions``, ``scoring``, ``random_state``...).
+
+    Returns:
+        The fitted :class:`AutoLabels` (``model_``, ``chosen_``, ``selection_``; ``predict_proba``, ``report``).
+
     Example::
 
         fitted = fit_labels(L_train, X_train, L_dev, Y_dev, X_dev)

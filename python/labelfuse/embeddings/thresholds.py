@@ -207,6 +207,23 @@ def agreement_thresholds(
     to abstain). ``default``: the thresholds kept by an LF without enough evidence (and never raised above).
     Returns (m,) float64.
 
+    Args:
+        L: (n, m) training votes.
+        graph: the NeighborGraph fitted on the training rows.
+        reference: (n,) the label model's labels of the training rows (all LFs).
+        proba_without: ``proba_without(j)`` -> (n, k) label-model posteriors with LF j left out.
+        cardinality: k.
+        default: (m,) thresholds kept by an LF without enough evidence (e.g.
+            :func:`nearest_neighbor_thresholds`); no threshold is raised above its default.
+        candidates: thresholds tried per LF.
+        margin: how much lower than the LF's own agreement its new votes' agreement may be.
+        min_votes: the fewest votes an LF needs to be judged, both its own votes on rows where other LFs vote
+            and its new votes at a threshold.
+        n_threads: None = all cores.
+
+    Returns:
+        (m,) float64 cosine thresholds, each at most its ``default``.
+
     Example::
 
         lm = LabelModel(cardinality=2).fit(L)
