@@ -102,3 +102,20 @@ def test_flipped_lf_is_warned():
     with warnings.catch_warnings():
         warnings.simplefilter("error", lf.LFQualityWarning)
         lf.LabelModel(method="triplet").fit(s_ok.L)
+
+
+def test_near_identical_from_statistics_matches_the_row_check():
+    # a refit from statistics (the workspace, LabelModel.refit) finds copies from pair counts over all rows; the
+    # row check reads a sample: on a matrix smaller than the sample they must agree
+    from labelfuse import label_stats
+    from labelfuse.models import assumptions
+
+    for seed in range(3):
+        s = make_label_matrix(20_000, 6, 2, random_state=seed)
+        L = np.concatenate([s.L, s.L[:, [0, 0]]], axis=1)
+        L[:50, 6] = -1  # one copy differs on a few rows: still near-identical
+        L[:, 3] = np.where(L[:, 3] >= 0, 1 - L[:, 3], -1)  # a flipped LF is not a copy of anything
+        stats = label_stats(L, 2)
+        expected = assumptions.near_identical_lfs(L)
+        assert expected == [[0, 6, 7]]
+        assert assumptions.near_identical_from_stats(stats.covote[0], stats.agree[0]) == expected

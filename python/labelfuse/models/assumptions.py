@@ -22,6 +22,7 @@ COVARIANCE_MAX_CLASSES = 50
 # near-identical
 NEAR_IDENTICAL = 0.98
 SAMPLE_ROWS = 20_000      # rows read by the row-level checks (an evenly spaced sample)
+COLLAPSE_SAMPLE_ROWS = 5_000  # rows the collapse check predicts on
 MAX_LFS_FOR_PAIRS = 400   # the pairwise check is skipped above this many LFs (it is O(sample m^2))
 
 
@@ -62,6 +63,36 @@ def near_identical_lfs(L: np.ndarray, threshold: float = NEAR_IDENTICAL, min_vot
     return [g for g in groups.values() if len(g) > 1]
 
 
+def near_identical_from_stats(covote: np.ndarray, agree: np.ndarray, threshold: float = NEAR_IDENTICAL,
+                              min_votes: int = 30) -> List[List[int]]:
+    """:func:`near_identical_lfs` from pair counts over all rows (``covote``, ``agree``: (m, m), coverages on the
+    diagonal) instead of a row sample: LFs i, j give the same answer on ``agree_ij`` of the
+    ``cov_i + cov_j - covote_ij`` rows where one of them votes. O(m^2), so a refit from statistics stays cheap."""
+    m = covote.shape[0]
+    if m < 2:
+        return []
+    cov = np.diag(covote).astype(np.float64)
+    either = cov[:, None] + cov[None, :] - covote
+    share = np.where(either > 0, agree / np.maximum(either, 1), 0.0)
+    enough = cov >= min_votes
+    close = (share >= threshold) & enough[:, None] & enough[None, :]
+    np.fill_diagonal(close, False)
+    parent = list(range(m))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in zip(*np.nonzero(np.triu(close))):
+        parent[find(int(j))] = find(int(i))
+    groups: dict = {}
+    for i in range(m):
+        groups.setdefault(find(i), []).append(i)
+    return [g for g in groups.values() if len(g) > 1]
+
+
 def flipped_lfs(covote: np.ndarray, agree: np.ndarray, class_counts: np.ndarray, k: int,
                 min_overlap: int = 50, z: float = 3.0) -> List[Tuple[int, float]]:
     """(LF, mean moment) for two-sided LFs that disagree with most other two-sided LFs beyond chance.
@@ -72,21 +103,19 @@ def flipped_lfs(covote: np.ndarray, agree: np.ndarray, class_counts: np.ndarray,
     into accuracy 1 - acc. One-sided LFs are left out (their agreement says nothing about their accuracy)."""
     two_sided = (class_counts > 0).sum(axis=1) >= 2
     m = covote.shape[0]
-    out = []
-    for i in np.flatnonzero(two_sided):
-        signs, values = [], []
-        for j in np.flatnonzero(two_sided):
-            n = covote[i, j]
-            if j == i or n < min_overlap:
-                continue
-            p = agree[i, j] / n
-            M = (k * p - 1) / (k - 1)
-            se = k / (k - 1) * np.sqrt(max(p * (1 - p), 1e-12) / n)
-            if abs(M) > z * se:
-                signs.append(np.sign(M))
-                values.append(M)
-        if len(signs) >= 2 and sum(s < 0 for s in signs) > len(signs) / 2:
-            out.append((int(i), float(np.mean(values))))
+    # every pair at once (a refit from statistics runs this per LF edit): M and its standard error per pair
+    n = covote.astype(np.float64)
+    pair = two_sided[:, None] & two_sided[None, :] & (n >= min_overlap)
+    np.fill_diagonal(pair, False)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(pair, agree / np.maximum(n, 1), 0.0)
+        M = (k * p - 1) / (k - 1)
+        se = k / (k - 1) * np.sqrt(np.maximum(p * (1 - p), 1e-12) / np.maximum(n, 1))
+    significant = pair & (np.abs(M) > z * se)
+    n_sig = significant.sum(axis=1)
+    n_neg = (significant & (M < 0)).sum(axis=1)
+    flipped = (n_sig >= 2) & (n_neg > n_sig / 2)
+    out = [(int(i), float(M[i][significant[i]].mean())) for i in np.flatnonzero(flipped)]
     return out if len(out) < m / 2 else []  # most LFs "flipped" means the reference is wrong, not the LFs
 
 

@@ -349,7 +349,9 @@ class LabelModel(BaseLabelModel):
         deduped = set()
         if "duplicate_of" in result.info:
             deduped = {int(j) for j in np.flatnonzero(np.asarray(result.info["duplicate_of"]) >= 0)}
-        for group in assumptions.near_identical_lfs(L):
+        groups = (assumptions.near_identical_from_stats(stats.covote[0], stats.agree[0]) if stats is not None
+                  else assumptions.near_identical_lfs(L))
+        for group in groups:
             if len([j for j in group if j not in deduped]) > 1:
                 out.append(f"LFs {group} give the same answer on at least {assumptions.NEAR_IDENTICAL:.0%} of the "
                            "rows where one votes (near-identical): the model counts them as independent evidence, "
@@ -368,7 +370,9 @@ class LabelModel(BaseLabelModel):
         log_cpt, log_prior = FitResult(result.cpt, result.class_balance).log_tables()
         if (self._abstentions == "ignore"):
             log_cpt[:, 0, :] = 0.0
-        S = np.ascontiguousarray(assumptions._sample(L))
+        # 5,000 evenly spaced rows tell a 95% share apart from majority vote's as well as 20,000 do, at a quarter of
+        # the cost (this check runs on every refit, and the workspace refits on every LF edit)
+        S = np.ascontiguousarray(assumptions._sample(L, assumptions.COLLAPSE_SAMPLE_ROWS))
         pred = np.argmax(_core.posterior(S, log_cpt, log_prior, k, n_threads=self._threads()), axis=1)
         collapsed = assumptions.collapse(pred, S, k)
         if collapsed:
