@@ -109,7 +109,7 @@ class Adapter(EndModel):
         seen: dict = {}
         weight = self._row_weights(P, has_label, n, mask, sample_weight, seen)
         labels_dev = self._labels_dev_score(P_dev, X_dev, Y_dev)
-        if X_dev is None:
+        if X_dev is None or Y_dev is None:  # no dev set (_fit_targets refuses half of one)
             self.hidden_ = head_selection.DEFAULT_HIDDEN if self.hidden == "auto" else tuple(self.hidden)
             self.weight_decay_ = float(self.weight_decay)
             return self._fit_targets(X, {HEAD: (P, weight)}, X_dev, Y_dev, seen=seen)
