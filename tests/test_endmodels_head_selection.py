@@ -16,7 +16,7 @@ from labelfuse.endmodels import Adapter  # noqa: E402
 from labelfuse.endmodels import head_selection  # noqa: E402
 from labelfuse.metrics import accuracy  # noqa: E402
 
-FAST = dict(progress=False, n_threads=1, device="cpu", max_epochs=60, random_state=0)
+FAST = dict(hidden="auto", progress=False, n_threads=1, device="cpu", max_epochs=60, random_state=0)
 
 
 def linear_problem(n, flip, rng):
@@ -93,6 +93,17 @@ def test_warns_when_the_end_model_does_not_beat_its_labels_on_dev():
     perfect_labels = np.eye(2)[y_dev]  # the label source is right on every dev row: the end model cannot beat it
     with pytest.warns(MethodWarning, match=r"scores 0\.\d{3} accuracy .* not above its training labels' 1\.000"):
         Adapter(**FAST).fit(X, y, X_dev, y_dev, P_dev=perfect_labels)
+
+
+def test_fixed_head_is_kept_and_still_guarded():
+    """A given head is not searched; its dev score is still cross-validated and compared with the labels."""
+    rng = np.random.default_rng(8)
+    X, y = xor_problem(1000, rng)
+    X_dev, y_dev = xor_problem(100, rng)
+    with pytest.warns(MethodWarning, match="training labels' 1.000"):
+        model = Adapter(**{**FAST, "hidden": (16,)}).fit(X, y, X_dev, y_dev, P_dev=np.eye(2)[y_dev])
+    assert model.hidden_ == (16,) and list(model.selection_["table"]) == ["MLP[16], weight decay 0"]
+    assert Adapter().hidden == (256,)
 
 
 def test_no_warning_when_the_end_model_beats_its_labels():
