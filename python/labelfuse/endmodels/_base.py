@@ -162,8 +162,12 @@ class EndModel(Estimator):
             out = module(inputs.take(torch.arange(min(2, len(inputs))), device))
         return int(out.shape[1])
 
+    def _network_hidden(self) -> tuple:
+        """The hidden widths of the network to build (a subclass that chooses them at fit returns its choice)."""
+        return tuple(self.hidden)
+
     def _build_network(self) -> MultiTaskNet:
-        hidden = tuple(int(h) for h in self.hidden)
+        hidden = tuple(int(h) for h in self._network_hidden())
         heads = self._head_specs(len(hidden))
         return MultiTaskNet(self.input_dim_, hidden, heads, self._input_module(), float(self.dropout))
 
@@ -203,8 +207,8 @@ class EndModel(Estimator):
         seed = self._param("random_state")
         self.seed_ = int(seed) if seed is not None else int(np.random.SeedSequence().generate_state(1)[0])
         settings = TrainSettings(
-            lr=float(self.lr),
-            weight_decay=float(self.weight_decay),
+            lr=float(getattr(self, "lr_", self.lr)),
+            weight_decay=float(getattr(self, "weight_decay_", self.weight_decay)),
             batch_size=int(self.batch_size),
             max_epochs=int(self.max_epochs),
             patience=self.patience,
@@ -319,7 +323,7 @@ class EndModel(Estimator):
         params = dict(params)
         if "input_module" in params:
             params["input_module"] = _module_from_config(params["input_module"], input_module)
-        if params.get("hidden") is not None:
+        if isinstance(params.get("hidden"), (list, tuple)):  # JSON gives a list; "auto" stays a string
             params["hidden"] = tuple(params["hidden"])
         model = super()._from_params(params)
         model.device = device
