@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import labelfuse
+
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 PUBLIC_MODULES = ["labelfuse", "labelfuse.labeling", "labelfuse.models", "labelfuse.embeddings", "labelfuse.fusion",
@@ -38,7 +40,9 @@ def _missing(*modules: str) -> list:
 
 def _env(**extra: str) -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "python"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    # the labelfuse this test imported (an installed one in CI, whose source folder has no compiled core)
+    package_parent = str(Path(labelfuse.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([package_parent, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.update(extra)
     return env
 
