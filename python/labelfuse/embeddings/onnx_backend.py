@@ -46,12 +46,9 @@ CHECK_TEXTS = [
 
 def onnx_available() -> bool:
     """True when onnxruntime and onnx can be imported."""
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    from importlib.util import find_spec
+
+    return find_spec("onnxruntime") is not None and find_spec("onnx") is not None
 
 
 def _require() -> None:
