@@ -8,7 +8,7 @@ onnxruntime, so a new model or library version gets a fresh export. Nothing is d
 Tokenisation is the sentence-transformers model's own (same tokenizer, same 256-token truncation), so only the
 network runs in onnxruntime. Mean pooling is exported as sentence-transformers computes it; encode() normalises.
 
-Before a quantised model is used by ``backend="auto"`` its embeddings are compared with the torch model's on a
+Before an exported model is used by ``backend="auto"`` its embeddings are compared with the torch model's on a
 fixed set of varied texts; the minimum cosine is stored next to the model (``check.json``).
 
 Needs ``pip install labelfuse[onnx]`` (onnxruntime, onnx) besides ``labelfuse[embed]``.
