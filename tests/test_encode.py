@@ -186,3 +186,13 @@ def test_auto_backend_takes_a_model_that_passed_the_cosine_check(onnx_cache):
         encode(["a"], backend="tensorrt", cache_dir=False, progress=False)
     with pytest.raises(ValueError, match="n_threads"):
         encode(["a"], backend="onnx", n_threads=0, cache_dir=False, progress=False)
+
+
+def test_auto_backend_falls_back_to_torch_with_a_warning_when_no_onnx_model_passes(onnx_cache, monkeypatch):
+    from labelfuse.diagnostics import LabelfuseWarning
+    from labelfuse.embeddings import onnx_backend
+    from labelfuse.embeddings.encode import _resolve_backend
+
+    monkeypatch.setattr(onnx_backend, "MIN_COSINE", 1.5)  # no cosine can pass
+    with pytest.warns(LabelfuseWarning, match="using the torch backend"):
+        assert _resolve_backend("auto", "all-minilm-l6-v2", onnx_cache, "cpu", None) == "torch"

@@ -8,13 +8,14 @@ Backends for the default model: ``"torch"`` (sentence-transformers, the default)
 exported to ONNX and run by onnxruntime) and ``"onnx-int8"`` (its attention matrices quantised to int8); ``"auto"``
 takes onnx (fp32) when onnxruntime is installed and its embeddings pass a cosine >= 0.99 check against torch's,
 else onnx-int8 when that passes, else torch. fp32 comes first: on a 2-core CPU it was the faster of the two (int8
-only on the attention's matrices; quantising more failed the check) and it matches torch to 1e-7. See :mod:`labelfuse.embeddings.onnx_backend`.
+only on the attention's matrices; quantising more failed the check) and it matches torch to 1e-7.
+See :mod:`labelfuse.embeddings.onnx_backend`.
 
 Cache layout: ``<cache_dir>/<model_id>/shard-*.npz``, each shard holding sha256 keys of the texts and their
 embeddings (float32). A call loads the keys, encodes only the texts not seen before and writes them as a new
-shard, so re-encoding a data set after adding rows costs only the new rows. No pickle is involved. The ONNX backends cache under their own
-``model_id`` (``all-minilm-l6-v2.onnx``, ``all-minilm-l6-v2.onnx-int8``): their embeddings differ slightly from
-torch's. The exported models live in ``<cache_dir>/onnx/`` (default ``~/.cache/labelfuse/onnx/``).
+shard, so re-encoding a data set after adding rows costs only the new rows. No pickle is involved.
+The ONNX backends cache under their own ``model_id`` (``all-minilm-l6-v2.onnx``,
+``all-minilm-l6-v2.onnx-int8``): their embeddings differ slightly from torch's. The exported models live in ``<cache_dir>/onnx/`` (default ``~/.cache/labelfuse/embeddings/onnx/``).
 """
 from __future__ import annotations
 
@@ -76,9 +77,17 @@ def _resolve_backend(backend: str, model: Any, cache_dir, device: Optional[str],
     if not onnx_backend.onnx_available() or device not in (None, "cpu"):
         return "torch"
     st = _load_default(device)
+    found = {}
     for candidate, int8 in (("onnx", False), ("onnx-int8", True)):  # fp32 first: faster here, and exact
-        if onnx_backend.check_cosine(st, _onnx_folder(cache_dir), int8, n_threads) >= onnx_backend.MIN_COSINE:
+        found[candidate] = onnx_backend.check_cosine(st, _onnx_folder(cache_dir), int8, n_threads)
+        if found[candidate] >= onnx_backend.MIN_COSINE:
             return candidate
+    import warnings
+
+    from ..diagnostics import LabelfuseWarning
+
+    warnings.warn(f"encode(backend='auto'): the ONNX models' minimum cosine to the torch embeddings ({found}) is "
+                  f"under {onnx_backend.MIN_COSINE}; using the torch backend", LabelfuseWarning, stacklevel=3)
     return "torch"
 
 
@@ -145,8 +154,8 @@ def encode(
         progress: a tqdm bar over batches.
         backend: "torch" (default: the embeddings the shipped data sets were made with), "onnx", "onnx-int8" or
             "auto" (onnx when onnxruntime is installed and the exported model passes the cosine >= 0.99 check
-            against torch, else onnx-int8 when it passes, else torch). The ONNX backends need ``labelfuse[onnx]`` and run only
-            the built-in model on the CPU; the model is exported and quantised once into the cache folder.
+            against torch, else onnx-int8 when it passes, else torch). The ONNX backends need
+            ``labelfuse[onnx]`` and run only the built-in model on the CPU; the model is exported and quantised once into the cache folder.
         n_threads: onnxruntime's intra-op threads for the ONNX backends (None: onnxruntime's default); set on
             that session only. The torch backend uses torch's own setting.
 

@@ -2,7 +2,7 @@
 
 The sentence-transformers model is exported locally with ``torch.onnx.export`` (transformer + mean pooling in one
 graph) and quantised to int8 with ``onnxruntime.quantization.quantize_dynamic``. Both files are written once into
-``<cache root>/onnx/<key>/``, where the key hashes the model's weights and the versions of torch, onnx and
+``<embeddings cache>/onnx/<key>/``, where the key hashes the model's weights and the versions of torch, onnx and
 onnxruntime, so a new model or library version gets a fresh export. Nothing is downloaded.
 
 Tokenisation is the sentence-transformers model's own (same tokenizer, same 256-token truncation), so only the
@@ -165,7 +165,8 @@ def _session(path: Path, n_threads: Optional[int]):
     return _sessions[key]
 
 
-def onnx_model_fn(st: Any, folder: Path, int8: bool, n_threads: Optional[int]) -> Callable[[Sequence[str]], np.ndarray]:
+def onnx_model_fn(st: Any, folder: Path, int8: bool,
+                  n_threads: Optional[int]) -> Callable[[Sequence[str]], np.ndarray]:
     """texts -> (n, 384) mean-pooled, not yet normalised embeddings from the ONNX model."""
     sess = _session(model_file(st, folder, int8), n_threads)
 
@@ -187,7 +188,7 @@ def check_cosine(st: Any, folder: Path, int8: bool = True, n_threads: Optional[i
 
     Example:
         >>> from labelfuse.embeddings.encode import _load_default, default_cache_dir
-        >>> check_cosine(_load_default("cpu"), default_cache_dir().parent / "onnx") >= 0.99  # doctest: +SKIP
+        >>> check_cosine(_load_default("cpu"), default_cache_dir() / "onnx") >= 0.99  # doctest: +SKIP
         True
     """
     path = model_file(st, folder, int8)
