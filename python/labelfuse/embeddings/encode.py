@@ -15,7 +15,8 @@ Cache layout: ``<cache_dir>/<model_id>/shard-*.npz``, each shard holding sha256 
 embeddings (float32). A call loads the keys, encodes only the texts not seen before and writes them as a new
 shard, so re-encoding a data set after adding rows costs only the new rows. No pickle is involved.
 The ONNX backends cache under their own ``model_id`` (``all-minilm-l6-v2.onnx``,
-``all-minilm-l6-v2.onnx-int8``): their embeddings differ slightly from torch's. The exported models live in ``<cache_dir>/onnx/`` (default ``~/.cache/labelfuse/embeddings/onnx/``).
+``all-minilm-l6-v2.onnx-int8``): their embeddings differ slightly from torch's. The exported models
+live in ``<cache_dir>/onnx/`` (default ``~/.cache/labelfuse/embeddings/onnx/``).
 """
 from __future__ import annotations
 
@@ -155,7 +156,8 @@ def encode(
         backend: "torch" (default: the embeddings the shipped data sets were made with), "onnx", "onnx-int8" or
             "auto" (onnx when onnxruntime is installed and the exported model passes the cosine >= 0.99 check
             against torch, else onnx-int8 when it passes, else torch). The ONNX backends need
-            ``labelfuse[onnx]`` and run only the built-in model on the CPU; the model is exported and quantised once into the cache folder.
+            ``labelfuse[onnx]`` and run only the built-in model on the CPU; the model is exported and quantised
+            once into the cache folder.
         n_threads: onnxruntime's intra-op threads for the ONNX backends (None: onnxruntime's default); set on
             that session only. The torch backend uses torch's own setting.
 
