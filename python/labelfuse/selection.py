@@ -100,10 +100,20 @@ def one_standard_error(candidates: Sequence[Candidate], fold_scores: np.ndarray,
 
     ``fold_scores``: (n_candidates, n_folds). The standard error is the best candidate's fold standard deviation
     over sqrt(n_splits) (the folds of one repetition are the independent ones)."""
-    mean = np.nanmean(fold_scores, axis=1)
+    # NaN fold scores (a metric undefined on a tiny fold) are left out; a candidate with none left has mean NaN, and
+    # when every candidate has none the simplest is chosen (no numpy warnings about empty slices: filterable noise)
+    valid = ~np.isnan(fold_scores)
+    counts = valid.sum(axis=1)
+    mean = np.full(fold_scores.shape[0], np.nan)
+    has = counts > 0
+    mean[has] = np.where(valid, fold_scores, 0.0)[has].sum(axis=1) / counts[has]
+    if not has.any():
+        chosen = min(range(len(candidates)), key=lambda i: candidates[i].complexity())
+        return {"chosen": chosen, "best": chosen, "standard_error": 0.0, "mean": mean}
     best = int(np.nanargmax(mean))
-    se = float(np.nanstd(fold_scores[best], ddof=1) / np.sqrt(n_splits)) if fold_scores.shape[1] > 1 else 0.0
-    eligible = [i for i in range(len(candidates)) if mean[i] >= mean[best] - se - 1e-12]
+    best_scores = fold_scores[best][valid[best]]
+    se = float(np.std(best_scores, ddof=1) / np.sqrt(n_splits)) if best_scores.size > 1 else 0.0
+    eligible = [i for i in range(len(candidates)) if has[i] and mean[i] >= mean[best] - se - 1e-12]
     chosen = min(eligible, key=lambda i: candidates[i].complexity())
     return {"chosen": chosen, "best": best, "standard_error": se, "mean": mean}
 
