@@ -37,30 +37,16 @@ def near_identical_lfs(L: np.ndarray, threshold: float = NEAR_IDENTICAL, min_vot
     m = L.shape[1]
     if m < 2 or m > MAX_LFS_FOR_PAIRS:
         return []
+    # pair counts on the sample (co-votes, agreements), then the same rule as from full statistics
+    # (one LF against all at a time: O(m^2) per sampled row whatever the number of classes, and no BLAS threads)
     T = np.ascontiguousarray(_sample(L).T)  # LF-major: each comparison reads contiguous rows
     voted = T >= 0
-    votes = voted.sum(axis=1)
-    parent = list(range(m))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for j in range(m - 1):
-        if votes[j] < min_votes:
-            continue
-        either = voted[j] | voted[j + 1:]
-        same = np.count_nonzero((T[j + 1:] == T[j]) & either, axis=1)
-        n_either = np.count_nonzero(either, axis=1)
-        share = np.where(n_either > 0, same / np.maximum(n_either, 1), 0.0)
-        for off in np.flatnonzero((share >= threshold) & (votes[j + 1:] >= min_votes)):
-            parent[find(j + 1 + int(off))] = find(j)
-    groups: dict = {}
-    for i in range(m):
-        groups.setdefault(find(i), []).append(i)
-    return [g for g in groups.values() if len(g) > 1]
+    covote = np.empty((m, m), dtype=np.int64)
+    agree = np.empty((m, m), dtype=np.int64)
+    for j in range(m):
+        covote[j] = np.count_nonzero(voted & voted[j], axis=1)
+        agree[j] = np.count_nonzero((T == T[j]) & voted[j], axis=1)
+    return near_identical_from_stats(covote, agree, threshold, min_votes)
 
 
 def near_identical_from_stats(covote: np.ndarray, agree: np.ndarray, threshold: float = NEAR_IDENTICAL,
