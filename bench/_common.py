@@ -7,9 +7,10 @@ the same callables.
 from __future__ import annotations
 
 import functools
+import time
 import importlib.util
 import warnings
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -147,3 +148,17 @@ def labelfuse_stats(L: np.ndarray, k: int, *, overlap_matrix: bool = False, n_th
                     grouped: bool = False):
     gi = group_index(L.shape[0]) if grouped else None
     return label_stats(L, k, group_index=gi, overlap_matrix=overlap_matrix, n_threads=n_threads)
+
+
+def time_it(fn: Callable[[], object], repeats: int, warmup: bool) -> Dict[str, List[float]]:
+    """Wall and process CPU seconds per call. On a shared machine the CPU time of a 1-thread contender is what
+    its wall time would be without the other tenants (for 2 threads it is the sum over both)."""
+    if warmup:
+        fn()
+    wall, cpu = [], []
+    for _ in range(repeats):
+        c0, t0 = time.process_time(), time.perf_counter()
+        fn()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return {"wall": wall, "cpu": cpu}

@@ -47,14 +47,9 @@ except ImportError:  # the script must not need it
 
 
 def time_it(fn: Callable[[], object], repeats: int) -> Dict[str, float]:
-    fn()  # warm-up: first-touch page faults, imports, thread pools
-    wall, cpu = [], []
-    for _ in range(repeats):
-        c0, t0 = time.process_time(), time.perf_counter()
-        fn()
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-    return {"wall": min(wall), "cpu": min(cpu), "runs": repeats}
+    """The best of ``repeats`` calls after a warm-up (first-touch page faults, imports, thread pools)."""
+    t = _common.time_it(fn, repeats, warmup=True)
+    return {"wall": min(t["wall"]), "cpu": min(t["cpu"]), "runs": repeats}
 
 
 def numpy_posterior(L: np.ndarray, log_cpt: np.ndarray, log_prior: np.ndarray) -> np.ndarray:

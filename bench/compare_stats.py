@@ -18,7 +18,7 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -36,20 +36,6 @@ except ImportError:  # the peers venv has it, but the script must not need it
 
 GOAL_VS_READ = 10.0
 GOAL_VS_SNORKEL = 50.0
-
-
-def time_it(fn: Callable[[], object], repeats: int, warmup: bool) -> Dict[str, List[float]]:
-    """Wall and process CPU seconds per call. On a shared machine the CPU time of a 1-thread contender is what
-    its wall time would be without the other tenants (for 2 threads it is the sum over both)."""
-    if warmup:
-        fn()
-    wall, cpu = [], []
-    for _ in range(repeats):
-        c0, t0 = time.process_time(), time.perf_counter()
-        fn()
-        wall.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-    return {"wall": wall, "cpu": cpu}
 
 
 def contenders(L: np.ndarray, k: int) -> Dict[str, tuple]:
@@ -89,7 +75,7 @@ def run_config(n: int, m: int, k: int, repeats: int, peer_repeats: int) -> Dict[
     times: Dict[str, List[float]] = {}
     cpu: Dict[str, List[float]] = {}
     for name, (fn, slow) in tqdm(contenders(L, k).items(), desc=f"n={n} m={m} k={k}", leave=False):
-        t = time_it(fn, peer_repeats if slow else repeats, warmup=not slow)
+        t = _common.time_it(fn, peer_repeats if slow else repeats, warmup=not slow)
         times[name], cpu[name] = t["wall"], t["cpu"]
     return {"n": n, "m": m, "k": k, "votes_per_row": float(np.count_nonzero(L != -1) / n), "times": times,
             "cpu_times": cpu, "loadavg_after": " ".join(f"{x:.2f}" for x in os.getloadavg())}
